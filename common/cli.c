@@ -1,0 +1,44 @@
+/*
+ * cli: config loading and version output shared by the services.
+ */
+#include "cli.h"
+
+#include <librdkafka/rdkafka.h>
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#ifndef SISOPI_VERSION
+#define SISOPI_VERSION "0.1.0"
+#endif
+
+const char *cli_config_path(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv(CLI_ENV_CONFIG);
+    return env && *env ? env : CLI_DEFAULT_CONFIG;
+}
+
+int cli_load(struct config *cfg, const char *service, const char *config_path,
+             const char *bootstrap)
+{
+    char err[CONFIG_ERRSTR_SIZE];
+    const char *path = cli_config_path(config_path);
+    if (config_load(cfg, path, bootstrap, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sisopi-%s: %s\n", service, err);
+        config_free(cfg);
+        return -1;
+    }
+    log_init(service, cfg->output.log_format, cfg->output.log_level);
+    return 0;
+}
+
+void cli_print_version(const char *service)
+{
+    printf("sisopi-%s %s (librdkafka %s, OpenLDAP %d.%d.%d)\n", service, SISOPI_VERSION,
+           rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR, LDAP_VENDOR_VERSION_MINOR,
+           LDAP_VENDOR_VERSION_PATCH);
+}

@@ -1,0 +1,32 @@
+/*
+ * cli: what every service's main() does the same way: the -c/--bootstrap options, the
+ * config file location, logging set-up, and the exit codes.
+ */
+#ifndef SISOPI_CLI_H
+#define SISOPI_CLI_H
+
+#include "config.h"
+
+/* Exit codes of every sisopi program. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,      /* nothing done, or stopped: see the error */
+    EXIT_WITH_ERRORS = 2, /* done, but some records had (tolerated) errors */
+    EXIT_USAGE = 64,      /* bad command line (sysexits EX_USAGE) */
+};
+
+#define CLI_ENV_CONFIG     "SISOPI_CONFIG"
+#define CLI_DEFAULT_CONFIG "/etc/sisopi/sisopi.cfg"
+
+/* -c FILE, else $SISOPI_CONFIG, else /etc/sisopi/sisopi.cfg. */
+const char *cli_config_path(const char *given);
+
+/* Loads the config (printing "service: FILE:LINE: KEY: error" on failure) and starts logging.
+ * Returns 0 or -1. */
+int cli_load(struct config *cfg, const char *service, const char *config_path,
+             const char *bootstrap);
+
+/* Prints "sisopi-<service> VERSION" with the library versions it runs on. */
+void cli_print_version(const char *service);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * config: the one libconfig file every service reads (deploy/sisopi.cfg.example documents it).
+ * Loading validates everything up front; every error names the file, the line and the key.
+ *
+ * Ownership: config_load() fills a struct config that owns all its strings and arrays;
+ * config_free() releases them. Defaults apply to every setting the file leaves out.
+ */
+#ifndef SISOPI_CONFIG_H
+#define SISOPI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records.h"
+
+#define CONFIG_ERRSTR_SIZE   512
+#define CONFIG_ENV_BOOTSTRAP "SISOPI_BOOTSTRAP"
+
+/* A string->string pair, e.g. a librdkafka property or a CSV column mapping. */
+struct config_kv {
+    char *key;
+    char *value;
+};
+
+/* What a CSV column may be mapped to (import.csv.mapping values). */
+enum csv_target {
+    CSV_T_IGNORE = 0,     /* "__ignore" */
+    CSV_T_RECORD_UID,     /* "record_uid" */
+    CSV_T_SOURCE_UID,     /* "source_uid" */
+    CSV_T_FIRSTNAME,      /* "firstname" */
+    CSV_T_LASTNAME,       /* "lastname" */
+    CSV_T_USERNAME,       /* "name" */
+    CSV_T_SCHOOL,         /* "school" */
+    CSV_T_SCHOOLS,        /* "schools" */
+    CSV_T_SCHOOL_CLASSES, /* "school_classes" */
+    CSV_T_EMAIL,          /* "email" */
+    CSV_T_BIRTHDAY,       /* "birthday" */
+    CSV_T_PASSWORD,       /* "password" */
+    CSV_T_EXTRA,          /* any other name: an LDAP attribute of the user ("description") */
+};
+
+struct csv_column_map {
+    char *column; /* header name in the file (compared after trimming, case-sensitive) */
+    enum csv_target target;
+    char *attribute;        /* for CSV_T_EXTRA: the LDAP attribute name; else NULL */
+    char *incell_delimiter; /* NULL: use csv.incell_delimiter */
+};
+
+struct csv_config {
+    char *delimiters;       /* candidates for sniffing, default ",;\t" */
+    char *incell_delimiter; /* default "," */
+    struct csv_column_map *mapping;
+    size_t n_mapping;
+    char **allowed_missing_columns;
+    size_t n_allowed_missing;
+    size_t max_field_bytes; /* default 4096 */
+    size_t max_line_bytes;  /* default 65536 */
+    size_t max_columns;     /* default 1024 */
+};
+
+struct import_config {
+    char *source_uid;
+    char *limbo_ou;                 /* default "limbo" */
+    int64_t deletion_grace_seconds; /* default 90 days */
+    int tolerate_errors;            /* default 0; -1 = unlimited */
+    int password_length;            /* default 15 */
+    char *class_replacement;        /* default "-"; "" = keep the character */
+    bool school_classes_keep_if_empty;
+    char *maildomain;                      /* NULL: no generated email */
+    char *scheme_username[ROLE_COUNT + 1]; /* [ROLE_COUNT] = default */
+    char *scheme_email;                    /* NULL: none */
+    int username_max_length[ROLE_COUNT];   /* default 20, students 15 */
+    double deletion_guard_ratio;           /* default 0.2 */
+    int64_t deletion_guard_count;          /* default 500 */
+    struct csv_config csv;
+};
+
+struct kafka_config {
+    char *bootstrap;              /* after --bootstrap / SISOPI_BOOTSTRAP overrides */
+    char *topic_users;            /* default "sisopi.users" */
+    char *topic_events;           /* default "sisopi.events" */
+    char *topic_dlq;              /* default "sisopi.users.dlq" */
+    int partitions;               /* default 12 */
+    int replication_factor;       /* default 3; the devbroker ignores it */
+    struct config_kv *properties; /* passed to librdkafka as they are */
+    size_t n_properties;
+};
+
+struct ldap_config {
+    char *uri;
+    char *base;
+    char *bind_dn;
+    char *password_file; /* the bind password is read from here, never from argv */
+    bool starttls;
+    char *ca_file;
+    char *users_container[ROLE_COUNT]; /* "schueler", "lehrer", "mitarbeiter", ... */
+};
+
+struct reconciler_config {
+    char *group_id;
+    char *state_dir;
+    int window;     /* outstanding LDAP operations */
+    int batch_size; /* messages per LMDB commit */
+};
+
+struct scheduler_config {
+    char *state_dir;
+    int64_t sweep_interval_seconds;
+};
+
+struct output_config {
+    char *log_format; /* "kv" or "json" */
+    char *log_level;  /* "debug", "info", "warn", "error" */
+    char *report_dir; /* where ingest --watch writes reports; NULL = beside the file */
+};
+
+struct config {
+    char *path;
+    struct kafka_config kafka;
+    struct ldap_config ldap;
+    struct import_config import;
+    struct reconciler_config reconciler;
+    struct scheduler_config scheduler;
+    struct output_config output;
+};
+
+/* Fills *cfg with the built-in defaults (no file). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads path over the defaults. bootstrap_override (may be NULL) wins over SISOPI_BOOTSTRAP,
+ * which wins over kafka.bootstrap in the file. Returns 0, or -1 with errstr set to
+ * "FILE:LINE: KEY: what is wrong".
+ */
+int config_load(struct config *cfg, const char *path, const char *bootstrap_override, char *errstr,
+                size_t errstr_size);
+
+void config_free(struct config *cfg);
+
+/* Parses "90d", "12h", "30m", "45s" or a plain number of days. Returns 0 or -1. */
+int config_parse_duration(const char *s, int64_t *seconds);
+
+/*
+ * Reads the bind password from ldap.password_file (the first line, without its newline).
+ * Refuses a file that others can read. Returns a malloc'd string or NULL with errstr set.
+ */
+char *config_read_password(const struct config *cfg, char *errstr, size_t errstr_size);
+
+/* Maps a mapping target name ("record_uid", "__ignore", ...) to its enum; CSV_T_EXTRA for
+ * anything that looks like an LDAP attribute name, -1 for anything else. */
+int config_csv_target(const char *name);
+
+#endif

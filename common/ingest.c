@@ -1,0 +1,462 @@
+/*
+ * ingest: two passes over the file. The first validates every row and publishes nothing;
+ * the second publishes. Memory stays bounded by the set of record_uids, not the file size.
+ * The end markers go out only after every record is acknowledged: an import cut short by a
+ * crash or a broker failure has no ImportEnd, and so removes nobody.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "avro_codec.h"
+#include "cli.h"
+#include "import_reader.h"
+#include "kafka_client.h"
+#include "log.h"
+#include "partitioner.h"
+#include "strutil.h"
+
+#define INGEST_PROGRESS_SECONDS   2.0
+#define INGEST_FLUSH_SLICE_MS     500
+#define INGEST_MAX_PRINTED_ERRORS 1000
+
+/* What the delivery reports tell; one import runs at a time per producer. */
+struct delivery {
+    int64_t acked;
+    int64_t failed;
+    rd_kafka_resp_err_t first_err;
+    char first_errstr[256];
+};
+static struct delivery dr_state;
+
+void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (msg->err) {
+        if (dr_state.failed++ == 0) {
+            dr_state.first_err = msg->err;
+            snprintf(dr_state.first_errstr, sizeof(dr_state.first_errstr), "%s",
+                     rd_kafka_err2str(msg->err));
+        }
+        return;
+    }
+    dr_state.acked++;
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_row_error(FILE *f, const char *path, const struct import_error *e)
+{
+    fprintf(f, "%s:%" PRId64, path, e->line);
+    if (e->column > 0)
+        fprintf(f, ":%d", e->column);
+    fputs(": ", f);
+    if (e->column_name[0])
+        fprintf(f, "column \"%s\": ", e->column_name);
+    if (e->record_uid[0])
+        fprintf(f, "record_uid \"%s\": ", e->record_uid);
+    fprintf(f, "%s\n", e->message);
+}
+
+struct progress {
+    bool enabled;
+    double start, last;
+    const char *phase;
+};
+
+static void progress_tick(struct progress *p, const struct import_reader *r, int64_t rows)
+{
+    if (!p->enabled)
+        return;
+    double now = mono_seconds();
+    if (now - p->last < INGEST_PROGRESS_SECONDS)
+        return;
+    p->last = now;
+    int64_t done = import_reader_bytes_read(r), total = import_reader_bytes_total(r);
+    char rows_s[24], pct[16], rate[24];
+    snprintf(rows_s, sizeof(rows_s), "%" PRId64, rows);
+    snprintf(pct, sizeof(pct), "%.0f%%", total > 0 ? 100.0 * (double)done / (double)total : 0.0);
+    snprintf(rate, sizeof(rate), "%.0f", (double)rows / (now - p->start));
+    log_kv(LOG_INFO, "progress", "phase", p->phase, "rows", rows_s, "done", pct, "rows_per_s", rate,
+           NULL);
+}
+
+/* The identity of the file, to notice it changing between the two passes. */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+static int file_id_get(const char *path, struct file_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -1;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    id->size = st.st_size;
+    id->mtime = st.st_mtim;
+    return 0;
+}
+
+static bool file_id_same(const struct file_id *a, const struct file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static struct import_reader *open_reader(const struct ingest_job *job, const char *import_id,
+                                         struct ingest_result *res)
+{
+    struct import_error err;
+    struct import_job ij = {
+        .cfg = &job->cfg->import,
+        .school = job->school,
+        .role = job->role,
+        .source_uid = job->source_uid ? job->source_uid : job->cfg->import.source_uid,
+        .import_id = import_id,
+        .dry_run = job->dry_run,
+    };
+    memset(&err, 0, sizeof(err));
+    struct import_reader *r = import_reader_open(job->path, &ij, &err);
+    if (!r) {
+        snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+                 err.message);
+        if (err.line <= 0)
+            snprintf(res->error, sizeof(res->error), "%s: %s", job->path, err.message);
+    }
+    return r;
+}
+
+/* Pass 1: read and check every row; print each bad one. Returns 0, or -1 on a fatal error. */
+static int validate(const struct ingest_job *job, struct ingest_result *res, FILE *report)
+{
+    struct progress pg = {.enabled = job->progress, .phase = "validate"};
+    pg.start = pg.last = mono_seconds();
+    struct import_reader *r = open_reader(job, res->import_id, res);
+    if (!r)
+        return -1;
+    res->encoding = import_reader_encoding(r);
+    res->delimiter = import_reader_delimiter(r);
+    int rc = 0;
+    for (;;) {
+        struct user_record rec;
+        struct import_error err;
+        memset(&rec, 0, sizeof(rec));
+        memset(&err, 0, sizeof(err));
+        int got = import_reader_next(r, &rec, &err);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+                     err.message);
+            rc = -1;
+            break;
+        }
+        res->rows++;
+        if (got == 1) {
+            res->records++;
+            user_record_free(&rec);
+        } else {
+            /* Unlike the reference, which stops at the first error past the tolerance,
+             * every bad row is reported: the operator fixes the file once, not N times. */
+            if (res->errors++ < INGEST_MAX_PRINTED_ERRORS)
+                print_row_error(report, job->path, &err);
+        }
+        progress_tick(&pg, r, res->rows);
+    }
+    if (res->errors > INGEST_MAX_PRINTED_ERRORS)
+        fprintf(report, "%s: ... and %" PRId64 " more bad rows\n", job->path,
+                res->errors - INGEST_MAX_PRINTED_ERRORS);
+    import_reader_close(r);
+    return rc;
+}
+
+/* Produces one message, waiting for room in the queue rather than failing. */
+static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *key, void *buf,
+                   size_t len, char *errstr, size_t errstr_size)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE(buf, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            snprintf(errstr, errstr_size, "cannot produce to %s [%d]: %s", topic, partition,
+                     rd_kafka_err2str(err));
+            free(buf);
+            return -1;
+        }
+        rd_kafka_poll(rk, 50);
+    }
+}
+
+/* Waits until every produced message is acknowledged or failed. */
+static int await_delivery(rd_kafka_t *rk, int64_t expected, char *errstr, size_t errstr_size)
+{
+    while (rd_kafka_outq_len(rk) > 0)
+        rd_kafka_flush(rk, INGEST_FLUSH_SLICE_MS);
+    rd_kafka_poll(rk, 0);
+    char fatal[256];
+    rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    if (ferr) {
+        snprintf(errstr, errstr_size, "producer failed: %s", fatal);
+        return -1;
+    }
+    if (dr_state.failed > 0 || dr_state.acked != expected) {
+        snprintf(errstr, errstr_size,
+                 "%" PRId64 " of %" PRId64 " messages were not delivered (first error: %s)",
+                 expected - dr_state.acked, expected,
+                 dr_state.failed ? dr_state.first_errstr : "none reported");
+        return -1;
+    }
+    return 0;
+}
+
+static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
+                           int64_t *per_partition)
+{
+    const char *topic = job->cfg->kafka.topic_users;
+    struct progress pg = {.enabled = job->progress, .phase = "publish"};
+    pg.start = pg.last = mono_seconds();
+    struct import_reader *r = open_reader(job, res->import_id, res);
+    if (!r)
+        return -1;
+    int rc = 0;
+    int64_t rows = 0, published = 0;
+    for (;;) {
+        struct users_msg m = {.type = USERS_MSG_USER_RECORD};
+        struct import_error err;
+        memset(&err, 0, sizeof(err));
+        int got = import_reader_next(r, &m.u.user, &err);
+        if (got == 0)
+            break;
+        rows++;
+        if (got < 0) {
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+                     err.message);
+            rc = -1;
+            break;
+        }
+        if (got != 1)
+            continue;
+        void *buf = NULL;
+        size_t len = 0;
+        const char *key = m.u.user.record_uid;
+        int32_t p = partitioner_partition(key, strlen(key), res->partitions);
+        char why[256];
+        if (users_msg_encode(&m, &buf, &len, why, sizeof(why)) < 0 ||
+            produce(rk, topic, p, key, buf, len, why, sizeof(why)) < 0) {
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": record_uid \"%s\": %s",
+                     job->path, m.u.user.line, key, why);
+            users_msg_free(&m);
+            rc = -1;
+            break;
+        }
+        per_partition[p]++;
+        published++;
+        users_msg_free(&m);
+        rd_kafka_poll(rk, 0);
+        progress_tick(&pg, r, rows);
+    }
+    import_reader_close(r);
+    if (rc == 0 && published != res->records) {
+        snprintf(res->error, sizeof(res->error),
+                 "%s changed while it was being read (%" PRId64 " valid records, then %" PRId64
+                 "); no end marker was sent, so nobody will be removed: run the import again",
+                 job->path, res->records, published);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
+                           const int64_t *per_partition)
+{
+    int64_t produced_at = now_ms();
+    for (int p = 0; p < res->partitions; p++) {
+        struct users_msg m = {.type = USERS_MSG_IMPORT_END};
+        struct import_end *e = &m.u.end;
+        e->import_id = res->import_id;
+        e->source_uid = (char *)(job->source_uid ? job->source_uid : job->cfg->import.source_uid);
+        e->school = (char *)job->school;
+        e->role = job->role;
+        e->produced_at_ms = produced_at;
+        e->record_count = per_partition[p];
+        e->partition = p;
+        e->partition_count = res->partitions;
+        e->total_records = res->records;
+        e->dry_run = job->dry_run;
+        void *buf = NULL;
+        size_t len = 0;
+        char why[256];
+        /* The marker is keyed by the import_id: it has no person, and the key makes it
+         * recognisable in any tool without decoding. */
+        if (users_msg_encode(&m, &buf, &len, why, sizeof(why)) < 0 ||
+            produce(rk, job->cfg->kafka.topic_users, p, res->import_id, buf, len, why,
+                    sizeof(why)) < 0) {
+            snprintf(res->error, sizeof(res->error), "end marker for partition %d: %s", p, why);
+            return -1;
+        }
+        res->markers++;
+    }
+    return 0;
+}
+
+static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res)
+{
+    char why[600];
+    if (kafka_check_topic(rk, job->cfg, job->cfg->kafka.topic_users, 10000, why, sizeof(why)) < 0) {
+        snprintf(res->error, sizeof(res->error), "%s", why);
+        return -1;
+    }
+    res->partitions = job->cfg->kafka.partitions;
+    int64_t *per_partition = xcalloc((size_t)res->partitions, sizeof(int64_t));
+    memset(&dr_state, 0, sizeof(dr_state));
+    int rc = publish_records(rk, job, res, per_partition);
+    /* Even after a failure, wait for what is in flight so that the counts are honest. */
+    if (await_delivery(rk, res->records, why, sizeof(why)) < 0 && rc == 0) {
+        snprintf(res->error, sizeof(res->error),
+                 "%s; no end marker was sent, so nobody will be removed", why);
+        rc = -1;
+    }
+    if (rc == 0) {
+        memset(&dr_state, 0, sizeof(dr_state));
+        rc = publish_markers(rk, job, res, per_partition);
+        if (await_delivery(rk, res->markers, why, sizeof(why)) < 0 && rc == 0) {
+            snprintf(res->error, sizeof(res->error),
+                     "end markers: %s; the import is incomplete and removes nobody", why);
+            rc = -1;
+        }
+    }
+    free(per_partition);
+    return rc;
+}
+
+static void warn_empty(const struct ingest_job *job, FILE *report)
+{
+    fprintf(report,
+            "%s: WARNING: the file holds no records. This import says that school %s has no "
+            "%s at all: every such person of source %s will lose the school, unless the "
+            "reconciler's deletion guard holds the import.\n",
+            job->path, job->school, role_name(job->role),
+            job->source_uid ? job->source_uid : job->cfg->import.source_uid);
+    log_kv(LOG_WARN, "empty_import", "file", job->path, "school", job->school, "role",
+           role_name(job->role), NULL);
+}
+
+int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res)
+{
+    FILE *report = job->report ? job->report : stderr;
+    double start = mono_seconds();
+    struct file_id before, after;
+
+    memset(res, 0, sizeof(*res));
+    res->exit_code = EXIT_FAILED;
+    res->encoding = "";
+    if (import_id_new(res->import_id, now_ms()) < 0) {
+        snprintf(res->error, sizeof(res->error), "no randomness for the import_id: %s",
+                 strerror(errno));
+        return res->exit_code;
+    }
+    if (file_id_get(job->path, &before) < 0) {
+        snprintf(res->error, sizeof(res->error), "%s: %s", job->path, strerror(errno));
+        return res->exit_code;
+    }
+    if (validate(job, res, report) < 0)
+        goto out;
+    int tolerate = job->cfg->import.tolerate_errors;
+    if (res->errors > 0 && tolerate >= 0 && res->errors > tolerate) {
+        snprintf(res->error, sizeof(res->error),
+                 "%" PRId64 " bad rows, more than import.tolerate_errors = %d: nothing was "
+                 "published",
+                 res->errors, tolerate);
+        goto out;
+    }
+    res->empty = res->rows == 0;
+    if (res->empty)
+        warn_empty(job, report);
+    if (!job->check_only) {
+        if (publish(rk, job, res) < 0)
+            goto out;
+        if (file_id_get(job->path, &after) < 0 || !file_id_same(&before, &after)) {
+            /* The markers are out, but they count exactly what was published, so the
+             * import is consistent; still, the operator should know. */
+            fprintf(report, "%s: WARNING: the file changed while it was being imported\n",
+                    job->path);
+        }
+    }
+    res->exit_code = res->errors > 0 ? EXIT_WITH_ERRORS : EXIT_OK;
+out:
+    res->seconds = mono_seconds() - start;
+    return res->exit_code;
+}
+
+/* Checks a job's school, role and source before anything is read. */
+int ingest_check_job(const struct config *cfg, const char *school, const char *role,
+                     const char *source_uid, enum role *out, char *err, size_t n)
+{
+    if (!str_is_school_name(school)) {
+        snprintf(err, n, "school \"%s\": not a valid school name (1-64 of A-Z a-z 0-9 _ -)",
+                 school);
+        return -1;
+    }
+    if (strcasecmp(school, cfg->import.limbo_ou) == 0) {
+        snprintf(err, n, "school \"%s\" is the limbo OU (import.limbo_ou); nothing imports there",
+                 school);
+        return -1;
+    }
+    if (role_parse(role, out) < 0) {
+        snprintf(err, n, "role \"%s\": must be student, teacher, staff or teacher_and_staff", role);
+        return -1;
+    }
+    if (!source_uid || !*source_uid) {
+        snprintf(err, n, "no source_uid: set import.source_uid in %s or pass --source-uid",
+                 cfg->path);
+        return -1;
+    }
+    return 0;
+}
+
+void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct ingest_result *res)
+{
+    const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
+    char delim[8];
+    if (res->delimiter == '\t')
+        snprintf(delim, sizeof(delim), "TAB");
+    else
+        snprintf(delim, sizeof(delim), "'%c'", res->delimiter ? res->delimiter : '?');
+    fprintf(f, "import_id:  %s\n", res->import_id);
+    fprintf(f, "file:       %s (%s, delimiter %s)\n", job->path, res->encoding, delim);
+    fprintf(f, "job:        school %s, role %s, source_uid %s%s\n", job->school,
+            role_name(job->role), sid ? sid : "?", job->dry_run ? ", DRY RUN" : "");
+    fprintf(f, "rows:       %" PRId64 " read, %" PRId64 " valid, %" PRId64 " bad\n", res->rows,
+            res->records, res->errors);
+    if (job->check_only)
+        fprintf(f, "published:  nothing (--check)\n");
+    else if (res->exit_code == EXIT_FAILED)
+        fprintf(f, "published:  FAILED: %s\n", res->error);
+    else
+        fprintf(f,
+                "published:  %" PRId64 " records and %" PRId64 " end markers to %s (%d "
+                "partitions)\n",
+                res->records, res->markers, job->cfg->kafka.topic_users, res->partitions);
+    fprintf(f, "took:       %.2f s (%.0f rows/s)\n", res->seconds,
+            res->seconds > 0 ? (double)res->rows / res->seconds : 0.0);
+}

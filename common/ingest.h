@@ -1,0 +1,63 @@
+/*
+ * ingest: one school's export from a file to sisopi.users. Validates every row first
+ * (publishing nothing when there are too many bad rows), then publishes the records keyed by
+ * record_uid and, once all are acknowledged, one ImportEnd per partition.
+ */
+#ifndef SISOPI_INGEST_H
+#define SISOPI_INGEST_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "import_id.h"
+#include "records.h"
+
+struct ingest_job {
+    const struct config *cfg;
+    const char *path;
+    const char *school;
+    enum role role;
+    const char *source_uid; /* NULL: cfg->import.source_uid */
+    bool dry_run;           /* records and markers say dry_run: the reconciler applies nothing */
+    bool check_only;        /* validate and report, publish nothing */
+    FILE *report;           /* per-line errors and warnings go here (stderr if NULL) */
+    bool progress;          /* a progress line every few seconds on long files */
+};
+
+struct ingest_result {
+    char import_id[IMPORT_ID_LEN + 1];
+    const char *encoding; /* as detected */
+    char delimiter;
+    int64_t rows;    /* data rows read */
+    int64_t records; /* published (or, with check_only, valid) */
+    int64_t errors;  /* bad rows */
+    int64_t markers; /* ImportEnd messages published */
+    bool empty;      /* no data row at all: would remove every person of school/role */
+    int partitions;
+    double seconds;
+    int exit_code;    /* EXIT_OK, EXIT_WITH_ERRORS (tolerated bad rows) or EXIT_FAILED */
+    char error[1024]; /* why it failed, when exit_code == EXIT_FAILED */
+};
+
+/*
+ * Runs one import. rk is an idempotent producer (kafka_producer_new) whose delivery report
+ * callback is ingest_dr_cb and whose opaque is NULL; it may be NULL with check_only.
+ * Returns res->exit_code.
+ */
+int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res);
+
+/* The delivery report callback ingest_run relies on; set it on the producer's conf. */
+void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Checks a job's school (a valid name, not the limbo OU), role and source_uid before anything
+ * is read; fills *out. Returns 0, or -1 with err set. */
+int ingest_check_job(const struct config *cfg, const char *school, const char *role,
+                     const char *source_uid, enum role *out, char *err, size_t n);
+
+/* Prints the human summary of a finished import. */
+void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct ingest_result *res);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * kafka_client: configuration and metadata helpers over librdkafka.
+ */
+#include "kafka_client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                   size_t errstr_size)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s: %s", key, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* librdkafka's own log lines, in ours. Its warning that a shared property does not apply to
+ * this kind of client is expected (one properties list serves producers and consumers). */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    enum log_level l = level <= 3   ? LOG_ERROR
+                       : level == 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO
+                                    : LOG_DEBUG;
+    if (strcmp(fac, "CONFWARN") == 0 &&
+        (strstr(buf, "is a consumer property") || strstr(buf, "is a producer property")))
+        l = LOG_DEBUG;
+    log_kv(l, "kafka", "facility", fac, "msg", buf, NULL);
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, char *errstr, size_t errstr_size)
+{
+    const struct kafka_config *k = &cfg->kafka;
+    if (!k->bootstrap || !*k->bootstrap) {
+        snprintf(errstr, errstr_size,
+                 "%s: kafka.bootstrap: not set (set it, or use --bootstrap SERVERS or %s)",
+                 cfg->path ? cfg->path : "(defaults)", CONFIG_ENV_BOOTSTRAP);
+        return NULL;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kafka_conf_set(conf, "bootstrap.servers", k->bootstrap, errstr, errstr_size) < 0)
+        goto fail;
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    for (size_t i = 0; i < k->n_properties; i++) {
+        if (kafka_conf_set(conf, k->properties[i].key, k->properties[i].value, errstr,
+                           errstr_size) < 0) {
+            size_t n = strlen(errstr);
+            snprintf(errstr + n, errstr_size - n, " (%s: kafka.properties)", cfg->path);
+            goto fail;
+        }
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *kafka_producer_new(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    /* Set after kafka.properties, so no property can weaken them: losing or duplicating a
+     * record, or reordering one person's messages, would be a correctness bug. The
+     * partitioner is Java's, for anything not placed explicitly. */
+    if (kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) < 0 ||
+        kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) < 0 ||
+        kafka_conf_set(conf, "acks", "all", errstr, errstr_size) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!rk)
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                           size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot read the cluster's metadata: %s",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    int n = 0;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+            n = md->topics[i].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+int kafka_check_topic(rd_kafka_t *rk, const struct config *cfg, const char *topic, int timeout_ms,
+                      char *errstr, size_t errstr_size)
+{
+    int n = kafka_topic_partitions(rk, topic, timeout_ms, errstr, errstr_size);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        snprintf(errstr, errstr_size,
+                 "topic %s does not exist on %s (create it with %d partitions: sisopi-admin "
+                 "topics create)",
+                 topic, cfg->kafka.bootstrap, cfg->kafka.partitions);
+        return -1;
+    }
+    if (n != cfg->kafka.partitions) {
+        snprintf(errstr, errstr_size,
+                 "topic %s has %d partitions but %s says kafka.partitions = %d; they must agree "
+                 "(the end markers count records per partition)",
+                 topic, n, cfg->path ? cfg->path : "the config", cfg->kafka.partitions);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * log: formatting of event lines in key=value or JSON form.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "json_out.h"
+
+static const char *log_service = "sisopi";
+static bool log_json;
+static enum log_level log_min = LOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *service, const char *format, const char *level)
+{
+    log_service = service;
+    log_json = format && strcmp(format, "json") == 0;
+    for (int i = 0; level && i < 4; i++) {
+        if (strcmp(level, level_names[i]) == 0)
+            log_min = (enum log_level)i;
+    }
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level >= log_min;
+}
+
+/* key=value, quoting values that hold spaces, quotes, '=' or control characters. */
+static void kv_value(FILE *f, const char *v)
+{
+    bool quote = !*v;
+    for (const char *p = v; *p && !quote; p++)
+        quote = *p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20;
+    if (!quote) {
+        fputs(v, f);
+        return;
+    }
+    json_write_string(f, v);
+}
+
+static void field(FILE *f, const char *k, const char *v)
+{
+    if (log_json) {
+        fputc(',', f);
+        json_write_string(f, k);
+        fputc(':', f);
+        json_write_string(f, v);
+    } else {
+        fprintf(f, " %s=", k);
+        kv_value(f, v);
+    }
+}
+
+static void begin(FILE *f, enum log_level level, const char *event)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[40];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    if (log_json) {
+        fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":", when, level_names[level]);
+        json_write_string(f, log_service);
+        fputs(",\"event\":", f);
+        json_write_string(f, event);
+    } else {
+        fprintf(f, "%s %s %s %s", when, level_names[level], log_service, event);
+    }
+}
+
+static void end(FILE *f)
+{
+    fputs(log_json ? "}\n" : "\n", f);
+    fflush(f);
+}
+
+void log_kv(enum log_level level, const char *event, ...)
+{
+    if (!log_enabled(level))
+        return;
+    flockfile(stderr);
+    begin(stderr, level, event);
+    va_list ap;
+    va_start(ap, event);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+        const char *v = va_arg(ap, const char *);
+        if (v)
+            field(stderr, k, v);
+    }
+    va_end(ap);
+    end(stderr);
+    funlockfile(stderr);
+}
+
+void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_kv(level, event, "msg", msg, NULL);
+}

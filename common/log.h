@@ -1,0 +1,25 @@
+/*
+ * log: one line per event on stderr, "ts level service event key=value ..." or JSON,
+ * so both people and log shippers can read it. Never pass a secret to it.
+ */
+#ifndef SISOPI_LOG_H
+#define SISOPI_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* service names the program ("ingest"); format is "kv" or "json"; level as in the config. */
+void log_init(const char *service, const char *format, const char *level);
+bool log_enabled(enum log_level level);
+
+/* Logs event with key/value string pairs, terminated by NULL:
+ *   log_kv(LOG_INFO, "import_published", "import_id", id, "records", n_str, NULL);
+ * A NULL value is skipped (with its key) so optional fields need no special casing. */
+void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
+
+/* Logs event with a free-text "msg" field. */
+void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

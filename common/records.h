@@ -1,0 +1,156 @@
+/*
+ * records: the plain C structs behind the messages of sisopi.users and sisopi.events.
+ * The Avro codec (avro_codec.h) turns them into bytes and back; everything else works on these.
+ *
+ * Ownership: every char * and array in these structs is heap-allocated and owned by the struct;
+ * the *_free() functions release the members (not the struct itself) and leave it zeroed.
+ * A NULL string means "absent" (Avro null), which is different from "" (present, empty).
+ */
+#ifndef SISOPI_RECORDS_H
+#define SISOPI_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum role {
+    ROLE_STUDENT = 0,
+    ROLE_TEACHER = 1,
+    ROLE_STAFF = 2,
+    ROLE_TEACHER_AND_STAFF = 3,
+};
+#define ROLE_COUNT 4
+
+/* "student", "teacher", "staff", "teacher_and_staff". */
+const char *role_name(enum role r);
+/* Parses the names above; returns 0, or -1 for anything else. */
+int role_parse(const char *s, enum role *out);
+
+/* One extra attribute (a CSV column mapped to an LDAP attribute): name -> values. */
+struct attr_values {
+    char *name;
+    char **values;
+    size_t n_values;
+};
+
+/* A person as one school's export lists it. */
+struct user_record {
+    char *import_id;
+    char *source_uid;
+    char *school;
+    enum role role;
+    char *record_uid;
+    char *firstname;
+    char *lastname;
+    char *username;      /* NULL: derive from the naming scheme */
+    char *email;         /* NULL: not given; "" : remove the address */
+    char *birthday;      /* NULL or yyyy-mm-dd */
+    char *password_hash; /* NULL or an RFC 3112 / {CRYPT} hash; never plaintext */
+    bool classes_given;  /* false: the class column is not mapped, keep the old classes */
+    char **classes;      /* full class names "<school>-<name>", sorted, unique */
+    size_t n_classes;
+    struct attr_values *extra; /* sorted by name */
+    size_t n_extra;
+    int64_t line; /* line of the input file the record came from (1-based), 0 if none */
+    bool dry_run;
+};
+
+/* The end of one import, written once to every partition of sisopi.users. */
+struct import_end {
+    char *import_id;
+    char *source_uid;
+    char *school;
+    enum role role;
+    int64_t produced_at_ms; /* Unix time in ms; purge dates derive from it */
+    int64_t record_count;   /* records of this import written to this partition */
+    int32_t partition;      /* partition this marker was written to */
+    int32_t partition_count;
+    int64_t total_records; /* records of the whole import, all partitions */
+    bool dry_run;
+};
+
+/* The scheduler's order to purge a person whose grace period is over. */
+struct purge_due {
+    char *record_uid;
+    int64_t purge_at_ms; /* the purge timestamp this order is for */
+    int64_t produced_at_ms;
+};
+
+enum users_msg_type {
+    USERS_MSG_USER_RECORD = 0,
+    USERS_MSG_IMPORT_END = 1,
+    USERS_MSG_PURGE_DUE = 2,
+};
+
+/* The envelope of sisopi.users: exactly one body. */
+struct users_msg {
+    enum users_msg_type type;
+    union {
+        struct user_record user;
+        struct import_end end;
+        struct purge_due purge;
+    } u;
+};
+
+enum event_type {
+    EVENT_CREATED = 0,
+    EVENT_MODIFIED,
+    EVENT_SCHOOL_ADDED,
+    EVENT_SCHOOL_REMOVED,
+    EVENT_MOVED_TO_LIMBO,
+    EVENT_REACTIVATED,
+    EVENT_DELETED,
+    EVENT_REJECTED,
+    EVENT_IMPORT_COMPLETED,
+    EVENT_IMPORT_HELD,
+    EVENT_IMPORT_INCOMPLETE,
+    EVENT_IMPORT_RELEASED,
+};
+#define EVENT_TYPE_COUNT 12
+
+/* "Created", "Modified", ... as in schemas/events.v1.avsc. */
+const char *event_type_name(enum event_type t);
+int event_type_parse(const char *s, enum event_type *out);
+
+struct import_counts {
+    int64_t records;
+    int64_t created;
+    int64_t modified;
+    int64_t unchanged;
+    int64_t removed; /* lost this school but kept another */
+    int64_t limbo;   /* lost their last school */
+    int64_t errors;
+};
+
+/* One outcome on sisopi.events. */
+struct event {
+    enum event_type type;
+    int64_t produced_at_ms;
+    char *record_uid; /* NULL for import summaries */
+    char *import_id;  /* NULL when the cause is not an import */
+    char *cause;      /* NULL, or e.g. "purge", "release" */
+    char *source_uid;
+    char *school;
+    bool has_role;
+    enum role role;
+    char *input_topic; /* the input message this event answers, if any */
+    int32_t input_partition;
+    int64_t input_offset; /* -1: none */
+    char *dn_before;
+    char *dn_after;
+    char **changed; /* names of the LDAP attributes changed */
+    size_t n_changed;
+    char *reason;        /* why: Rejected, ImportHeld, ImportIncomplete */
+    int64_t purge_at_ms; /* 0: none */
+    bool has_counts;     /* ImportCompleted/Held/Incomplete */
+    struct import_counts counts;
+    bool dry_run;
+};
+
+void user_record_free(struct user_record *r);
+void import_end_free(struct import_end *e);
+void purge_due_free(struct purge_due *p);
+void users_msg_free(struct users_msg *m);
+void event_free(struct event *e);
+
+#endif

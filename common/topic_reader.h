@@ -1,0 +1,25 @@
+/*
+ * topic_reader: reads a whole topic, every partition from its beginning to its current end,
+ * without a consumer group and without committing anything: how auditors and tests replay.
+ */
+#ifndef SISOPI_TOPIC_READER_H
+#define SISOPI_TOPIC_READER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Called for every message in partition order (partitions interleaved). Return 0 to go on,
+ * non-zero to stop reading (topic_read_all then returns that value). */
+typedef int (*topic_reader_cb)(const rd_kafka_message_t *m, void *opaque);
+
+/*
+ * Reads topic from the beginning of each partition up to the end it had when reading started.
+ * Returns 0 when everything was read, the callback's non-zero value if it stopped, or -1 with
+ * errstr (topic missing, broker unreachable, or not done within timeout_ms).
+ */
+int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, topic_reader_cb cb,
+                   void *opaque, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * uid_set: the record_uids an import has seen so far, with the line each was first seen on.
+ * The only per-row state the CSV import keeps, so memory grows with people, not with the file.
+ *
+ * Keys compare ASCII case-insensitively: the directory matches ucsschoolRecordUID with
+ * caseIgnoreMatch, so "A1" and "a1" would be one person there.
+ */
+#ifndef SISOPI_UID_SET_H
+#define SISOPI_UID_SET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uid_set;
+
+struct uid_set *uid_set_new(void);
+
+/* Adds uid (copied) first seen on line (> 0). Returns 0 if it is new, else the line it was
+ * first added with (the set keeps that one). */
+int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line);
+
+size_t uid_set_count(const struct uid_set *s);
+
+/* Frees the set and its copies. NULL is fine. */
+void uid_set_free(struct uid_set *s);
+
+#endif

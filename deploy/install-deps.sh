@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sisopi builds, tests and runs with. Does nothing when they are
+# all present. The same list serves the README's commands, CI and deploy/Dockerfile.
+set -euo pipefail
+
+PACKAGES=(build-essential cmake pkg-config clang-format
+          librdkafka-dev libavro-dev libldap-dev libcsv-dev libconfig-dev libcmocka-dev
+          liblmdb-dev lmdb-utils libcrypt-dev slapd ldap-utils kcat iproute2 procps time)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# Never let the package start a system slapd on port 389: sisopi runs its own.
+$SUDO mkdir -p /etc/ldap && $SUDO touch /etc/ldap/noslapd
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

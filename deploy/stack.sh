@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# stack.sh: sisopi's local stack for development and tests: a real slapd (Debian's package,
+# our schema, a private directory, a free loopback port) and the dev Kafka broker
+# (sisopi-devbroker, librdkafka's mock cluster). Writes a sisopi.cfg pointing at both.
+#
+#   deploy/stack.sh start [options]    fresh directory + slapd + devbroker, then a summary
+#     --dir DIR          stack directory (default ./.stack, or $SISOPI_STACK_DIR)
+#     --base DN          LDAP base, dc=...[,dc=...] (default dc=example,dc=org)
+#     --schools "A B"    school OUs to create (default none; see school-add)
+#     --build DIR        build directory holding services/sisopi-devbroker
+#                        (default $SISOPI_BUILD, else ./build of the repository)
+#     --partitions N     kafka.partitions (default 12)
+#     --source-uid X     import.source_uid (default sisopi-demo)
+#     --limbo NAME       import.limbo_ou (default limbo)
+#     --brokers N        brokers of the mock cluster (default: the devbroker's)
+#     --no-broker        LDAP only
+#     --durable          synced LDAP commits, as in production (default: nosync, ~10x faster)
+#     --loglevel LEVEL   slapd -d level into DIR/slapd.log (default none; stats: every op)
+#   deploy/stack.sh stop   [--dir DIR]      SIGTERM (SIGKILL after 10 s); idempotent
+#   deploy/stack.sh status [--dir DIR]      exit 0 running, 1 not answering, 3 stopped
+#   deploy/stack.sh env    [--dir DIR]      export lines: eval "$(deploy/stack.sh env)"
+#   deploy/stack.sh school-add NAME [--dir DIR]   adds a school OU to the running slapd
+#   deploy/stack.sh schema-ldif             cn=config form of sisopi.schema on stdout
+#
+# DIR holds: sisopi.cfg, ldap.secret (bind password, 0600), slapd.conf, data/ (mdb), run/ldapi,
+# slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/, scheduler/, reports/.
+# Everything listens on loopback only; every wait is bounded. The bind password is only ever
+# passed to tools as a file (-y), never as an argument.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LDAP_SRC=$SRC/deploy/ldap
+PROG=stack.sh
+MARKER=.sisopi-stack
+
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+usage() {
+    local rc=${1:-0}
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' |
+        if ((rc)); then cat >&2; else cat; fi
+    exit "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------------------------
+
+OPT_DIR=${SISOPI_STACK_DIR:-./.stack}
+OPT_BASE="dc=example,dc=org"
+OPT_SCHOOLS=""
+OPT_BUILD=${SISOPI_BUILD:-$SRC/build}
+OPT_PARTITIONS=12
+OPT_SOURCE_UID="sisopi-demo"
+OPT_LIMBO="limbo"
+OPT_BROKERS=""
+OPT_NO_BROKER=0
+OPT_DURABLE=0
+OPT_LOGLEVEL="none"
+ARGS=()
+
+parse_opts() {
+    while (($#)); do
+        case $1 in
+        --dir) OPT_DIR=${2:?--dir needs a value}; shift ;;
+        --base) OPT_BASE=${2:?--base needs a value}; shift ;;
+        --schools) OPT_SCHOOLS=${2?--schools needs a value}; shift ;;
+        --build) OPT_BUILD=${2:?--build needs a value}; shift ;;
+        --partitions) OPT_PARTITIONS=${2:?--partitions needs a value}; shift ;;
+        --source-uid) OPT_SOURCE_UID=${2:?--source-uid needs a value}; shift ;;
+        --limbo) OPT_LIMBO=${2:?--limbo needs a value}; shift ;;
+        --brokers) OPT_BROKERS=${2:?--brokers needs a value}; shift ;;
+        --no-broker) OPT_NO_BROKER=1 ;;
+        --durable) OPT_DURABLE=1 ;;
+        --loglevel) OPT_LOGLEVEL=${2:?--loglevel needs a value}; shift ;;
+        -h | --help) usage 0 ;;
+        --) shift; ARGS+=("$@"); break ;;
+        -*) die "unknown option $1 (try --help)" ;;
+        *) ARGS+=("$1") ;;
+        esac
+        shift
+    done
+    [[ $OPT_DIR == /* ]] || OPT_DIR=$PWD/${OPT_DIR#./}
+    OPT_DIR=${OPT_DIR%/}
+}
+
+# A school (OU) name: letters, digits, "_" and "-" inside; it goes into DNs and LDIF as is.
+valid_school() { [[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$ ]]; }
+
+validate_start_opts() {
+    [[ $OPT_BASE =~ ^dc=([A-Za-z0-9-]+)(,(dc|o|ou|c|l|st)=[A-Za-z0-9._\ -]+)*$ ]] ||
+        die "--base \"$OPT_BASE\": expected dc=NAME[,dc=...] (plain letters, digits, -)"
+    BASE_DC=${BASH_REMATCH[1]}
+    [[ $OPT_PARTITIONS =~ ^[1-9][0-9]{0,3}$ ]] || die "--partitions must be 1..9999"
+    [[ -z $OPT_BROKERS || $OPT_BROKERS =~ ^[1-9][0-9]?$ ]] || die "--brokers must be 1..99"
+    valid_school "$OPT_LIMBO" || die "--limbo \"$OPT_LIMBO\" is not a valid OU name"
+    local s
+    for s in $OPT_SCHOOLS; do
+        valid_school "$s" || die "school \"$s\" is not a valid OU name"
+        [[ ${s,,} != "${OPT_LIMBO,,}" ]] || die "a school may not be named like the limbo OU"
+    done
+    [[ $OPT_SOURCE_UID =~ ^[[:print:]]+$ ]] || die "--source-uid must be printable text"
+    [[ $OPT_LOGLEVEL =~ ^[A-Za-z0-9,]+$ ]] || die "--loglevel: e.g. none, stats, stats,sync"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+now() { printf '%s' "${EPOCHREALTIME/[,.]/}"; } # microseconds
+
+# render TEMPLATE KEY=VALUE...: replaces every @KEY@. The quoted replacement keeps "&" literal
+# (bash 5.2 patsub_replacement).
+render() {
+    local template=$1 text kv
+    text=$(<"$template")
+    shift
+    for kv in "$@"; do
+        text=${text//"@${kv%%=*}@"/"${kv#*=}"}
+    done
+    local left
+    left=$(printf '%s\n' "$text" | grep -v '^#' | grep -o '@[A-Za-z_]*@' | head -n 1) || true
+    [[ -z $left ]] || die "$template: placeholder $left has no value"
+    printf '%s\n' "$text"
+}
+
+render_school() { # NAME BASE
+    render "$LDAP_SRC/school.ldif.in" "SCHOOL=$1" "school_lower=${1,,}" "BASE=$2"
+}
+
+# Percent-encodes a path for an ldapi:// URL.
+url_encode() {
+    local LC_ALL=C s=$1 out="" c i
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        if [[ $c =~ [A-Za-z0-9._~-] ]]; then out+=$c; else out+=$(printf '%%%02X' "'$c"); fi
+    done
+    printf '%s' "$out"
+}
+
+# Escapes a string for a libconfig "..." literal.
+cfgstr() {
+    local s=${1//\\/\\\\}
+    printf '"%s"' "${s//\"/\\\"}"
+}
+
+# True if PID is a live (not zombie) process whose command line contains every further argument.
+pid_is() {
+    local pid=$1 cmdline state
+    shift
+    [[ $pid =~ ^[0-9]+$ ]] && [[ -r /proc/$pid/cmdline ]] || return 1
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [[ $state != Z && $state != X ]] || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    local want
+    for want in "$@"; do
+        [[ $cmdline == *"$want"* ]] || return 1
+    done
+}
+
+port_in_use() {
+    if command -v ss >/dev/null 2>&1; then
+        [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+# True once PID itself listens on PORT (so a ping never talks to a foreign listener).
+# Without ss(8) we cannot tell and rely on the bounded ping.
+pid_listens() { # PORT PID
+    command -v ss >/dev/null 2>&1 || return 0
+    [[ $(ss -Hltnp "sport = :$1" 2>/dev/null) == *"pid=$2,"* ]]
+}
+
+random_port() { printf '%d' $(((RANDOM * 32768 + RANDOM) % 40001 + 20000)); }
+
+# The state a running stack leaves in DIR/stack.env (KEY=VALUE lines, read, never sourced).
+declare -A ST=()
+load_state() {
+    local dir=$1 k v
+    ST=()
+    [[ -r $dir/stack.env ]] || return 1
+    while IFS='=' read -r k v; do
+        [[ $k =~ ^[A-Z_]+$ ]] && ST[$k]=$v
+    done <"$dir/stack.env"
+}
+
+save_state() { # KEY=VALUE...
+    local dir=$OPT_DIR kv
+    : >"$dir/stack.env.tmp"
+    for kv in "$@"; do printf '%s\n' "$kv" >>"$dir/stack.env.tmp"; done
+    mv -f "$dir/stack.env.tmp" "$dir/stack.env"
+}
+
+# Bounded by timeout(1): ldapsearch has no client-side limit once connected, and a port that
+# a foreign process holds may accept and never answer.
+ldap_ping() { # URI BASE ROOTDN SECRET
+    timeout 3 ldapsearch -x -LLL -o nettimeout=2 -H "$1" -D "$3" -y "$4" -s base -b "$2" 1.1 \
+        >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+# stop
+# ---------------------------------------------------------------------------------------------
+
+# stop_proc NAME PIDFILE MATCH...: SIGTERM, bounded wait, SIGKILL; only if the pid's command
+# line proves it is the process this stack started.
+stop_proc() {
+    local name=$1 pidfile=$2 pid i
+    shift 2
+    [[ -f $pidfile ]] || return 0
+    pid=$(<"$pidfile")
+    if ! pid_is "$pid" "$@"; then
+        [[ -d /proc/$pid ]] && [[ $pid =~ ^[0-9]+$ ]] &&
+            note "$name: pid $pid is not this stack's $name; leaving it alone"
+        rm -f "$pidfile"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 500; i++)); do # 10 s
+        pid_is "$pid" "$@" || break
+        sleep 0.02
+    done
+    if pid_is "$pid" "$@"; then
+        note "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do # 5 s
+            pid_is "$pid" "$@" || break
+            sleep 0.1
+        done
+        pid_is "$pid" "$@" && die "$name (pid $pid) survived SIGKILL"
+    fi
+    rm -f "$pidfile"
+}
+
+do_stop() {
+    local dir=$OPT_DIR
+    [[ -d $dir ]] || return 0
+    stop_proc devbroker "$dir/devbroker.pid" sisopi-devbroker "$dir/sisopi.cfg"
+    stop_proc slapd "$dir/slapd.pid" slapd "$dir/slapd.conf"
+    rm -f "$dir/run/ldapi"
+}
+
+# ---------------------------------------------------------------------------------------------
+# start
+# ---------------------------------------------------------------------------------------------
+
+# Refuses a directory that is not (or not yet) a stack directory, so that a mistyped --dir
+# never loses anyone's files; then clears what a previous start left.
+prepare_dir() {
+    local dir=$OPT_DIR
+    if [[ -e $dir && ! -e $dir/$MARKER ]]; then
+        [[ -d $dir ]] || die "$dir exists and is not a directory"
+        [[ -z $(ls -A "$dir") ]] || die "$dir is not empty and not a stack directory ($MARKER missing)"
+    fi
+    if [[ -e $dir/$MARKER ]]; then
+        if pid_is "$(cat "$dir/slapd.pid" 2>/dev/null)" slapd "$dir/slapd.conf" ||
+            pid_is "$(cat "$dir/devbroker.pid" 2>/dev/null)" sisopi-devbroker "$dir/sisopi.cfg"; then
+            die "a stack is already running in $dir (deploy/stack.sh stop --dir $dir)"
+        fi
+        rm -rf "$dir/data" "$dir/run" "$dir/reconciler" "$dir/scheduler" "$dir/reports"
+        rm -f "$dir"/{slapd.conf,init.ldif,ldap.secret,sisopi.cfg,bootstrap,stack.env}{,.tmp} \
+            "$dir"/{slapd.log,slapadd.log,devbroker.log,slapd.pid,devbroker.pid}
+    fi
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    : >"$dir/$MARKER"
+    mkdir -p "$dir/data" "$dir/run" "$dir/reconciler" "$dir/scheduler" "$dir/reports"
+}
+
+make_secret() {
+    local dir=$OPT_DIR secret
+    secret=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    [[ ${#secret} -eq 48 ]] || die "could not read 24 random bytes"
+    # No trailing newline: ldap tools use the whole file (-y) as the password.
+    (umask 077 && printf '%s' "$secret" >"$dir/ldap.secret")
+    chmod 600 "$dir/ldap.secret"
+}
+
+write_slapd_conf() {
+    local dir=$OPT_DIR hash envflags
+    hash=$(slappasswd -h '{SSHA}' -T "$dir/ldap.secret") || die "slappasswd failed"
+    [[ $hash == '{SSHA}'* ]] || die "slappasswd gave no {SSHA} hash"
+    if ((OPT_DURABLE)); then
+        envflags="# envflags: none (--durable: synced commits, as in production)"
+    else
+        envflags="envflags nosync writemap"
+    fi
+    render "$LDAP_SRC/slapd.conf.in" \
+        "BASE=$OPT_BASE" "ROOTDN=$ROOTDN" "ROOTPW=$hash" "DIR=$dir" \
+        "SISOPI_SCHEMA=$LDAP_SRC/sisopi.schema" "UID=$(id -u)" "GID=$(id -g)" \
+        "ENVFLAGS=$envflags" >"$dir/slapd.conf"
+    chmod 600 "$dir/slapd.conf"
+}
+
+load_initial_ldif() {
+    local dir=$OPT_DIR s
+    {
+        render "$LDAP_SRC/base.ldif.in" "BASE=$OPT_BASE" "BASE_DC=$BASE_DC" \
+            "LIMBO=$OPT_LIMBO" "limbo_lower=${OPT_LIMBO,,}"
+        for s in $OPT_SCHOOLS; do
+            printf '\n'
+            render_school "$s" "$OPT_BASE"
+        done
+    } >"$dir/init.ldif"
+    # Offline bulk load before slapd runs: fast, and nobody can see a half-built tree.
+    slapadd -q -f "$dir/slapd.conf" -l "$dir/init.ldif" >"$dir/slapadd.log" 2>&1 ||
+        die "slapadd failed:"$'\n'"$(cat "$dir/slapadd.log")"
+}
+
+# Starts slapd on a free random port; retries with another port if the bind fails.
+start_slapd() {
+    local dir=$OPT_DIR attempt port pid i deadline listen
+    local sock=$dir/run/ldapi
+    LDAPI_URI=""
+    if ((${#sock} <= 100)); then
+        LDAPI_URI="ldapi://$(url_encode "$sock")"
+    else
+        note "no ldapi:// socket: $sock is too long for a unix socket path"
+    fi
+    for ((attempt = 1; attempt <= 8; attempt++)); do
+        port=$(random_port)
+        for ((i = 0; i < 20; i++)); do
+            port_in_use "$port" || break
+            port=$(random_port)
+        done
+        LDAP_URI="ldap://127.0.0.1:$port/"
+        listen=$LDAP_URI${LDAPI_URI:+ $LDAPI_URI}
+        # -d keeps slapd in the foreground and sends its log to slapd.log ("none": only
+        # messages without a level, e.g. a failed bind(), "stats": one line per operation).
+        slapd -h "$listen" -f "$dir/slapd.conf" -d "$OPT_LOGLEVEL" </dev/null >"$dir/slapd.log" 2>&1 &
+        pid=$!
+        printf '%s\n' "$pid" >"$dir/slapd.pid"
+        deadline=$(($(now) + 10000000))
+        for ((i = 0; i < 400; i++)); do
+            if ! pid_is "$pid" slapd || grep -q 'bind(.*failed' "$dir/slapd.log"; then
+                wait "$pid" 2>/dev/null || true
+                rm -f "$dir/slapd.pid"
+                break
+            fi
+            if pid_listens "$port" "$pid" &&
+                ldap_ping "$LDAP_URI" "$OPT_BASE" "$ROOTDN" "$dir/ldap.secret"; then
+                SLAPD_PORT=$port
+                return 0
+            fi
+            (($(now) < deadline)) || break
+            sleep 0.02
+        done
+        if pid_is "$pid" slapd; then
+            kill -TERM "$pid" 2>/dev/null || true
+            die "slapd did not answer on $LDAP_URI within 10 s; see $dir/slapd.log"
+        fi
+        if grep -q -e 'Address already in use' -e 'bind(.*failed' "$dir/slapd.log"; then
+            note "port $port was taken; trying another"
+            continue
+        fi
+        die "slapd exited at start:"$'\n'"$(tail -n 20 "$dir/slapd.log")"
+    done
+    die "slapd found no free port after 8 attempts"
+}
+
+# write_cfg BOOTSTRAP: the config every service reads (keys as in deploy/sisopi.cfg.example).
+write_cfg() {
+    local dir=$OPT_DIR bs=$1 bsline
+    if [[ -n $bs ]]; then
+        bsline="  bootstrap = $(cfgstr "$bs");   # the devbroker's listeners ($dir/bootstrap)"
+    else
+        bsline="  # bootstrap: not set, the stack runs without a broker (--no-broker)"
+    fi
+    cat >"$dir/sisopi.cfg.tmp" <<EOF
+# sisopi configuration of the local stack in $dir.
+# Written by deploy/stack.sh start; rewritten on every start (edit the script, not this file).
+
+kafka:
+{
+$bsline
+  topics:
+  {
+    users = "sisopi.users";
+    events = "sisopi.events";
+    dlq = "sisopi.users.dlq";
+  };
+  partitions = $OPT_PARTITIONS;
+  replication_factor = 1;   # the devbroker ignores it
+  # The mock broker needs short group timeouts (platform-notes.md); production keeps its own.
+  properties = (
+    [ "session.timeout.ms", "6000" ],
+    [ "heartbeat.interval.ms", "500" ]
+  );
+};
+
+ldap:
+{
+  uri = $(cfgstr "$LDAP_URI");
+  base = $(cfgstr "$OPT_BASE");
+  bind_dn = $(cfgstr "$ROOTDN");
+  password_file = $(cfgstr "$dir/ldap.secret");
+  starttls = false;
+  containers:
+  {
+    student = "schueler";
+    teacher = "lehrer";
+    staff = "mitarbeiter";
+    teacher_and_staff = "lehrer und mitarbeiter";
+  };
+};
+
+import:
+{
+  source_uid = $(cfgstr "$OPT_SOURCE_UID");
+  limbo_ou = $(cfgstr "$OPT_LIMBO");
+  deletion_grace_period = "90d";
+  tolerate_errors = 0;
+  csv:
+  {
+    # The column names of the files in examples/.
+    mapping = (
+      [ "record_uid", "record_uid" ],
+      [ "firstname", "firstname" ],
+      [ "lastname", "lastname" ],
+      [ "school", "school" ],
+      [ "classes", "school_classes" ],
+      [ "email", "email" ],
+      [ "birthday", "birthday" ]
+    );
+    allowed_missing_columns = [ "classes", "email", "birthday" ];
+  };
+};
+
+reconciler:
+{
+  state_dir = $(cfgstr "$dir/reconciler");
+};
+
+scheduler:
+{
+  state_dir = $(cfgstr "$dir/scheduler");
+};
+
+output:
+{
+  log_format = "kv";
+  log_level = "info";
+  report_dir = $(cfgstr "$dir/reports");
+};
+EOF
+    mv -f "$dir/sisopi.cfg.tmp" "$dir/sisopi.cfg"
+}
+
+start_broker() {
+    local dir=$OPT_DIR bin=$OPT_BUILD/services/sisopi-devbroker pid i deadline
+    local args=(-c "$dir/sisopi.cfg" --bootstrap-file "$dir/bootstrap")
+    [[ -n $OPT_BROKERS ]] && args+=(--brokers "$OPT_BROKERS")
+    rm -f "$dir/bootstrap"
+    "$bin" "${args[@]}" </dev/null >"$dir/devbroker.log" 2>&1 &
+    pid=$!
+    printf '%s\n' "$pid" >"$dir/devbroker.pid"
+    BOOTSTRAP=""
+    deadline=$(($(now) + 10000000))
+    for ((i = 0; i < 500; i++)); do
+        if [[ -s $dir/bootstrap ]]; then
+            BOOTSTRAP=$(head -n 1 "$dir/bootstrap" | tr -d '[:space:]')
+            [[ -n $BOOTSTRAP ]] && return 0
+        fi
+        if ! pid_is "$pid" sisopi-devbroker; then
+            wait "$pid" 2>/dev/null || true
+            rm -f "$dir/devbroker.pid"
+            die "sisopi-devbroker exited at start:"$'\n'"$(tail -n 20 "$dir/devbroker.log")"
+        fi
+        (($(now) < deadline)) || break
+        sleep 0.02
+    done
+    die "sisopi-devbroker wrote no $dir/bootstrap within 10 s; see $dir/devbroker.log"
+}
+
+START_DONE=0
+on_start_exit() {
+    local rc=$?
+    if ((!START_DONE)); then
+        note "start failed; stopping what was started"
+        do_stop || true
+    fi
+    return "$rc"
+}
+
+do_start() {
+    validate_start_opts
+    local dir=$OPT_DIR t0 bin=$OPT_BUILD/services/sisopi-devbroker
+    t0=$(now)
+    local t
+    for t in slapd slapadd slappasswd ldapsearch; do
+        command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
+        command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install slapd ldap-utils)"
+    done
+    if ((!OPT_NO_BROKER)) && [[ ! -x $bin ]]; then
+        die "$bin not found: build it (cmake --build BUILD) or give --build DIR, or --no-broker"
+    fi
+    ROOTDN="cn=admin,$OPT_BASE"
+    prepare_dir
+    trap on_start_exit EXIT
+    make_secret
+    write_slapd_conf
+    load_initial_ldif
+    start_slapd
+    local t_ldap=$(($(now) - t0))
+    write_cfg ""
+    BOOTSTRAP=""
+    if ((!OPT_NO_BROKER)); then
+        start_broker
+        write_cfg "$BOOTSTRAP"
+    fi
+    save_state "URI=$LDAP_URI" "LDAPI=$LDAPI_URI" "BASE=$OPT_BASE" "ROOTDN=$ROOTDN" \
+        "PORT=$SLAPD_PORT" "LIMBO=$OPT_LIMBO" "BOOTSTRAP=$BOOTSTRAP" "SCHOOLS=$OPT_SCHOOLS" \
+        "BROKER=$((!OPT_NO_BROKER))"
+    START_DONE=1
+    trap - EXIT
+    local t_all=$(($(now) - t0))
+    printf 'sisopi stack started in %d.%03d s (slapd ready after %d.%03d s): %s\n' \
+        $((t_all / 1000000)) $((t_all / 1000 % 1000)) $((t_ldap / 1000000)) \
+        $((t_ldap / 1000 % 1000)) "$dir"
+    print_summary
+}
+
+print_summary() {
+    local dir=$OPT_DIR
+    load_state "$dir" || die "no stack state in $dir"
+    printf '  ldap:      %s%s\n' "${ST[URI]}" "${ST[LDAPI]:+  (and ${ST[LDAPI]} with -Y EXTERNAL)}"
+    printf '  base:      %s\n' "${ST[BASE]}"
+    printf '  bind:      -D "%s" -y %s\n' "${ST[ROOTDN]}" "$dir/ldap.secret"
+    printf '  limbo:     ou=%s  schools: %s\n' "${ST[LIMBO]}" "${ST[SCHOOLS]:-(none)}"
+    printf '  bootstrap: %s\n' "${ST[BOOTSTRAP]:-(no broker)}"
+    printf '  config:    %s\n' "$dir/sisopi.cfg"
+    printf '  export SISOPI_CONFIG=%q\n' "$dir/sisopi.cfg"
+}
+
+# ---------------------------------------------------------------------------------------------
+# status, env, school-add, schema-ldif
+# ---------------------------------------------------------------------------------------------
+
+do_status() {
+    local dir=$OPT_DIR rc=0 pid
+    if ! load_state "$dir"; then
+        printf 'no stack in %s\n' "$dir"
+        return 3
+    fi
+    pid=$(cat "$dir/slapd.pid" 2>/dev/null || true)
+    if pid_is "$pid" slapd "$dir/slapd.conf"; then
+        if ldap_ping "${ST[URI]}" "${ST[BASE]}" "${ST[ROOTDN]}" "$dir/ldap.secret"; then
+            printf 'slapd:     running (pid %s), answers on %s\n' "$pid" "${ST[URI]}"
+        else
+            printf 'slapd:     running (pid %s), NOT answering on %s\n' "$pid" "${ST[URI]}"
+            rc=1
+        fi
+    else
+        printf 'slapd:     stopped\n'
+        rc=3
+    fi
+    if [[ ${ST[BROKER]} == 1 ]]; then
+        pid=$(cat "$dir/devbroker.pid" 2>/dev/null || true)
+        if pid_is "$pid" sisopi-devbroker "$dir/sisopi.cfg"; then
+            printf 'devbroker: running (pid %s), bootstrap %s\n' "$pid" "${ST[BOOTSTRAP]}"
+        else
+            printf 'devbroker: stopped\n'
+            rc=3
+        fi
+    else
+        printf 'devbroker: not started (--no-broker)\n'
+    fi
+    printf 'config:    %s\n' "$dir/sisopi.cfg"
+    return "$rc"
+}
+
+do_env() {
+    local dir=$OPT_DIR
+    load_state "$dir" || die "no stack in $dir"
+    printf 'export SISOPI_CONFIG=%q\n' "$dir/sisopi.cfg"
+    printf 'export SISOPI_STACK_DIR=%q\n' "$dir"
+    # Defaults of the OpenLDAP tools: ldapsearch -x -D "$ROOTDN" -y "$SISOPI_STACK_DIR/ldap.secret"
+    printf 'export LDAPURI=%q\n' "${ST[URI]}"
+    printf 'export LDAPBASE=%q\n' "${ST[BASE]}"
+}
+
+do_school_add() {
+    local dir=$OPT_DIR name=${ARGS[0]:-} out
+    [[ ${#ARGS[@]} -eq 1 ]] || die "usage: stack.sh school-add NAME [--dir DIR]"
+    valid_school "$name" || die "\"$name\" is not a valid OU name"
+    load_state "$dir" || die "no stack in $dir"
+    [[ ${name,,} != "${ST[LIMBO],,}" ]] || die "\"$name\" is the limbo OU"
+    out=$(render_school "$name" "${ST[BASE]}" |
+        ldapadd -x -H "${ST[URI]}" -D "${ST[ROOTDN]}" -y "$dir/ldap.secret" 2>&1) ||
+        die "adding school $name failed:"$'\n'"$out"
+    local schools="${ST[SCHOOLS]:+${ST[SCHOOLS]} }$name" kv=() k
+    for k in "${!ST[@]}"; do
+        [[ $k == SCHOOLS ]] || kv+=("$k=${ST[$k]}")
+    done
+    save_state "${kv[@]}" "SCHOOLS=$schools"
+    printf 'school %s added: ou=%s,%s\n' "$name" "$name" "${ST[BASE]}"
+}
+
+# The cn=config form of sisopi.schema (for `ldapadd -Y EXTERNAL -H ldapi:/// -f sisopi.ldif`
+# on a directory configured with cn=config), converted by slaptest.
+do_schema_ldif() {
+    local tmp f
+    tmp=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" RETURN
+    mkdir "$tmp/slapd.d"
+    cat >"$tmp/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+include $LDAP_SRC/sisopi.schema
+EOF
+    slaptest -f "$tmp/slapd.conf" -F "$tmp/slapd.d" >"$tmp/log" 2>&1 ||
+        die "slaptest failed:"$'\n'"$(cat "$tmp/log")"
+    f=$(ls "$tmp"/slapd.d/cn=config/cn=schema/cn=\{*\}sisopi.ldif)
+    printf '# sisopi.schema in cn=config form. Generated by "deploy/stack.sh schema-ldif";\n'
+    printf '# regenerate after every change of sisopi.schema. Load with\n'
+    printf '#   ldapadd -Y EXTERNAL -H ldapi:/// -f sisopi.ldif\n'
+    printf '# after core, cosine, inetorgperson and nis (see deploy/ldap/README.md).\n'
+    # Drop slaptest's checksum comment and the operational attributes; name it cn=sisopi.
+    sed -e '/^#/d' \
+        -e '/^\(structuralObjectClass\|entryUUID\|creatorsName\|createTimestamp\|entryCSN\|modifiersName\|modifyTimestamp\):/d' \
+        -e 's/^dn: cn={[0-9]*}sisopi$/dn: cn=sisopi,cn=schema,cn=config/' \
+        -e 's/^cn: {[0-9]*}sisopi$/cn: sisopi/' "$f"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+    local cmd=${1:-}
+    [[ -n $cmd ]] || usage 2
+    shift
+    parse_opts "$@"
+    case $cmd in
+    start) do_start ;;
+    stop) do_stop ;;
+    status) do_status ;;
+    env) do_env ;;
+    school-add) do_school_add ;;
+    schema-ldif) do_schema_ldif ;;
+    -h | --help | help) usage 0 ;;
+    *) die "unknown command \"$cmd\" (start, stop, status, env, school-add, schema-ldif)" ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README says: installs what is missing, checks the formatting,
+# builds with AddressSanitizer + UBSan, runs every unit and integration test. Fails loudly.
+#   scripts/test.sh [BUILD_DIR]        (default build-asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-asan}
+
+deploy/install-deps.sh
+
+echo "== clang-format check"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find common services tests -name '*.[ch]')
+clang-format --dry-run --Werror $files
+
+echo "== build (ASan + UBSan) in $BUILD"
+cmake -S . -B "$BUILD" -DSISOPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+
+echo "== tests"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD"
+ctest --output-on-failure --timeout 600 -j2 2>&1

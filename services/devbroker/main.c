@@ -1,0 +1,187 @@
+/*
+ * sisopi-devbroker: librdkafka's mock cluster on loopback, with sisopi's topics created
+ * (configured partitions) before any client can auto-create them. For development and tests
+ * only: nothing survives a restart. Production runs a real Kafka cluster.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "strutil.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: sisopi-devbroker [-c FILE] [--bootstrap-file FILE] [--brokers N]\n"
+            "\n"
+            "Runs librdkafka's mock Kafka cluster on 127.0.0.1 for development and tests, with\n"
+            "the topics of the config (kafka.topics.*) created with kafka.partitions partitions.\n"
+            "Prints the bootstrap servers on stdout, and writes them to FILE if asked, then\n"
+            "runs until SIGTERM or SIGINT. Nothing is kept across restarts.\n"
+            "\n"
+            "  -c, --config FILE        sisopi config (default $%s or %s)\n"
+            "      --bootstrap-file F   write the bootstrap servers to F (atomically)\n"
+            "      --brokers N          number of mock brokers (default 3)\n"
+            "  -h, --help               this help\n"
+            "  -V, --version            version\n"
+            "\n"
+            "Signals: SIGUSR1 sets every broker down, SIGUSR2 sets them up again (fault tests).\n",
+            CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG);
+}
+
+/* Writes text to path via a temporary file and rename(2), so readers never see half of it. */
+static int write_atomically(const char *path, const char *text)
+{
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (!f)
+        goto out;
+    if (fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
+        goto out;
+    rc = rename(tmp, path);
+out:
+    if (rc < 0)
+        fprintf(stderr, "sisopi-devbroker: cannot write %s: %s\n", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+static int create_topics(rd_kafka_mock_cluster_t *mc, const struct config *cfg, int brokers)
+{
+    const char *topics[] = {cfg->kafka.topic_users, cfg->kafka.topic_events, cfg->kafka.topic_dlq};
+    int repl = cfg->kafka.replication_factor < brokers ? cfg->kafka.replication_factor : brokers;
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(mc, topics[i], cfg->kafka.partitions, repl);
+        if (err) {
+            fprintf(stderr, "sisopi-devbroker: cannot create topic %s: %s\n", topics[i],
+                    rd_kafka_err2str(err));
+            return -1;
+        }
+        char parts[16];
+        snprintf(parts, sizeof(parts), "%d", cfg->kafka.partitions);
+        log_kv(LOG_INFO, "topic_created", "topic", topics[i], "partitions", parts, NULL);
+    }
+    return 0;
+}
+
+static void set_brokers(rd_kafka_mock_cluster_t *mc, int brokers, bool up)
+{
+    for (int id = 1; id <= brokers; id++) {
+        if (up)
+            rd_kafka_mock_broker_set_up(mc, id);
+        else
+            rd_kafka_mock_broker_set_down(mc, id);
+    }
+    log_kv(LOG_WARN, up ? "brokers_up" : "brokers_down", NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"bootstrap-file", required_argument, NULL, 'f'},
+        {"brokers", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *bootstrap_file = NULL;
+    int brokers = 3, c, rc = EXIT_FAILED;
+    char errstr[512];
+
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            bootstrap_file = optarg;
+            break;
+        case 'b':
+            brokers = atoi(optarg);
+            if (brokers < 1 || brokers > 16) {
+                fprintf(stderr, "sisopi-devbroker: --brokers must be 1..16\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            cli_print_version("devbroker");
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    struct config cfg;
+    if (cli_load(&cfg, "devbroker", config_path, NULL) < 0)
+        return EXIT_FAILED;
+
+    /* Block the signals before librdkafka starts its threads, so they inherit the mask and
+     * only sigwait() below ever sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "sisopi-devbroker: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        goto out_cfg;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
+    if (!mc) {
+        fprintf(stderr, "sisopi-devbroker: cannot start the mock cluster\n");
+        goto out_rk;
+    }
+    if (create_topics(mc, &cfg, brokers) < 0)
+        goto out_mc;
+
+    const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+    if (bootstrap_file && write_atomically(bootstrap_file, bootstrap) < 0)
+        goto out_mc;
+    printf("%s\n", bootstrap);
+    fflush(stdout);
+    log_kv(LOG_INFO, "started", "bootstrap", bootstrap, "bootstrap_file", bootstrap_file, NULL);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+            set_brokers(mc, brokers, sig == SIGUSR2);
+            continue;
+        }
+        log_kv(LOG_INFO, "stopping", "signal", strsignal(sig), NULL);
+        break;
+    }
+    if (bootstrap_file)
+        unlink(bootstrap_file);
+    rc = EXIT_OK;
+out_mc:
+    rd_kafka_mock_cluster_destroy(mc);
+out_rk:
+    rd_kafka_destroy(rk);
+out_cfg:
+    config_free(&cfg);
+    return rc;
+}

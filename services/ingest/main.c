@@ -1,0 +1,220 @@
+/*
+ * sisopi-ingest: validates a school's CSV export and publishes it to sisopi.users, or, with
+ * --watch, does so for every file a source database drops into a directory.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ingest.h"
+#include "kafka_client.h"
+#include "log.h"
+#include "strutil.h"
+#include "watch.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: sisopi-ingest [-c FILE] [--bootstrap SERVERS] --school S --role ROLE\n"
+        "                     [--source-uid X] [--dry-run] [--check] FILE.csv\n"
+        "       sisopi-ingest [-c FILE] [--bootstrap SERVERS] --watch DIR [--once]\n"
+        "                     [--interval SECONDS] [--dry-run]\n"
+        "\n"
+        "Reads one school's export of one role, checks every row, and publishes the\n"
+        "persons to Kafka (sisopi.users) followed by the end markers that let the\n"
+        "reconciler remove the persons the school no longer lists. A file with more bad\n"
+        "rows than import.tolerate_errors publishes nothing.\n"
+        "\n"
+        "  -c, --config FILE      config file (default $%s or %s)\n"
+        "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config and\n"
+        "                         $%s)\n"
+        "  -s, --school S         the school (OU) the file belongs to\n"
+        "  -r, --role ROLE        student, teacher, staff or teacher_and_staff\n"
+        "      --source-uid X     source database name (default import.source_uid)\n"
+        "  -n, --dry-run          publish as a dry run: the reconciler reports, writes nothing\n"
+        "      --check            validate and report only; publish nothing\n"
+        "      --watch DIR        import every DIR/<school>/<role>[-<any>].csv dropped there;\n"
+        "                         moves each to DIR/done/ or DIR/failed/ with a .report\n"
+        "      --once             with --watch: import what is there, then exit\n"
+        "      --interval SEC     with --watch: seconds between scans (default 5)\n"
+        "  -q, --quiet            no progress lines\n"
+        "  -h, --help             this help\n"
+        "  -V, --version          version\n"
+        "\n"
+        "Exit codes: 0 published; 2 published, but bad rows were skipped (tolerated);\n"
+        "1 failed, nothing that removes anyone was published; 64 bad command line.\n",
+        CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG, CONFIG_ENV_BOOTSTRAP);
+}
+
+struct options {
+    const char *config, *bootstrap, *school, *role, *source_uid, *watch_dir, *file;
+    bool dry_run, check, once, quiet;
+    int interval;
+};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { OPT_BOOTSTRAP = 256, OPT_SOURCE_UID, OPT_CHECK, OPT_WATCH, OPT_ONCE, OPT_INTERVAL };
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+                                         {"school", required_argument, NULL, 's'},
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"source-uid", required_argument, NULL, OPT_SOURCE_UID},
+                                         {"dry-run", no_argument, NULL, 'n'},
+                                         {"check", no_argument, NULL, OPT_CHECK},
+                                         {"watch", required_argument, NULL, OPT_WATCH},
+                                         {"once", no_argument, NULL, OPT_ONCE},
+                                         {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    memset(o, 0, sizeof(*o));
+    o->interval = 5;
+    while ((c = getopt_long(argc, argv, "c:s:r:nqhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case OPT_BOOTSTRAP:
+            o->bootstrap = optarg;
+            break;
+        case 's':
+            o->school = optarg;
+            break;
+        case 'r':
+            o->role = optarg;
+            break;
+        case OPT_SOURCE_UID:
+            o->source_uid = optarg;
+            break;
+        case 'n':
+            o->dry_run = true;
+            break;
+        case OPT_CHECK:
+            o->check = true;
+            break;
+        case OPT_WATCH:
+            o->watch_dir = optarg;
+            break;
+        case OPT_ONCE:
+            o->once = true;
+            break;
+        case OPT_INTERVAL:
+            o->interval = atoi(optarg);
+            if (o->interval < 1 || o->interval > 86400) {
+                fprintf(stderr, "sisopi-ingest: --interval must be 1..86400 seconds\n");
+                return -1;
+            }
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
+        case 'V':
+            cli_print_version("ingest");
+            exit(EXIT_OK);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (o->watch_dir) {
+        if (optind != argc || o->school || o->role) {
+            fprintf(stderr, "sisopi-ingest: --watch takes no FILE, --school or --role: they come "
+                            "from the file's place DIR/<school>/<role>.csv\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (optind != argc - 1 || !o->school || !o->role) {
+        fprintf(stderr, "sisopi-ingest: need --school, --role and exactly one FILE (see --help)\n");
+        return -1;
+    }
+    o->file = argv[optind];
+    return 0;
+}
+
+static rd_kafka_t *make_producer(const struct config *cfg)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, sizeof(err));
+    if (!conf) {
+        fprintf(stderr, "sisopi-ingest: %s\n", err);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, ingest_dr_cb);
+    rd_kafka_t *rk = kafka_producer_new(conf, err, sizeof(err));
+    if (!rk)
+        fprintf(stderr, "sisopi-ingest: %s\n", err);
+    return rk;
+}
+
+static int run_file(rd_kafka_t *rk, const struct config *cfg, const struct options *o)
+{
+    const char *sid = o->source_uid ? o->source_uid : cfg->import.source_uid;
+    char err[512];
+    enum role role;
+    if (ingest_check_job(cfg, o->school, o->role, sid, &role, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sisopi-ingest: %s\n", err);
+        return EXIT_FAILED;
+    }
+    struct ingest_job job = {
+        .cfg = cfg,
+        .path = o->file,
+        .school = o->school,
+        .role = role,
+        .source_uid = sid,
+        .dry_run = o->dry_run,
+        .check_only = o->check,
+        .report = stderr,
+        .progress = !o->quiet,
+    };
+    struct ingest_result res;
+    ingest_run(rk, &job, &res);
+    if (res.exit_code == EXIT_FAILED)
+        fprintf(stderr, "sisopi-ingest: %s\n", res.error);
+    ingest_print_summary(stdout, &job, &res);
+    return res.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct config cfg;
+    rd_kafka_t *rk = NULL;
+    int rc;
+
+    if (parse_options(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    if (cli_load(&cfg, "ingest", o.config, o.bootstrap) < 0)
+        return EXIT_FAILED;
+    if (!o.check && !(rk = make_producer(&cfg))) {
+        config_free(&cfg);
+        return EXIT_FAILED;
+    }
+    if (o.watch_dir) {
+        struct watch_opts w = {.dir = o.watch_dir,
+                               .source_uid = o.source_uid,
+                               .dry_run = o.dry_run,
+                               .once = o.once,
+                               .interval = o.interval,
+                               .progress = !o.quiet};
+        rc = watch_run(rk, &cfg, &w);
+    } else {
+        rc = run_file(rk, &cfg, &o);
+    }
+    if (rk) {
+        rd_kafka_flush(rk, 10000);
+        rd_kafka_destroy(rk);
+    }
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,249 @@
+/* Unit tests of config: defaults, a full file, and errors that name file, line and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char tmpdir[] = "/tmp/sisopi-test-config-XXXXXX";
+
+static char *write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Loads text; expects failure with an error containing want. */
+static void expect_error(const char *text, const char *want)
+{
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    char *path = write_file("bad.cfg", text);
+    int rc = config_load(&cfg, path, NULL, err, sizeof(err));
+    if (rc == 0 || !strstr(err, want))
+        fail_msg("config \"%s\": rc %d, error \"%s\", wanted \"%s\"", text, rc, err, want);
+    config_free(&cfg);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config cfg;
+    config_defaults(&cfg);
+    assert_string_equal(cfg.kafka.topic_users, "sisopi.users");
+    assert_string_equal(cfg.kafka.topic_events, "sisopi.events");
+    assert_string_equal(cfg.kafka.topic_dlq, "sisopi.users.dlq");
+    assert_int_equal(cfg.kafka.partitions, 12);
+    assert_string_equal(cfg.import.limbo_ou, "limbo");
+    assert_int_equal(cfg.import.deletion_grace_seconds, 90 * 86400);
+    assert_int_equal(cfg.import.tolerate_errors, 0);
+    assert_int_equal(cfg.import.username_max_length[ROLE_STUDENT], 15);
+    assert_int_equal(cfg.import.username_max_length[ROLE_TEACHER], 20);
+    assert_string_equal(cfg.ldap.users_container[ROLE_TEACHER_AND_STAFF], "lehrer und mitarbeiter");
+    config_free(&cfg);
+}
+
+static void test_example_file_loads(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE] = "";
+    int rc = config_load(&cfg, SISOPI_TEST_DATA "/../../deploy/sisopi.cfg.example", NULL, err,
+                         sizeof(err));
+    if (rc != 0)
+        fail_msg("the documented example does not load: %s", err);
+    assert_string_equal(cfg.ldap.base, "dc=example,dc=org");
+    assert_int_equal(cfg.import.csv.n_mapping, 8);
+    assert_string_equal(cfg.import.csv.mapping[6].column, "Schüler-ID");
+    assert_string_equal(cfg.import.csv.mapping[7].incell_delimiter, ";");
+    assert_int_equal(cfg.kafka.n_properties, 1);
+    assert_string_equal(cfg.import.csv.mapping[0].column, "Schulen");
+    assert_int_equal(cfg.import.csv.mapping[0].target, CSV_T_SCHOOL);
+    assert_int_equal(cfg.import.csv.n_allowed_missing, 3);
+    assert_int_equal(cfg.import.deletion_grace_seconds, 90 * 86400);
+    assert_true(cfg.import.deletion_guard_ratio > 0.19 && cfg.import.deletion_guard_ratio < 0.21);
+    /* An empty source_uid means "not set": the ingest then demands --source-uid. */
+    assert_null(cfg.import.source_uid);
+    config_free(&cfg);
+}
+
+static void test_full_file(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE] = "";
+    char *path =
+        write_file("ok.cfg", "kafka: { bootstrap = \"127.0.0.1:1\"; partitions = 3;\n"
+                             "  properties = ( [ \"linger.ms\", \"7\" ] ); };\n"
+                             "import: { source_uid = \"db1\"; deletion_grace_period = \"30s\";\n"
+                             "  username_max_length: { default = 18; };\n"
+                             "  csv: { mapping = ( [ \"Schüler ID\", \"record_uid\" ],\n"
+                             "    [ \"Tel\", \"telephoneNumber\", \";\" ] ); }; };\n");
+    if (config_load(&cfg, path, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.kafka.bootstrap, "127.0.0.1:1");
+    assert_int_equal(cfg.kafka.partitions, 3);
+    assert_int_equal(cfg.kafka.n_properties, 1);
+    assert_string_equal(cfg.kafka.properties[0].key, "linger.ms");
+    assert_string_equal(cfg.import.source_uid, "db1");
+    assert_int_equal(cfg.import.deletion_grace_seconds, 30);
+    assert_int_equal(cfg.import.username_max_length[ROLE_STUDENT], 13);
+    assert_int_equal(cfg.import.username_max_length[ROLE_STAFF], 18);
+    assert_string_equal(cfg.import.csv.mapping[0].column, "Schüler ID");
+    assert_int_equal(cfg.import.csv.mapping[1].target, CSV_T_EXTRA);
+    assert_string_equal(cfg.import.csv.mapping[1].attribute, "telephoneNumber");
+    assert_string_equal(cfg.import.csv.mapping[1].incell_delimiter, ";");
+    config_free(&cfg);
+}
+
+static void test_bootstrap_override_order(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    char *path = write_file("bs.cfg", "kafka: { bootstrap = \"file:1\"; };\n");
+    unsetenv(CONFIG_ENV_BOOTSTRAP);
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    assert_string_equal(cfg.kafka.bootstrap, "file:1");
+    config_free(&cfg);
+    setenv(CONFIG_ENV_BOOTSTRAP, "env:2", 1);
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    assert_string_equal(cfg.kafka.bootstrap, "env:2");
+    config_free(&cfg);
+    assert_int_equal(config_load(&cfg, path, "cli:3", err, sizeof(err)), 0);
+    assert_string_equal(cfg.kafka.bootstrap, "cli:3");
+    config_free(&cfg);
+    unsetenv(CONFIG_ENV_BOOTSTRAP);
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+    (void)state;
+    expect_error("kafka: {\n  partitions = \"twelve\";\n};\n",
+                 "bad.cfg:2: kafka.partitions: must be an integer");
+    expect_error("kafka: {\n partitions = 0;\n};\n",
+                 "bad.cfg:2: kafka.partitions: 0 is out of range");
+    expect_error("import: {\n\n  tolerate_error = 3;\n};\n",
+                 "bad.cfg:3: import.tolerate_error: unknown setting");
+    expect_error("kafak: { };\n", "bad.cfg:1: kafak: unknown setting");
+    expect_error("import: { csv: { mapping = (\n [ \"A\", \"uid\" ] ); }; };\n",
+                 "bad.cfg:2: import.csv.mapping[1]: \"uid\" is neither");
+    expect_error("import: { csv: { mapping = (\n [ \"A\", \"record_uid\" ],\n [ \"B\", "
+                 "\"record_uid\" ] ); }; };\n",
+                 "bad.cfg:3: import.csv.mapping[2]: \"record_uid\" is already the target of "
+                 "column \"A\"");
+    expect_error("import: { csv: { mapping = (\n [ \"A\" ] ); }; };\n",
+                 "bad.cfg:2: import.csv.mapping: element 1 must be [ \"column\", \"target\"");
+    expect_error("kafka: { properties = ( [ \"acks\" ] ); };\n",
+                 "kafka.properties: element 1 must be [ \"property\", \"value\" ]");
+    expect_error("import: { deletion_grace_period = \"3 weeks\"; };\n",
+                 "bad.cfg:1: import.deletion_grace_period: must be a duration");
+    expect_error("ldap: { uri = \"http://x\"; };\n", "ldap.uri: \"http://x\" is not an ldap://");
+    expect_error("import: { limbo_ou = \"a,ou=b\"; };\n", "import.limbo_ou: \"a,ou=b\" is not");
+    expect_error("output: { log_format = \"xml\"; };\n", "output.log_format");
+    expect_error("kafka: {\n  partitions = ;\n};\n", "bad.cfg:2: syntax error");
+    expect_error("import: { deletion_guard: { max_ratio = 1.5; }; };\n",
+                 "import.deletion_guard.max_ratio: 1.5 is not between 0 and 1");
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    assert_int_equal(config_load(&cfg, "/nonexistent/sisopi.cfg", NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/sisopi.cfg: cannot read"));
+    config_free(&cfg);
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t s;
+    assert_int_equal(config_parse_duration("90d", &s), 0);
+    assert_int_equal(s, 90 * 86400);
+    assert_int_equal(config_parse_duration("12h", &s), 0);
+    assert_int_equal(s, 12 * 3600);
+    assert_int_equal(config_parse_duration("5m", &s), 0);
+    assert_int_equal(s, 300);
+    assert_int_equal(config_parse_duration("30s", &s), 0);
+    assert_int_equal(s, 30);
+    assert_int_equal(config_parse_duration("7", &s), 0);
+    assert_int_equal(s, 7 * 86400);
+    assert_int_equal(config_parse_duration("0", &s), 0);
+    assert_int_equal(s, 0);
+    assert_int_equal(config_parse_duration("", &s), -1);
+    assert_int_equal(config_parse_duration("-1d", &s), -1);
+    assert_int_equal(config_parse_duration("1w", &s), -1);
+    assert_int_equal(config_parse_duration("1dd", &s), -1);
+    assert_int_equal(config_parse_duration("99999999999999d", &s), -1);
+}
+
+static void test_password_file(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    config_defaults(&cfg);
+    char *path = write_file("secret", "s3cret\n");
+    cfg.ldap.password_file = strdup(path);
+    chmod(path, 0600);
+    char *pw = config_read_password(&cfg, err, sizeof(err));
+    assert_non_null(pw);
+    assert_string_equal(pw, "s3cret");
+    free(pw);
+    chmod(path, 0644);
+    assert_null(config_read_password(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "readable by group or others"));
+    /* The error must never echo the secret. */
+    assert_null(strstr(err, "s3cret"));
+    config_free(&cfg);
+}
+
+static void test_csv_targets(void **state)
+{
+    (void)state;
+    assert_int_equal(config_csv_target("record_uid"), CSV_T_RECORD_UID);
+    assert_int_equal(config_csv_target("__ignore"), CSV_T_IGNORE);
+    assert_int_equal(config_csv_target("name"), CSV_T_USERNAME);
+    assert_int_equal(config_csv_target("description"), CSV_T_EXTRA);
+    assert_int_equal(config_csv_target("userPassword"), -1);
+    assert_int_equal(config_csv_target("ucsschoolSchool"), -1);
+    assert_int_equal(config_csv_target("bad name"), -1);
+    assert_int_equal(config_csv_target("__role"), -1);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_example_file_loads),
+        cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_bootstrap_override_order),
+        cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_csv_targets),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        return 1;
+    return rc;
+}
