@@ -3,7 +3,6 @@
  */
 #include "uid_set.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <strings.h>
 
