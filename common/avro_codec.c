@@ -76,6 +76,8 @@ static const struct field end_fields[] = {
     REQ(import_end, "partition", K_INT, partition),
     REQ(import_end, "partition_count", K_INT, partition_count),
     REQ(import_end, "total_records", K_LONG, total_records),
+    OPTX(import_end, "kept_record_uids", K_STRV, kept_record_uids,
+         offsetof(struct import_end, n_kept), 0),
     OPT(import_end, "dry_run", K_BOOL, dry_run, 0),
 };
 

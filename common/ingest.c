@@ -142,8 +142,43 @@ static struct import_reader *open_reader(const struct ingest_job *job, const cha
     return r;
 }
 
+/* The record_uids of bad rows, per partition: they go on the end markers as kept. */
+struct kept {
+    char **uids;
+    size_t n, cap;
+};
+
+static void kept_add(struct kept *k, const char *uid)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? 2 * k->cap : 8;
+        k->uids = xrealloc(k->uids, k->cap * sizeof(char *));
+    }
+    k->uids[k->n++] = xstrdup(uid);
+}
+
+static void kept_free(struct kept *k, int partitions)
+{
+    for (int p = 0; k && p < partitions; p++) {
+        for (size_t i = 0; i < k[p].n; i++)
+            free(k[p].uids[i]);
+        free(k[p].uids);
+    }
+    free(k);
+}
+
+/* Remembers a bad row's record_uid, when the reader could tell it (and did not cut it). */
+static void keep_bad_row(struct kept *kept, int partitions, const struct import_error *err)
+{
+    size_t len = strnlen(err->record_uid, sizeof(err->record_uid));
+    if (len == 0 || len >= sizeof(err->record_uid) - 1)
+        return;
+    kept_add(&kept[partitioner_partition(err->record_uid, len, partitions)], err->record_uid);
+}
+
 /* Pass 1: read and check every row; print each bad one. Returns 0, or -1 on a fatal error. */
-static int validate(const struct ingest_job *job, struct ingest_result *res, FILE *report)
+static int validate(const struct ingest_job *job, struct ingest_result *res, FILE *report,
+                    struct kept *kept)
 {
     struct progress pg = {.enabled = job->progress, .phase = "validate"};
     pg.start = pg.last = mono_seconds();
@@ -176,6 +211,7 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
              * every bad row is reported: the operator fixes the file once, not N times. */
             if (res->errors++ < INGEST_MAX_PRINTED_ERRORS)
                 print_row_error(report, job->path, &err);
+            keep_bad_row(kept, job->cfg->kafka.partitions, &err);
         }
         progress_tick(&pg, r, res->rows);
     }
@@ -287,7 +323,7 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
 }
 
 static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
-                           const int64_t *per_partition)
+                           const int64_t *per_partition, const struct kept *kept)
 {
     int64_t produced_at = now_ms();
     for (int p = 0; p < res->partitions; p++) {
@@ -302,6 +338,8 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
         e->partition = p;
         e->partition_count = res->partitions;
         e->total_records = res->records;
+        e->kept_record_uids = kept[p].uids;
+        e->n_kept = kept[p].n;
         e->dry_run = job->dry_run;
         void *buf = NULL;
         size_t len = 0;
@@ -319,7 +357,8 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
     return 0;
 }
 
-static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res)
+static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
+                   const struct kept *kept)
 {
     char why[600];
     if (kafka_check_topic(rk, job->cfg, job->cfg->kafka.topic_users, 10000, why, sizeof(why)) < 0) {
@@ -338,7 +377,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     }
     if (rc == 0) {
         memset(&dr_state, 0, sizeof(dr_state));
-        rc = publish_markers(rk, job, res, per_partition);
+        rc = publish_markers(rk, job, res, per_partition, kept);
         if (await_delivery(rk, res->markers, why, sizeof(why)) < 0 && rc == 0) {
             snprintf(res->error, sizeof(res->error),
                      "end markers: %s; the import is incomplete and removes nobody", why);
@@ -366,6 +405,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     FILE *report = job->report ? job->report : stderr;
     double start = mono_seconds();
     struct file_id before, after;
+    struct kept *kept = NULL;
 
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
@@ -379,7 +419,8 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
         snprintf(res->error, sizeof(res->error), "%s: %s", job->path, strerror(errno));
         return res->exit_code;
     }
-    if (validate(job, res, report) < 0)
+    kept = xcalloc((size_t)job->cfg->kafka.partitions, sizeof(*kept));
+    if (validate(job, res, report, kept) < 0)
         goto out;
     int tolerate = job->cfg->import.tolerate_errors;
     if (res->errors > 0 && tolerate >= 0 && res->errors > tolerate) {
@@ -393,7 +434,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     if (res->empty)
         warn_empty(job, report);
     if (!job->check_only) {
-        if (publish(rk, job, res) < 0)
+        if (publish(rk, job, res, kept) < 0)
             goto out;
         if (file_id_get(job->path, &after) < 0 || !file_id_same(&before, &after)) {
             /* The markers are out, but they count exactly what was published, so the
@@ -404,6 +445,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     }
     res->exit_code = res->errors > 0 ? EXIT_WITH_ERRORS : EXIT_OK;
 out:
+    kept_free(kept, job->cfg->kafka.partitions);
     res->seconds = mono_seconds() - start;
     return res->exit_code;
 }

@@ -241,6 +241,7 @@ void json_out_users_msg(struct json_out *j, const struct users_msg *m)
         kv_int(j, "partition", m->u.end.partition);
         kv_int(j, "partition_count", m->u.end.partition_count);
         kv_int(j, "total_records", m->u.end.total_records);
+        kv_strv(j, "kept_record_uids", m->u.end.kept_record_uids, m->u.end.n_kept);
         kv_bool(j, "dry_run", m->u.end.dry_run);
         break;
     case USERS_MSG_PURGE_DUE:

@@ -87,6 +87,7 @@ void import_end_free(struct import_end *e)
     free(e->import_id);
     free(e->source_uid);
     free(e->school);
+    free_strv(e->kept_record_uids, e->n_kept);
     memset(e, 0, sizeof(*e));
 }
 

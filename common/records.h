@@ -66,6 +66,11 @@ struct import_end {
     int32_t partition;      /* partition this marker was written to */
     int32_t partition_count;
     int64_t total_records; /* records of the whole import, all partitions */
+    /* record_uids of rows that failed validation (tolerated errors) and would have gone to this
+     * partition: listed by the school, but not published. They must be neither changed nor
+     * removed, where the reference would take the school away from them. */
+    char **kept_record_uids;
+    size_t n_kept;
     bool dry_run;
 };
 

@@ -98,6 +98,19 @@ sed 's/tolerate_errors = 0;/tolerate_errors = 10;/' "$CFG" >"$W/tolerant.cfg"
 assert_rc 2 "tolerated bad rows" "$INGEST" -c "$W/tolerant.cfg" -q --school Gym1 --role student "$EX/bad-student.csv"
 assert_contains "$OUT" "1 valid, 6 bad" "summary counts"
 assert_eq $((before + 1 + 12)) "$(count)" "one record and the markers"
+# The bad rows' persons are listed by the school: the markers say so, so that the reconciler
+# keeps them as they are instead of taking the school away (the reference's quirk).
+tid=$(import_id_of "$OUT")
+kept=$(dump | jq -c "select(.message.import_id==\"$tid\" and .message.type==\"ImportEnd\")")
+for uid in S-9003 S-9004 S-9005; do
+    p=$("$PART" 12 "$uid")
+    assert_eq "$uid" "$(jq -r "select(.partition==$p) | .message.kept_record_uids[]" <<<"$kept" | grep -x "$uid")" \
+        "bad row $uid kept on the marker of its partition $p"
+done
+# Exactly the bad rows whose record_uid could be read: not the empty one (line 3), not the row
+# with a wrong field count (line 8, whose columns cannot be trusted); S-9001 twice is harmless.
+assert_eq "S-9001 S-9003 S-9004 S-9005" "$(jq -r '.message.kept_record_uids[]' <<<"$kept" | sort | xargs)" \
+    "the kept record_uids"
 
 step "an empty file and a header-only file: only markers, and a loud warning"
 : >"$W/empty.csv"

@@ -175,13 +175,15 @@ static void test_import_end_and_purge(void **state)
     struct capture c;
     struct users_msg m = {.type = USERS_MSG_IMPORT_END};
 
-    m.u.end = (struct import_end){"imp", "sis", "gsm", ROLE_STAFF, 1000, 5, 2, 4, 20, true};
+    char *kept[] = {"k1"};
+    m.u.end =
+        (struct import_end){"imp", "sis", "gsm", ROLE_STAFF, 1000, 5, 2, 4, 20, kept, 1, true};
     cap_open(&c);
     users_msg_to_json(&m, c.f);
-    cap_expect(&c,
-               "{\"type\":\"ImportEnd\",\"import_id\":\"imp\",\"source_uid\":\"sis\","
-               "\"school\":\"gsm\",\"role\":\"staff\",\"produced_at\":1000,\"record_count\":5,"
-               "\"partition\":2,\"partition_count\":4,\"total_records\":20,\"dry_run\":true}\n");
+    cap_expect(&c, "{\"type\":\"ImportEnd\",\"import_id\":\"imp\",\"source_uid\":\"sis\","
+                   "\"school\":\"gsm\",\"role\":\"staff\",\"produced_at\":1000,\"record_count\":5,"
+                   "\"partition\":2,\"partition_count\":4,\"total_records\":20,"
+                   "\"kept_record_uids\":[\"k1\"],\"dry_run\":true}\n");
 
     m.type = USERS_MSG_PURGE_DUE;
     m.u.purge = (struct purge_due){"F-1", 2000, 3000};
