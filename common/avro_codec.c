@@ -73,6 +73,7 @@ static const struct field end_fields[] = {
     REQ(import_end, "role", K_ROLE, role),
     REQ(import_end, "produced_at", K_LONG, produced_at_ms),
     REQ(import_end, "record_count", K_LONG, record_count),
+    OPT(import_end, "first_offset", K_LONG, first_offset, -1),
     REQ(import_end, "partition", K_INT, partition),
     REQ(import_end, "partition_count", K_INT, partition_count),
     REQ(import_end, "total_records", K_LONG, total_records),
@@ -85,6 +86,12 @@ static const struct field purge_fields[] = {
     REQ(purge_due, "record_uid", K_STR, record_uid),
     REQ(purge_due, "purge_at", K_LONG, purge_at_ms),
     REQ(purge_due, "produced_at", K_LONG, produced_at_ms),
+};
+
+static const struct field release_fields[] = {
+    REQ(import_release, "import_id", K_STR, import_id),
+    REQ(import_release, "released_by", K_STR, released_by),
+    REQ(import_release, "produced_at", K_LONG, produced_at_ms),
 };
 
 static const struct field counts_fields[] = {
@@ -128,6 +135,7 @@ static const struct {
     {"UserRecord", USERS_MSG_USER_RECORD, user_fields, NFIELDS(user_fields)},
     {"ImportEnd", USERS_MSG_IMPORT_END, end_fields, NFIELDS(end_fields)},
     {"PurgeDue", USERS_MSG_PURGE_DUE, purge_fields, NFIELDS(purge_fields)},
+    {"ImportRelease", USERS_MSG_IMPORT_RELEASE, release_fields, NFIELDS(release_fields)},
 };
 
 struct err {

@@ -32,6 +32,8 @@ struct delivery {
     int64_t failed;
     rd_kafka_resp_err_t first_err;
     char first_errstr[256];
+    int64_t *first_offset; /* per partition, while records are published; else NULL */
+    int partitions;
 };
 static struct delivery dr_state;
 
@@ -48,6 +50,10 @@ void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         return;
     }
     dr_state.acked++;
+    int32_t p = msg->partition;
+    if (dr_state.first_offset && p >= 0 && p < dr_state.partitions &&
+        (dr_state.first_offset[p] < 0 || msg->offset < dr_state.first_offset[p]))
+        dr_state.first_offset[p] = msg->offset;
 }
 
 static double mono_seconds(void)
@@ -323,7 +329,8 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
 }
 
 static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
-                           const int64_t *per_partition, const struct kept *kept)
+                           const int64_t *per_partition, const int64_t *first_offset,
+                           const struct kept *kept)
 {
     int64_t produced_at = now_ms();
     for (int p = 0; p < res->partitions; p++) {
@@ -335,6 +342,7 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
         e->role = job->role;
         e->produced_at_ms = produced_at;
         e->record_count = per_partition[p];
+        e->first_offset = per_partition[p] ? first_offset[p] : -1;
         e->partition = p;
         e->partition_count = res->partitions;
         e->total_records = res->records;
@@ -367,7 +375,12 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     }
     res->partitions = job->cfg->kafka.partitions;
     int64_t *per_partition = xcalloc((size_t)res->partitions, sizeof(int64_t));
+    int64_t *first_offset = xmalloc((size_t)res->partitions * sizeof(int64_t));
+    for (int p = 0; p < res->partitions; p++)
+        first_offset[p] = -1;
     memset(&dr_state, 0, sizeof(dr_state));
+    dr_state.first_offset = first_offset;
+    dr_state.partitions = res->partitions;
     int rc = publish_records(rk, job, res, per_partition);
     /* Even after a failure, wait for what is in flight so that the counts are honest. */
     if (await_delivery(rk, res->records, why, sizeof(why)) < 0 && rc == 0) {
@@ -377,7 +390,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     }
     if (rc == 0) {
         memset(&dr_state, 0, sizeof(dr_state));
-        rc = publish_markers(rk, job, res, per_partition, kept);
+        rc = publish_markers(rk, job, res, per_partition, first_offset, kept);
         if (await_delivery(rk, res->markers, why, sizeof(why)) < 0 && rc == 0) {
             snprintf(res->error, sizeof(res->error),
                      "end markers: %s; the import is incomplete and removes nobody", why);
@@ -385,6 +398,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
         }
     }
     free(per_partition);
+    free(first_offset);
     return rc;
 }
 

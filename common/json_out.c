@@ -238,6 +238,7 @@ void json_out_users_msg(struct json_out *j, const struct users_msg *m)
         kv_str(j, "role", role_name(m->u.end.role));
         kv_int(j, "produced_at", m->u.end.produced_at_ms);
         kv_int(j, "record_count", m->u.end.record_count);
+        kv_int(j, "first_offset", m->u.end.first_offset);
         kv_int(j, "partition", m->u.end.partition);
         kv_int(j, "partition_count", m->u.end.partition_count);
         kv_int(j, "total_records", m->u.end.total_records);
@@ -249,6 +250,12 @@ void json_out_users_msg(struct json_out *j, const struct users_msg *m)
         kv_str(j, "record_uid", m->u.purge.record_uid);
         kv_int(j, "purge_at", m->u.purge.purge_at_ms);
         kv_int(j, "produced_at", m->u.purge.produced_at_ms);
+        break;
+    case USERS_MSG_IMPORT_RELEASE:
+        kv_str(j, "type", "ImportRelease");
+        kv_str(j, "import_id", m->u.release.import_id);
+        kv_str(j, "released_by", m->u.release.released_by);
+        kv_int(j, "produced_at", m->u.release.produced_at_ms);
         break;
     default:
         kv_str(j, "type", "?");

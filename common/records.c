@@ -99,6 +99,15 @@ void purge_due_free(struct purge_due *p)
     memset(p, 0, sizeof(*p));
 }
 
+void import_release_free(struct import_release *r)
+{
+    if (!r)
+        return;
+    free(r->import_id);
+    free(r->released_by);
+    memset(r, 0, sizeof(*r));
+}
+
 void users_msg_free(struct users_msg *m)
 {
     if (!m)
@@ -112,6 +121,9 @@ void users_msg_free(struct users_msg *m)
         break;
     case USERS_MSG_PURGE_DUE:
         purge_due_free(&m->u.purge);
+        break;
+    case USERS_MSG_IMPORT_RELEASE:
+        import_release_free(&m->u.release);
         break;
     }
 }

@@ -63,6 +63,7 @@ struct import_end {
     enum role role;
     int64_t produced_at_ms; /* Unix time in ms; purge dates derive from it */
     int64_t record_count;   /* records of this import written to this partition */
+    int64_t first_offset;   /* offset of the first of them in this partition; -1: none */
     int32_t partition;      /* partition this marker was written to */
     int32_t partition_count;
     int64_t total_records; /* records of the whole import, all partitions */
@@ -81,10 +82,18 @@ struct purge_due {
     int64_t produced_at_ms;
 };
 
+/* An operator's release of an import the deletion guard held, written to every partition. */
+struct import_release {
+    char *import_id;
+    char *released_by; /* who released it (login name), for the audit trail */
+    int64_t produced_at_ms;
+};
+
 enum users_msg_type {
     USERS_MSG_USER_RECORD = 0,
     USERS_MSG_IMPORT_END = 1,
     USERS_MSG_PURGE_DUE = 2,
+    USERS_MSG_IMPORT_RELEASE = 3,
 };
 
 /* The envelope of sisopi.users: exactly one body. */
@@ -94,6 +103,7 @@ struct users_msg {
         struct user_record user;
         struct import_end end;
         struct purge_due purge;
+        struct import_release release;
     } u;
 };
 
@@ -155,6 +165,7 @@ struct event {
 void user_record_free(struct user_record *r);
 void import_end_free(struct import_end *e);
 void purge_due_free(struct purge_due *p);
+void import_release_free(struct import_release *r);
 void users_msg_free(struct users_msg *m);
 void event_free(struct event *e);
 

@@ -66,6 +66,8 @@ for p in $(seq 0 11); do
     want=$(jq -r "select(.partition==$p) | .key" <<<"$recs" | wc -l)
     assert_eq "$want" "$(jq .record_count <<<"$e")" "record_count of partition $p"
     assert_eq "$p" "$(jq .partition <<<"$e")" "partition field of marker $p"
+    first=$(jq -r "select(.partition==$p) | .offset" <<<"$recs" | sort -n | head -1)
+    assert_eq "${first:--1}" "$(jq .first_offset <<<"$e")" "first_offset of partition $p"
     assert_eq 6 "$(jq .total_records <<<"$e")" "total_records"
     assert_eq "\"$ID\"" "$(jq .import_id <<<"$e")" "marker import_id"
     assert_eq '"Gym1"' "$(jq .school <<<"$e")" "marker school"

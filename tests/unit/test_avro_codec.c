@@ -16,7 +16,7 @@
 #include "avro_codec.h"
 #include "schema_registry.h"
 
-#define USERS_V1_FP  UINT64_C(0xe4447336a051474b)
+#define USERS_V1_FP  UINT64_C(0xdd5e9b72e8603888)
 #define EVENTS_V1_FP UINT64_C(0x09fb35bc12194c61)
 
 static char err[512];
@@ -101,6 +101,7 @@ static void fill_end(struct users_msg *m)
     m->u.end.role = ROLE_STAFF;
     m->u.end.produced_at_ms = 1725148800123;
     m->u.end.record_count = 17;
+    m->u.end.first_offset = 123456789012LL;
     m->u.end.partition = 3;
     m->u.end.partition_count = 12;
     m->u.end.total_records = 200;
@@ -118,6 +119,15 @@ static void fill_purge(struct users_msg *m)
     m->u.purge.record_uid = strdup("F-1");
     m->u.purge.purge_at_ms = INT64_MAX;
     m->u.purge.produced_at_ms = -1;
+}
+
+static void fill_release(struct users_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = USERS_MSG_IMPORT_RELEASE;
+    m->u.release.import_id = strdup("imp-held");
+    m->u.release.released_by = strdup("admin äöü");
+    m->u.release.produced_at_ms = 1725148800777;
 }
 
 static void fill_full_event(struct event *e)
@@ -203,11 +213,16 @@ static void assert_users_same(const struct users_msg *a, const struct users_msg 
         assert_int_equal(x->role, y->role);
         assert_int_equal(x->produced_at_ms, y->produced_at_ms);
         assert_int_equal(x->record_count, y->record_count);
+        assert_int_equal(x->first_offset, y->first_offset);
         assert_int_equal(x->partition, y->partition);
         assert_int_equal(x->partition_count, y->partition_count);
         assert_int_equal(x->total_records, y->total_records);
         assert_strv_same(x->kept_record_uids, x->n_kept, y->kept_record_uids, y->n_kept);
         assert_int_equal(x->dry_run, y->dry_run);
+    } else if (a->type == USERS_MSG_IMPORT_RELEASE) {
+        assert_str_same(a->u.release.import_id, b->u.release.import_id);
+        assert_str_same(a->u.release.released_by, b->u.release.released_by);
+        assert_int_equal(a->u.release.produced_at_ms, b->u.release.produced_at_ms);
     } else {
         assert_str_same(a->u.purge.record_uid, b->u.purge.record_uid);
         assert_int_equal(a->u.purge.purge_at_ms, b->u.purge.purge_at_ms);
@@ -316,6 +331,8 @@ static void test_round_trip_users(void **state)
     m.u.end.partition = INT32_MIN;
     users_round_trip(&m);
     fill_purge(&m);
+    users_round_trip(&m);
+    fill_release(&m);
     users_round_trip(&m);
     for (int r = 0; r < ROLE_COUNT; r++) {
         fill_min_user(&m);
@@ -640,7 +657,7 @@ static void test_registry_add_rules(void **state)
     /* The same schema again is a no-op; under another version or family it is a conflict. */
     assert_int_equal(schema_registry_add("users", 1, copy, err, sizeof(err)), 0);
     assert_int_equal(schema_registry_add("users", 5, copy, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "e4447336a051474b"));
+    assert_non_null(strstr(err, "dd5e9b72e8603888"));
     assert_int_equal(schema_registry_add("events", 1, copy, err, sizeof(err)), -1);
     assert_int_equal(schema_registry_add("users", 0, "{\"type\":", err, sizeof(err)), -1);
     assert_int_equal(schema_registry_add("Users!", 3, copy, err, sizeof(err)), -1);
@@ -820,9 +837,9 @@ static void test_bad_indexes(void **state)
     size_t len;
     struct event ev;
 
-    body[0] = 0x06; /* body union branch 3 of 3 */
+    body[0] = 0x08; /* body union branch 4 of 4 */
     unsigned char *f = frame(USERS_V1_FP, body, 1, &len);
-    expect_users_error(f, len, "union branch 3 out of range");
+    expect_users_error(f, len, "union branch 4 out of range");
     free(f);
 
     body[0] = 0x18; /* EventType index 12 of 12 */

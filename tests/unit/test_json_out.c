@@ -176,12 +176,24 @@ static void test_import_end_and_purge(void **state)
     struct users_msg m = {.type = USERS_MSG_IMPORT_END};
 
     char *kept[] = {"k1"};
-    m.u.end =
-        (struct import_end){"imp", "sis", "gsm", ROLE_STAFF, 1000, 5, 2, 4, 20, kept, 1, true};
+    m.u.end = (struct import_end){.import_id = "imp",
+                                  .source_uid = "sis",
+                                  .school = "gsm",
+                                  .role = ROLE_STAFF,
+                                  .produced_at_ms = 1000,
+                                  .record_count = 5,
+                                  .first_offset = 7,
+                                  .partition = 2,
+                                  .partition_count = 4,
+                                  .total_records = 20,
+                                  .kept_record_uids = kept,
+                                  .n_kept = 1,
+                                  .dry_run = true};
     cap_open(&c);
     users_msg_to_json(&m, c.f);
     cap_expect(&c, "{\"type\":\"ImportEnd\",\"import_id\":\"imp\",\"source_uid\":\"sis\","
                    "\"school\":\"gsm\",\"role\":\"staff\",\"produced_at\":1000,\"record_count\":5,"
+                   "\"first_offset\":7,"
                    "\"partition\":2,\"partition_count\":4,\"total_records\":20,"
                    "\"kept_record_uids\":[\"k1\"],\"dry_run\":true}\n");
 
