@@ -3,15 +3,13 @@
  */
 #include "import_fields.h"
 
-#include <crypt.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
+#include "password.h"
 #include "strutil.h"
 #include "text_norm.h"
 
@@ -258,34 +256,5 @@ char *import_fields_email(const char *in, char *errstr, size_t errstr_size)
 
 char *import_fields_hash_password(const char *password, char *errstr, size_t errstr_size)
 {
-    unsigned char rnd[16];
-    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    struct crypt_data *cd = xcalloc(1, sizeof(*cd));
-    char *out = NULL;
-    size_t got = 0;
-    while (got < sizeof(rnd)) {
-        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-        if (n < 0 && errno != EINTR) {
-            snprintf(errstr, errstr_size, "cannot get random bytes for a salt: %s",
-                     strerror(errno));
-            goto out;
-        }
-        got += n > 0 ? (size_t)n : 0;
-    }
-    if (!crypt_gensalt_rn("$6$", 0, (const char *)rnd, (int)sizeof(rnd), setting,
-                          (int)sizeof(setting))) {
-        snprintf(errstr, errstr_size, "cannot make a SHA-512 crypt salt: %s", strerror(errno));
-        goto out;
-    }
-    const char *h = crypt_r(password, setting, cd);
-    if (!h || h[0] == '*') {
-        snprintf(errstr, errstr_size, "cannot hash the password with SHA-512 crypt");
-        goto out;
-    }
-    out = xasprintf("{CRYPT}%s", h);
-out:
-    explicit_bzero(cd, sizeof(*cd));
-    free(cd);
-    explicit_bzero(rnd, sizeof(rnd));
-    return out;
+    return password_hash(password, errstr, errstr_size);
 }

@@ -53,7 +53,8 @@ int import_fields_birthday(const char *in, int current_year, char out[11], char 
 char *import_fields_email(const char *in, char *errstr, size_t errstr_size);
 
 /* "{CRYPT}$6$<salt>$<hash>": SHA-512 crypt with 16 bytes of getrandom() salt. Returns the
- * malloc'd hash, or NULL with errstr. Wipes its own copies of the password. */
+ * malloc'd hash, or NULL with errstr. Wipes its own copies of the password. The same as
+ * password_hash() (password.h), which does the work. */
 char *import_fields_hash_password(const char *password, char *errstr, size_t errstr_size);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strutil.h"
+#include "unicode_data.h"
 
 size_t text_norm_utf8_next(const char *s, size_t len, uint32_t *cp)
 {
@@ -220,6 +221,29 @@ char *text_norm_class_part(const char *s, const char *replacement)
         } else {
             memcpy(o, s + i, k);
             o += k;
+        }
+        i += k;
+    }
+    *o = '\0';
+    return out;
+}
+
+char *text_norm_umlauts(const char *s)
+{
+    size_t len = strlen(s);
+    /* Every non-ASCII character has at least two bytes and becomes at most
+     * UNICODE_NFKD_ASCII_MAX (or two folded) ASCII characters. */
+    char *out = xmalloc(len * (UNICODE_NFKD_ASCII_MAX / 2) + 1), *o = out;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = text_norm_utf8_next(s + i, len - i, &cp);
+        const char *fold = text_norm_ascii_fold(cp);
+        if (fold) {
+            size_t fl = strlen(fold);
+            memcpy(o, fold, fl);
+            o += fl;
+        } else {
+            o += unicode_nfkd_ascii(cp, o);
         }
         i += k;
     }

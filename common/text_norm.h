@@ -45,6 +45,15 @@ bool text_norm_is_printable(const char *s);
 const char *text_norm_ascii_fold(uint32_t cp);
 
 /*
+ * UCS@school's "umlauts" scheme command (username schemes always apply it): Latin letters with
+ * a diacritic become ASCII as text_norm_ascii_fold() spells them (ä -> ae, ß -> ss, ł -> l);
+ * every other non-ASCII character becomes the ASCII part of its compatibility decomposition,
+ * as the reference's NFKD does (ế -> e, U+FB01 -> fi, U+00A0 -> " "), or disappears (Cyrillic,
+ * combining marks, ×). ASCII stays as it is. Returns a malloc'd string the caller frees.
+ */
+char *text_norm_umlauts(const char *s);
+
+/*
  * UCS@school's normalisation of a school or class name part: umlauts and other Latin letters
  * with diacritics become ASCII, then every character outside [0-9A-Za-z -._] becomes
  * `replacement` ("" keeps the character). Returns a malloc'd string the caller frees.

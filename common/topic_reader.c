@@ -118,3 +118,55 @@ out:
     rd_kafka_destroy(rk);
     return rc;
 }
+
+int topic_read_range(const struct config *cfg, const char *topic, int32_t partition, int64_t from,
+                     int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+    if (from >= to)
+        return 0;
+    rd_kafka_t *rk = make_consumer(cfg, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    int rc = -1;
+    int64_t deadline = mono_ms() + timeout_ms;
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, topic, partition)->offset = from;
+    rd_kafka_assign(rk, tp);
+    for (;;) {
+        if (mono_ms() > deadline) {
+            snprintf(errstr, errstr_size,
+                     "%s [%d]: offsets %" PRId64 "..%" PRId64 " not read within %d ms", topic,
+                     partition, from, to, timeout_ms);
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            if (!eof)
+                snprintf(errstr, errstr_size, "%s [%d]: %s", topic, partition,
+                         rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (!eof)
+                break;
+            continue;
+        }
+        int64_t off = m->offset;
+        int stop = off < to ? cb(m, opaque) : 0;
+        rd_kafka_message_destroy(m);
+        if (stop) {
+            rc = stop;
+            break;
+        }
+        if (off + 1 >= to) {
+            rc = 0;
+            break;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(tp);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

@@ -22,4 +22,12 @@ typedef int (*topic_reader_cb)(const rd_kafka_message_t *m, void *opaque);
 int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, topic_reader_cb cb,
                    void *opaque, char *errstr, size_t errstr_size);
 
+/*
+ * Reads partition of topic from offset `from` up to, not including, offset `to`, calling cb
+ * for each message. Returns 0, the callback's non-zero value, or -1 with errstr.
+ */
+int topic_read_range(const struct config *cfg, const char *topic, int32_t partition, int64_t from,
+                     int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
+                     size_t errstr_size);
+
 #endif

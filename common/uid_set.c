@@ -76,6 +76,19 @@ int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line)
     return 0;
 }
 
+bool uid_set_has(const struct uid_set *s, const char *uid)
+{
+    return find_slot(s->slots, s->cap, uid, hash_key(uid))->uid != NULL;
+}
+
+void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->slots[i].uid)
+            cb(s->slots[i].uid, opaque);
+    }
+}
+
 size_t uid_set_count(const struct uid_set *s)
 {
     return s->count;

@@ -8,6 +8,7 @@
 #ifndef SISOPI_UID_SET_H
 #define SISOPI_UID_SET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,12 @@ struct uid_set *uid_set_new(void);
 /* Adds uid (copied) first seen on line (> 0). Returns 0 if it is new, else the line it was
  * first added with (the set keeps that one). */
 int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line);
+
+/* Whether uid (ASCII case-insensitively) is in the set. */
+bool uid_set_has(const struct uid_set *s, const char *uid);
+
+/* Calls cb for every uid, in no particular order. */
+void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque);
 
 size_t uid_set_count(const struct uid_set *s);
 

@@ -1,34 +1,137 @@
 /*
- * sisopi-admin: not built yet; issue #3 builds it. Until then it only explains itself
- * and refuses to run, so no script mistakes it for a working service.
+ * sisopi-admin: what an operator does by hand. For now: release a held import. School and
+ * topic management and purge listings come with later issues and say so.
  */
+#include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "avro_codec.h"
 #include "cli.h"
+#include "import_id.h"
+#include "kafka_client.h"
+#include "log.h"
 
-static const char usage_text[] =
-    "Usage: sisopi-admin [-c FILE] [--bootstrap SERVERS] COMMAND\n"
-    "\n"
-    "Commands (to come):\n"
-    "  school create NAME | school list   manage school OUs\n"
-    "  release IMPORT_ID                  let a held import proceed\n"
-    "  purge list                         who is due for purging, and when\n"
-    "  topics create | topics check       create or check the topics on a real broker\n";
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: sisopi-admin [-c FILE] [--bootstrap SERVERS] COMMAND\n"
+               "\n"
+               "Commands:\n"
+               "  release IMPORT_ID   let an import the deletion guard held proceed: writes an\n"
+               "                      ImportRelease to every partition of sisopi.users; each\n"
+               "                      reconciler then removes the persons the import did not list\n"
+               "  school create|list, purge list, topics create|check   (to come: issues #4, #7)\n"
+               "\n"
+               "Exit codes: 0 done; 1 failed; 64 bad command line.\n");
+}
+
+static int cmd_release(const struct config *cfg, const char *import_id)
+{
+    char err[512];
+    if (!import_id_valid(import_id)) {
+        fprintf(stderr,
+                "sisopi-admin: \"%s\" is not an import_id (a UUID as sisopi-ingest "
+                "prints it)\n",
+                import_id);
+        return EXIT_USAGE;
+    }
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, sizeof(err));
+    rd_kafka_t *rk = conf ? kafka_producer_new(conf, err, sizeof(err)) : NULL;
+    if (!rk) {
+        fprintf(stderr, "sisopi-admin: %s\n", err);
+        return EXIT_FAILED;
+    }
+    int rc = EXIT_FAILED;
+    if (kafka_check_topic(rk, cfg, cfg->kafka.topic_users, 10000, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sisopi-admin: %s\n", err);
+        goto out;
+    }
+    struct passwd *pw = getpwuid(getuid());
+    struct users_msg m = {.type = USERS_MSG_IMPORT_RELEASE};
+    m.u.release.import_id = (char *)import_id;
+    m.u.release.released_by = pw ? pw->pw_name : "unknown";
+    m.u.release.produced_at_ms = now_ms();
+    void *buf;
+    size_t len;
+    if (users_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sisopi-admin: %s\n", err);
+        goto out;
+    }
+    for (int p = 0; p < cfg->kafka.partitions; p++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(cfg->kafka.topic_users), RD_KAFKA_V_PARTITION(p),
+            RD_KAFKA_V_KEY(import_id, strlen(import_id)), RD_KAFKA_V_VALUE(buf, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e) {
+            fprintf(stderr, "sisopi-admin: %s\n", rd_kafka_err2str(e));
+            free(buf);
+            goto out;
+        }
+    }
+    free(buf);
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "sisopi-admin: the release was not delivered within 30 s\n");
+        goto out;
+    }
+    printf("released %s on %d partitions (by %s)\n", import_id, cfg->kafka.partitions,
+           m.u.release.released_by);
+    log_kv(LOG_INFO, "import_release_sent", "import_id", import_id, NULL);
+    rc = EXIT_OK;
+out:
+    rd_kafka_destroy(rk);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"bootstrap", required_argument, NULL, 'b'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *bootstrap = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'b':
+            bootstrap = optarg;
+            break;
+        case 'h':
+            usage(stdout);
             return EXIT_OK;
-        }
-        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+        case 'V':
             cli_print_version("admin");
             return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
-    fputs(usage_text, stderr);
-    fprintf(stderr, "\nsisopi-admin: not implemented yet (issue #3); nothing was done.\n");
-    return EXIT_FAILED;
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[optind];
+    if (strcmp(cmd, "release") != 0) {
+        bool later = !strcmp(cmd, "school") || !strcmp(cmd, "purge") || !strcmp(cmd, "topics");
+        fprintf(stderr, "sisopi-admin: %s: %s\n", cmd,
+                later ? "not implemented yet (issues #4, #7)" : "unknown command (see --help)");
+        return later ? EXIT_FAILED : EXIT_USAGE;
+    }
+    if (optind + 2 != argc) {
+        fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
+        return EXIT_USAGE;
+    }
+    struct config cfg;
+    if (cli_load(&cfg, "admin", config, bootstrap) < 0)
+        return EXIT_FAILED;
+    int rc = cmd_release(&cfg, argv[optind + 1]);
+    config_free(&cfg);
+    return rc;
 }

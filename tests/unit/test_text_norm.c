@@ -111,12 +111,37 @@ static void test_class_part(void **state)
     }
 }
 
+/* The "umlauts" scheme command: the fold above, else the ASCII part of NFKD, else nothing. */
+static void test_umlauts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"Bohnenkämper", "Bohnenkaemper"},
+        {"Straße GROẞ", "Strasse GROSS"},
+        {"Łukasz Yıldız", "Lukasz Yildiz"}, /* the reference drops ł and ı */
+        {"Nguyễn", "Nguyen"},               /* U+1EC5, through NFKD */
+        {"Zoe\u0301", "Zoe"},               /* a combining mark goes */
+        {"ﬁa Ａ", "fia A"},                 /* a ligature, a fullwidth letter */
+        {"a\u00a0b²", "a b2"},              /* U+00A0, superscript two */
+        {"Иван 3×4", " 34"},                /* Cyrillic, U+00D7 */
+        {"plain ASCII <stays> [as] it is!", "plain ASCII <stays> [as] it is!"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = text_norm_umlauts(cases[i].in);
+        assert_string_equal(s, cases[i].out);
+        free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trim),       cmocka_unit_test(test_controls_and_printable),
         cmocka_unit_test(test_utf8),       cmocka_unit_test(test_fold),
-        cmocka_unit_test(test_class_part),
+        cmocka_unit_test(test_class_part), cmocka_unit_test(test_umlauts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,643 @@
+/*
+ * apply: each job is a small state machine advanced by the results of its operations; the
+ * callbacks only record a result and queue the job, the loop in apply_wave() submits the next
+ * operation, so the window bounds what is in flight.
+ */
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dir_layout.h"
+#include "log.h"
+#include "password.h"
+#include "strutil.h"
+#include "uid_set.h"
+#include "username.h"
+
+#define MAX_NAME_TRIES 50 /* uids taken by someone else before a creation gives up */
+
+enum stage {
+    ST_START = 0,
+    ST_EMAIL_COUNTER, /* taking the e-mail counter */
+    ST_EMAIL_CREATE,  /* creating the e-mail counter entry */
+    ST_USER_COUNTER,  /* taking the username counter */
+    ST_USER_CREATE,   /* creating the username counter entry */
+    ST_ADD,
+    ST_RENAME,
+    ST_MODIFY,
+    ST_DELETE,
+    ST_DONE,
+};
+
+struct names {
+    struct username_base user, email;
+    bool have_user, have_email;
+    char email_value[USERNAME_OUT_MAX];
+};
+
+struct applier {
+    const struct config *cfg;
+    struct ldap_conn *c;
+    struct uid_set *known_groups;
+    struct apply_job **ready;
+    size_t n_ready, cap_ready;
+    struct apply_stats stats;
+};
+
+struct applier *applier_new(const struct config *cfg, struct ldap_conn *c)
+{
+    struct applier *a = xcalloc(1, sizeof(*a));
+    a->cfg = cfg;
+    a->c = c;
+    a->known_groups = uid_set_new();
+    return a;
+}
+
+void applier_free(struct applier *a)
+{
+    if (!a)
+        return;
+    uid_set_free(a->known_groups);
+    free(a->ready);
+    free(a);
+}
+
+void applier_forget_groups(struct applier *a)
+{
+    uid_set_free(a->known_groups);
+    a->known_groups = uid_set_new();
+}
+
+struct apply_stats applier_stats(const struct applier *a)
+{
+    return a->stats;
+}
+
+static void push_ready(struct applier *a, struct apply_job *j)
+{
+    if (a->n_ready == a->cap_ready) {
+        a->cap_ready = a->cap_ready ? 2 * a->cap_ready : 64;
+        a->ready = xrealloc(a->ready, a->cap_ready * sizeof(*a->ready));
+    }
+    a->ready[a->n_ready++] = j;
+}
+
+static void on_result(const struct ldap_result_info *r, void *opaque)
+{
+    struct apply_job *j = opaque;
+    j->last_rc = r->rc;
+    j->counter = r->counter;
+    if (r->conn_lost)
+        j->conn_lost = true;
+    snprintf(j->last_msg, sizeof(j->last_msg), "%s", r->message ? r->message : "");
+    push_ready(j->a, j);
+}
+
+/* Ends a job with an error: what failed, and the server's word on it. */
+static void job_fail(struct apply_job *j, int rc, const char *what)
+{
+    j->rc = rc;
+    j->stage = ST_DONE;
+    if (rc && j->last_msg[0])
+        snprintf(j->error, sizeof(j->error), "%.120s: %.60s (%.120s)", what, ldap_err2string(rc),
+                 j->last_msg);
+    else if (rc)
+        snprintf(j->error, sizeof(j->error), "%.200s: %.100s", what, ldap_err2string(rc));
+    else
+        snprintf(j->error, sizeof(j->error), "%.300s", what);
+}
+
+/* The values a naming scheme may use: the record's fields by their mapping names. */
+static const char *scheme_value(const char *name, void *opaque)
+{
+    const struct user_record *r = opaque;
+    if (strcmp(name, "firstname") == 0)
+        return r->firstname;
+    if (strcmp(name, "lastname") == 0)
+        return r->lastname;
+    if (strcmp(name, "record_uid") == 0)
+        return r->record_uid;
+    if (strcmp(name, "source_uid") == 0)
+        return r->source_uid;
+    if (strcmp(name, "school") == 0)
+        return r->school;
+    if (strcmp(name, "birthday") == 0)
+        return r->birthday;
+    if (strcmp(name, "email") == 0)
+        return r->email;
+    if (strcmp(name, "role") == 0)
+        return role_name(r->role);
+    for (size_t i = 0; i < r->n_extra; i++) {
+        if (strcasecmp(r->extra[i].name, name) == 0 && r->extra[i].n_values)
+            return r->extra[i].values[0];
+    }
+    return NULL;
+}
+
+static void take_counter(struct apply_job *j, const char *store, const char *key, int stage)
+{
+    free(j->counter_dn);
+    j->counter_dn = layout_counter_dn(j->a->cfg, store, key);
+    j->stage = stage;
+    j->a->stats.counters++;
+    ldap_conn_counter_take(j->a->c, j->counter_dn, "ucsschoolUsernameNextNumber", on_result, j);
+}
+
+/* A counter entry that does not exist yet: create it holding 2 ("the first number is used"). */
+static void create_counter(struct apply_job *j, const char *key, int stage)
+{
+    struct ldap_mods *m = ldap_mods_new();
+    ldap_mods_add1(m, LDAP_MOD_ADD, "objectClass", "ucsschoolUsername");
+    ldap_mods_add1(m, LDAP_MOD_ADD, "cn", key);
+    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolUsernameNextNumber", "2");
+    j->stage = stage;
+    ldap_conn_add(j->a->c, j->counter_dn, m, on_result, j);
+    ldap_mods_destroy(m);
+}
+
+static void mods_from_list(struct ldap_mods *m, int op, const struct attr_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        ldap_mods_add(m, op, l->v[i].name, (const char *const *)l->v[i].values, l->v[i].n_values);
+}
+
+static void submit_add(struct apply_job *j, const char *uid)
+{
+    struct applier *a = j->a;
+    struct names *nm = j->names;
+    char err[256];
+    plan_finish_create(a->cfg, &j->plan, uid);
+    if (nm->email_value[0] && !attr_list_get(&j->plan.after_entry, "mail")) {
+        /* A generated address: part of the person from now on. */
+        struct attr_values *pa = j->plan.after.attrs;
+        struct attr_list l = {.v = pa, .n = j->plan.after.n_attrs, .cap = j->plan.after.n_attrs};
+        attr_list_set1(&l, "mail", nm->email_value);
+        j->plan.after.attrs = l.v;
+        j->plan.after.n_attrs = l.n;
+        attr_list_set1(&j->plan.after_entry, "mail", nm->email_value);
+    }
+    char *hash = NULL;
+    if (!j->record->password_hash) {
+        char pw[256];
+        if (password_generate(a->cfg->import.password_length, pw, sizeof(pw), err, sizeof(err)) <
+                0 ||
+            !(hash = password_hash(pw, err, sizeof(err)))) {
+            explicit_bzero(pw, sizeof(pw));
+            job_fail(j, 0, "no initial password");
+            return;
+        }
+        explicit_bzero(pw, sizeof(pw));
+    }
+    struct attr_list attrs;
+    plan_create_attrs(a->cfg, &j->plan, hash ? hash : j->record->password_hash, &attrs);
+    free(hash);
+    struct ldap_mods *m = ldap_mods_new();
+    mods_from_list(m, LDAP_MOD_ADD, &attrs);
+    attr_list_free(&attrs);
+    j->stage = ST_ADD;
+    a->stats.adds++;
+    ldap_conn_add(a->c, j->plan.after.dn, m, on_result, j);
+    ldap_mods_destroy(m);
+}
+
+static void submit_modify(struct apply_job *j)
+{
+    struct ldap_mods *m = ldap_mods_new();
+    for (size_t i = 0; i < j->plan.n_mods; i++) {
+        const struct attr_change *c = &j->plan.mods[i];
+        if (c->n_values == 0)
+            ldap_mods_add(m, LDAP_MOD_DELETE, c->name, NULL, 0);
+        else
+            ldap_mods_add(m, LDAP_MOD_REPLACE, c->name, c->values, c->n_values);
+    }
+    j->stage = ST_MODIFY;
+    j->a->stats.modifies++;
+    ldap_conn_modify(j->a->c, j->plan.after.dn, m, LDAP_CONN_PERMISSIVE, NULL, on_result, j);
+    ldap_mods_destroy(m);
+}
+
+static void submit_rename(struct apply_job *j)
+{
+    const struct person *after = &j->plan.after;
+    char *uid = ldap_escape_dn_value(after->username);
+    char *rdn = xasprintf("uid=%s", uid);
+    char *parent = layout_users_container_dn(j->a->cfg, after->primary_school, after->role);
+    j->stage = ST_RENAME;
+    j->a->stats.renames++;
+    ldap_conn_rename(j->a->c, j->before->dn, rdn, parent, 1, on_result, j);
+    free(parent);
+    free(rdn);
+    free(uid);
+}
+
+/* The next step of a modification after a move (or none). */
+static void after_rename(struct apply_job *j)
+{
+    if (j->plan.n_mods)
+        submit_modify(j);
+    else
+        j->stage = ST_DONE;
+}
+
+/* The username: given by the record, or from the scheme, with a counter when it has one. */
+static void start_username(struct apply_job *j)
+{
+    const struct user_record *r = j->record;
+    const struct import_config *im = &j->a->cfg->import;
+    struct names *nm = j->names;
+    char err[256], uid[USERNAME_OUT_MAX];
+    if (r->username && *r->username) {
+        submit_add(j, r->username);
+        return;
+    }
+    const char *scheme = im->scheme_username[r->role] ? im->scheme_username[r->role]
+                                                      : im->scheme_username[ROLE_COUNT];
+    if (username_derive(scheme, scheme_value, (void *)r, im->username_max_length[r->role], NULL,
+                        &nm->user, err, sizeof(err)) < 0) {
+        job_fail(j, 0, err);
+        return;
+    }
+    nm->have_user = true;
+    if (nm->user.key) {
+        take_counter(j, "unique-usernames", nm->user.key, ST_USER_COUNTER);
+        return;
+    }
+    if (username_compose(&nm->user, 0, uid, sizeof(uid), err, sizeof(err)) < 0) {
+        job_fail(j, 0, err);
+        return;
+    }
+    submit_add(j, uid);
+}
+
+/* A new account: first the e-mail address when the scheme makes one, then the username. */
+static void start_create(struct apply_job *j)
+{
+    const struct user_record *r = j->record;
+    const struct import_config *im = &j->a->cfg->import;
+    struct names *nm = j->names = xcalloc(1, sizeof(struct names));
+    char err[256];
+    if (!r->email && im->scheme_email && im->maildomain) {
+        if (username_email_derive(im->scheme_email, scheme_value, (void *)r, im->maildomain,
+                                  &nm->email, err, sizeof(err)) < 0) {
+            job_fail(j, 0, err);
+            return;
+        }
+        nm->have_email = true;
+        if (nm->email.key) {
+            take_counter(j, "unique-email", nm->email.key, ST_EMAIL_COUNTER);
+            return;
+        }
+        if (username_compose(&nm->email, 0, nm->email_value, sizeof(nm->email_value), err,
+                             sizeof(err)) < 0) {
+            job_fail(j, 0, err);
+            return;
+        }
+    }
+    start_username(j);
+}
+
+/* A counter was taken (n) or created (n = 0): compose the name and go on. */
+static void counter_done(struct apply_job *j, bool email, int64_t n)
+{
+    struct names *nm = j->names;
+    char err[256], name[USERNAME_OUT_MAX];
+    struct username_base *b = email ? &nm->email : &nm->user;
+    if (username_compose(b, (uint64_t)n, name, sizeof(name), err, sizeof(err)) < 0) {
+        job_fail(j, 0, err);
+        return;
+    }
+    if (email) {
+        snprintf(nm->email_value, sizeof(nm->email_value), "%s", name);
+        start_username(j);
+    } else {
+        submit_add(j, name);
+    }
+}
+
+static void advance_counter(struct apply_job *j, bool email, bool creating)
+{
+    struct names *nm = j->names;
+    const char *key = email ? nm->email.key : nm->user.key;
+    int take = email ? ST_EMAIL_COUNTER : ST_USER_COUNTER;
+    int create = email ? ST_EMAIL_CREATE : ST_USER_CREATE;
+    if (j->last_rc == LDAP_SUCCESS)
+        counter_done(j, email, creating ? 0 : j->counter);
+    else if (!creating && j->last_rc == LDAP_NO_SUCH_OBJECT)
+        create_counter(j, key, create);
+    else if (creating && j->last_rc == LDAP_ALREADY_EXISTS)
+        take_counter(j, email ? "unique-email" : "unique-usernames", key, take); /* lost a race */
+    else
+        job_fail(j, j->last_rc, "the username counter");
+}
+
+static void advance_add(struct apply_job *j)
+{
+    struct names *nm = j->names;
+    if (j->last_rc == LDAP_SUCCESS) {
+        j->applied = true;
+        j->stage = ST_DONE;
+    } else if ((j->last_rc == LDAP_CONSTRAINT_VIOLATION || j->last_rc == LDAP_ALREADY_EXISTS) &&
+               nm && nm->have_user && nm->user.key && ++j->tries < MAX_NAME_TRIES) {
+        /* The directory (unique overlay) says the uid is taken: take the next number. */
+        take_counter(j, "unique-usernames", nm->user.key, ST_USER_COUNTER);
+    } else if (j->last_rc == LDAP_NO_SUCH_OBJECT) {
+        char what[160];
+        snprintf(what, sizeof(what), "school %.64s is missing in the directory",
+                 j->plan.after.primary_school);
+        job_fail(j, j->last_rc, what);
+    } else {
+        job_fail(j, j->last_rc, "cannot create the account");
+    }
+}
+
+static void advance(struct apply_job *j)
+{
+    if (j->conn_lost) {
+        job_fail(j, j->last_rc, "connection lost");
+        return;
+    }
+    switch (j->stage) {
+    case ST_EMAIL_COUNTER:
+    case ST_EMAIL_CREATE:
+        advance_counter(j, true, j->stage == ST_EMAIL_CREATE);
+        break;
+    case ST_USER_COUNTER:
+    case ST_USER_CREATE:
+        advance_counter(j, false, j->stage == ST_USER_CREATE);
+        break;
+    case ST_ADD:
+        advance_add(j);
+        break;
+    case ST_RENAME:
+        if (j->last_rc == LDAP_SUCCESS)
+            after_rename(j);
+        else
+            job_fail(j, j->last_rc, "cannot move the account");
+        break;
+    case ST_MODIFY:
+        if (j->last_rc == LDAP_SUCCESS) {
+            j->applied = true;
+            j->stage = ST_DONE;
+        } else {
+            job_fail(j, j->last_rc, "cannot modify the account");
+        }
+        break;
+    case ST_DELETE:
+        /* Gone already (a redelivered purge) is what was wanted. */
+        if (j->last_rc == LDAP_SUCCESS || j->last_rc == LDAP_NO_SUCH_OBJECT) {
+            j->applied = true;
+            j->stage = ST_DONE;
+        } else {
+            job_fail(j, j->last_rc, "cannot delete the account");
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void start(struct apply_job *j)
+{
+    j->stage = ST_START;
+    if (j->kind == APPLY_DELETE) {
+        j->stage = ST_DELETE;
+        j->a->stats.deletes++;
+        ldap_conn_delete(j->a->c, j->before->dn, on_result, j);
+    } else if (j->plan.action == PLAN_CREATE) {
+        start_create(j);
+    } else if (j->plan.move) {
+        submit_rename(j);
+    } else if (j->plan.n_mods) {
+        submit_modify(j);
+    } else {
+        j->applied = true; /* only group changes */
+        j->stage = ST_DONE;
+    }
+}
+
+/* Runs the entry operations of every job to their end. */
+static void run_entries(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].a = a;
+        start(&jobs[i]);
+        while (a->n_ready) { /* results that came in while submitting */
+            struct apply_job *j = a->ready[--a->n_ready];
+            advance(j);
+        }
+    }
+    while (ldap_conn_outstanding(a->c) > 0 || a->n_ready) {
+        if (!a->n_ready)
+            ldap_conn_poll(a->c, 1000);
+        while (a->n_ready) {
+            struct apply_job *j = a->ready[--a->n_ready];
+            advance(j);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct names *nm = jobs[i].names;
+        if (nm) {
+            if (nm->have_user)
+                username_base_free(&nm->user);
+            if (nm->have_email)
+                username_base_free(&nm->email);
+            free(nm);
+            jobs[i].names = NULL;
+        }
+        free(jobs[i].counter_dn);
+        jobs[i].counter_dn = NULL;
+    }
+}
+
+/* ---- groups: one modify per group for the whole wave ---- */
+
+struct group_op {
+    struct applier *a;
+    const char *dn;
+    int rc;
+    bool lost;
+    char msg[200];
+};
+
+static void on_group_result(const struct ldap_result_info *r, void *opaque)
+{
+    struct group_op *g = opaque;
+    g->rc = r->rc;
+    g->lost = r->conn_lost;
+    snprintf(g->msg, sizeof(g->msg), "%s", r->message ? r->message : "");
+}
+
+static int cmp_change(const void *x, const void *y)
+{
+    const struct group_change *a = *(const struct group_change *const *)x;
+    const struct group_change *b = *(const struct group_change *const *)y;
+    return strcasecmp(a->group_dn, b->group_dn);
+}
+
+/* The cn and the school (ou) of a class group DN, from the DN itself. */
+static int class_group_parts(const char *dn, char **cn, char **school)
+{
+    LDAPDN parsed = NULL;
+    *cn = *school = NULL;
+    if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+        return -1;
+    for (int i = 0; parsed[i]; i++) {
+        LDAPAVA *ava = parsed[i][0];
+        if (i == 0)
+            *cn = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
+        else if (!*school && ava->la_attr.bv_len == 2 &&
+                 strncasecmp(ava->la_attr.bv_val, "ou", 2) == 0)
+            *school = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
+    }
+    ldap_dnfree(parsed);
+    return *cn && *school ? 0 : -1;
+}
+
+/* Class groups are created on first use; the school groups come with the school. */
+static void ensure_class_group(struct applier *a, const char *dn, struct group_op *g)
+{
+    char *cn, *school;
+    g->a = a;
+    g->dn = dn;
+    g->rc = LDAP_SUCCESS;
+    if (!strstr(dn, ",cn=klassen,") || class_group_parts(dn, &cn, &school) < 0) {
+        g->rc = -1; /* not a class group: nothing to create */
+        return;
+    }
+    char *role = xasprintf("school_class:school:%s", school);
+    struct ldap_mods *m = ldap_mods_new();
+    const char *oc[] = {"sisopiGroup", "ucsschoolGroup"};
+    ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 2);
+    ldap_mods_add1(m, LDAP_MOD_ADD, "cn", cn);
+    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRole", role);
+    a->stats.group_creates++;
+    ldap_conn_add(a->c, dn, m, on_group_result, g);
+    ldap_mods_destroy(m);
+    free(role);
+    free(cn);
+    free(school);
+}
+
+static void submit_group_modify(struct applier *a, struct group_change **c, size_t n,
+                                struct group_op *g)
+{
+    const char **add_dn = xcalloc(n, sizeof(char *)), **add_uid = xcalloc(n, sizeof(char *));
+    const char **del_dn = xcalloc(n, sizeof(char *)), **del_uid = xcalloc(n, sizeof(char *));
+    size_t na = 0, nau = 0, nd = 0, ndu = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i]->add) {
+            add_dn[na++] = c[i]->member_dn;
+            if (c[i]->member_uid)
+                add_uid[nau++] = c[i]->member_uid;
+        } else {
+            del_dn[nd++] = c[i]->member_dn;
+            if (c[i]->member_uid)
+                del_uid[ndu++] = c[i]->member_uid;
+        }
+    }
+    struct ldap_mods *m = ldap_mods_new();
+    /* Deletions first: a moved member's old DN goes before its new one comes. */
+    if (nd)
+        ldap_mods_add(m, LDAP_MOD_DELETE, "uniqueMember", del_dn, nd);
+    if (ndu)
+        ldap_mods_add(m, LDAP_MOD_DELETE, "memberUid", del_uid, ndu);
+    if (na)
+        ldap_mods_add(m, LDAP_MOD_ADD, "uniqueMember", add_dn, na);
+    if (nau)
+        ldap_mods_add(m, LDAP_MOD_ADD, "memberUid", add_uid, nau);
+    g->a = a;
+    g->dn = c[0]->group_dn;
+    a->stats.group_modifies++;
+    ldap_conn_modify(a->c, g->dn, m, LDAP_CONN_PERMISSIVE, NULL, on_group_result, g);
+    ldap_mods_destroy(m);
+    free(add_dn);
+    free(add_uid);
+    free(del_dn);
+    free(del_uid);
+}
+
+/* Returns -1 when the connection was lost. */
+static int run_groups(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    size_t total = 0, k = 0, ngroups = 0;
+    for (size_t i = 0; i < n; i++)
+        total += jobs[i].applied && jobs[i].kind == APPLY_PLAN ? jobs[i].plan.n_groups : 0;
+    if (total == 0)
+        return 0;
+    struct group_change **c = xcalloc(total, sizeof(*c));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t g = 0;
+             jobs[i].applied && jobs[i].kind == APPLY_PLAN && g < jobs[i].plan.n_groups; g++)
+            c[k++] = &jobs[i].plan.groups[g];
+    }
+    qsort(c, total, sizeof(*c), cmp_change);
+    struct group_op *ops = xcalloc(total, sizeof(*ops));
+    size_t *start = xcalloc(total + 1, sizeof(size_t));
+    for (size_t i = 0; i < total; i++) {
+        if (i == 0 || strcasecmp(c[i]->group_dn, c[i - 1]->group_dn) != 0)
+            start[ngroups++] = i;
+    }
+    start[ngroups] = total;
+    /* Create the class groups gaining members that are not known to exist yet. */
+    for (size_t g = 0; g < ngroups; g++) {
+        bool adds = false;
+        for (size_t i = start[g]; i < start[g + 1] && !adds; i++)
+            adds = c[i]->add;
+        if (adds && uid_set_add(a->known_groups, c[start[g]]->group_dn, 1) == 0)
+            ensure_class_group(a, c[start[g]]->group_dn, &ops[g]);
+    }
+    ldap_conn_drain(a->c);
+    int rc = 0;
+    for (size_t g = 0; g < ngroups; g++) {
+        if (ops[g].lost)
+            rc = -1;
+        else if (ops[g].rc > 0 && ops[g].rc != LDAP_ALREADY_EXISTS)
+            log_kv(LOG_ERROR, "group_create_failed", "group", ops[g].dn, "error",
+                   ldap_err2string(ops[g].rc), "msg", ops[g].msg, NULL);
+        memset(&ops[g], 0, sizeof(ops[g]));
+    }
+    for (size_t g = 0; rc == 0 && g < ngroups; g++)
+        submit_group_modify(a, &c[start[g]], start[g + 1] - start[g], &ops[g]);
+    ldap_conn_drain(a->c);
+    for (size_t g = 0; rc == 0 && g < ngroups; g++) {
+        if (ops[g].lost) {
+            rc = -1;
+        } else if (ops[g].rc != LDAP_SUCCESS) {
+            a->stats.group_errors++;
+            log_kv(LOG_ERROR, "group_change_failed", "group", ops[g].dn, "error",
+                   ldap_err2string(ops[g].rc), "msg", ops[g].msg, NULL);
+        }
+    }
+    if (rc < 0)
+        applier_forget_groups(a);
+    free(start);
+    free(ops);
+    free(c);
+    return rc;
+}
+
+int apply_wave(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    a->n_ready = 0;
+    run_entries(a, jobs, n);
+    bool lost = false;
+    for (size_t i = 0; i < n; i++)
+        lost |= jobs[i].conn_lost;
+    if (lost) {
+        applier_forget_groups(a);
+        return -1;
+    }
+    if (run_groups(a, jobs, n) < 0) {
+        /* Entries are in, memberships unknown: redo the whole wave's groups after a
+         * reconnect (permissive modifies make repeating them harmless). */
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i].applied)
+                jobs[i].conn_lost = true;
+        }
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * dir_layout: DN construction and the fixed values of sisopi's directory layout.
+ */
+#include "dir_layout.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ldap_conn.h"
+#include "strutil.h"
+
+static char *lower_ascii(const char *s)
+{
+    char *l = xstrdup(s);
+    for (char *p = l; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return l;
+}
+
+char *layout_school_dn(const struct config *cfg, const char *school)
+{
+    char *s = ldap_escape_dn_value(school);
+    char *dn = xasprintf("ou=%s,%s", s, cfg->ldap.base);
+    free(s);
+    return dn;
+}
+
+char *layout_users_container_dn(const struct config *cfg, const char *school, enum role role)
+{
+    char *ou = layout_school_dn(cfg, school);
+    char *c = ldap_escape_dn_value(cfg->ldap.users_container[role]);
+    char *dn = xasprintf("cn=%s,cn=users,%s", c, ou);
+    free(c);
+    free(ou);
+    return dn;
+}
+
+char *layout_user_dn(const struct config *cfg, const char *uid, const char *school, enum role role)
+{
+    char *container = layout_users_container_dn(cfg, school, role);
+    char *u = ldap_escape_dn_value(uid);
+    char *dn = xasprintf("uid=%s,%s", u, container);
+    free(u);
+    free(container);
+    return dn;
+}
+
+static char *group_dn(const struct config *cfg, const char *school, const char *cn)
+{
+    char *ou = layout_school_dn(cfg, school);
+    char *c = ldap_escape_dn_value(cn);
+    char *dn = xasprintf("cn=%s,cn=groups,%s", c, ou);
+    free(c);
+    free(ou);
+    return dn;
+}
+
+char *layout_domain_users_dn(const struct config *cfg, const char *school)
+{
+    char *cn = xasprintf("Domain Users %s", school);
+    char *dn = group_dn(cfg, school, cn);
+    free(cn);
+    return dn;
+}
+
+size_t layout_role_group_dns(const struct config *cfg, const char *school, enum role role,
+                             char *out[2])
+{
+    static const char *const prefix[ROLE_COUNT][2] = {
+        [ROLE_STUDENT] = {"schueler", NULL},
+        [ROLE_TEACHER] = {"lehrer", NULL},
+        [ROLE_STAFF] = {"mitarbeiter", NULL},
+        [ROLE_TEACHER_AND_STAFF] = {"lehrer", "mitarbeiter"},
+    };
+    char *lower = lower_ascii(school);
+    size_t n = 0;
+    for (int i = 0; i < 2 && prefix[role][i]; i++) {
+        char *cn = xasprintf("%s-%s", prefix[role][i], lower);
+        out[n++] = group_dn(cfg, school, cn);
+        free(cn);
+    }
+    free(lower);
+    return n;
+}
+
+char *layout_class_dn(const struct config *cfg, const char *school, const char *klass)
+{
+    char *ou = layout_school_dn(cfg, school);
+    char *c = ldap_escape_dn_value(klass);
+    char *dn = xasprintf("cn=%s,cn=klassen,cn=schueler,cn=groups,%s", c, ou);
+    free(c);
+    free(ou);
+    return dn;
+}
+
+char *layout_counter_dn(const struct config *cfg, const char *store, const char *key)
+{
+    char *k = ldap_escape_dn_value(key);
+    char *dn = xasprintf("cn=%s,cn=%s,cn=ucsschool,cn=univention,%s", k, store, cfg->ldap.base);
+    free(k);
+    return dn;
+}
+
+char *layout_class_school(const char *klass)
+{
+    const char *dash = strchr(klass, '-');
+    return dash ? xstrndup(klass, (size_t)(dash - klass)) : xstrdup(klass);
+}
+
+size_t layout_role_values(enum role role, const char *school, char *out[2])
+{
+    switch (role) {
+    case ROLE_STUDENT:
+        out[0] = xasprintf("student:school:%s", school);
+        return 1;
+    case ROLE_TEACHER:
+        out[0] = xasprintf("teacher:school:%s", school);
+        return 1;
+    case ROLE_STAFF:
+        out[0] = xasprintf("staff:school:%s", school);
+        return 1;
+    case ROLE_TEACHER_AND_STAFF:
+        out[0] = xasprintf("teacher:school:%s", school);
+        out[1] = xasprintf("staff:school:%s", school);
+        return 2;
+    }
+    return 0;
+}
+
+const char *const *layout_user_object_classes(enum role role)
+{
+    static const char *const oc[ROLE_COUNT][8] = {
+        [ROLE_STUDENT] = {"inetOrgPerson", "shadowAccount", "sisopiPerson", "ucsschoolStudent",
+                          NULL},
+        [ROLE_TEACHER] = {"inetOrgPerson", "shadowAccount", "sisopiPerson", "ucsschoolTeacher",
+                          NULL},
+        [ROLE_STAFF] = {"inetOrgPerson", "shadowAccount", "sisopiPerson", "ucsschoolStaff", NULL},
+        [ROLE_TEACHER_AND_STAFF] = {"inetOrgPerson", "shadowAccount", "sisopiPerson",
+                                    "ucsschoolTeacher", "ucsschoolStaff", NULL},
+    };
+    return oc[role];
+}
+
+void layout_generalized_time(int64_t unix_ms, char out[16])
+{
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y%m%d%H%M%SZ", &tm);
+}
+
+int layout_parse_generalized_time(const char *s, int64_t *unix_ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (strlen(s) < 15)
+        return -1;
+    for (int i = 0; i < 14; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+    }
+    if (sscanf(s, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    const char *tz = s + 14;
+    if (*tz == '.' || *tz == ',') {
+        tz++;
+        while (isdigit((unsigned char)*tz))
+            tz++;
+    }
+    if (strcmp(tz, "Z") != 0 && strcmp(tz, "+0000") != 0 && strcmp(tz, "-0000") != 0)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *unix_ms = (int64_t)t * 1000;
+    return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * event_sink: the reconciler's (and scheduler's) producer for sisopi.events and the
+ * dead-letter topic. Events are keyed by record_uid (import summaries by import_id); a flush
+ * tells whether everything produced so far is durable on the broker.
+ */
+#ifndef SISOPI_EVENT_SINK_H
+#define SISOPI_EVENT_SINK_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "records.h"
+
+struct event_sink;
+
+/* An idempotent producer from the config. NULL with err on failure. */
+struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n);
+void event_sink_close(struct event_sink *s);
+
+/* Encodes and produces e (copied). Returns 0 or -1 with err (an encoding error). */
+int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size_t n);
+
+/* Sends an undecodable or invalid message to the dead-letter topic, unchanged, with headers
+ * sisopi-error, sisopi-topic, sisopi-partition, sisopi-offset. */
+int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
+                           char *err, size_t n);
+
+/* Waits until everything produced is acknowledged (or timeout_ms passed). Returns 0, or -1
+ * with err if anything failed or is still in flight: the caller must not commit past it. */
+int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t n);
+
+struct event_sink_stats {
+    int64_t events, dead_letters, failed;
+};
+struct event_sink_stats event_sink_stats(const struct event_sink *s);
+
+#endif

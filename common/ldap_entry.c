@@ -1,0 +1,132 @@
+/*
+ * ldap_entry: copies of search entries and read-control entries as plain structs.
+ */
+#include "ldap_entry.h"
+
+#include <lber.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strutil.h"
+
+void ldap_entry_free(struct ldap_entry_info *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_attrs; i++) {
+        for (size_t j = 0; j < e->attrs[i].n; j++)
+            free(e->attrs[i].values[j]);
+        free(e->attrs[i].values);
+        free(e->attrs[i].lens);
+        free(e->attrs[i].name);
+    }
+    free(e->attrs);
+    free(e->dn);
+    free(e);
+}
+
+static struct ldap_entry_info *entry_new(const char *dn, size_t len)
+{
+    struct ldap_entry_info *e = xcalloc(1, sizeof(*e));
+    e->dn = xstrndup(dn ? dn : "", dn ? len : 0);
+    return e;
+}
+
+/* Appends an attribute with room for n values; returns it. */
+static struct ldap_attr_info *add_attr(struct ldap_entry_info *e, const char *name, size_t len,
+                                       size_t n)
+{
+    e->attrs = xrealloc(e->attrs, (e->n_attrs + 1) * sizeof(*e->attrs));
+    struct ldap_attr_info *a = &e->attrs[e->n_attrs++];
+    a->name = xstrndup(name, len);
+    a->values = xcalloc(n + 1, sizeof(*a->values));
+    a->lens = xcalloc(n + 1, sizeof(*a->lens));
+    a->n = 0;
+    return a;
+}
+
+static void add_value(struct ldap_attr_info *a, const struct berval *bv)
+{
+    size_t len = bv->bv_val ? bv->bv_len : 0;
+    a->values[a->n] = xstrndup(bv->bv_val ? bv->bv_val : "", len);
+    a->lens[a->n++] = len;
+}
+
+struct ldap_entry_info *ldap_entry_from_msg(LDAP *ld, LDAPMessage *msg)
+{
+    char *dn = ldap_get_dn(ld, msg);
+    struct ldap_entry_info *e = entry_new(dn, dn ? strlen(dn) : 0);
+    ldap_memfree(dn);
+    BerElement *ber = NULL;
+    for (char *a = ldap_first_attribute(ld, msg, &ber); a; a = ldap_next_attribute(ld, msg, ber)) {
+        struct berval **vals = ldap_get_values_len(ld, msg, a);
+        size_t n = 0;
+        while (vals && vals[n])
+            n++;
+        struct ldap_attr_info *attr = add_attr(e, a, strlen(a), n);
+        for (size_t i = 0; i < n; i++)
+            add_value(attr, vals[i]);
+        ldap_value_free_len(vals);
+        ldap_memfree(a);
+    }
+    if (ber)
+        ber_free(ber, 0);
+    return e;
+}
+
+/* The control value is a SearchResultEntry without its tag: {dn {{type [values]}...}}, decoded
+ * as OpenLDAP's clients/tools/common.c (print_prepostread) does. */
+struct ldap_entry_info *ldap_entry_from_control(const LDAPControl *ctrl)
+{
+    /* ber_init of an empty value leaves a BerElement that ber_scanf dereferences as NULL. */
+    if (!ctrl || !ctrl->ldctl_value.bv_val || ctrl->ldctl_value.bv_len == 0)
+        return NULL;
+    struct berval value = ctrl->ldctl_value, bv;
+    BerElement *ber = ber_init(&value); /* copies the value */
+    if (!ber)
+        return NULL;
+    struct ldap_entry_info *e = NULL;
+    if (ber_scanf(ber, "{m{" /*}}*/, &bv) == LBER_ERROR)
+        goto out;
+    e = entry_new(bv.bv_val, bv.bv_len);
+    while (ber_scanf(ber, "{m" /*}*/, &bv) != LBER_ERROR) {
+        BerVarray vals = NULL;
+        if (ber_scanf(ber, "[W]", &vals) == LBER_ERROR) {
+            ldap_entry_free(e);
+            e = NULL;
+            goto out;
+        }
+        size_t n = 0;
+        while (vals && vals[n].bv_val)
+            n++;
+        struct ldap_attr_info *a = add_attr(e, bv.bv_val, bv.bv_len, n);
+        for (size_t i = 0; i < n; i++)
+            add_value(a, &vals[i]);
+        ber_bvarray_free(vals);
+    }
+out:
+    ber_free(ber, 1);
+    return e;
+}
+
+const struct ldap_attr_info *ldap_entry_attr(const struct ldap_entry_info *e, const char *name)
+{
+    for (size_t i = 0; e && name && i < e->n_attrs; i++) {
+        if (strcasecmp(e->attrs[i].name, name) == 0)
+            return &e->attrs[i];
+    }
+    return NULL;
+}
+
+const char *ldap_entry_value(const struct ldap_entry_info *e, const char *name)
+{
+    const struct ldap_attr_info *a = ldap_entry_attr(e, name);
+    return a && a->n ? a->values[0] : NULL;
+}
+
+size_t ldap_entry_count(const struct ldap_entry_info *e, const char *name)
+{
+    const struct ldap_attr_info *a = ldap_entry_attr(e, name);
+    return a ? a->n : 0;
+}

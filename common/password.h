@@ -1,0 +1,35 @@
+/*
+ * password: initial passwords for new users as UCS@school generates them (domain.md §3), and
+ * the {CRYPT} SHA-512 hash that is all sisopi ever stores or sends of a password.
+ *
+ * Ownership: password_generate writes into the caller's buffer (the caller wipes it with
+ * explicit_bzero when done); password_hash returns a malloc'd string. Both wipe every copy of
+ * a plaintext they make. errstr never contains a password.
+ */
+#ifndef SISOPI_PASSWORD_H
+#define SISOPI_PASSWORD_H
+
+#include <stddef.h>
+
+/* The special characters a generated password may contain. */
+#define PASSWORD_SPECIALS "$%&*-+=:.?"
+/* The shortest password password_generate makes: a letter, then a lower-case letter, an
+ * upper-case letter and a digit. */
+#define PASSWORD_MIN_LENGTH 4
+
+/*
+ * A random password of `length` characters (config import.password_length, default 15), built
+ * like the reference's create_passwd: it starts with a letter and has at least one lower-case
+ * letter, one upper-case letter and one digit, and one special character from
+ * PASSWORD_SPECIALS if length >= 5, at most length / 5 of them (20 %); never any of
+ * "i l o I L O 0 1". Randomness from getrandom(2), each choice uniform (rejection sampling).
+ * out must hold length + 1 bytes. Returns 0, or -1 with errstr (length out of range, no
+ * randomness).
+ */
+int password_generate(int length, char *out, size_t outsz, char *errstr, size_t errstr_size);
+
+/* "{CRYPT}$6$<salt>$<hash>": SHA-512 crypt (libcrypt) with 16 bytes of getrandom() salt.
+ * Returns the malloc'd hash, or NULL with errstr. */
+char *password_hash(const char *password, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * plan: the SiSoPi rules as state transitions, and the directory changes between two states.
+ */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dir_layout.h"
+#include "strutil.h"
+
+/* ---- small helpers over the person struct ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static ssize_t school_index(const struct person *p, const char *school)
+{
+    for (size_t i = 0; i < p->n_schools; i++) {
+        if (strcasecmp(p->schools[i], school) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+static ssize_t classes_index(const struct person *p, const char *school)
+{
+    for (size_t i = 0; i < p->n_classes; i++) {
+        if (strcasecmp(p->classes[i].school, school) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+static void free_classes_entry(struct school_classes *c)
+{
+    free(c->school);
+    for (size_t i = 0; i < c->n_classes; i++)
+        free(c->classes[i]);
+    free(c->classes);
+}
+
+static void drop_classes(struct person *p, const char *school)
+{
+    ssize_t i = classes_index(p, school);
+    if (i < 0)
+        return;
+    free_classes_entry(&p->classes[i]);
+    memmove(&p->classes[i], &p->classes[i + 1],
+            (p->n_classes - (size_t)i - 1) * sizeof(*p->classes));
+    p->n_classes--;
+}
+
+static int cmp_classes(const void *a, const void *b)
+{
+    return strcasecmp(((const struct school_classes *)a)->school,
+                      ((const struct school_classes *)b)->school);
+}
+
+/* Replaces the classes of school with the given ones (none: the entry goes). */
+static void set_classes(struct person *p, const char *school, char *const *classes, size_t n)
+{
+    drop_classes(p, school);
+    if (n == 0)
+        return;
+    p->classes = xrealloc(p->classes, (p->n_classes + 1) * sizeof(*p->classes));
+    struct school_classes *c = &p->classes[p->n_classes++];
+    c->school = xstrdup(school);
+    c->classes = xcalloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        c->classes[i] = xstrdup(classes[i]);
+    c->n_classes = n;
+    qsort(p->classes, p->n_classes, sizeof(*p->classes), cmp_classes);
+}
+
+static void add_school(struct person *p, const char *school)
+{
+    if (school_index(p, school) >= 0)
+        return;
+    p->schools = xrealloc(p->schools, (p->n_schools + 1) * sizeof(char *));
+    p->schools[p->n_schools++] = xstrdup(school);
+    qsort(p->schools, p->n_schools, sizeof(char *), cmp_str);
+}
+
+static void remove_school(struct person *p, const char *school)
+{
+    ssize_t i = school_index(p, school);
+    if (i < 0)
+        return;
+    free(p->schools[i]);
+    memmove(&p->schools[i], &p->schools[i + 1], (p->n_schools - (size_t)i - 1) * sizeof(char *));
+    p->n_schools--;
+    drop_classes(p, school);
+}
+
+static void set_str(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? xstrdup(src) : NULL;
+}
+
+/* The personal attributes a record asks for, over those the person has (kept where the
+ * record says "not given"). */
+static void apply_personal(struct person *p, const struct user_record *r)
+{
+    struct attr_list l = {0};
+    attr_list_copy(&l, p->attrs, p->n_attrs);
+    char *cn = xasprintf("%s %s", r->firstname, r->lastname);
+    attr_list_set1(&l, "givenName", r->firstname);
+    attr_list_set1(&l, "sn", r->lastname);
+    attr_list_set1(&l, "cn", cn);
+    attr_list_set1(&l, "displayName", cn);
+    free(cn);
+    if (r->email) /* "" removes the address; NULL keeps it */
+        attr_list_set1(&l, "mail", *r->email ? r->email : NULL);
+    if (r->birthday)
+        attr_list_set1(&l, "sisopiBirthday", r->birthday);
+    for (size_t i = 0; i < r->n_extra; i++)
+        attr_list_set(&l, r->extra[i].name, (const char *const *)r->extra[i].values,
+                      r->extra[i].n_values);
+    for (size_t i = 0; i < p->n_attrs; i++) {
+        free(p->attrs[i].name);
+        for (size_t j = 0; j < p->attrs[i].n_values; j++)
+            free(p->attrs[i].values[j]);
+        free(p->attrs[i].values);
+    }
+    free(p->attrs);
+    p->attrs = l.v; /* the list's array becomes the person's (same struct, sorted by name) */
+    p->n_attrs = l.n;
+}
+
+/* ---- derived views ---- */
+
+void plan_entry_attrs(const struct config *cfg, const struct person *p, struct attr_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    attr_list_copy(out, p->attrs, p->n_attrs);
+    const char *limbo = cfg->import.limbo_ou;
+    if (p->limbo) {
+        char *roles[2];
+        size_t nr = layout_role_values(p->role, limbo, roles);
+        attr_list_set1(out, "ucsschoolSchool", limbo);
+        attr_list_set(out, "ucsschoolRole", (const char *const *)roles, nr);
+        attr_list_set1(out, "departmentNumber", limbo);
+        attr_list_set1(out, "shadowExpire", "1");
+        attr_list_set1(out, "pwdAccountLockedTime", LAYOUT_LOCKED_TIME);
+        for (size_t i = 0; i < nr; i++)
+            free(roles[i]);
+    } else {
+        attr_list_set(out, "ucsschoolSchool", (const char *const *)p->schools, p->n_schools);
+        for (size_t s = 0; s < p->n_schools; s++) {
+            char *roles[2];
+            size_t nr = layout_role_values(p->role, p->schools[s], roles);
+            for (size_t i = 0; i < nr; i++) {
+                attr_list_add_value(out, "ucsschoolRole", roles[i]);
+                free(roles[i]);
+            }
+        }
+        attr_list_set1(out, "departmentNumber", p->primary_school);
+    }
+    if (p->purge_at_ms) {
+        char ts[16];
+        layout_generalized_time(p->purge_at_ms, ts);
+        attr_list_set1(out, "ucsschoolPurgeTimestamp", ts);
+    }
+}
+
+size_t plan_groups(const struct config *cfg, const struct person *p, char ***out)
+{
+    size_t n = 0, cap = 8;
+    char **g = xcalloc(cap, sizeof(char *));
+    for (size_t s = 0; !p->limbo && s < p->n_schools; s++) {
+        const char *school = p->schools[s];
+        ssize_t ci = classes_index(p, school);
+        size_t need = n + 3 + (ci >= 0 ? p->classes[ci].n_classes : 0);
+        if (need > cap) {
+            cap = 2 * need;
+            g = xrealloc(g, cap * sizeof(char *));
+        }
+        g[n++] = layout_domain_users_dn(cfg, school);
+        n += layout_role_group_dns(cfg, school, p->role, &g[n]);
+        for (size_t c = 0; ci >= 0 && c < p->classes[ci].n_classes; c++)
+            g[n++] = layout_class_dn(cfg, school, p->classes[ci].classes[c]);
+    }
+    qsort(g, n, sizeof(char *), cmp_str);
+    *out = g;
+    return n;
+}
+
+static void add_group_change(struct person_plan *p, const char *group, bool add, const char *dn,
+                             const char *uid)
+{
+    p->groups = xrealloc(p->groups, (p->n_groups + 1) * sizeof(*p->groups));
+    p->groups[p->n_groups++] =
+        (struct group_change){xstrdup(group), add, xstrdup(dn), uid ? xstrdup(uid) : NULL};
+}
+
+static bool in_sorted(char **v, size_t n, const char *s)
+{
+    return n > 0 && bsearch(&s, v, n, sizeof(char *), cmp_str) != NULL;
+}
+
+/* Memberships to change between before (may be NULL) and the plan's after state. A moved
+ * person's DN changes in every group it stays in (the directory has no refint overlay). */
+static void diff_groups(const struct config *cfg, const struct person *before,
+                        struct person_plan *p)
+{
+    char **old = NULL, **new = NULL;
+    size_t n_old = before ? plan_groups(cfg, before, &old) : 0;
+    size_t n_new = plan_groups(cfg, &p->after, &new);
+    const char *uid = p->after.username;
+    bool dn_changed = before && strcasecmp(before->dn, p->after.dn) != 0;
+    for (size_t i = 0; i < n_old; i++) {
+        if (!in_sorted(new, n_new, old[i]))
+            add_group_change(p, old[i], false, before->dn, before->username);
+        else if (dn_changed)
+            add_group_change(p, old[i], false, before->dn, NULL);
+    }
+    for (size_t i = 0; i < n_new; i++) {
+        bool had = in_sorted(old, n_old, new[i]);
+        if (!had)
+            add_group_change(p, new[i], true, p->after.dn, uid);
+        else if (dn_changed)
+            add_group_change(p, new[i], true, p->after.dn, NULL);
+    }
+    for (size_t i = 0; i < n_old; i++)
+        free(old[i]);
+    for (size_t i = 0; i < n_new; i++)
+        free(new[i]);
+    free(old);
+    free(new);
+}
+
+/* Fills the derived parts of a plan whose after state is complete. */
+static void finish(const struct config *cfg, const struct person *before, struct person_plan *p)
+{
+    free(p->after.dn);
+    p->after.dn = layout_user_dn(cfg, p->after.username, p->after.primary_school, p->after.role);
+    p->move = before && strcasecmp(before->dn, p->after.dn) != 0;
+    if (before)
+        plan_entry_attrs(cfg, before, &p->before_entry);
+    plan_entry_attrs(cfg, &p->after, &p->after_entry);
+    p->n_mods = attr_list_diff(p->before_entry.v, p->before_entry.n, p->after_entry.v,
+                               p->after_entry.n, &p->mods);
+    diff_groups(cfg, before, p);
+    if (p->action == PLAN_MODIFY && !p->move && p->n_mods == 0 && p->n_groups == 0)
+        p->action = PLAN_NONE;
+}
+
+static enum plan_action reject(struct person_plan *p)
+{
+    p->action = PLAN_REJECT;
+    p->event = EVENT_REJECTED;
+    return p->action;
+}
+
+/* ---- the rules ---- */
+
+enum plan_action plan_user_record(const struct config *cfg, const struct person *before,
+                                  const struct user_record *r, struct person_plan *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (before && before->role != r->role) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "the person exists as %s and is listed as %s; roles never change",
+                 role_name(before->role), role_name(r->role));
+        return reject(out);
+    }
+    if (before && strcasecmp(before->source_uid, r->source_uid) != 0) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "the record_uid belongs to source %.100s, not %.100s", before->source_uid,
+                 r->source_uid);
+        return reject(out);
+    }
+    struct person *a = &out->after;
+    if (!before) {
+        a->record_uid = xstrdup(r->record_uid);
+        a->source_uid = xstrdup(r->source_uid);
+        a->role = r->role;
+        a->primary_school = xstrdup(r->school);
+        add_school(a, r->school);
+        out->action = PLAN_CREATE;
+        out->event = EVENT_CREATED;
+    } else {
+        person_copy(a, before);
+        out->action = PLAN_MODIFY;
+        if (before->limbo) {
+            /* Back from limbo: the job school only, active again, no purge date. */
+            for (size_t i = 0; i < a->n_schools; i++)
+                free(a->schools[i]);
+            a->n_schools = 0;
+            while (a->n_classes)
+                drop_classes(a, a->classes[0].school);
+            add_school(a, r->school);
+            set_str(&a->primary_school, r->school);
+            a->limbo = false;
+            a->purge_at_ms = 0;
+            out->event = EVENT_REACTIVATED;
+        } else if (school_index(before, r->school) < 0) {
+            add_school(a, r->school);
+            out->event = EVENT_SCHOOL_ADDED;
+        } else {
+            out->event = EVENT_MODIFIED;
+        }
+    }
+    /* A staff member has no classes; without a class column the classes stay as they are. */
+    if (r->classes_given && r->role != ROLE_STAFF)
+        set_classes(a, r->school, r->classes, r->n_classes);
+    apply_personal(a, r);
+    if (out->action == PLAN_MODIFY)
+        finish(cfg, before, out);
+    return out->action;
+}
+
+void plan_finish_create(const struct config *cfg, struct person_plan *p, const char *uid)
+{
+    set_str(&p->after.username, uid);
+    finish(cfg, NULL, p);
+}
+
+enum plan_action plan_remove_school(const struct config *cfg, const struct person *before,
+                                    const char *school, int64_t produced_at_ms,
+                                    struct person_plan *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (before->limbo || school_index(before, school) < 0)
+        return PLAN_NONE;
+    struct person *a = &out->after;
+    person_copy(a, before);
+    out->action = PLAN_MODIFY;
+    remove_school(a, school);
+    if (a->n_schools > 0) {
+        /* The primary school goes: the sorted-first remaining one takes its place. */
+        if (strcasecmp(a->primary_school, school) == 0)
+            set_str(&a->primary_school, a->schools[0]);
+        out->event = EVENT_SCHOOL_REMOVED;
+    } else {
+        set_str(&a->primary_school, cfg->import.limbo_ou);
+        a->limbo = true;
+        if (!a->purge_at_ms)
+            a->purge_at_ms = produced_at_ms + cfg->import.deletion_grace_seconds * 1000;
+        out->event = EVENT_MOVED_TO_LIMBO;
+    }
+    finish(cfg, before, out);
+    return out->action;
+}
+
+void plan_create_attrs(const struct config *cfg, const struct person_plan *p,
+                       const char *password_hash, struct attr_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *const *oc = layout_user_object_classes(p->after.role);
+    size_t n_oc = 0;
+    while (oc[n_oc])
+        n_oc++;
+    attr_list_set(out, "objectClass", oc, n_oc);
+    attr_list_set1(out, "uid", p->after.username);
+    attr_list_set1(out, "ucsschoolSourceUID", p->after.source_uid);
+    attr_list_set1(out, "ucsschoolRecordUID", p->after.record_uid);
+    if (password_hash)
+        attr_list_set1(out, "userPassword", password_hash);
+    (void)cfg;
+    for (size_t i = 0; i < p->after_entry.n; i++)
+        attr_list_set(out, p->after_entry.v[i].name,
+                      (const char *const *)p->after_entry.v[i].values,
+                      p->after_entry.v[i].n_values);
+}
+
+void person_plan_free(struct person_plan *p)
+{
+    person_free(&p->after);
+    attr_list_free(&p->before_entry);
+    attr_list_free(&p->after_entry);
+    free(p->mods);
+    for (size_t i = 0; i < p->n_groups; i++) {
+        free(p->groups[i].group_dn);
+        free(p->groups[i].member_dn);
+        free(p->groups[i].member_uid);
+    }
+    free(p->groups);
+    memset(p, 0, sizeof(*p));
+}

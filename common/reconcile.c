@@ -1,0 +1,1108 @@
+/*
+ * reconcile: the handlers of UserRecord, ImportEnd, ImportRelease and PurgeDue, the waves
+ * that carry their changes to the directory, and the commit of a batch.
+ */
+#include "reconcile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "avro_codec.h"
+#include "dir_layout.h"
+#include "import_id.h"
+#include "log.h"
+#include "partitioner.h"
+#include "person_ldap.h"
+#include "plan.h"
+#include "strutil.h"
+#include "topic_reader.h"
+
+#define WAVE_MAX     1000
+#define REPLAY_MS    60000
+#define LOOKUP_CHUNK 100
+
+enum item_kind { ITEM_RECORD, ITEM_REMOVE, ITEM_PURGE };
+
+/* One person's change in the current wave, with what its event needs. */
+struct item {
+    enum item_kind kind;
+    struct apply_job job;
+    struct person before;
+    bool has_before;
+    const struct user_record *record; /* ITEM_RECORD: borrowed from the batch's message */
+    int32_t partition;
+    int64_t offset;
+    char *import_id;
+    bool dry_run;
+};
+
+struct batch {
+    struct reconcile_core *core;
+    struct state_txn *txn;
+    struct item *items;
+    size_t n_items;
+    struct uid_set *in_wave;
+    struct event *events;
+    size_t n_events, cap_events;
+    bool lost;                  /* the directory went away: retry the batch */
+    struct users_msg **decoded; /* the batch's messages, alive until it ends */
+    size_t n_decoded;
+    struct uid_set *touched; /* every person a wave of this batch touched */
+    char err[512];
+    const char *topic;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* events                                                                                   */
+
+static struct event *new_event(struct batch *b, enum event_type t, int32_t partition,
+                               int64_t offset)
+{
+    if (b->n_events == b->cap_events) {
+        b->cap_events = b->cap_events ? 2 * b->cap_events : 256;
+        b->events = xrealloc(b->events, b->cap_events * sizeof(*b->events));
+    }
+    struct event *e = &b->events[b->n_events++];
+    memset(e, 0, sizeof(*e));
+    e->type = t;
+    e->produced_at_ms = now_ms();
+    e->input_topic = xstrdup(b->topic);
+    e->input_partition = partition;
+    e->input_offset = offset;
+    return e;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* The event of an applied (or, in a dry run, planned) change of one person. */
+static void person_event(struct batch *b, const struct item *it, enum event_type t,
+                         const char *reason)
+{
+    const struct person *after = &it->job.plan.after;
+    const struct person *p = it->has_before ? &it->before : after;
+    struct event *e = new_event(b, t, it->partition, it->offset);
+    e->record_uid = xstrdup(p->record_uid);
+    e->import_id = dup_or_null(it->import_id);
+    e->cause = it->kind == ITEM_PURGE ? xstrdup("purge") : NULL;
+    e->source_uid = xstrdup(p->source_uid);
+    e->school = it->record ? xstrdup(it->record->school) : NULL;
+    e->has_role = true;
+    e->role = p->role;
+    e->dn_before = it->has_before ? dup_or_null(it->before.dn) : NULL;
+    e->dn_after = it->kind == ITEM_PURGE ? NULL : dup_or_null(after->dn);
+    e->reason = dup_or_null(reason);
+    e->purge_at_ms = after->purge_at_ms;
+    e->dry_run = it->dry_run;
+    const struct person_plan *pl = &it->job.plan;
+    size_t n = pl->action == PLAN_CREATE ? pl->after_entry.n : pl->n_mods;
+    e->changed = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        e->changed[e->n_changed++] =
+            xstrdup(pl->action == PLAN_CREATE ? pl->after_entry.v[i].name : pl->mods[i].name);
+    b->core->totals[t]++;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* in-flight file: the persons a wave may have half-changed                                 */
+
+static int inflight_write(struct batch *b)
+{
+    struct reconcile_core *c = b->core;
+    int fd = open(c->inflight_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0)
+        goto fail;
+    for (size_t i = 0; i < b->n_items; i++) {
+        const char *uid = b->items[i].has_before ? b->items[i].before.record_uid
+                                                 : b->items[i].job.plan.after.record_uid;
+        if (dprintf(fd, "%s\n", uid) < 0)
+            goto fail_fd;
+    }
+    if (fdatasync(fd) < 0)
+        goto fail_fd;
+    close(fd);
+    return 0;
+fail_fd:
+    close(fd);
+fail:
+    snprintf(b->err, sizeof(b->err), "%s: %s", c->inflight_path, strerror(errno));
+    return -1;
+}
+
+static void inflight_clear(struct reconcile_core *c)
+{
+    if (truncate(c->inflight_path, 0) < 0 && errno != ENOENT)
+        log_kv(LOG_WARN, "inflight_truncate_failed", "file", c->inflight_path, "error",
+               strerror(errno), NULL);
+}
+
+/* After a crash: the persons of the interrupted waves become suspects. */
+static void inflight_recover(struct reconcile_core *c)
+{
+    FILE *f = fopen(c->inflight_path, "r");
+    char line[1024];
+    size_t n = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (*line && uid_set_add(c->suspects, line, 1) == 0)
+            n++;
+    }
+    if (f)
+        fclose(f);
+    if (n) {
+        char s[24];
+        snprintf(s, sizeof(s), "%zu", n);
+        log_kv(LOG_WARN, "inflight_recovered", "persons", s, "msg",
+               "an earlier run stopped in the middle of a change; these persons are read back "
+               "from the directory before they are changed again",
+               NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* reading persons back from the directory                                                  */
+
+struct adopt_ctx {
+    struct batch *b;
+    int32_t partitions;
+};
+
+static int adopt_person(const struct person *p, void *opaque)
+{
+    struct adopt_ctx *a = opaque;
+    int32_t part = partitioner_partition(p->record_uid, strlen(p->record_uid), a->partitions);
+    char err[256];
+    if (state_person_put(a->b->txn, part, p, err, sizeof(err)) < 0) {
+        snprintf(a->b->err, sizeof(a->b->err), "state: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the given persons from the directory into the state (replacing what it had; a person
+ * missing there is removed from the state). */
+static int read_back(struct batch *b, const char *const *uids, const char *const *sids, size_t n)
+{
+    struct reconcile_core *c = b->core;
+    char err[256];
+    for (size_t i = 0; i < n; i += LOOKUP_CHUNK) {
+        size_t m = n - i < LOOKUP_CHUNK ? n - i : LOOKUP_CHUNK;
+        size_t len = 4, cap = 256;
+        char *f = xmalloc(cap);
+        strcpy(f, "(|");
+        len = 2;
+        for (size_t k = i; k < i + m; k++) {
+            char *one = person_ldap_filter_one(sids[k], uids[k]);
+            size_t l = strlen(one);
+            if (len + l + 2 > cap) {
+                cap = 2 * (len + l + 2);
+                f = xrealloc(f, cap);
+            }
+            memcpy(f + len, one, l + 1);
+            len += l;
+            free(one);
+        }
+        strcpy(f + len, ")");
+        int32_t parts = c->cfg->kafka.partitions;
+        for (size_t k = i; k < i + m; k++) {
+            int32_t p = partitioner_partition(uids[k], strlen(uids[k]), parts);
+            if (state_person_del(b->txn, p, uids[k], err, sizeof(err)) < 0) {
+                free(f);
+                snprintf(b->err, sizeof(b->err), "state: %s", err);
+                return -1;
+            }
+        }
+        struct adopt_ctx a = {b, parts};
+        int rc = person_ldap_scan(c->ldap, c->cfg, f, adopt_person, &a, err, sizeof(err));
+        free(f);
+        if (rc != 0) {
+            if (ldap_conn_is_down(c->ldap))
+                b->lost = true;
+            if (!b->err[0])
+                snprintf(b->err, sizeof(b->err), "reading persons back: %s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* waves                                                                                    */
+
+static void item_free(struct item *it)
+{
+    person_plan_free(&it->job.plan);
+    if (it->has_before)
+        person_free(&it->before);
+    free(it->import_id);
+    memset(it, 0, sizeof(*it));
+}
+
+static struct item *new_item(struct batch *b, enum item_kind kind, int32_t partition,
+                             int64_t offset, const char *import_id, bool dry_run)
+{
+    b->items = xrealloc(b->items, (b->n_items + 1) * sizeof(*b->items));
+    struct item *it = &b->items[b->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->kind = kind;
+    it->partition = partition;
+    it->offset = offset;
+    it->import_id = dup_or_null(import_id);
+    it->dry_run = dry_run;
+    return it;
+}
+
+enum count_kind {
+    COUNT_CREATED,
+    COUNT_MODIFIED,
+    COUNT_UNCHANGED,
+    COUNT_REMOVED,
+    COUNT_LIMBO,
+    COUNT_ERRORS
+};
+
+/* Counts one outcome in the import's bookkeeping (for its ImportCompleted). */
+static int bump_count(struct batch *b, int32_t partition, const char *import_id,
+                      enum count_kind kind)
+{
+    struct import_state s;
+    char err[256];
+    if (!import_id)
+        return 0;
+    int rc = state_import_get(b->txn, partition, import_id, &s, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc == 0) {
+        struct import_counts *k = &s.counts;
+        int64_t *field[] = {&k->created, &k->modified, &k->unchanged,
+                            &k->removed, &k->limbo,    &k->errors};
+        (*field[kind])++;
+        rc = state_import_put(b->txn, partition, &s, err, sizeof(err));
+        import_state_free(&s);
+    }
+    if (rc < 0)
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+    return rc < 0 ? -1 : 0;
+}
+
+static int count_outcome(struct batch *b, const struct item *it, bool ok)
+{
+    enum count_kind k = !ok ? COUNT_ERRORS
+                        : it->kind == ITEM_REMOVE
+                            ? (it->job.plan.after.limbo ? COUNT_LIMBO : COUNT_REMOVED)
+                        : it->job.plan.action == PLAN_CREATE ? COUNT_CREATED
+                                                             : COUNT_MODIFIED;
+    return bump_count(b, it->partition, it->import_id, k);
+}
+
+/* Records in a wave whose person the state does not know may still exist in the directory
+ * (another reconciler's crash, a lost state): look them up and plan them again if found. */
+static int lookup_creations(struct batch *b)
+{
+    size_t n = 0;
+    const char **uids = xcalloc(b->n_items + 1, sizeof(char *));
+    const char **sids = xcalloc(b->n_items + 1, sizeof(char *));
+    for (size_t i = 0; i < b->n_items; i++) {
+        const struct item *it = &b->items[i];
+        if (it->kind == ITEM_RECORD && it->job.plan.action == PLAN_CREATE && !it->dry_run) {
+            uids[n] = it->record->record_uid;
+            sids[n++] = it->record->source_uid;
+        }
+    }
+    int rc = n ? read_back(b, uids, sids, n) : 0;
+    for (size_t i = 0; rc == 0 && i < b->n_items; i++) {
+        struct item *it = &b->items[i];
+        if (it->kind != ITEM_RECORD || it->job.plan.action != PLAN_CREATE || it->dry_run)
+            continue;
+        struct person found;
+        char err[256];
+        int g = state_person_get(b->txn, it->partition, it->record->record_uid, &found, err,
+                                 sizeof(err));
+        if (g < 0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            rc = -1;
+        } else if (g == 0) {
+            /* It exists: this is a modification of what the directory has. */
+            person_plan_free(&it->job.plan);
+            it->before = found;
+            it->has_before = true;
+            plan_user_record(b->core->cfg, &it->before, it->record, &it->job.plan);
+        }
+    }
+    free(uids);
+    free(sids);
+    return rc;
+}
+
+static int save_item(struct batch *b, struct item *it)
+{
+    char err[256];
+    const struct person *after = &it->job.plan.after;
+    int rc = it->kind == ITEM_PURGE
+                 ? state_person_del(b->txn, it->partition, it->before.record_uid, err, sizeof(err))
+                 : state_person_put(b->txn, it->partition, after, err, sizeof(err));
+    if (rc < 0)
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Carries out the current wave. Returns 0, or -1 (b->lost or b->err say why). */
+static int flush_wave(struct batch *b)
+{
+    struct reconcile_core *c = b->core;
+    if (b->n_items == 0)
+        return 0;
+    int rc = 0;
+    if (lookup_creations(b) < 0 || inflight_write(b) < 0) {
+        rc = -1;
+        goto out;
+    }
+    size_t n_real = 0;
+    struct apply_job *jobs = xcalloc(b->n_items, sizeof(*jobs));
+    for (size_t i = 0; i < b->n_items; i++) {
+        struct item *it = &b->items[i];
+        if (it->dry_run || it->job.plan.action == PLAN_NONE)
+            continue;
+        it->job.kind = it->kind == ITEM_PURGE ? APPLY_DELETE : APPLY_PLAN;
+        it->job.before = it->has_before ? &it->before : NULL;
+        it->job.record = it->record;
+        jobs[n_real++] = it->job;
+    }
+    if (apply_wave(c->applier, jobs, n_real) < 0)
+        b->lost = true;
+    for (size_t i = 0, k = 0; i < b->n_items && !b->lost; i++) {
+        struct item *it = &b->items[i];
+        if (!it->dry_run && it->job.plan.action != PLAN_NONE)
+            it->job = jobs[k++];
+        bool ok = it->dry_run || it->job.applied;
+        enum event_type t = it->kind == ITEM_PURGE ? EVENT_DELETED : it->job.plan.event;
+        if (it->job.plan.action == PLAN_NONE)
+            continue;
+        if (ok) {
+            person_event(b, it, t, NULL);
+            if (!it->dry_run && save_item(b, it) < 0) {
+                rc = -1;
+                break;
+            }
+        } else {
+            person_event(b, it, EVENT_REJECTED, it->job.error);
+            log_kv(LOG_WARN, "rejected", "record_uid", it->job.plan.after.record_uid, "import_id",
+                   it->import_id, "error", it->job.error, NULL);
+        }
+        if (count_outcome(b, it, ok) < 0)
+            rc = -1;
+    }
+    /* The plans were moved into jobs and back; a lost wave still owns them in jobs. */
+    if (b->lost) {
+        for (size_t i = 0, k = 0; i < b->n_items; i++) {
+            struct item *it = &b->items[i];
+            if (!it->dry_run && it->job.plan.action != PLAN_NONE)
+                it->job = jobs[k++];
+        }
+        rc = -1;
+    }
+    free(jobs);
+out:
+    for (size_t i = 0; i < b->n_items; i++)
+        item_free(&b->items[i]);
+    b->n_items = 0;
+    uid_set_free(b->in_wave);
+    b->in_wave = uid_set_new();
+    return rc;
+}
+
+/* Adds a planned change to the wave, flushing first when the person is already in it. */
+static int wave_add_check(struct batch *b, const char *record_uid)
+{
+    uid_set_add(b->touched, record_uid, 1);
+    if (uid_set_add(b->in_wave, record_uid, 1) != 0 || b->n_items >= WAVE_MAX) {
+        if (flush_wave(b) < 0)
+            return -1;
+        uid_set_add(b->in_wave, record_uid, 1);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* handlers                                                                                 */
+
+/* The state's person, read back from the directory first if it is a suspect. 0 found,
+ * 1 not found, -1 error. */
+static int get_person(struct batch *b, int32_t part, const char *rid, const char *sid,
+                      struct person *out)
+{
+    struct reconcile_core *c = b->core;
+    char err[256];
+    if (uid_set_has(c->suspects, rid) && !uid_set_has(c->resolved, rid)) {
+        if (read_back(b, &rid, &sid, 1) < 0)
+            return -1;
+        uid_set_add(c->resolved, rid, 1);
+    }
+    int rc = state_person_get(b->txn, part, rid, out, err, sizeof(err));
+    if (rc < 0)
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+    return rc;
+}
+
+static int get_import(struct batch *b, int32_t part, const char *import_id, struct import_state *s,
+                      bool create_from_end, const struct import_end *e)
+{
+    char err[256];
+    int rc = state_import_get(b->txn, part, import_id, s, err, sizeof(err));
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    if (rc == 1 && create_from_end) {
+        memset(s, 0, sizeof(*s));
+        s->import_id = xstrdup(e->import_id);
+        s->source_uid = xstrdup(e->source_uid);
+        s->school = xstrdup(e->school);
+        s->role = e->role;
+        s->first_offset = s->last_offset = s->ended_at_offset = s->expected_records = -1;
+        s->dry_run = e->dry_run;
+        return 0;
+    }
+    return rc;
+}
+
+static int put_import(struct batch *b, int32_t part, const struct import_state *s)
+{
+    char err[256];
+    if (state_import_put(b->txn, part, s, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Why a record cannot be applied at all (it goes to the dead-letter topic), or NULL. */
+static const char *invalid_record(const struct config *cfg, const struct user_record *r)
+{
+    if (!str_is_school_name(r->school))
+        return "school is not a valid school name";
+    if (strcasecmp(r->school, cfg->import.limbo_ou) == 0)
+        return "school is the limbo OU";
+    if (!*r->record_uid || !*r->source_uid || !*r->import_id)
+        return "empty record_uid, source_uid or import_id";
+    if (!*r->firstname || !*r->lastname)
+        return "empty firstname or lastname";
+    if (strlen(r->record_uid) > 255 || strlen(r->source_uid) > 128)
+        return "record_uid longer than 255 or source_uid longer than 128 bytes";
+    return NULL;
+}
+
+static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct users_msg *u)
+{
+    struct reconcile_core *c = b->core;
+    const struct user_record *r = &u->u.user;
+    char err[256];
+    struct import_state is;
+    if (get_import(b, m->partition, r->import_id, &is, false, NULL) < 0)
+        return -1;
+    if (is.import_id == NULL) { /* first record of this import in this partition */
+        memset(&is, 0, sizeof(is));
+        is.import_id = xstrdup(r->import_id);
+        is.source_uid = xstrdup(r->source_uid);
+        is.school = xstrdup(r->school);
+        is.role = r->role;
+        is.first_offset = m->offset;
+        is.ended_at_offset = is.expected_records = -1;
+        is.dry_run = r->dry_run;
+    }
+    int added = state_seen_add(b->txn, m->partition, r->import_id, r->record_uid, err, sizeof(err));
+    if (added < 0) {
+        import_state_free(&is);
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    is.records_seen += added == 1;
+    is.last_offset = m->offset;
+    int rc = put_import(b, m->partition, &is);
+    import_state_free(&is);
+    if (rc < 0 || wave_add_check(b, r->record_uid) < 0)
+        return -1;
+
+    struct person before;
+    struct person_plan plan;
+    int g = get_person(b, m->partition, r->record_uid, r->source_uid, &before);
+    if (g < 0)
+        return -1;
+    enum plan_action a = plan_user_record(c->cfg, g == 0 ? &before : NULL, r, &plan);
+    if (a == PLAN_NONE) {
+        c->unchanged++;
+        person_plan_free(&plan);
+        if (g == 0)
+            person_free(&before);
+        return bump_count(b, m->partition, r->import_id, COUNT_UNCHANGED);
+    }
+    struct item *it = new_item(b, ITEM_RECORD, m->partition, m->offset, r->import_id, r->dry_run);
+    it->record = r;
+    it->job.plan = plan;
+    if (g == 0) {
+        it->before = before;
+        it->has_before = true;
+    }
+    if (a == PLAN_REJECT) {
+        person_event(b, it, EVENT_REJECTED, it->job.plan.reason);
+        item_free(it);
+        b->n_items--;
+        return bump_count(b, m->partition, r->import_id, COUNT_ERRORS);
+    }
+    return 0;
+}
+
+/* The record_uids of an import in a partition, re-read from the topic (the local bookkeeping
+ * was lost or the partition came from another reconciler). */
+struct replay_ctx {
+    struct batch *b;
+    int32_t partition;
+    const char *import_id;
+    int64_t found;
+    int fail;
+};
+
+static int replay_one(const rd_kafka_message_t *m, void *opaque)
+{
+    struct replay_ctx *x = opaque;
+    struct users_msg u;
+    char err[256];
+    if (users_msg_decode(m->payload, m->len, &u, err, sizeof(err)) == 0 &&
+        u.type == USERS_MSG_USER_RECORD && strcmp(u.u.user.import_id, x->import_id) == 0) {
+        int added = state_seen_add(x->b->txn, x->partition, x->import_id, u.u.user.record_uid, err,
+                                   sizeof(err));
+        if (added < 0)
+            x->fail = 1;
+        x->found += added == 1;
+    }
+    users_msg_free(&u);
+    return x->fail;
+}
+
+static int replay_import(struct batch *b, const rd_kafka_message_t *m, const struct import_end *e,
+                         struct import_state *is)
+{
+    struct replay_ctx x = {b, m->partition, e->import_id, 0, 0};
+    char err[512];
+    int rc = topic_read_range(b->core->cfg, b->topic, m->partition, e->first_offset, m->offset,
+                              REPLAY_MS, replay_one, &x, err, sizeof(err));
+    if (rc != 0) {
+        snprintf(b->err, sizeof(b->err), "re-reading import %.40s: %.400s", e->import_id,
+                 x.fail ? "state error" : err);
+        return -1;
+    }
+    is->records_seen += x.found;
+    log_kv(LOG_INFO, "import_replayed", "import_id", e->import_id, NULL);
+    return 0;
+}
+
+/* The persons of source/school/role in a partition that the import did not list. */
+struct unseen {
+    char **uids;
+    size_t n, cap;
+};
+
+static int collect_uid(const char *uid, void *opaque)
+{
+    struct unseen *u = opaque;
+    if (u->n == u->cap) {
+        u->cap = u->cap ? 2 * u->cap : 64;
+        u->uids = xrealloc(u->uids, u->cap * sizeof(char *));
+    }
+    u->uids[u->n++] = xstrdup(uid);
+    return 0;
+}
+
+static void unseen_free(struct unseen *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        free(u->uids[i]);
+    free(u->uids);
+}
+
+/* Takes school away from every unseen person (waves of removals). */
+static int remove_unseen(struct batch *b, const rd_kafka_message_t *m,
+                         const struct import_state *is, const struct unseen *u, int64_t produced_at)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        if (wave_add_check(b, u->uids[i]) < 0)
+            return -1;
+        struct person before;
+        int g = get_person(b, m->partition, u->uids[i], is->source_uid, &before);
+        if (g < 0)
+            return -1;
+        if (g == 1)
+            continue;
+        struct item *it =
+            new_item(b, ITEM_REMOVE, m->partition, m->offset, is->import_id, is->dry_run);
+        it->before = before;
+        it->has_before = true;
+        if (plan_remove_school(b->core->cfg, &it->before, is->school, produced_at, &it->job.plan) ==
+            PLAN_NONE) {
+            item_free(it);
+            b->n_items--;
+        }
+    }
+    return flush_wave(b);
+}
+
+static void import_event(struct batch *b, const rd_kafka_message_t *m,
+                         const struct import_state *is, enum event_type t, const char *reason)
+{
+    struct event *e = new_event(b, t, m->partition, m->offset);
+    e->import_id = xstrdup(is->import_id);
+    e->source_uid = xstrdup(is->source_uid);
+    e->school = xstrdup(is->school);
+    e->has_role = true;
+    e->role = is->role;
+    e->reason = dup_or_null(reason);
+    e->has_counts = true;
+    e->counts = is->counts;
+    e->counts.records = is->records_seen;
+    e->dry_run = is->dry_run;
+    b->core->totals[t]++;
+}
+
+/* The removals of an import whose records are all here; held when the guard trips. */
+static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct import_state *is,
+                         bool released)
+{
+    const struct config *cfg = b->core->cfg;
+    struct unseen u = {0};
+    size_t members = 0;
+    char err[256], why[300];
+    if (state_member_count(b->txn, m->partition, is->source_uid, is->school, is->role, &members,
+                           err, sizeof(err)) < 0 ||
+        state_members_unseen_each(b->txn, m->partition, is->source_uid, is->school, is->role,
+                                  is->import_id, collect_uid, &u, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        unseen_free(&u);
+        return -1;
+    }
+    const struct import_config *im = &cfg->import;
+    bool too_many = (int64_t)u.n > im->deletion_guard_count ||
+                    (double)u.n > im->deletion_guard_ratio * (double)members;
+    int rc = 0;
+    if (!released && u.n > 0 && too_many) {
+        snprintf(why, sizeof(why),
+                 "would take %s from %zu of its %zu %s (deletion guard: at most %" PRId64
+                 " and %.0f%%); release with: sisopi-admin release %s",
+                 is->school, u.n, members, role_name(is->role), im->deletion_guard_count,
+                 im->deletion_guard_ratio * 100, is->import_id);
+        is->status = STATE_IMPORT_HELD;
+        import_event(b, m, is, EVENT_IMPORT_HELD, why);
+        log_kv(LOG_WARN, "import_held", "import_id", is->import_id, "reason", why, NULL);
+        rc = put_import(b, m->partition, is);
+    } else {
+        rc = remove_unseen(b, m, is, &u, is->produced_at_ms);
+        if (rc == 0) {
+            struct import_state fresh;
+            if (get_import(b, m->partition, is->import_id, &fresh, false, NULL) == 0) {
+                import_state_free(is);
+                *is = fresh;
+            }
+            import_event(b, m, is, released ? EVENT_IMPORT_RELEASED : EVENT_IMPORT_COMPLETED, NULL);
+            size_t cleared;
+            if (state_seen_clear(b->txn, m->partition, is->import_id, &cleared, err, sizeof(err)) <
+                    0 ||
+                state_import_del(b->txn, m->partition, is->import_id, err, sizeof(err)) < 0) {
+                snprintf(b->err, sizeof(b->err), "state: %s", err);
+                rc = -1;
+            }
+        }
+    }
+    unseen_free(&u);
+    return rc;
+}
+
+static int handle_import_end(struct batch *b, const rd_kafka_message_t *m, struct users_msg *u)
+{
+    const struct import_end *e = &u->u.end;
+    struct import_state is;
+    char err[256], why[300];
+    if (flush_wave(b) < 0 || get_import(b, m->partition, e->import_id, &is, true, e) < 0)
+        return -1;
+    int rc = 0;
+    if (is.status != STATE_IMPORT_OPEN) /* seen before (a replay): decided already */
+        goto out;
+    is.ended_at_offset = m->offset;
+    is.expected_records = e->record_count;
+    is.produced_at_ms = e->produced_at_ms;
+    if (is.records_seen != e->record_count && e->first_offset >= 0) {
+        if ((rc = replay_import(b, m, e, &is)) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < e->n_kept; i++) { /* listed, but their rows were bad: keep them */
+        if (state_seen_add(b->txn, m->partition, e->import_id, e->kept_record_uids[i], err,
+                           sizeof(err)) < 0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            rc = -1;
+            goto out;
+        }
+    }
+    if (is.records_seen != e->record_count) {
+        snprintf(why, sizeof(why),
+                 "partition %d holds %" PRId64 " of the import's %" PRId64
+                 " records: nobody is removed",
+                 m->partition, is.records_seen, e->record_count);
+        is.status = STATE_IMPORT_INCOMPLETE;
+        import_event(b, m, &is, EVENT_IMPORT_INCOMPLETE, why);
+        log_kv(LOG_ERROR, "import_incomplete", "import_id", e->import_id, "reason", why, NULL);
+        size_t cleared;
+        if (state_seen_clear(b->txn, m->partition, e->import_id, &cleared, err, sizeof(err)) < 0 ||
+            state_import_del(b->txn, m->partition, e->import_id, err, sizeof(err)) < 0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            rc = -1;
+        }
+        goto out;
+    }
+    if ((rc = put_import(b, m->partition, &is)) == 0)
+        rc = finish_import(b, m, &is, false);
+out:
+    import_state_free(&is);
+    return rc;
+}
+
+static int handle_release(struct batch *b, const rd_kafka_message_t *m, struct users_msg *u)
+{
+    struct import_state is;
+    if (flush_wave(b) < 0)
+        return -1;
+    int g = get_import(b, m->partition, u->u.release.import_id, &is, false, NULL);
+    if (g != 0)
+        return g < 0 ? -1 : 0; /* nothing held here */
+    int rc = 0;
+    if (is.status == STATE_IMPORT_HELD) {
+        log_kv(LOG_WARN, "import_released", "import_id", is.import_id, "released_by",
+               u->u.release.released_by, NULL);
+        rc = finish_import(b, m, &is, true);
+    }
+    import_state_free(&is);
+    return rc;
+}
+
+static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct users_msg *u)
+{
+    const struct purge_due *pd = &u->u.purge;
+    if (wave_add_check(b, pd->record_uid) < 0)
+        return -1;
+    struct person before;
+    char err[256];
+    int g = state_person_get(b->txn, m->partition, pd->record_uid, &before, err, sizeof(err));
+    if (g < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    if (g == 1)
+        return 0;
+    /* Only a person still in limbo with that very purge date goes: one who came back, or
+     * whose date moved, stays. */
+    if (!before.limbo || before.purge_at_ms != pd->purge_at_ms) {
+        log_kv(LOG_INFO, "purge_skipped", "record_uid", pd->record_uid, "msg",
+               before.limbo ? "another purge date" : "not in limbo", NULL);
+        person_free(&before);
+        return 0;
+    }
+    struct item *it = new_item(b, ITEM_PURGE, m->partition, m->offset, NULL, false);
+    it->before = before;
+    it->has_before = true;
+    it->job.plan.action = PLAN_MODIFY;
+    person_copy(&it->job.plan.after, &before);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the batch                                                                                */
+
+static int handle(struct batch *b, const rd_kafka_message_t *m)
+{
+    struct reconcile_core *c = b->core;
+    char err[256];
+    int64_t next = 0;
+    if (state_offset_get(b->txn, m->partition, &next, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    if (m->offset < next)
+        return 0; /* applied before a crash, Kafka's commit did not follow */
+    /* Decoded messages live until the batch ends: wave items borrow their records. */
+    b->decoded = xrealloc(b->decoded, (b->n_decoded + 1) * sizeof(*b->decoded));
+    struct users_msg *um = b->decoded[b->n_decoded++] = xcalloc(1, sizeof(struct users_msg));
+    const char *invalid = NULL;
+    int rc = 0;
+    if (users_msg_decode(m->payload, m->len, um, err, sizeof(err)) < 0)
+        invalid = err;
+    else if (um->type == USERS_MSG_USER_RECORD)
+        invalid = invalid_record(c->cfg, &um->u.user);
+    if (invalid) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s", invalid);
+        char where[48];
+        snprintf(where, sizeof(where), "%" PRId32 ":%" PRId64, m->partition, m->offset);
+        log_kv(LOG_WARN, "dead_letter", "at", where, "reason", why, NULL);
+        if (event_sink_dead_letter(c->events, m, why, err, sizeof(err)) < 0) {
+            snprintf(b->err, sizeof(b->err), "dead letter: %s", err);
+            b->lost = true; /* the broker: retry */
+            rc = -1;
+        }
+        c->dead_letters++;
+    } else {
+        switch (um->type) {
+        case USERS_MSG_USER_RECORD:
+            rc = handle_record(b, m, um);
+            break;
+        case USERS_MSG_IMPORT_END:
+            rc = handle_import_end(b, m, um);
+            break;
+        case USERS_MSG_IMPORT_RELEASE:
+            rc = handle_release(b, m, um);
+            break;
+        case USERS_MSG_PURGE_DUE:
+            rc = handle_purge(b, m, um);
+            break;
+        }
+    }
+    if (rc == 0 && state_offset_put(b->txn, m->partition, m->offset + 1, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        rc = -1;
+    }
+    return rc;
+}
+
+static void make_suspect(const char *uid, void *opaque)
+{
+    uid_set_add(opaque, uid, 1);
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_items; i++)
+        item_free(&b->items[i]);
+    free(b->items);
+    for (size_t i = 0; i < b->n_events; i++)
+        event_free(&b->events[i]);
+    free(b->events);
+    for (size_t i = 0; i < b->n_decoded; i++) {
+        users_msg_free(b->decoded[i]);
+        free(b->decoded[i]);
+    }
+    free(b->decoded);
+    uid_set_free(b->in_wave);
+    uid_set_free(b->touched);
+}
+
+/* Produces the batch's events and waits until the broker has them all. */
+static int publish_events(struct batch *b)
+{
+    char err[256];
+    for (size_t i = 0; i < b->n_events; i++) {
+        if (event_sink_emit(b->core->events, &b->events[i], err, sizeof(err)) < 0) {
+            log_kv(LOG_ERROR, "event_not_encoded", "error", err, NULL);
+            continue; /* a bug, not an outage: do not block the partition on it */
+        }
+    }
+    if (event_sink_flush(b->core->events, 30000, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "events: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_t **msgs, size_t n,
+                                  char *err, size_t errn)
+{
+    struct batch b = {.core = core, .in_wave = uid_set_new(), .touched = uid_set_new()};
+    enum reconcile_rc rc = RECONCILE_OK;
+    char e[256];
+    b.topic = core->cfg->kafka.topic_users;
+    if (state_txn_begin(core->state, true, &b.txn, e, sizeof(e)) < 0) {
+        snprintf(err, errn, "state: %s", e);
+        batch_free(&b);
+        return RECONCILE_FATAL;
+    }
+    int hrc = 0;
+    for (size_t i = 0; i < n && hrc == 0; i++) {
+        hrc = handle(&b, msgs[i]);
+        core->messages++;
+    }
+    if (hrc == 0)
+        hrc = flush_wave(&b);
+    if (hrc < 0) {
+        /* Changes that reached the directory before it went away are reported now; the state
+         * is not saved, and the persons are read back from the directory on the retry. */
+        rc = b.lost ? RECONCILE_RETRY : RECONCILE_FATAL;
+        if (b.lost) {
+            uid_set_each(b.touched, make_suspect, core->suspects);
+            publish_events(&b);
+        }
+        snprintf(err, errn, "%s", b.err[0] ? b.err : "the directory connection was lost");
+        state_txn_abort(b.txn);
+    } else if (publish_events(&b) < 0) {
+        rc = RECONCILE_RETRY;
+        uid_set_each(b.touched, make_suspect, core->suspects);
+        snprintf(err, errn, "%s", b.err);
+        state_txn_abort(b.txn);
+    } else if (state_txn_commit(b.txn, e, sizeof(e)) < 0) {
+        rc = RECONCILE_FATAL;
+        snprintf(err, errn, "state commit: %s", e);
+    } else {
+        inflight_clear(core);
+    }
+    uid_set_free(core->resolved);
+    core->resolved = uid_set_new();
+    batch_free(&b);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the core                                                                                 */
+
+int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, char *err, size_t n)
+{
+    char e[256];
+    memset(core, 0, sizeof(*core));
+    core->cfg = cfg;
+    core->suspects = uid_set_new();
+    core->resolved = uid_set_new();
+    core->inflight_path = xasprintf("%s/inflight", cfg->reconciler.state_dir);
+    if (state_store_open(cfg->reconciler.state_dir, (size_t)4 << 30, true, &core->state, e,
+                         sizeof(e)) < 0) {
+        snprintf(err, n, "state store %s: %s", cfg->reconciler.state_dir, e);
+        return -1;
+    }
+    inflight_recover(core);
+    return 0;
+}
+
+void reconcile_core_close(struct reconcile_core *core)
+{
+    state_store_close(core->state);
+    uid_set_free(core->suspects);
+    uid_set_free(core->resolved);
+    free(core->inflight_path);
+    memset(core, 0, sizeof(*core));
+}
+
+int64_t reconcile_next_offset(struct reconcile_core *core, int32_t partition)
+{
+    struct state_txn *t;
+    char err[256];
+    int64_t next = 0;
+    if (state_txn_begin(core->state, false, &t, err, sizeof(err)) < 0)
+        return -1;
+    if (state_offset_get(t, partition, &next, err, sizeof(err)) < 0)
+        next = -1;
+    state_txn_abort(t);
+    return next;
+}
+
+struct open_count {
+    size_t n;
+};
+
+static int count_open(const struct import_state *s, void *opaque)
+{
+    struct open_count *c = opaque;
+    c->n += s->status == STATE_IMPORT_OPEN;
+    return 0;
+}
+
+size_t reconcile_open_imports(struct reconcile_core *core, const int32_t *partitions, size_t n)
+{
+    struct state_txn *t;
+    char err[256];
+    struct open_count c = {0};
+    if (state_txn_begin(core->state, false, &t, err, sizeof(err)) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        state_imports_each(t, partitions[i], count_open, &c, err, sizeof(err));
+    state_txn_abort(t);
+    return c.n;
+}
+
+struct rebuild_ctx {
+    struct state_txn *txn;
+    const bool *want; /* by partition */
+    int32_t partitions;
+    size_t persons;
+    char err[256];
+};
+
+static int rebuild_one(const struct person *p, void *opaque)
+{
+    struct rebuild_ctx *r = opaque;
+    int32_t part = partitioner_partition(p->record_uid, strlen(p->record_uid), r->partitions);
+    if (!r->want[part])
+        return 0;
+    r->persons++;
+    return state_person_put(r->txn, part, p, r->err, sizeof(r->err)) < 0 ? -1 : 0;
+}
+
+int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *partitions,
+                                 const int64_t *committed, size_t n, char *err, size_t errn)
+{
+    int32_t parts = core->cfg->kafka.partitions;
+    bool *want = xcalloc((size_t)parts, sizeof(bool));
+    size_t n_want = 0;
+    struct state_txn *t = NULL;
+    char e[256];
+    int rc = -1;
+    if (state_txn_begin(core->state, true, &t, e, sizeof(e)) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        struct state_partition_info info;
+        if (state_partition_get(t, partitions[i], &info, e, sizeof(e)) < 0)
+            goto fail;
+        int64_t c = committed[i] < 0 ? 0 : committed[i];
+        /* Current only if this slice saw exactly what was committed: more (we crashed before
+         * committing) or less (someone else went on) means the directory may differ. */
+        bool current = info.complete && info.has_offset && info.next_offset == c;
+        if (!current && partitions[i] < parts) {
+            want[partitions[i]] = true;
+            n_want++;
+        }
+    }
+    if (n_want) {
+        struct rebuild_ctx r = {.txn = t, .want = want, .partitions = parts};
+        for (size_t i = 0; i < n; i++) {
+            if (want[partitions[i]] && state_partition_drop(t, partitions[i], e, sizeof(e)) < 0)
+                goto fail;
+        }
+        if (person_ldap_scan(core->ldap, core->cfg, NULL, rebuild_one, &r, e, sizeof(e)) != 0) {
+            snprintf(e, sizeof(e), "%s", r.err[0] ? r.err : e);
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int64_t c = committed[i] < 0 ? 0 : committed[i];
+            if (want[partitions[i]] &&
+                (state_partition_mark_complete(t, partitions[i], e, sizeof(e)) < 0 ||
+                 state_offset_put(t, partitions[i], c, e, sizeof(e)) < 0))
+                goto fail;
+        }
+        char np[24], pp[24];
+        snprintf(np, sizeof(np), "%zu", n_want);
+        snprintf(pp, sizeof(pp), "%zu", r.persons);
+        log_kv(LOG_INFO, "partitions_rebuilt", "partitions", np, "persons", pp, NULL);
+    }
+    if (state_txn_commit(t, e, sizeof(e)) < 0) {
+        t = NULL;
+        goto fail;
+    }
+    free(want);
+    return 0;
+fail:
+    snprintf(err, errn, "preparing partitions: %s", e);
+    if (t)
+        state_txn_abort(t);
+    free(want);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/*
+ * reconciler: sisopi-reconciler's life: a consumer-group member (cooperative-sticky) that
+ * hands batches of sisopi.users to reconcile.c, keeps the state slices of its partitions
+ * current across rebalances, retries with back-off while the directory or the broker is
+ * away, and commits Kafka offsets only after the state before them is durable.
+ */
+#ifndef SISOPI_RECONCILER_H
+#define SISOPI_RECONCILER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct reconciler_opts {
+    bool until_idle;       /* exit once caught up with every assigned partition */
+    int idle_open_seconds; /* with until_idle: exit even with open imports after this long */
+};
+
+/* Runs until SIGTERM/SIGINT (or idle). Returns an exit code (EXIT_OK, EXIT_FAILED). */
+int reconciler_run(const struct config *cfg, const struct reconciler_opts *o);
+
+#endif

@@ -1,0 +1,170 @@
+/* Unit tests of state_codec: person/import round trips, deep copy and equality, and that
+ * damaged, short or foreign data is refused without a crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state_codec.h"
+#include "strutil.h"
+
+#define SID "sisdb"
+
+static char err[512];
+
+/* A heap array of the non-NULL ones of a and b; *n gets its length. */
+static char **strv2(const char *a, const char *b, size_t *n)
+{
+    char **v = xcalloc(2, sizeof(char *));
+    *n = 0;
+    if (a)
+        v[(*n)++] = xstrdup(a);
+    if (b)
+        v[(*n)++] = xstrdup(b);
+    return v;
+}
+
+/* A person with the schools s1, s2 (each may be NULL), no classes. */
+static void mk_person(struct person *p, const char *rid, enum role role, const char *s1,
+                      const char *s2)
+{
+    memset(p, 0, sizeof(*p));
+    p->record_uid = xstrdup(rid);
+    p->source_uid = xstrdup(SID);
+    p->role = role;
+    p->schools = strv2(s1, s2, &p->n_schools);
+    p->primary_school = p->n_schools ? xstrdup(p->schools[0]) : NULL;
+    p->username = xasprintf("u.%s", rid);
+}
+
+/* Every field set, non-ASCII and empty values included. */
+static void full_person(struct person *p)
+{
+    mk_person(p, "R-0001", ROLE_TEACHER_AND_STAFF, "S1", "S2");
+    free(p->username);
+    p->username = xstrdup("a.b");
+    p->dn = xstrdup("uid=a.b,cn=lehrer und mitarbeiter,cn=users,ou=S1,dc=example,dc=org");
+    p->n_classes = 2;
+    p->classes = xcalloc(2, sizeof(*p->classes));
+    p->classes[0].school = xstrdup("S1");
+    p->classes[0].classes = strv2("S1-1a", "S1-2b", &p->classes[0].n_classes);
+    p->classes[1].school = xstrdup("S2");
+    p->classes[1].classes = strv2("S2-x \xc3\xa4", NULL, &p->classes[1].n_classes);
+    p->purge_at_ms = -1;
+    p->attr_hash = 0xfedcba9876543210ULL;
+    p->email = xstrdup("a.b@example.org");
+    p->updated_offset = INT64_MAX;
+    p->n_attrs = 2;
+    p->attrs = xcalloc(2, sizeof(*p->attrs));
+    p->attrs[0].name = xstrdup("givenName");
+    p->attrs[0].values = strv2("J\xc3\xbcrgen", NULL, &p->attrs[0].n_values);
+    p->attrs[1].name = xstrdup("telephoneNumber");
+    p->attrs[1].values = strv2("+49 1", "", &p->attrs[1].n_values);
+}
+
+static void test_person_roundtrip_copy_equal(void **state)
+{
+    (void)state;
+    struct person p, got, copy, min = {.record_uid = "m", .source_uid = "s"};
+    struct state_buf b = {0};
+    full_person(&p);
+    state_codec_person_encode(&p, &b);
+    assert_int_equal(state_codec_person_decode(b.p, b.len, &got, err, sizeof(err)), 0);
+    assert_true(person_equal(&p, &got));
+    person_free(&got);
+    state_codec_person_encode(&min, &b);
+    assert_int_equal(state_codec_person_decode(b.p, b.len, &got, err, sizeof(err)), 0);
+    assert_true(person_equal(&min, &got));
+    assert_null(got.dn);
+    assert_null(got.email);
+    person_free(&got);
+
+    person_copy(&copy, &p);
+    assert_true(person_equal(&copy, &p));
+    free(copy.attrs[1].values[1]);
+    copy.attrs[1].values[1] = xstrdup("x");
+    assert_false(person_equal(&copy, &p));
+    person_free(&copy);
+    person_copy(&copy, &p);
+    copy.attr_hash++;
+    assert_false(person_equal(&copy, &p));
+    person_free(&copy);
+    person_free(&p);
+    state_codec_buf_free(&b);
+}
+
+static void test_rejects_corrupt(void **state)
+{
+    (void)state;
+    struct person p, got;
+    struct state_buf b = {0};
+    full_person(&p);
+    state_codec_person_encode(&p, &b);
+    assert_int_equal(state_codec_person_decode(b.p, b.len, &got, err, sizeof(err)), 0);
+    person_free(&got);
+    for (size_t len = 0; len < b.len; len++) { /* every truncation */
+        unsigned char *cut = xmalloc(len + 1);
+        memcpy(cut, b.p, len);
+        assert_int_equal(state_codec_person_decode(len ? cut : NULL, len, &got, err, sizeof(err)),
+                         STATE_ERR_CORRUPT);
+        assert_null(got.record_uid);
+        free(cut);
+    }
+    unsigned char *m = xmalloc(b.len + 1);
+    memcpy(m, b.p, b.len);
+    m[b.len] = 0; /* trailing byte */
+    assert_int_equal(state_codec_person_decode(m, b.len + 1, &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    assert_non_null(strstr(err, "trailing"));
+    m[0] = 99; /* unknown version */
+    assert_int_equal(state_codec_person_decode(m, b.len, &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    assert_non_null(strstr(err, "version"));
+    /* Random damage: decode either succeeds or fails cleanly (ASan watches the rest). */
+    unsigned seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        memcpy(m, b.p, b.len);
+        for (int k = 0; k < 1 + round % 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            m[(seed >> 8) % b.len] = (unsigned char)(seed >> 20);
+        }
+        int rc = state_codec_person_decode(m, b.len, &got, err, sizeof(err));
+        assert_true(rc == 0 || rc == STATE_ERR_CORRUPT);
+        person_free(&got);
+    }
+    free(m);
+    /* Absurd counts and over-long varints. */
+    static const unsigned char huge[] = {1, 2, 'a', 2, 'b', 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f};
+    assert_int_equal(state_codec_person_decode(huge, sizeof(huge), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    static const unsigned char ovf[] = {1,    0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0x7f};
+    assert_int_equal(state_codec_person_decode(ovf, sizeof(ovf), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    static const unsigned char nul[] = {1, 3, 'a', 0, 2, 'b', 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(state_codec_person_decode(nul, sizeof(nul), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    assert_non_null(strstr(err, "NUL"));
+
+    struct import_state is = {.import_id = "imp", .school = "S1", .records_seen = 3}, ig;
+    state_codec_import_encode(&is, &b);
+    assert_int_equal(state_codec_import_decode(b.p, b.len, &ig, err, sizeof(err)), 0);
+    import_state_free(&ig);
+    for (size_t len = 0; len < b.len; len++)
+        assert_int_equal(state_codec_import_decode(b.p, len, &ig, err, sizeof(err)),
+                         STATE_ERR_CORRUPT);
+    state_codec_buf_free(&b);
+    person_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_person_roundtrip_copy_equal),
+        cmocka_unit_test(test_rejects_corrupt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
