@@ -126,7 +126,7 @@ static bool file_id_same(const struct file_id *a, const struct file_id *b)
 }
 
 static struct import_reader *open_reader(const struct ingest_job *job, const char *import_id,
-                                         struct ingest_result *res)
+                                         bool validate_only, struct ingest_result *res)
 {
     struct import_error err;
     struct import_job ij = {
@@ -136,6 +136,7 @@ static struct import_reader *open_reader(const struct ingest_job *job, const cha
         .source_uid = job->source_uid ? job->source_uid : job->cfg->import.source_uid,
         .import_id = import_id,
         .dry_run = job->dry_run,
+        .skip_password_hash = validate_only,
     };
     memset(&err, 0, sizeof(err));
     struct import_reader *r = import_reader_open(job->path, &ij, &err);
@@ -188,7 +189,7 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
 {
     struct progress pg = {.enabled = job->progress, .phase = "validate"};
     pg.start = pg.last = mono_seconds();
-    struct import_reader *r = open_reader(job, res->import_id, res);
+    struct import_reader *r = open_reader(job, res->import_id, true, res);
     if (!r)
         return -1;
     res->encoding = import_reader_encoding(r);
@@ -277,7 +278,7 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
     const char *topic = job->cfg->kafka.topic_users;
     struct progress pg = {.enabled = job->progress, .phase = "publish"};
     pg.start = pg.last = mono_seconds();
-    struct import_reader *r = open_reader(job, res->import_id, res);
+    struct import_reader *r = open_reader(job, res->import_id, false, res);
     if (!r)
         return -1;
     int rc = 0;
