@@ -184,7 +184,7 @@ static void submit_add(struct apply_job *j, const char *uid)
         char pw[256];
         if (password_generate(a->cfg->import.password_length, pw, sizeof(pw), err, sizeof(err)) <
                 0 ||
-            !(hash = password_hash(pw, err, sizeof(err)))) {
+            !(hash = password_hash_rounds(pw, PASSWORD_GENERATED_ROUNDS, err, sizeof(err)))) {
             explicit_bzero(pw, sizeof(pw));
             job_fail(j, 0, "no initial password");
             return;

@@ -143,13 +143,19 @@ out:
 
 char *password_hash(const char *password, char *errstr, size_t errstr_size)
 {
+    return password_hash_rounds(password, 0, errstr, errstr_size);
+}
+
+char *password_hash_rounds(const char *password, unsigned long rounds, char *errstr,
+                           size_t errstr_size)
+{
     unsigned char rnd[16];
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
     struct crypt_data *cd = xcalloc(1, sizeof(*cd));
     char *out = NULL;
     if (fill_random(rnd, sizeof(rnd), " for a salt", errstr, errstr_size) < 0)
         goto out;
-    if (!crypt_gensalt_rn("$6$", 0, (const char *)rnd, (int)sizeof(rnd), setting,
+    if (!crypt_gensalt_rn("$6$", rounds, (const char *)rnd, (int)sizeof(rnd), setting,
                           (int)sizeof(setting))) {
         snprintf(errstr, errstr_size, "cannot make a SHA-512 crypt salt: %s", strerror(errno));
         goto out;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avro_codec.h"
@@ -355,6 +356,13 @@ static int save_item(struct batch *b, struct item *it)
     return rc < 0 ? -1 : 0;
 }
 
+static double wave_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Carries out the current wave. Returns 0, or -1 (b->lost or b->err say why). */
 static int flush_wave(struct batch *b)
 {
@@ -362,10 +370,12 @@ static int flush_wave(struct batch *b)
     if (b->n_items == 0)
         return 0;
     int rc = 0;
+    double t0 = wave_clock();
     if (lookup_creations(b) < 0 || inflight_write(b) < 0) {
         rc = -1;
         goto out;
     }
+    double t1 = wave_clock();
     size_t n_real = 0;
     struct apply_job *jobs = xcalloc(b->n_items, sizeof(*jobs));
     for (size_t i = 0; i < b->n_items; i++) {
@@ -379,6 +389,13 @@ static int flush_wave(struct batch *b)
     }
     if (apply_wave(c->applier, jobs, n_real) < 0)
         b->lost = true;
+    if (log_enabled(LOG_DEBUG)) {
+        char sn[24], sl[24], sa[24];
+        snprintf(sn, sizeof(sn), "%zu", n_real);
+        snprintf(sl, sizeof(sl), "%.3f", t1 - t0);
+        snprintf(sa, sizeof(sa), "%.3f", wave_clock() - t1);
+        log_kv(LOG_DEBUG, "wave", "jobs", sn, "lookup_s", sl, "apply_s", sa, NULL);
+    }
     for (size_t i = 0, k = 0; i < b->n_items && !b->lost; i++) {
         struct item *it = &b->items[i];
         if (!it->dry_run && it->job.plan.action != PLAN_NONE)

@@ -43,4 +43,24 @@ echo "== sisopi-audit dump: the same messages decoded"
 "$BUILD/services/sisopi-audit" -c "$CFG" dump --topic users
 
 echo
+echo "== more imports: Gym1's teachers, and Schule2 (S-1003 is listed by both schools)"
+"$BUILD/services/sisopi-ingest" -c "$CFG" -q --school Gym1 --role teacher examples/Gym1-teacher.csv | head -1
+"$BUILD/services/sisopi-ingest" -c "$CFG" -q --school Schule2 --role student examples/Schule2-student.csv | head -1
+
+echo
+echo "== sisopi-reconciler --until-idle: the directory follows the imports"
+"$BUILD/services/sisopi-reconciler" -c "$CFG" --until-idle 2>&1 | grep -E 'summary|rejected|error' || true
+
+URI=$(sed -n 's/^ *uri = "\(.*\)";/\1/p' "$CFG")
+BASE=$(sed -n 's/^ *base = "\(.*\)";/\1/p' "$CFG")
+echo
+echo "== the accounts (uid, schools, DN)"
+ldapsearch -x -LLL -o ldif-wrap=no -H "$URI" -D "cn=admin,$BASE" -y "$STACK/ldap.secret" -b "$BASE" \
+    '(ucsschoolRecordUID=*)' uid ucsschoolSchool | grep -E '^(dn|uid|ucsschoolSchool):'
+echo
+echo "== the events on sisopi.events"
+"$BUILD/services/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null |
+    jq -r 'select(.event.record_uid != null) | "\(.event.type)\t\(.event.record_uid)\t\(.event.dn_after)"'
+
+echo
 echo "The stack keeps running: export SISOPI_CONFIG=$CFG, and 'scripts/demo.sh stop' when done."
