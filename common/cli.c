@@ -5,8 +5,10 @@
 
 #include <librdkafka/rdkafka.h>
 #include <ldap.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -34,6 +36,44 @@ int cli_load(struct config *cfg, const char *service, const char *config_path,
     }
     log_init(service, cfg->output.log_format, cfg->output.log_level);
     return 0;
+}
+
+int cli_parse_global(int argc, char **argv, const char *service, void (*usage)(FILE *),
+                     struct cli_global *g)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"bootstrap", required_argument, NULL, 'b'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    memset(g, 0, sizeof(*g));
+    /* "+": stop at the command, whose options are its own. */
+    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            g->config = optarg;
+            break;
+        case 'b':
+            g->bootstrap = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            cli_print_version(service);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    g->command = optind;
+    return -1;
 }
 
 void cli_print_version(const char *service)

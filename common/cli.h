@@ -5,6 +5,8 @@
 #ifndef SISOPI_CLI_H
 #define SISOPI_CLI_H
 
+#include <stdio.h>
+
 #include "config.h"
 
 /* Exit codes of every sisopi program. */
@@ -25,6 +27,20 @@ const char *cli_config_path(const char *given);
  * Returns 0 or -1. */
 int cli_load(struct config *cfg, const char *service, const char *config_path,
              const char *bootstrap);
+
+/* The options before a command (sisopi-admin, sisopi-audit): -c, --bootstrap, -h, -V. */
+struct cli_global {
+    const char *config;
+    const char *bootstrap;
+    int command; /* argv index of the command */
+};
+
+/*
+ * Parses the global options and finds the command. Returns -1 to go on (g filled), or the
+ * exit code to leave with (help or version printed, or a usage error with usage on stderr).
+ */
+int cli_parse_global(int argc, char **argv, const char *service, void (*usage)(FILE *),
+                     struct cli_global *g);
 
 /* Prints "sisopi-<service> VERSION" with the library versions it runs on. */
 void cli_print_version(const char *service);

@@ -2,7 +2,6 @@
  * sisopi-admin: what an operator does by hand. For now: release a held import. School and
  * topic management and purge listings come with later issues and say so.
  */
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,51 +86,25 @@ out:
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'b':
-            bootstrap = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version("admin");
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[optind];
+    struct cli_global g;
+    int exit_code = cli_parse_global(argc, argv, "admin", usage, &g);
+    if (exit_code >= 0)
+        return exit_code;
+    const char *cmd = argv[g.command];
     if (strcmp(cmd, "release") != 0) {
         bool later = !strcmp(cmd, "school") || !strcmp(cmd, "purge") || !strcmp(cmd, "topics");
         fprintf(stderr, "sisopi-admin: %s: %s\n", cmd,
                 later ? "not implemented yet (issues #4, #7)" : "unknown command (see --help)");
         return later ? EXIT_FAILED : EXIT_USAGE;
     }
-    if (optind + 2 != argc) {
+    if (g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
     struct config cfg;
-    if (cli_load(&cfg, "admin", config, bootstrap) < 0)
+    if (cli_load(&cfg, "admin", g.config, g.bootstrap) < 0)
         return EXIT_FAILED;
-    int rc = cmd_release(&cfg, argv[optind + 1]);
+    int rc = cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;
 }

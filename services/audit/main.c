@@ -130,38 +130,11 @@ static int cmd_dump(const struct config *cfg, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL;
-    int c;
-    /* "+": stop at the command, whose options are its own. */
-    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'b':
-            bootstrap = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version("audit");
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[optind];
+    struct cli_global g;
+    int exit_code = cli_parse_global(argc, argv, "audit", usage, &g);
+    if (exit_code >= 0)
+        return exit_code;
+    const char *cmd = argv[g.command];
     if (strcmp(cmd, "dump") != 0) {
         fprintf(stderr, "sisopi-audit: %s: %s\n", cmd,
                 strstr("history imports report verify", cmd) ? "not implemented yet (issue #4)"
@@ -169,9 +142,9 @@ int main(int argc, char **argv)
         return strstr("history imports report verify", cmd) ? EXIT_FAILED : EXIT_USAGE;
     }
     struct config cfg;
-    if (cli_load(&cfg, "audit", config, bootstrap) < 0)
+    if (cli_load(&cfg, "audit", g.config, g.bootstrap) < 0)
         return EXIT_FAILED;
-    int rc = cmd_dump(&cfg, argc - optind, argv + optind);
+    int rc = cmd_dump(&cfg, argc - g.command, argv + g.command);
     config_free(&cfg);
     return rc;
 }
