@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "scheme.h"
 #include "strutil.h"
 
 /* Where a validation error points: the file, the setting's line, its dotted path. */
@@ -510,10 +511,17 @@ static int load_schemes(struct cfg_ctx *c, const config_setting_t *im, struct im
         get_str(c, sc, "email", &ic->scheme_email) < 0 ||
         get_group(c, im, "username_max_length", ukeys, &ml) < 0)
         return -1;
+    char why[256], path[64];
     for (int r = 0; r <= ROLE_COUNT; r++) {
         if (get_str(c, u, ukeys[r], &ic->scheme_username[r]) < 0)
             return -1;
+        snprintf(path, sizeof(path), "import.scheme.username.%s", ukeys[r]);
+        if (ic->scheme_username[r] && scheme_check(ic->scheme_username[r], why, sizeof(why)) < 0)
+            return cfg_fail(c, u ? config_setting_get_member(u, ukeys[r]) : NULL, path, "%s", why);
     }
+    if (ic->scheme_email && scheme_check(ic->scheme_email, why, sizeof(why)) < 0)
+        return cfg_fail(c, config_setting_get_member(sc, "email"), "import.scheme.email", "%s",
+                        why);
     int def = 20;
     if (get_int32(c, ml, "default", 4, 255, &def) < 0)
         return -1;
@@ -558,6 +566,9 @@ static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct i
         get_int(c, dg, "max_count", 0, INT64_MAX, &ic->deletion_guard_count) < 0 ||
         load_csv(c, g, &ic->csv) < 0)
         return -1;
+    if (ic->scheme_email && scheme_references(ic->scheme_email, "maildomain") && !ic->maildomain)
+        return cfg_fail(c, g ? config_setting_get_member(g, "scheme") : NULL, "import.scheme.email",
+                        "uses <maildomain>, but import.maildomain is not set");
     const char *rep = ic->class_replacement;
     if (strlen(rep) > 1 || (*rep && !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                             "0123456789 -.",

@@ -156,6 +156,14 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("kafka: {\n  partitions = ;\n};\n", "bad.cfg:2: syntax error");
     expect_error("import: { deletion_guard: { max_ratio = 1.5; }; };\n",
                  "import.deletion_guard.max_ratio: 1.5 is not between 0 and 1");
+    expect_error(
+        "import: { scheme: { username: {\n student = \"<firstname>[0].<lastname\"; }; }; };\n",
+        "bad.cfg:2: import.scheme.username.student: ");
+    expect_error("import: { scheme: { username: {\n default = "
+                 "\"<firstname>[COUNTER2][ALWAYSCOUNTER]\"; }; }; };\n",
+                 "bad.cfg:2: import.scheme.username.default: ");
+    expect_error("import: { scheme: {\n email = \"<firstname>@<maildomain>\"; }; };\n",
+                 "import.scheme.email: uses <maildomain>, but import.maildomain is not set");
 }
 
 static void test_missing_file(void **state)
