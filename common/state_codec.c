@@ -33,7 +33,6 @@ void person_free(struct person *p)
         free_strv(p->classes[i].classes, p->classes[i].n_classes);
     }
     free(p->classes);
-    free(p->email);
     for (size_t i = 0; i < p->n_attrs; i++) {
         free(p->attrs[i].name);
         free_strv(p->attrs[i].values, p->attrs[i].n_values);
@@ -65,7 +64,6 @@ void person_copy(struct person *dst, const struct person *src)
     dst->dn = dup_or_null(src->dn);
     dst->username = dup_or_null(src->username);
     dst->primary_school = dup_or_null(src->primary_school);
-    dst->email = dup_or_null(src->email);
     dst->schools = dup_strv(src->schools, src->n_schools);
     dst->classes = src->n_classes ? xcalloc(src->n_classes, sizeof(*dst->classes)) : NULL;
     for (size_t i = 0; i < src->n_classes; i++) {
@@ -100,9 +98,8 @@ bool person_equal(const struct person *a, const struct person *b)
 {
     if (!str_eq(a->record_uid, b->record_uid) || !str_eq(a->source_uid, b->source_uid) ||
         a->role != b->role || !str_eq(a->dn, b->dn) || !str_eq(a->username, b->username) ||
-        !str_eq(a->primary_school, b->primary_school) || !str_eq(a->email, b->email) ||
-        a->limbo != b->limbo || a->purge_at_ms != b->purge_at_ms || a->attr_hash != b->attr_hash ||
-        a->updated_offset != b->updated_offset ||
+        !str_eq(a->primary_school, b->primary_school) || a->limbo != b->limbo ||
+        a->purge_at_ms != b->purge_at_ms || a->updated_offset != b->updated_offset ||
         !strv_eq(a->schools, a->n_schools, b->schools, b->n_schools) ||
         a->n_classes != b->n_classes || a->n_attrs != b->n_attrs)
         return false;
@@ -218,11 +215,6 @@ void state_codec_person_encode(const struct person *p, struct state_buf *b)
         put_strv(b, p->classes[i].classes, p->classes[i].n_classes);
     }
     put_svarint(b, p->purge_at_ms);
-    unsigned char h[8];
-    for (int i = 0; i < 8; i++)
-        h[i] = (unsigned char)(p->attr_hash >> (8 * i));
-    state_codec_buf_append(b, h, 8);
-    put_str(b, p->email);
     put_svarint(b, p->updated_offset);
     put_uvarint(b, p->n_attrs);
     for (size_t i = 0; i < p->n_attrs; i++) {
@@ -447,16 +439,6 @@ static void read_person(struct reader *r, struct person *p)
     read_classes(r, p);
     r->what = "purge_at_ms";
     get_svarint(r, &p->purge_at_ms);
-    r->what = "attr_hash";
-    if (!r->bad && r->end - r->p < 8)
-        fail(r, "truncated");
-    if (!r->bad) {
-        for (int i = 0; i < 8; i++)
-            p->attr_hash |= (uint64_t)r->p[i] << (8 * i);
-        r->p += 8;
-    }
-    r->what = "email";
-    get_str(r, true, &p->email);
     r->what = "updated_offset";
     get_svarint(r, &p->updated_offset);
     read_attrs(r, p);

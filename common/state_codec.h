@@ -2,14 +2,13 @@
  * state_codec: the versioned binary format of the values the state store keeps in LMDB
  * (persons and imports), and the helpers that own struct person / struct import_state.
  *
- * Format 1 of a person: u8 version (1), str record_uid, str source_uid, u8 role, u8 flags
+ * Format 2 of a person: u8 version (2), str record_uid, str source_uid, u8 role, u8 flags
  * (bit 0 limbo), str dn, str username, str primary_school, uvarint n + str schools[n],
- * uvarint n + (str school, uvarint m + str classes[m])[n], svarint purge_at_ms, u64 LE
- * attr_hash, str email, svarint updated_offset, uvarint n + (str name, uvarint m +
- * str values[m])[n] attrs.
- * Format 1 of an import: u8 version (1), str import_id, str source_uid, str school, u8 role,
+ * uvarint n + (str school, uvarint m + str classes[m])[n], svarint purge_at_ms,
+ * svarint updated_offset, uvarint n + (str name, uvarint m + str values[m])[n] attrs.
+ * Format 2 of an import: u8 version (2), str import_id, str source_uid, str school, u8 role,
  * u8 status, u8 flags (bit 0 dry_run), svarint records_seen, first_offset, last_offset,
- * ended_at_offset, expected_records, produced_at_ms.
+ * ended_at_offset, expected_records, produced_at_ms, and the seven import_counts.
  * str = uvarint (length + 1) then the bytes; 0 encodes NULL. uvarint = LEB128 (at most 10
  * bytes); svarint = zig-zag LEB128. No checksum: LMDB's copy-on-write commits never expose a
  * torn value; decoding is strict (unknown version or flag, short data, trailing bytes, NUL
@@ -22,7 +21,7 @@
 
 #include "state_store.h"
 
-#define STATE_CODEC_PERSON_VERSION 1
+#define STATE_CODEC_PERSON_VERSION 2 /* 2: personal attributes as attrs only */
 #define STATE_CODEC_IMPORT_VERSION 2 /* 2: counts */
 
 /* A growable byte buffer, reused between encodes. Owned by whoever declared it. */

@@ -53,7 +53,7 @@
 
 #include "records.h"
 
-#define STATE_FORMAT_VERSION 1
+#define STATE_FORMAT_VERSION 2 /* 2: person v2, import v2 */
 /* Default LMDB map size: 4 GiB of address space, a sparse file that grows as used. */
 #define STATE_STORE_DEFAULT_MAP_SIZE ((size_t)4 << 30)
 
@@ -86,8 +86,6 @@ struct person {
     size_t n_classes;
     bool limbo;             /* deactivated and in the limbo OU */
     int64_t purge_at_ms;    /* 0: none */
-    uint64_t attr_hash;     /* hash of the last applied personal attributes */
-    char *email;            /* as applied; NULL none */
     int64_t updated_offset; /* offset of the message that last changed it */
     /* The personal attributes as applied (givenName, sn, mail, birthday, extra columns...),
      * sorted by name, for the planner to diff against; names and values never NULL. */
