@@ -16,6 +16,7 @@ struct event_sink {
     rd_kafka_t *rk;
     const struct config *cfg;
     int64_t produced, acked, failed, dead_letters;
+    int64_t failed_total; /* for the statistics; failed counts since the last flush */
     char first_error[256];
 };
 
@@ -127,6 +128,11 @@ int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t n)
     if (s->failed) {
         snprintf(err, n, "%" PRId64 " events were not delivered (first: %s)", s->failed,
                  s->first_error);
+        /* The caller produces them again on its retry: count from a clean slate, or one
+         * outage would fail every flush after it. */
+        s->failed_total += s->failed;
+        s->produced -= s->failed;
+        s->failed = 0;
         return -1;
     }
     if (s->acked < s->produced) {
@@ -139,5 +145,6 @@ int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t n)
 
 struct event_sink_stats event_sink_stats(const struct event_sink *s)
 {
-    return (struct event_sink_stats){s->produced - s->dead_letters, s->dead_letters, s->failed};
+    return (struct event_sink_stats){s->produced - s->dead_letters, s->dead_letters,
+                                     s->failed_total + s->failed};
 }

@@ -41,6 +41,7 @@ struct item {
     int32_t partition;
     int64_t offset;
     char *import_id;
+    char *school; /* ITEM_REMOVE: the school taken away */
     bool dry_run;
 };
 
@@ -96,7 +97,7 @@ static void person_event(struct batch *b, const struct item *it, enum event_type
     e->import_id = dup_or_null(it->import_id);
     e->cause = it->kind == ITEM_PURGE ? xstrdup("purge") : NULL;
     e->source_uid = xstrdup(p->source_uid);
-    e->school = it->record ? xstrdup(it->record->school) : NULL;
+    e->school = it->record ? xstrdup(it->record->school) : dup_or_null(it->school);
     e->has_role = true;
     e->role = p->role;
     e->dn_before = it->has_before ? dup_or_null(it->before.dn) : NULL;
@@ -197,10 +198,9 @@ static int read_back(struct batch *b, const char *const *uids, const char *const
     char err[256];
     for (size_t i = 0; i < n; i += LOOKUP_CHUNK) {
         size_t m = n - i < LOOKUP_CHUNK ? n - i : LOOKUP_CHUNK;
-        size_t len = 4, cap = 256;
+        size_t len = 2, cap = 256;
         char *f = xmalloc(cap);
         strcpy(f, "(|");
-        len = 2;
         for (size_t k = i; k < i + m; k++) {
             char *one = person_ldap_filter_one(sids[k], uids[k]);
             size_t l = strlen(one);
@@ -245,6 +245,7 @@ static void item_free(struct item *it)
     if (it->has_before)
         person_free(&it->before);
     free(it->import_id);
+    free(it->school);
     memset(it, 0, sizeof(*it));
 }
 
@@ -663,6 +664,7 @@ static int remove_unseen(struct batch *b, const rd_kafka_message_t *m,
             new_item(b, ITEM_REMOVE, m->partition, m->offset, is->import_id, is->dry_run);
         it->before = before;
         it->has_before = true;
+        it->school = xstrdup(is->school);
         if (plan_remove_school(b->core->cfg, &it->before, is->school, produced_at, &it->job.plan) ==
             PLAN_NONE) {
             item_free(it);
@@ -947,10 +949,8 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         return RECONCILE_FATAL;
     }
     int hrc = 0;
-    for (size_t i = 0; i < n && hrc == 0; i++) {
+    for (size_t i = 0; i < n && hrc == 0; i++)
         hrc = handle(&b, msgs[i]);
-        core->messages++;
-    }
     if (hrc == 0)
         hrc = flush_wave(&b);
     if (hrc < 0) {
@@ -973,6 +973,7 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         snprintf(err, errn, "state commit: %s", e);
     } else {
         inflight_clear(core);
+        core->messages += (int64_t)n;
     }
     uid_set_free(core->resolved);
     core->resolved = uid_set_new();
@@ -1007,6 +1008,26 @@ void reconcile_core_close(struct reconcile_core *core)
     uid_set_free(core->resolved);
     free(core->inflight_path);
     memset(core, 0, sizeof(*core));
+}
+
+int reconcile_forget_partitions(struct reconcile_core *core, const int32_t *partitions, size_t n,
+                                char *err, size_t errn)
+{
+    struct state_txn *t;
+    char e[256];
+    if (state_txn_begin(core->state, true, &t, e, sizeof(e)) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if (state_partition_drop(t, partitions[i], e, sizeof(e)) < 0) {
+            state_txn_abort(t);
+            goto fail;
+        }
+    }
+    if (state_txn_commit(t, e, sizeof(e)) == 0)
+        return 0;
+fail:
+    snprintf(err, errn, "forgetting partitions: %s", e);
+    return -1;
 }
 
 int64_t reconcile_next_offset(struct reconcile_core *core, int32_t partition)

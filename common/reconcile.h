@@ -50,6 +50,11 @@ void reconcile_core_close(struct reconcile_core *core);
 enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_t **msgs, size_t n,
                                   char *err, size_t errn);
 
+/* Forgets the slices of partitions this member gave up: whoever owns them next may change the
+ * directory without its commit reaching the group, so a slice that comes back is rebuilt. */
+int reconcile_forget_partitions(struct reconcile_core *core, const int32_t *partitions, size_t n,
+                                char *err, size_t errn);
+
 /* The next offset the state expects in partition (what is applied), or -1 on error. */
 int64_t reconcile_next_offset(struct reconcile_core *core, int32_t partition);
 

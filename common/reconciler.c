@@ -28,6 +28,7 @@ struct reconciler {
     int32_t *assigned;
     size_t n_assigned;
     bool rebalance_failed;
+    bool closing; /* leaving the group: revoked partitions keep their slices */
     char err[512];
 };
 
@@ -97,8 +98,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         on_assign(r, parts);
         rd_kafka_incremental_assign(rk, parts);
     } else {
-        /* Everything before was committed after its batch: nothing to flush here. */
+        /* Everything before was committed after its batch: nothing to flush here. A slice
+         * given to a live member is forgotten: that member may apply a batch whose commit
+         * fails, and then the committed offset would wrongly prove this slice current. */
         log_kv(LOG_INFO, "partitions_revoked", "count", n, NULL);
+        if (!r->closing) {
+            int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
+            for (int i = 0; i < parts->cnt; i++)
+                p[i] = parts->elems[i].partition;
+            char e[512];
+            if (reconcile_forget_partitions(&r->core, p, (size_t)parts->cnt, e, sizeof(e)) < 0) {
+                log_kv(LOG_ERROR, "forget_failed", "error", e, NULL);
+                r->rebalance_failed = true;
+                snprintf(r->err, sizeof(r->err), "%s", e);
+            }
+            free(p);
+        }
         rd_kafka_incremental_unassign(rk, parts);
     }
     set_assigned(r);
@@ -246,6 +261,16 @@ static void log_summary(struct reconciler *r)
     snprintf(rj, sizeof(rj), "%" PRId64, r->core.totals[EVENT_REJECTED]);
     log_kv(LOG_INFO, "summary", "messages", m, "created", cr, "modified", mo, "limbo", li,
            "unchanged", un, "rejected", rj, "dead_letters", dl, NULL);
+    struct apply_stats a = applier_stats(r->core.applier);
+    char ad[24], rn[24], md[24], dt[24], gm[24], ge[24];
+    snprintf(ad, sizeof(ad), "%" PRId64, a.adds);
+    snprintf(rn, sizeof(rn), "%" PRId64, a.renames);
+    snprintf(md, sizeof(md), "%" PRId64, a.modifies);
+    snprintf(dt, sizeof(dt), "%" PRId64, a.deletes);
+    snprintf(gm, sizeof(gm), "%" PRId64, a.group_modifies);
+    snprintf(ge, sizeof(ge), "%" PRId64, a.group_errors);
+    log_kv(LOG_INFO, "ldap_summary", "adds", ad, "moves", rn, "modifies", md, "deletes", dt,
+           "group_modifies", gm, "group_errors", ge, NULL);
 }
 
 static int loop(struct reconciler *r, const struct reconciler_opts *o)
@@ -269,15 +294,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
                 rc = EXIT_FAILED;
                 break;
             }
-            double tc = mono_s();
-            bool up = caught_up(r);
-            if (log_enabled(LOG_DEBUG)) {
-                char sd[24];
-                snprintf(sd, sizeof(sd), "%.3f", mono_s() - tc);
-                log_kv(LOG_DEBUG, "idle_check", "caught_up", up ? "yes" : "no", "seconds", sd,
-                       NULL);
-            }
-            if (!up) {
+            if (!caught_up(r)) {
                 idle_since = 0;
                 continue;
             }
@@ -348,6 +365,7 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
            cfg->reconciler.state_dir, NULL);
     rc = loop(&r, o);
     log_summary(&r);
+    r.closing = true;
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
 out:
