@@ -192,7 +192,7 @@ static void submit_add(struct apply_job *j, const char *uid)
         explicit_bzero(pw, sizeof(pw));
     }
     struct attr_list attrs;
-    plan_create_attrs(a->cfg, &j->plan, hash ? hash : j->record->password_hash, &attrs);
+    plan_create_attrs(&j->plan, hash ? hash : j->record->password_hash, &attrs);
     free(hash);
     struct ldap_mods *m = ldap_mods_new();
     mods_from_list(m, LDAP_MOD_ADD, &attrs);

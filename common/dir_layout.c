@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ldap_conn.h"
+#include "ldap_escape.h"
 #include "strutil.h"
 
 static char *lower_ascii(const char *s)

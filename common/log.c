@@ -98,15 +98,3 @@ void log_kv(enum log_level level, const char *event, ...)
     end(stderr);
     funlockfile(stderr);
 }
-
-void log_msg(enum log_level level, const char *event, const char *fmt, ...)
-{
-    if (!log_enabled(level))
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    log_kv(level, event, "msg", msg, NULL);
-}

@@ -18,8 +18,4 @@ bool log_enabled(enum log_level level);
  * A NULL value is skipped (with its key) so optional fields need no special casing. */
 void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
 
-/* Logs event with a free-text "msg" field. */
-void log_msg(enum log_level level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

@@ -349,8 +349,8 @@ enum plan_action plan_remove_school(const struct config *cfg, const struct perso
     return out->action;
 }
 
-void plan_create_attrs(const struct config *cfg, const struct person_plan *p,
-                       const char *password_hash, struct attr_list *out)
+void plan_create_attrs(const struct person_plan *p, const char *password_hash,
+                       struct attr_list *out)
 {
     memset(out, 0, sizeof(*out));
     const char *const *oc = layout_user_object_classes(p->after.role);
@@ -363,7 +363,6 @@ void plan_create_attrs(const struct config *cfg, const struct person_plan *p,
     attr_list_set1(out, "ucsschoolRecordUID", p->after.record_uid);
     if (password_hash)
         attr_list_set1(out, "userPassword", password_hash);
-    (void)cfg;
     for (size_t i = 0; i < p->after_entry.n; i++)
         attr_list_set(out, p->after_entry.v[i].name,
                       (const char *const *)p->after_entry.v[i].values,

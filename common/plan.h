@@ -80,8 +80,8 @@ size_t plan_groups(const struct config *cfg, const struct person *p, char ***out
 
 /* The attributes written only when an entry is created (objectClass, uid, the source and
  * record ids) followed by the managed ones; password_hash may be NULL. */
-void plan_create_attrs(const struct config *cfg, const struct person_plan *p,
-                       const char *password_hash, struct attr_list *out);
+void plan_create_attrs(const struct person_plan *p, const char *password_hash,
+                       struct attr_list *out);
 
 void person_plan_free(struct person_plan *p);
 

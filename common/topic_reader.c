@@ -41,6 +41,48 @@ static rd_kafka_t *make_consumer(const struct config *cfg, char *errstr, size_t 
     return rk;
 }
 
+/*
+ * Assigns tp (each partition at its start offset) and reads until every one of them reached
+ * end[partition]; remaining is how many partitions tp holds. Returns 0, the callback's
+ * non-zero value, or -1 with errstr (an error, or the deadline passed).
+ */
+static int read_to_ends(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t *tp,
+                        const int64_t *end, int remaining, int64_t deadline, int timeout_ms,
+                        topic_reader_cb cb, void *opaque, char *errstr, size_t errstr_size)
+{
+    rd_kafka_assign(rk, tp);
+    while (remaining > 0) {
+        if (mono_ms() > deadline) {
+            snprintf(errstr, errstr_size, "%s: not read to its end within %d ms", topic,
+                     timeout_ms);
+            return -1;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            bool fatal = m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            if (fatal)
+                snprintf(errstr, errstr_size, "%s [%d]: %s", topic, m->partition,
+                         rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (fatal)
+                return -1;
+            continue;
+        }
+        int stop = 0;
+        if (m->offset < end[m->partition]) {
+            stop = cb(m, opaque);
+            if (m->offset + 1 == end[m->partition])
+                remaining--;
+        }
+        rd_kafka_message_destroy(m);
+        if (stop)
+            return stop;
+    }
+    return 0;
+}
+
 int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, topic_reader_cb cb,
                    void *opaque, char *errstr, size_t errstr_size)
 {
@@ -77,39 +119,8 @@ int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, 
         rc = 0;
         goto out;
     }
-    rd_kafka_assign(rk, tp);
-    while (remaining > 0) {
-        if (mono_ms() > deadline) {
-            snprintf(errstr, errstr_size, "%s: not read to its end within %d ms", topic,
-                     timeout_ms);
-            goto out;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                snprintf(errstr, errstr_size, "%s [%d]: %s", topic, m->partition,
-                         rd_kafka_message_errstr(m));
-            bool fatal = m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
-            rd_kafka_message_destroy(m);
-            if (fatal)
-                goto out;
-            continue;
-        }
-        int stop = 0;
-        if (m->offset < end[m->partition]) {
-            stop = cb(m, opaque);
-            if (m->offset + 1 == end[m->partition])
-                remaining--;
-        }
-        rd_kafka_message_destroy(m);
-        if (stop) {
-            rc = stop;
-            goto out;
-        }
-    }
-    rc = 0;
+    rc = read_to_ends(rk, topic, tp, end, remaining, deadline, timeout_ms, cb, opaque, errstr,
+                      errstr_size);
 out:
     if (tp)
         rd_kafka_topic_partition_list_destroy(tp);
@@ -123,49 +134,19 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
                      int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
                      size_t errstr_size)
 {
-    if (from >= to)
+    if (from >= to || partition < 0)
         return 0;
     rd_kafka_t *rk = make_consumer(cfg, errstr, errstr_size);
     if (!rk)
         return -1;
-    int rc = -1;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t *end = xcalloc((size_t)partition + 1, sizeof(int64_t));
+    end[partition] = to;
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, topic, partition)->offset = from;
-    rd_kafka_assign(rk, tp);
-    for (;;) {
-        if (mono_ms() > deadline) {
-            snprintf(errstr, errstr_size,
-                     "%s [%d]: offsets %" PRId64 "..%" PRId64 " not read within %d ms", topic,
-                     partition, from, to, timeout_ms);
-            break;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (m->err) {
-            bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-            if (!eof)
-                snprintf(errstr, errstr_size, "%s [%d]: %s", topic, partition,
-                         rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            if (!eof)
-                break;
-            continue;
-        }
-        int64_t off = m->offset;
-        int stop = off < to ? cb(m, opaque) : 0;
-        rd_kafka_message_destroy(m);
-        if (stop) {
-            rc = stop;
-            break;
-        }
-        if (off + 1 >= to) {
-            rc = 0;
-            break;
-        }
-    }
+    int rc = read_to_ends(rk, topic, tp, end, 1, mono_ms() + timeout_ms, timeout_ms, cb, opaque,
+                          errstr, errstr_size);
     rd_kafka_topic_partition_list_destroy(tp);
+    free(end);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

@@ -105,16 +105,12 @@ static int cmd_dump(const struct config *cfg, int argc, char **argv)
         else
             return EXIT_USAGE;
     }
-    const char *topic = which;
-    bool events = false;
-    if (strcmp(which, "users") == 0)
-        topic = cfg->kafka.topic_users;
-    else if (strcmp(which, "dlq") == 0)
-        topic = cfg->kafka.topic_dlq;
-    else if (strcmp(which, "events") == 0 || strcmp(which, cfg->kafka.topic_events) == 0)
-        events = true;
-    if (strcmp(which, "events") == 0)
-        topic = cfg->kafka.topic_events;
+    /* A short name or a topic's own name; only the events topic holds Event messages. */
+    const char *topic = strcmp(which, "users") == 0    ? cfg->kafka.topic_users
+                        : strcmp(which, "dlq") == 0    ? cfg->kafka.topic_dlq
+                        : strcmp(which, "events") == 0 ? cfg->kafka.topic_events
+                                                       : which;
+    bool events = strcmp(topic, cfg->kafka.topic_events) == 0;
 
     struct dump_ctx d = {.events = events};
     char err[512];
