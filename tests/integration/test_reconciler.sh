@@ -150,9 +150,13 @@ assert_eq "Created MovedToLimbo Reactivated" "$(ev_types S2)" "S2 events"
 
 step "6. the same file again: nothing changes, nothing is written"
 before=$(events | wc -l)
-csn=$(ldap_search -b "$BASE" -s base "(objectClass=*)" contextCSN | sed -n 's/^contextCSN: //p')
+# The newest change stamp of any entry: equal afterwards means not one write happened.
+last_write() { ldap_search -b "$BASE" "(objectClass=*)" entryCSN | sed -n 's/^entryCSN: //p' | sort | tail -1; }
+csn=$(last_write)
+[[ -n $csn ]] || fail "no entryCSN to compare"
 ingest SchC student "$W/c1.csv"
 reconcile
+assert_eq "$csn" "$(last_write)" "no LDAP write for an unchanged import"
 assert_eq 12 "$(( $(events | wc -l) - before ))" "only the 12 ImportCompleted events"
 u=$(events | jq -s "map(select(.event.import_id==\"$IID\") | .event.counts.unchanged) | add")
 assert_eq 1 "$u" "counted as unchanged"

@@ -203,8 +203,10 @@ NREC=1
 start_stack --schools "SchA SchB SchC"
 scenario
 ONE=$(mktemp "${TMPDIR:-/tmp}/sisopi-one.XXXXXX")
-LIB_AT_EXIT+=("rm -f '$ONE'")
+ONE_EVENTS=$ONE.events
+LIB_AT_EXIT+=("rm -f '$ONE' '$ONE_EVENTS'")
 dump_dir >"$ONE"
+"$B_/sisopi-audit" -c "$CFG" dump --topic events >"$ONE_EVENTS" 2>/dev/null
 stop_stack
 
 NREC=2
@@ -219,5 +221,11 @@ for i in 1 2; do
     ((n > 0)) || fail "reconciler $i handled no message"
 done
 dump_dir >"$STACK_DIR/two.dump"
-assert_eq "$(wc -l <"$ONE")" "$(wc -l <"$STACK_DIR/two.dump")" "entries in both directories"
-diff "$ONE" "$STACK_DIR/two.dump" >"$STACK_DIR/dirs.diff" || fail "the directories differ: $(head -20 "$STACK_DIR/dirs.diff")"
+# Kept with the stack directory when the comparison fails: what each run did.
+"$B_/sisopi-audit" -c "$CFG" dump --topic events >"$STACK_DIR/two.events" 2>/dev/null
+cp "$ONE" "$STACK_DIR/one.dump"
+cp "$ONE_EVENTS" "$STACK_DIR/one.events"
+diff "$ONE" "$STACK_DIR/two.dump" >"$STACK_DIR/dirs.diff" || true
+if [[ -s $STACK_DIR/dirs.diff ]]; then
+    fail "the directories differ: $(head -20 "$STACK_DIR/dirs.diff")"
+fi
