@@ -28,6 +28,8 @@ enum stage {
     ST_ADD,
     ST_RENAME,
     ST_MODIFY,
+    ST_FIND_GROUPS,  /* a purge: searching the groups that hold the account */
+    ST_LEAVE_GROUPS, /* a purge: removing it from them */
     ST_DELETE,
     ST_DONE,
 };
@@ -353,6 +355,112 @@ static void advance_add(struct apply_job *j)
     }
 }
 
+/* ---- purges: leave every group, then go ---- */
+
+struct held_by {
+    char *group;
+    struct ldap_mods *leave; /* the values naming the account */
+};
+
+struct purge_groups {
+    struct held_by *v;
+    size_t n, pending;
+    int rc; /* the first failure while leaving */
+};
+
+/* Which of a group's uniqueMember values are the account: its DN, and a DN it had before a
+ * move (same first RDN: uids are unique), which a hand-made group may still hold. */
+static void on_group_entry(const struct ldap_entry_info *e, void *opaque)
+{
+    struct apply_job *j = opaque;
+    struct purge_groups *pg = j->purge;
+    const struct person *p = j->before;
+    struct ldap_mods *m = ldap_mods_new();
+    const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
+    for (size_t i = 0; um && i < um->n; i++) {
+        if (ldap_dn_rdn_equal(um->values[i], p->dn))
+            ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", um->values[i]);
+    }
+    ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", p->dn);
+    if (p->username && *p->username)
+        ldap_mods_add1(m, LDAP_MOD_DELETE, "memberUid", p->username);
+    pg->v = xrealloc(pg->v, (pg->n + 1) * sizeof(*pg->v));
+    pg->v[pg->n++] = (struct held_by){.group = xstrdup(e->dn), .leave = m};
+}
+
+static void purge_groups_free(struct apply_job *j)
+{
+    struct purge_groups *pg = j->purge;
+    for (size_t i = 0; pg && i < pg->n; i++) {
+        free(pg->v[i].group);
+        ldap_mods_destroy(pg->v[i].leave);
+    }
+    if (pg)
+        free(pg->v);
+    free(pg);
+    j->purge = NULL;
+}
+
+static void submit_delete(struct apply_job *j)
+{
+    j->stage = ST_DELETE;
+    j->a->stats.deletes++;
+    ldap_conn_delete(j->a->c, j->before->dn, on_result, j);
+}
+
+/* Any group, managed or made by hand, may hold the account (by DN or by uid): without the
+ * refint overlay nothing else would take it out, and a stale member must not outlive it. */
+static void start_delete(struct apply_job *j)
+{
+    const struct person *p = j->before;
+    char *dn = ldap_escape_filter_value(p->dn);
+    char *uid = ldap_escape_filter_value(p->username ? p->username : "");
+    char *filter = p->username && *p->username
+                       ? xasprintf("(|(uniqueMember=%s)(memberUid=%s))", dn, uid)
+                       : xasprintf("(uniqueMember=%s)", dn);
+    static const char *const attrs[] = {"uniqueMember", NULL};
+    j->purge = xcalloc(1, sizeof(struct purge_groups));
+    j->stage = ST_FIND_GROUPS;
+    ldap_conn_search(j->a->c, j->a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs,
+                     on_group_entry, on_result, j);
+    free(filter);
+    free(uid);
+    free(dn);
+}
+
+static void leave_groups(struct apply_job *j)
+{
+    struct purge_groups *pg = j->purge;
+    if (j->last_rc != LDAP_SUCCESS) {
+        job_fail(j, j->last_rc, "cannot find the account's groups");
+        return;
+    }
+    if (pg->n == 0) {
+        submit_delete(j);
+        return;
+    }
+    j->stage = ST_LEAVE_GROUPS;
+    pg->pending = pg->n;
+    for (size_t i = 0; i < pg->n; i++) {
+        j->a->stats.group_modifies++;
+        ldap_conn_modify(j->a->c, pg->v[i].group, pg->v[i].leave, LDAP_CONN_PERMISSIVE, NULL,
+                         on_result, j);
+    }
+}
+
+static void group_left(struct apply_job *j)
+{
+    struct purge_groups *pg = j->purge;
+    if (j->last_rc != LDAP_SUCCESS && j->last_rc != LDAP_NO_SUCH_OBJECT && !pg->rc)
+        pg->rc = j->last_rc; /* remember the first failure; wait for the others */
+    if (--pg->pending > 0)
+        return;
+    if (pg->rc)
+        job_fail(j, pg->rc, "cannot take the account out of a group");
+    else
+        submit_delete(j);
+}
+
 static void advance(struct apply_job *j)
 {
     if (j->conn_lost) {
@@ -385,6 +493,12 @@ static void advance(struct apply_job *j)
             job_fail(j, j->last_rc, "cannot modify the account");
         }
         break;
+    case ST_FIND_GROUPS:
+        leave_groups(j);
+        break;
+    case ST_LEAVE_GROUPS:
+        group_left(j);
+        break;
     case ST_DELETE:
         /* Gone already (a redelivered purge) is what was wanted. */
         if (j->last_rc == LDAP_SUCCESS || j->last_rc == LDAP_NO_SUCH_OBJECT) {
@@ -403,9 +517,7 @@ static void start(struct apply_job *j)
 {
     j->stage = ST_START;
     if (j->kind == APPLY_DELETE) {
-        j->stage = ST_DELETE;
-        j->a->stats.deletes++;
-        ldap_conn_delete(j->a->c, j->before->dn, on_result, j);
+        start_delete(j);
     } else if (j->plan.action == PLAN_CREATE) {
         start_create(j);
     } else if (j->plan.move) {
@@ -449,6 +561,7 @@ static void run_entries(struct applier *a, struct apply_job *jobs, size_t n)
         }
         free(jobs[i].counter_dn);
         jobs[i].counter_dn = NULL;
+        purge_groups_free(&jobs[i]);
     }
 }
 

@@ -22,7 +22,7 @@
 
 enum apply_kind {
     APPLY_PLAN = 0, /* a PLAN_CREATE or PLAN_MODIFY */
-    APPLY_DELETE,   /* delete before->dn (a purge) */
+    APPLY_DELETE,   /* a purge: before->dn leaves every group that holds it, then is deleted */
 };
 
 struct apply_job {
@@ -44,6 +44,7 @@ struct apply_job {
     char last_msg[200];
     char *counter_dn;
     void *names; /* username/e-mail derivation state */
+    void *purge; /* a purge: the groups still holding the account */
 };
 
 struct applier;

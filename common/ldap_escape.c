@@ -4,6 +4,7 @@
 #include "ldap_escape.h"
 
 #include <ldap.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -207,7 +208,8 @@ static bool rdn_equal(LDAPRDN a, LDAPRDN b)
     return true;
 }
 
-int ldap_dn_equal(const char *a, const char *b)
+/* Compares the first `depth` RDNs (SIZE_MAX: all, and the lengths must match). */
+static int dn_compare(const char *a, const char *b, size_t depth)
 {
     if (!a || !b)
         return 0;
@@ -221,13 +223,23 @@ int ldap_dn_equal(const char *a, const char *b)
         goto out;
     }
     size_t i = 0;
-    for (; da[i] && db[i]; i++) {
+    for (; i < depth && da[i] && db[i]; i++) {
         if (!rdn_equal(da[i], db[i]))
             goto out;
     }
-    eq = !da[i] && !db[i];
+    eq = i == depth || (!da[i] && !db[i]);
 out:
     ldap_dnfree(da);
     ldap_dnfree(db);
     return eq;
+}
+
+int ldap_dn_equal(const char *a, const char *b)
+{
+    return dn_compare(a, b, SIZE_MAX);
+}
+
+int ldap_dn_rdn_equal(const char *a, const char *b)
+{
+    return dn_compare(a, b, 1);
 }

@@ -42,4 +42,8 @@ char *ldap_escape_dn_value_len(const char *s, size_t len);
  */
 int ldap_dn_equal(const char *a, const char *b);
 
+/* Like ldap_dn_equal, for the first RDN only: "uid=x,ou=A,..." and "uid=X,ou=limbo,..." are
+ * equal. 0 when either does not parse. */
+int ldap_dn_rdn_equal(const char *a, const char *b);
+
 #endif

@@ -342,11 +342,19 @@ enum plan_action plan_remove_school(const struct config *cfg, const struct perso
         set_str(&a->primary_school, cfg->import.limbo_ou);
         a->limbo = true;
         if (!a->purge_at_ms)
-            a->purge_at_ms = produced_at_ms + cfg->import.deletion_grace_seconds * 1000;
+            a->purge_at_ms = plan_purge_date(cfg, produced_at_ms);
         out->event = EVENT_MOVED_TO_LIMBO;
     }
     finish(cfg, before, out);
     return out->action;
+}
+
+int64_t plan_purge_date(const struct config *cfg, int64_t produced_at_ms)
+{
+    /* Rounded up to a whole second: the directory keeps seconds (GeneralizedTime), and a
+     * date read back from it must equal the one in the state and the events, never earlier. */
+    int64_t ms = produced_at_ms + cfg->import.deletion_grace_seconds * 1000;
+    return (ms + 999) / 1000 * 1000;
 }
 
 void plan_create_attrs(const struct person_plan *p, const char *password_hash,

@@ -62,9 +62,13 @@ void plan_finish_create(const struct config *cfg, struct person_plan *p, const c
 /*
  * school no longer lists the person (an ImportEnd): the school goes; the primary school moves
  * to the sorted-first remaining one; without any school left the person goes to limbo,
- * deactivated, with purge date produced_at_ms + the deletion grace period (an existing purge
- * date is kept). Returns out->action (PLAN_NONE if the person does not have the school).
+ * deactivated, with purge date plan_purge_date(produced_at_ms) (an existing purge date is
+ * kept). Returns out->action (PLAN_NONE if the person does not have the school).
  */
+/* The purge date of a person who reaches limbo by an import produced at produced_at_ms:
+ * + the deletion grace period, rounded up to a whole second (what LDAP can hold). */
+int64_t plan_purge_date(const struct config *cfg, int64_t produced_at_ms);
+
 enum plan_action plan_remove_school(const struct config *cfg, const struct person *before,
                                     const char *school, int64_t produced_at_ms,
                                     struct person_plan *out);

@@ -824,10 +824,22 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
     if (g == 1)
         return 0;
     /* Only a person still in limbo with that very purge date goes: one who came back, or
-     * whose date moved, stays. */
-    if (!before.limbo || before.purge_at_ms != pd->purge_at_ms) {
-        log_kv(LOG_INFO, "purge_skipped", "record_uid", pd->record_uid, "msg",
-               before.limbo ? "another purge date" : "not in limbo", NULL);
+     * whose date moved, stays. Dates compare by the second, all the directory holds. An
+     * order ahead of its date (a wrong clock, a hand-made message) waits for the next one:
+     * never a day early. */
+    const char *why = NULL;
+    if (!before.limbo)
+        why = "not in limbo";
+    else if (before.purge_at_ms / 1000 != pd->purge_at_ms / 1000)
+        why = "another purge date";
+    else if (pd->purge_at_ms > now_ms())
+        why = "purge date not reached";
+    if (why) {
+        char at[24];
+        snprintf(at, sizeof(at), "%" PRId64, pd->purge_at_ms);
+        log_kv(why[0] == 'p' ? LOG_WARN : LOG_INFO, "purge_skipped", "record_uid", pd->record_uid,
+               "purge_at_ms", at, "msg", why, NULL);
+        b->core->purges_skipped++;
         person_free(&before);
         return 0;
     }

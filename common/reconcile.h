@@ -34,6 +34,7 @@ struct reconcile_core {
     char *inflight_path;
     int64_t totals[EVENT_TYPE_COUNT]; /* events emitted, by type */
     int64_t unchanged, dead_letters, messages;
+    int64_t purges_skipped; /* PurgeDue orders that deleted nothing (came back, not due, ...) */
 };
 
 enum reconcile_rc {

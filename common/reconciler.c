@@ -249,7 +249,7 @@ static enum reconcile_rc run_batch(struct reconciler *r, rd_kafka_message_t **ms
 
 static void log_summary(struct reconciler *r)
 {
-    char m[24], dl[24], un[24], cr[24], mo[24], li[24], rj[24];
+    char m[24], dl[24], un[24], cr[24], mo[24], li[24], rj[24], de[24], ps[24];
     snprintf(m, sizeof(m), "%" PRId64, r->core.messages);
     snprintf(dl, sizeof(dl), "%" PRId64, r->core.dead_letters);
     snprintf(un, sizeof(un), "%" PRId64, r->core.unchanged);
@@ -259,8 +259,11 @@ static void log_summary(struct reconciler *r)
                  r->core.totals[EVENT_SCHOOL_REMOVED] + r->core.totals[EVENT_REACTIVATED]);
     snprintf(li, sizeof(li), "%" PRId64, r->core.totals[EVENT_MOVED_TO_LIMBO]);
     snprintf(rj, sizeof(rj), "%" PRId64, r->core.totals[EVENT_REJECTED]);
+    snprintf(de, sizeof(de), "%" PRId64, r->core.totals[EVENT_DELETED]);
+    snprintf(ps, sizeof(ps), "%" PRId64, r->core.purges_skipped);
     log_kv(LOG_INFO, "summary", "messages", m, "created", cr, "modified", mo, "limbo", li,
-           "unchanged", un, "rejected", rj, "dead_letters", dl, NULL);
+           "deleted", de, "purges_skipped", ps, "unchanged", un, "rejected", rj, "dead_letters", dl,
+           NULL);
     struct apply_stats a = applier_stats(r->core.applier);
     char ad[24], rn[24], md[24], dt[24], gm[24], ge[24];
     snprintf(ad, sizeof(ad), "%" PRId64, a.adds);

@@ -258,17 +258,36 @@ assert_eq "limbo" "$(attr S5 ucsschoolSchool)" "S5 removed after the rebuild"
 assert_eq "SchA" "$(attr S1 ucsschoolSchool)" "S1 kept"
 assert_eq "uid=T.Teach,cn=lehrer,cn=users,ou=SchA,$BASE" "$(dn_of T1)" "teachers untouched by a student import"
 
-step "14. PurgeDue deletes only a person still in limbo with that purge date"
+step "14. PurgeDue deletes only a person still in limbo with that purge date, never before it"
+# B1's date is an hour ahead: an order for it (a wrong clock, a hand-made message) waits.
 b1ts=$(attr B1 ucsschoolPurgeTimestamp)
 b1ms=$(($(date -u -d "${b1ts:0:8} ${b1ts:8:2}:${b1ts:10:2}:${b1ts:12:2}" +%s) * 1000))
-"$INJECT" -c "$CFG" purge B1 $((b1ms + 1000)) >/dev/null 2>&1 || fail "inject purge"
-"$INJECT" -c "$CFG" purge S2 "$b1ms" >/dev/null 2>&1 || fail "inject purge"
+"$INJECT" -c "$CFG" purge B1 "$b1ms" >/dev/null 2>&1 || fail "inject purge"
+# P9 reaches limbo with a 2-second grace (another config, same reconciler state).
+sed -e 's/deletion_grace_period = "1h";/deletion_grace_period = "2s";/' "$CFG" >"$W/short.cfg"
+csv m9.csv "P9,Pia,Neun,SchC,"
+ingest SchC staff "$W/m9.csv"
 reconcile
-[[ -n $(dn_of B1) ]] || fail "B1 deleted for another purge date"
+assert_contains "$ROUT" "purge date not reached" "the early order for B1 was refused"
+[[ -n $(dn_of B1) ]] || fail "B1 deleted before its purge date"
+csv m9b.csv "P8,Per,Acht,SchC,"
+CFG_MAIN=$CFG
+CFG=$W/short.cfg
+ingest SchC staff "$W/m9b.csv"
+reconcile
+CFG=$CFG_MAIN
+p9ts=$(attr P9 ucsschoolPurgeTimestamp)
+[[ $p9ts =~ ^[0-9]{14}Z$ ]] || fail "P9 purge timestamp: $p9ts"
+p9ms=$(($(date -u -d "${p9ts:0:8} ${p9ts:8:2}:${p9ts:10:2}:${p9ts:12:2}" +%s) * 1000))
+sleep 3 # P9's date has passed
+"$INJECT" -c "$CFG" purge P9 $((p9ms + 1000)) >/dev/null 2>&1 || fail "inject purge"
+"$INJECT" -c "$CFG" purge S2 "$p9ms" >/dev/null 2>&1 || fail "inject purge"
+reconcile
+[[ -n $(dn_of P9) ]] || fail "P9 deleted for another purge date"
 [[ -n $(dn_of S2) ]] || fail "S2 (active) deleted"
-"$INJECT" -c "$CFG" purge B1 "$b1ms" >/dev/null 2>&1 || fail "inject purge"
-"$INJECT" -c "$CFG" purge B1 "$b1ms" >/dev/null 2>&1 || fail "inject purge"
+"$INJECT" -c "$CFG" purge P9 "$p9ms" >/dev/null 2>&1 || fail "inject purge"
+"$INJECT" -c "$CFG" purge P9 "$p9ms" >/dev/null 2>&1 || fail "inject purge"
 reconcile
-assert_eq "" "$(dn_of B1)" "B1 purged"
-assert_eq 1 "$(events | jq -r 'select(.event.record_uid=="B1" and .event.type=="Deleted") | .offset' | wc -l)" \
+assert_eq "" "$(dn_of P9)" "P9 purged"
+assert_eq 1 "$(events | jq -r 'select(.event.record_uid=="P9" and .event.type=="Deleted") | .offset' | wc -l)" \
     "one Deleted event for two PurgeDue"

@@ -173,6 +173,13 @@ static void test_dn_equal(void **state)
     assert_int_equal(ldap_dn_equal("cn=a\\,b,dc=org", "cn=a,cn=b,dc=org"), 0);
     assert_int_equal(ldap_dn_equal("cn=a+uid=b,dc=org", "cn=a,dc=org"), 0);
     assert_int_equal(ldap_dn_equal("cn=a\\00b,dc=org", "cn=a,dc=org"), 0);
+    /* First RDN only: the same account before and after a move. */
+    assert_int_equal(ldap_dn_rdn_equal("uid=Max,cn=schueler,ou=Gym1,dc=org",
+                                       "uid=max,cn=schueler,ou=limbo,dc=org"),
+                     1);
+    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "uid=maxi,ou=a,dc=org"), 0);
+    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "cn=max,ou=a,dc=org"), 0);
+    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "not a dn"), 0);
     assert_int_equal(ldap_dn_equal("cn=ß,dc=org", "cn=ss,dc=org"), 0);
     /* Invalid DNs equal nothing, not even themselves. */
     assert_int_equal(ldap_dn_equal("not a dn", "not a dn"), 0);
