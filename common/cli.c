@@ -82,3 +82,12 @@ void cli_print_version(const char *service)
            rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR, LDAP_VENDOR_VERSION_MINOR,
            LDAP_VENDOR_VERSION_PATCH);
 }
+
+void cli_warn_settings(const struct config *cfg)
+{
+    if (cfg->import.deletion_grace_seconds == 0)
+        log_kv(LOG_WARN, "no_grace_period", "msg",
+               "import.deletion_grace_period is 0: accounts are purged as soon as they reach "
+               "limbo",
+               NULL);
+}

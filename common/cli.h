@@ -42,6 +42,10 @@ struct cli_global {
 int cli_parse_global(int argc, char **argv, const char *service, void (*usage)(FILE *),
                      struct cli_global *g);
 
+/* Warns (log) about settings that are allowed but dangerous, e.g. a deletion grace period of 0,
+ * as the reference does at start. For the services that act on them. */
+void cli_warn_settings(const struct config *cfg);
+
 /* Prints "sisopi-<service> VERSION" with the library versions it runs on. */
 void cli_print_version(const char *service);
 

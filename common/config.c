@@ -264,7 +264,6 @@ void config_defaults(struct config *cfg)
     cfg->reconciler.state_dir = xstrdup("/var/lib/sisopi/reconciler");
     cfg->reconciler.window = 64;
     cfg->reconciler.batch_size = 1000;
-    cfg->scheduler.state_dir = xstrdup("/var/lib/sisopi/scheduler");
     cfg->scheduler.sweep_interval_seconds = 3600;
     cfg->output.log_format = xstrdup("kv");
     cfg->output.log_level = xstrdup("info");
@@ -590,7 +589,7 @@ static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct i
 static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct config *cfg)
 {
     static const char *const rkeys[] = {"group_id", "state_dir", "window", "batch_size", NULL};
-    static const char *const skeys[] = {"state_dir", "sweep_interval", NULL};
+    static const char *const skeys[] = {"sweep_interval", NULL};
     static const char *const okeys[] = {"log_format", "log_level", "report_dir", NULL};
     const config_setting_t *r, *s, *o;
     struct reconciler_config *rc = &cfg->reconciler;
@@ -600,13 +599,15 @@ static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct
         get_int32(c, r, "window", 1, 4096, &rc->window) < 0 ||
         get_int32(c, r, "batch_size", 1, 1000000, &rc->batch_size) < 0 ||
         get_group(c, root, "scheduler", skeys, &s) < 0 ||
-        get_str(c, s, "state_dir", &cfg->scheduler.state_dir) < 0 ||
         get_duration(c, s, "sweep_interval", &cfg->scheduler.sweep_interval_seconds) < 0 ||
         get_group(c, root, "output", okeys, &o) < 0 ||
         get_str(c, o, "log_format", &cfg->output.log_format) < 0 ||
         get_str(c, o, "log_level", &cfg->output.log_level) < 0 ||
         get_str(c, o, "report_dir", &cfg->output.report_dir) < 0)
         return -1;
+    if (cfg->scheduler.sweep_interval_seconds < 1)
+        return cfg_fail(c, config_setting_get_member(s, "sweep_interval"),
+                        "scheduler.sweep_interval", "must be at least 1s");
     if (strcmp(cfg->output.log_format, "kv") != 0 && strcmp(cfg->output.log_format, "json") != 0)
         return cfg_fail(c, config_setting_get_member(o, "log_format"), "output.log_format",
                         "must be \"kv\" or \"json\"");
@@ -701,7 +702,6 @@ void config_free(struct config *cfg)
     free(cc->allowed_missing_columns);
     free(cfg->reconciler.group_id);
     free(cfg->reconciler.state_dir);
-    free(cfg->scheduler.state_dir);
     free(cfg->output.log_format);
     free(cfg->output.log_level);
     free(cfg->output.report_dir);

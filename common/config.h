@@ -104,9 +104,10 @@ struct reconciler_config {
     int batch_size; /* messages per LMDB commit */
 };
 
+/* The scheduler keeps no state of its own: the directory and sisopi.events are its truth. */
 struct scheduler_config {
-    char *state_dir;
-    int64_t sweep_interval_seconds;
+    int64_t sweep_interval_seconds; /* default 1 h; also when an order not carried out is sent
+                                       again */
 };
 
 struct output_config {

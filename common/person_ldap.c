@@ -31,7 +31,7 @@ static bool is_personal(const struct config *cfg, const char *name)
     return false;
 }
 
-static int role_of(const struct ldap_entry_info *e, enum role *out)
+int person_ldap_role(const struct ldap_entry_info *e, enum role *out)
 {
     const struct ldap_attr_info *oc = ldap_entry_attr(e, "objectClass");
     bool st = false, t = false, s = false;
@@ -65,7 +65,7 @@ int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e,
     const char *sid = ldap_entry_value(e, "ucsschoolSourceUID");
     const char *rid = ldap_entry_value(e, "ucsschoolRecordUID");
     const char *uid = ldap_entry_value(e, "uid");
-    if (!sid || !rid || !uid || role_of(e, &out->role) < 0) {
+    if (!sid || !rid || !uid || person_ldap_role(e, &out->role) < 0) {
         snprintf(err, n, "%s: not a person sisopi manages", e->dn);
         return -1;
     }

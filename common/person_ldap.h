@@ -12,6 +12,10 @@
 #include "ldap_conn.h"
 #include "state_store.h"
 
+/* The role an entry's object classes give (ucsschoolStudent, ...Teacher, ...Staff, both of the
+ * last two: teacher_and_staff). Returns 0, or -1 when it has none of them (an administrator). */
+int person_ldap_role(const struct ldap_entry_info *e, enum role *out);
+
 /* The person an entry describes (classes not included). Returns 0, or -1 with err when the
  * entry is not a person sisopi manages (no ids, no role class). */
 int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e, struct person *out,

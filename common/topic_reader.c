@@ -83,6 +83,22 @@ static int read_to_ends(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partit
     return 0;
 }
 
+/* The low and high watermarks of every partition. Returns 0 or -1 with errstr. */
+static int query_offsets(rd_kafka_t *rk, const char *topic, int parts, int64_t *lo, int64_t *hi,
+                         int timeout_ms, char *errstr, size_t errstr_size)
+{
+    for (int p = 0; p < parts; p++) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo[p], &hi[p], timeout_ms);
+        if (err) {
+            snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: %s", topic, p,
+                     rd_kafka_err2str(err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, topic_reader_cb cb,
                    void *opaque, char *errstr, size_t errstr_size)
 {
@@ -98,23 +114,20 @@ int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, 
         goto out;
 
     end = xcalloc((size_t)parts, sizeof(int64_t));
+    int64_t *start = xcalloc((size_t)parts, sizeof(int64_t));
     int remaining = 0;
+    if (query_offsets(rk, topic, parts, start, end, timeout_ms, errstr, errstr_size) < 0) {
+        free(start);
+        goto out;
+    }
     tp = rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, timeout_ms);
-        if (err) {
-            snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: %s", topic, p,
-                     rd_kafka_err2str(err));
-            goto out;
-        }
-        end[p] = hi;
-        if (hi > lo) {
-            rd_kafka_topic_partition_list_add(tp, topic, p)->offset = lo;
+        if (end[p] > start[p]) {
+            rd_kafka_topic_partition_list_add(tp, topic, p)->offset = start[p];
             remaining++;
         }
     }
+    free(start);
     if (remaining == 0) {
         rc = 0;
         goto out;
@@ -150,4 +163,34 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
+}
+
+rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
+                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *rk = make_consumer(cfg, errstr, errstr_size);
+    if (!rk)
+        return NULL;
+    int parts = kafka_topic_partitions(rk, topic, timeout_ms, errstr, errstr_size);
+    if (parts == 0)
+        snprintf(errstr, errstr_size, "topic %s does not exist", topic);
+    int64_t *lo = parts > 0 ? xcalloc((size_t)parts, sizeof(int64_t)) : NULL;
+    int64_t *hi = parts > 0 ? xcalloc((size_t)parts, sizeof(int64_t)) : NULL;
+    /* Explicit offsets, not OFFSET_END: "the end" must be taken now, before the caller reads
+     * anything else, not whenever the fetcher starts. */
+    if (parts <= 0 ||
+        query_offsets(rk, topic, parts, lo, hi, timeout_ms, errstr, errstr_size) < 0) {
+        free(lo);
+        free(hi);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(tp, topic, p)->offset = hi[p];
+    rd_kafka_assign(rk, tp);
+    rd_kafka_topic_partition_list_destroy(tp);
+    free(lo);
+    free(hi);
+    return rk;
 }

@@ -30,4 +30,12 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
                      int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
                      size_t errstr_size);
 
+/*
+ * A consumer assigned to every partition of topic at its end as of this call: it sees what is
+ * written from now on (poll it with rd_kafka_consumer_poll; nothing is ever committed). Close
+ * with rd_kafka_consumer_close + rd_kafka_destroy. NULL with errstr on failure.
+ */
+rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
+                            char *errstr, size_t errstr_size);
+
 #endif

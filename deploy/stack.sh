@@ -23,7 +23,7 @@
 #   deploy/stack.sh schema-ldif             cn=config form of sisopi.schema on stdout
 #
 # DIR holds: sisopi.cfg, ldap.secret (bind password, 0600), slapd.conf, data/ (mdb), run/ldapi,
-# slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/, scheduler/, reports/.
+# slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/, reports/.
 # Everything listens on loopback only; every wait is bounded. The bind password is only ever
 # passed to tools as a file (-y), never as an argument.
 set -euo pipefail
@@ -263,14 +263,14 @@ prepare_dir() {
             pid_is "$(cat "$dir/devbroker.pid" 2>/dev/null)" sisopi-devbroker "$dir/sisopi.cfg"; then
             die "a stack is already running in $dir (deploy/stack.sh stop --dir $dir)"
         fi
-        rm -rf "$dir/data" "$dir/run" "$dir/reconciler" "$dir/scheduler" "$dir/reports"
+        rm -rf "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
         rm -f "$dir"/{slapd.conf,init.ldif,ldap.secret,sisopi.cfg,bootstrap,stack.env}{,.tmp} \
             "$dir"/{slapd.log,slapadd.log,devbroker.log,slapd.pid,devbroker.pid}
     fi
     mkdir -p "$dir"
     chmod 700 "$dir"
     : >"$dir/$MARKER"
-    mkdir -p "$dir/data" "$dir/run" "$dir/reconciler" "$dir/scheduler" "$dir/reports"
+    mkdir -p "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
 }
 
 make_secret() {
@@ -439,7 +439,7 @@ reconciler:
 
 scheduler:
 {
-  state_dir = $(cfgstr "$dir/scheduler");
+  sweep_interval = "1h";
 };
 
 output:

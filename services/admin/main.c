@@ -1,6 +1,6 @@
 /*
- * sisopi-admin: what an operator does by hand. For now: release a held import. School and
- * topic management and purge listings come with later issues and say so.
+ * sisopi-admin: what an operator does by hand: release a held import, list the purges to come.
+ * School and topic management come with a later issue and say so.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include "import_id.h"
 #include "kafka_client.h"
 #include "log.h"
+#include "purge.h"
 
 static void usage(FILE *f)
 {
@@ -22,7 +23,11 @@ static void usage(FILE *f)
                "  release IMPORT_ID   let an import the deletion guard held proceed: writes an\n"
                "                      ImportRelease to every partition of sisopi.users; each\n"
                "                      reconciler then removes the persons the import did not list\n"
-               "  school create|list, purge list, topics create|check   (to come: issues #4, #7)\n"
+               "  purge list [--due] [--json]\n"
+               "                      the accounts with a purge date (ucsschoolPurgeTimestamp),\n"
+               "                      by date: when each is due, and which ones the scheduler\n"
+               "                      skips (no school role, active); --due: only those due now\n"
+               "  school create|list, topics create|check   (to come: issue #7)\n"
                "\n"
                "Exit codes: 0 done; 1 failed; 64 bad command line.\n");
 }
@@ -91,20 +96,22 @@ int main(int argc, char **argv)
     if (exit_code >= 0)
         return exit_code;
     const char *cmd = argv[g.command];
-    if (strcmp(cmd, "release") != 0) {
-        bool later = !strcmp(cmd, "school") || !strcmp(cmd, "purge") || !strcmp(cmd, "topics");
+    bool purge = strcmp(cmd, "purge") == 0;
+    if (strcmp(cmd, "release") != 0 && !purge) {
+        bool later = !strcmp(cmd, "school") || !strcmp(cmd, "topics");
         fprintf(stderr, "sisopi-admin: %s: %s\n", cmd,
-                later ? "not implemented yet (issues #4, #7)" : "unknown command (see --help)");
+                later ? "not implemented yet (issue #7)" : "unknown command (see --help)");
         return later ? EXIT_FAILED : EXIT_USAGE;
     }
-    if (g.command + 2 != argc) {
+    if (!purge && g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
     struct config cfg;
     if (cli_load(&cfg, "admin", g.config, g.bootstrap) < 0)
         return EXIT_FAILED;
-    int rc = cmd_release(&cfg, argv[g.command + 1]);
+    int rc = purge ? admin_purge(&cfg, argc - g.command, argv + g.command)
+                   : cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;
 }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "log.h"
 #include "reconciler.h"
 
 static void usage(FILE *f)
@@ -79,11 +78,7 @@ int main(int argc, char **argv)
     struct config cfg;
     if (cli_load(&cfg, "reconciler", config, bootstrap) < 0)
         return EXIT_FAILED;
-    if (cfg.import.deletion_grace_seconds == 0)
-        log_kv(LOG_WARN, "no_grace_period", "msg",
-               "import.deletion_grace_period is 0: accounts are purged as soon as they reach "
-               "limbo",
-               NULL);
+    cli_warn_settings(&cfg);
     int rc = reconciler_run(&cfg, &o);
     config_free(&cfg);
     return rc;
