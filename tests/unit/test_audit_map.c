@@ -1,0 +1,105 @@
+/*
+ * test_audit_map: the audit's hash map keeps 100,000 persons, finds record_uids whatever their
+ * case, and import_ids only as written; the text helpers print times and lists one way.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "audit_map.h"
+#include "audit_text.h"
+
+static void count_cb(const char *key, void *value, void *opaque)
+{
+    (void)key;
+    *(size_t *)opaque += (size_t)(uintptr_t)value;
+}
+
+static void test_many_persons(void **state)
+{
+    (void)state;
+    struct audit_map *m = audit_map_new(true);
+    char key[32];
+    for (uintptr_t i = 1; i <= 100000; i++) {
+        snprintf(key, sizeof(key), "Rec-%lu", (unsigned long)i);
+        bool created;
+        void **slot = audit_map_slot(m, key, &created);
+        assert_true(created);
+        *slot = (void *)i;
+    }
+    assert_int_equal(audit_map_count(m), 100000);
+    for (uintptr_t i = 1; i <= 100000; i += 997) {
+        snprintf(key, sizeof(key), "REC-%lu", (unsigned long)i); /* another case */
+        assert_ptr_equal(audit_map_get(m, key), (void *)i);
+    }
+    bool created = true;
+    audit_map_slot(m, "rec-5", &created);
+    assert_false(created);
+    assert_null(audit_map_get(m, "Rec-0"));
+    size_t sum = 0, n;
+    audit_map_each(m, count_cb, &sum);
+    assert_int_equal(sum, (size_t)100000 * 100001 / 2);
+    void **v = audit_map_values(m, &n);
+    assert_int_equal(n, 100000);
+    free(v);
+    audit_map_free(m, NULL);
+}
+
+static void test_case_sensitive(void **state)
+{
+    (void)state;
+    struct audit_map *m = audit_map_new(false);
+    *audit_map_slot(m, "Abc", NULL) = strdup("x");
+    assert_null(audit_map_get(m, "abc"));
+    assert_string_equal(audit_map_get(m, "Abc"), "x");
+    audit_map_free(m, free);
+    audit_map_free(NULL, free);
+}
+
+static void test_text(void **state)
+{
+    (void)state;
+    char t[AUDIT_TIME_SIZE];
+    audit_text_time_ms(1735725302123, t);
+    assert_string_equal(t, "2025-01-01T09:55:02.123Z");
+    audit_text_time_ms(0, t);
+    assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+    audit_text_time_ms(-1, t);
+    assert_string_equal(t, "1969-12-31T23:59:59.999Z");
+    audit_text_time_s(1735725302999, t);
+    assert_string_equal(t, "2025-01-01T09:55:02Z");
+    char *v[] = {"a", "bc", "d"};
+    char *s = audit_text_join(v, 3, ", ");
+    assert_string_equal(s, "a, bc, d");
+    free(s);
+    s = audit_text_join(NULL, 0, ",");
+    assert_string_equal(s, "");
+    free(s);
+    assert_int_equal(audit_text_width("Zoë"), 3);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    audit_text_put(f, "a\x1b[31mb", 0);
+    audit_text_put(f, "ö", 3);
+    audit_text_put(f, NULL, 1);
+    fclose(f);
+    assert_string_equal(buf, "a?[31mbö   ");
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_persons),
+        cmocka_unit_test(test_case_sensitive),
+        cmocka_unit_test(test_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
