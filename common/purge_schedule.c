@@ -28,18 +28,6 @@ struct purge_schedule {
     unsigned sweep;
 };
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        h = (h ^ c) * 1099511628211ULL;
-    }
-    return h;
-}
-
 struct purge_schedule *purge_schedule_new(int64_t reemit_ms)
 {
     struct purge_schedule *s = xcalloc(1, sizeof(*s));
@@ -90,7 +78,7 @@ static void grow(struct purge_schedule *s)
 
 void purge_schedule_set(struct purge_schedule *s, const char *record_uid, int64_t purge_at_ms)
 {
-    uint64_t h = hash_key(record_uid);
+    uint64_t h = str_hash_ci(record_uid);
     struct node **p = find(s, record_uid, h);
     if (!*p) {
         if (s->count + 1 > s->cap) {
@@ -121,7 +109,7 @@ static void unlink_node(struct purge_schedule *s, struct node **p)
 
 bool purge_schedule_remove(struct purge_schedule *s, const char *record_uid)
 {
-    struct node **p = find(s, record_uid, hash_key(record_uid));
+    struct node **p = find(s, record_uid, str_hash_ci(record_uid));
     if (!*p)
         return false;
     unlink_node(s, p);
@@ -236,6 +224,6 @@ size_t purge_schedule_size(const struct purge_schedule *s)
 
 int64_t purge_schedule_get(const struct purge_schedule *s, const char *record_uid)
 {
-    struct node **p = find(s, record_uid, hash_key(record_uid));
+    struct node **p = find(s, record_uid, str_hash_ci(record_uid));
     return *p ? (*p)->purge_at_ms : 0;
 }

@@ -88,3 +88,15 @@ bool str_is_school_name(const char *s)
     }
     return true;
 }
+
+uint64_t str_hash_ci(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h = (h ^ c) * 1099511628211ULL;
+    }
+    return h;
+}

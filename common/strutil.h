@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Like malloc/calloc/realloc/strdup, but abort with a message when memory is exhausted:
  * no caller can do anything better, and a NULL check forgotten once would be worse. */
@@ -17,6 +18,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* FNV-1a of s with ASCII A-Z folded to a-z: hash tables keyed like caseIgnore LDAP values. */
+uint64_t str_hash_ci(const char *s);
 
 /* RFC 4512 descr: a letter, then letters, digits and hyphens, at most 64 characters. */
 bool str_is_attr_name(const char *s);

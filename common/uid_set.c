@@ -20,18 +20,6 @@ struct uid_set {
     size_t count;
 };
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        h = (h ^ c) * 1099511628211ULL;
-    }
-    return h;
-}
-
 struct uid_set *uid_set_new(void)
 {
     struct uid_set *s = xcalloc(1, sizeof(*s));
@@ -63,7 +51,7 @@ static void grow(struct uid_set *s)
 
 int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line)
 {
-    uint64_t h = hash_key(uid);
+    uint64_t h = str_hash_ci(uid);
     struct uid_entry *e = find_slot(s->slots, s->cap, uid, h);
     if (e->uid)
         return e->line;
@@ -78,7 +66,7 @@ int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line)
 
 bool uid_set_has(const struct uid_set *s, const char *uid)
 {
-    return find_slot(s->slots, s->cap, uid, hash_key(uid))->uid != NULL;
+    return find_slot(s->slots, s->cap, uid, str_hash_ci(uid))->uid != NULL;
 }
 
 void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque)
