@@ -175,7 +175,9 @@ static int run_loop(struct sched *s)
     int64_t next_sweep = now_ms() + interval, retry = RETRY_FIRST_MS;
     while (!stop_requested) {
         int64_t now = now_ms();
-        purge_schedule_take_due(s->plan, now, send_order, s, NULL);
+        /* An order that cannot be sent (queue full, broker away) stays due: try again in a
+         * second, not in a busy loop. */
+        bool stuck = purge_schedule_take_due(s->plan, now, send_order, s, NULL) != 0;
         rd_kafka_poll(s->producer, 0);
         if (now >= next_sweep) {
             if (sweep(s, INT64_MAX) == 0) {
@@ -187,7 +189,8 @@ static int run_loop(struct sched *s)
             }
             continue;
         }
-        int64_t wait = min64(min64(purge_schedule_next_due(s->plan), next_sweep) - now, 1000);
+        int64_t wait =
+            stuck ? 1000 : min64(min64(purge_schedule_next_due(s->plan), next_sweep) - now, 1000);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->tail, (int)(wait > 0 ? wait : 0));
         if (m) {
             follow_event(s, m);
