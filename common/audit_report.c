@@ -463,9 +463,12 @@ void audit_report_write_text(struct audit_report *r, FILE *f)
             memcpy(v, head, sizeof(v));
         else
             table_cells(&cells[i - 1], names[i - 1], v);
-        for (int k = 0; k < T_N; k++) {
-            audit_text_put(f, v[k], k + 1 < T_N ? w[k] : 0);
-            fputs(k + 1 < T_N ? "  " : "\n", f);
+        int last = T_N - 1; /* no trailing blanks after the last non-empty cell */
+        while (last > 0 && !*v[last])
+            last--;
+        for (int k = 0; k <= last; k++) {
+            audit_text_put(f, v[k], k < last ? w[k] : 0);
+            fputs(k < last ? "  " : "\n", f);
         }
     }
     for (size_t i = 0; i < n; i++) {

@@ -157,6 +157,7 @@ static void test_text_and_json(void **state)
                                  "Deleted student: 2\n"
                                  "Errors: 2\n"));
     assert_null(strstr(text, "teacher"));
+    assert_non_null(strstr(text, "SchA-5a,SchA-6b  R2\n")); /* no trailing blanks */
     free(text);
     char *json = capture(r, 2);
     assert_non_null(strstr(json, "{\"kind\":\"row\",\"line\":1,\"success\":1,\"error\":0,"
