@@ -1,127 +1,138 @@
 /*
- * sisopi-audit: read-only answers from the topics. For now `dump`, which decodes every
- * message of sisopi.users or sisopi.events (kcat cannot read Avro single-object encoding).
- * history, imports, report and verify come with issue #4.
+ * sisopi-audit: read-only answers from the topics (and, for verify, the directory): dump,
+ * history, imports, report, verify. This file parses the command line and dispatches; each
+ * command is in its own file, its logic in common/audit_*.c.
  */
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_codec.h"
+#include "audit.h"
 #include "cli.h"
-#include "json_out.h"
-#include "topic_reader.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: sisopi-audit [-c FILE] [--bootstrap SERVERS] COMMAND\n"
-               "\n"
-               "Answers questions from the topics; needs no write access anywhere.\n"
-               "\n"
-               "Commands:\n"
-               "  dump [--topic users|events|dlq|NAME] [--timeout SEC]\n"
-               "        every message of the topic (default users), decoded, one JSON object a\n"
-               "        line: topic, partition, offset, key, timestamp and the message; a message\n"
-               "        that cannot be decoded is shown with \"error\" instead.\n"
-               "  history RECORD_UID | imports | report IMPORT_ID | verify\n"
-               "        (to come with issue #4)\n"
-               "\n"
-               "Exit codes: 0 all read and decoded; 2 some messages could not be decoded;\n"
-               "1 the topic could not be read; 64 bad command line.\n");
+    fprintf(f,
+            "Usage: sisopi-audit [-c FILE] [--bootstrap SERVERS] COMMAND [OPTIONS] [ARGS]\n"
+            "\n"
+            "Answers questions from the topics; needs no write access anywhere.\n"
+            "Every command takes --timeout SEC (default 30: the time to read each topic to its\n"
+            "end) and, except dump and report --csv, --json (one JSON object per line, for\n"
+            "programs; plain text for people otherwise). Times are UTC ISO-8601.\n"
+            "\n"
+            "Commands:\n"
+            "  dump [--topic users|events|dlq|NAME]\n"
+            "        every message of the topic (default users), decoded, one JSON object a\n"
+            "        line: topic, partition, offset, key, timestamp and the message; a message\n"
+            "        that cannot be decoded is shown with \"error\" instead.\n"
+            "        Exit: 0 all decoded; 2 some could not be decoded; 1 not read.\n"
+            "  history RECORD_UID [--json]\n"
+            "        everything about one person (record_uid, case-insensitive), in time order:\n"
+            "        its UserRecords and PurgeDue orders on sisopi.users and its events on\n"
+            "        sisopi.events, each with time, topic[partition]@offset, import_id or cause,\n"
+            "        type and what changed; dry runs are marked \"(dry run)\".\n"
+            "        Exit: 0 found; 1 nothing about that record_uid (or not read).\n"
+            "  imports [--json]\n"
+            "        every import seen, by time: import_id, school, role, source, time, dry run,\n"
+            "        state (completed, held, incomplete, pending), partitions reported, and the\n"
+            "        counts summed over the partitions.\n"
+            "        Exit: 0 read; 1 not read.\n"
+            "  report IMPORT_ID [--csv] [--output FILE] [--json]\n"
+            "        the import's summary as the reference writes it: errors, added (A),\n"
+            "        modified (M) and deleted (D, i.e. a school taken away) persons, by line,\n"
+            "        with the totals. --csv: the summary CSV (excel dialect, every field\n"
+            "        quoted, a leading ' before = + - @ TAB CR); --output FILE: the CSV into\n"
+            "        FILE (mode 0600: it holds personal data) and the totals on stdout.\n"
+            "        Exit: 0 done; 1 unknown import (or not read, or FILE not written).\n"
+            "  verify [--json]\n"
+            "        compares the directory with what the topic history implies, person by\n"
+            "        person: account, DN, role, active/limbo, schools, purge date, classes per\n"
+            "        school; one line per difference, \"RECORD_UID FIELD: expected X, directory\n"
+            "        has Y\", then \"verify: N persons checked, M differences\".\n"
+            "        Exit: 0 no difference; 2 differences (drift); 1 not read.\n"
+            "\n"
+            "Exit codes also: 64 bad command line.\n");
 }
 
-struct dump_ctx {
-    bool events;
-    int64_t messages, undecodable;
+enum { A_JSON = 1, A_TIMEOUT = 2, A_TOPIC = 4, A_CSV = 8, A_OUTPUT = 16 };
+
+struct command {
+    const char *name;
+    unsigned allowed;
+    int min_pos, max_pos;
+    int (*run)(const struct config *cfg, const struct audit_args *a);
 };
 
-static int dump_one(const rd_kafka_message_t *m, void *opaque)
-{
-    struct dump_ctx *d = opaque;
-    char err[256];
-    struct json_out j;
-    d->messages++;
-    json_out_init(&j, stdout);
-    json_out_begin_object(&j);
-    json_out_key(&j, "topic");
-    json_out_string(&j, rd_kafka_topic_name(m->rkt));
-    json_out_key(&j, "partition");
-    json_out_int(&j, m->partition);
-    json_out_key(&j, "offset");
-    json_out_int(&j, m->offset);
-    json_out_key(&j, "key");
-    if (m->key) {
-        char *key = strndup(m->key, m->key_len);
-        json_out_string(&j, key);
-        free(key);
-    } else {
-        json_out_null(&j);
-    }
-    json_out_key(&j, "timestamp");
-    json_out_int(&j, rd_kafka_message_timestamp(m, NULL));
-    int rc;
-    if (d->events) {
-        struct event e;
-        rc = event_decode(m->payload, m->len, &e, err, sizeof(err));
-        if (rc == 0) {
-            json_out_key(&j, "event");
-            json_out_event(&j, &e);
-        }
-        event_free(&e);
-    } else {
-        struct users_msg u;
-        rc = users_msg_decode(m->payload, m->len, &u, err, sizeof(err));
-        if (rc == 0) {
-            json_out_key(&j, "message");
-            json_out_users_msg(&j, &u);
-        }
-        users_msg_free(&u);
-    }
-    if (rc < 0) {
-        d->undecodable++;
-        json_out_key(&j, "error");
-        json_out_string(&j, err);
-    }
-    json_out_end_object(&j);
-    fputc('\n', stdout);
-    return 0;
-}
+static const struct command commands[] = {
+    {"dump", A_TIMEOUT | A_TOPIC, 0, 0, audit_dump},
+    {"history", A_TIMEOUT | A_JSON, 1, 1, audit_history},
+    {"imports", A_TIMEOUT | A_JSON, 0, 0, audit_imports},
+    {"report", A_TIMEOUT | A_JSON | A_CSV | A_OUTPUT, 1, 1, audit_report},
+    {"verify", A_TIMEOUT | A_JSON, 0, 0, audit_verify},
+};
 
-static int cmd_dump(const struct config *cfg, int argc, char **argv)
+/* Parses the command's options (argv[0] is the command). Returns 0, or EXIT_USAGE. */
+static int parse_args(const struct command *cmd, int argc, char **argv, struct audit_args *a)
 {
-    static const struct option opts[] = {{"topic", required_argument, NULL, 't'},
-                                         {"timeout", required_argument, NULL, 'T'},
+    static const struct option opts[] = {{"json", no_argument, NULL, A_JSON},
+                                         {"timeout", required_argument, NULL, A_TIMEOUT},
+                                         {"topic", required_argument, NULL, A_TOPIC},
+                                         {"csv", no_argument, NULL, A_CSV},
+                                         {"output", required_argument, NULL, A_OUTPUT},
                                          {NULL, 0, NULL, 0}};
-    const char *which = "users";
-    int timeout = 30, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+    int c;
+    char *end;
+    memset(a, 0, sizeof(*a));
+    a->timeout_s = 30;
+    /* 0, not 1: glibc then starts afresh, permuting again (the global options stopped at the
+     * command with "+"), so options may follow the arguments: report ID --csv. */
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "t:o:", opts, NULL)) != -1) {
         if (c == 't')
-            which = optarg;
-        else if (c == 'T')
-            timeout = atoi(optarg);
-        else
+            c = A_TOPIC;
+        else if (c == 'o')
+            c = A_OUTPUT;
+        if (c == '?')
             return EXIT_USAGE;
+        if (!(cmd->allowed & (unsigned)c)) {
+            for (const struct option *o = opts; o->name; o++) {
+                if (o->val == c)
+                    fprintf(stderr, "sisopi-audit: %s does not take --%s\n", cmd->name, o->name);
+            }
+            return EXIT_USAGE;
+        }
+        switch (c) {
+        case A_JSON:
+            a->json = true;
+            break;
+        case A_CSV:
+            a->csv = true;
+            break;
+        case A_TOPIC:
+            a->topic = optarg;
+            break;
+        case A_OUTPUT:
+            a->output = optarg;
+            break;
+        case A_TIMEOUT:
+            a->timeout_s = (int)strtol(optarg, &end, 10);
+            if (*end || a->timeout_s <= 0 || a->timeout_s > 86400) {
+                fprintf(stderr, "sisopi-audit: --timeout: \"%s\" is not a number of seconds\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
     }
-    /* A short name or a topic's own name; only the events topic holds Event messages. */
-    const char *topic = strcmp(which, "users") == 0    ? cfg->kafka.topic_users
-                        : strcmp(which, "dlq") == 0    ? cfg->kafka.topic_dlq
-                        : strcmp(which, "events") == 0 ? cfg->kafka.topic_events
-                                                       : which;
-    bool events = strcmp(topic, cfg->kafka.topic_events) == 0;
-
-    struct dump_ctx d = {.events = events};
-    char err[512];
-    if (topic_read_all(cfg, topic, timeout * 1000, dump_one, &d, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sisopi-audit: %s\n", err);
-        return EXIT_FAILED;
+    a->pos = argv + optind;
+    a->n_pos = argc - optind;
+    if (a->n_pos < cmd->min_pos || a->n_pos > cmd->max_pos) {
+        fprintf(stderr, "sisopi-audit: %s takes %s (see --help)\n", cmd->name,
+                cmd->max_pos == 0 ? "no arguments" : "exactly one argument");
+        return EXIT_USAGE;
     }
-    fflush(stdout);
-    fprintf(stderr, "sisopi-audit: %s: %" PRId64 " messages, %" PRId64 " undecodable\n", topic,
-            d.messages, d.undecodable);
-    return d.undecodable ? EXIT_WITH_ERRORS : EXIT_OK;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -130,17 +141,20 @@ int main(int argc, char **argv)
     int exit_code = cli_parse_global(argc, argv, "audit", usage, &g);
     if (exit_code >= 0)
         return exit_code;
-    const char *cmd = argv[g.command];
-    if (strcmp(cmd, "dump") != 0) {
-        fprintf(stderr, "sisopi-audit: %s: %s\n", cmd,
-                strstr("history imports report verify", cmd) ? "not implemented yet (issue #4)"
-                                                             : "unknown command (see --help)");
-        return strstr("history imports report verify", cmd) ? EXIT_FAILED : EXIT_USAGE;
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && !cmd; i++)
+        cmd = strcmp(commands[i].name, argv[g.command]) == 0 ? &commands[i] : NULL;
+    if (!cmd) {
+        fprintf(stderr, "sisopi-audit: %s: unknown command (see --help)\n", argv[g.command]);
+        return EXIT_USAGE;
     }
+    struct audit_args a;
+    if (parse_args(cmd, argc - g.command, argv + g.command, &a) != 0)
+        return EXIT_USAGE;
     struct config cfg;
     if (cli_load(&cfg, "audit", g.config, g.bootstrap) < 0)
         return EXIT_FAILED;
-    int rc = cmd_dump(&cfg, argc - g.command, argv + g.command);
+    int rc = cmd->run(&cfg, &a);
     config_free(&cfg);
     return rc;
 }

@@ -1,0 +1,45 @@
+/*
+ * sisopi-audit's commands and what they share: the parsed command line and a topic reader
+ * that reports its own errors. Each command lives in its own file; main.c only dispatches.
+ */
+#ifndef SISOPI_AUDIT_CMD_H
+#define SISOPI_AUDIT_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "topic_reader.h"
+
+/* Exit code of verify when the directory differs from the history. */
+#define AUDIT_EXIT_DRIFT 2
+
+/* The options of a command, after parsing (only those the command accepts can be set). */
+struct audit_args {
+    bool json;          /* --json: one JSON object per line */
+    bool csv;           /* --csv (report) */
+    int timeout_s;      /* --timeout SEC for reading each topic (default 30) */
+    const char *topic;  /* --topic (dump) */
+    const char *output; /* --output FILE (report) */
+    char **pos;         /* positional arguments after the command */
+    int n_pos;
+};
+
+int audit_dump(const struct config *cfg, const struct audit_args *a);
+int audit_history(const struct config *cfg, const struct audit_args *a);
+int audit_imports(const struct config *cfg, const struct audit_args *a);
+int audit_report(const struct config *cfg, const struct audit_args *a);
+int audit_verify(const struct config *cfg, const struct audit_args *a);
+
+/* Reads the whole topic (topic_read_all) within the --timeout; on failure prints
+ * "sisopi-audit: ..." and returns -1, else 0. */
+int audit_read_topic(const struct config *cfg, const char *topic, const struct audit_args *a,
+                     topic_reader_cb cb, void *opaque);
+
+/* The Kafka timestamp of a message (ms). */
+int64_t audit_msg_time(const rd_kafka_message_t *m);
+
+/* Tells on stderr how many messages of a topic could not be decoded (when any were). */
+void audit_warn_undecodable(const char *topic, int64_t n);
+
+#endif

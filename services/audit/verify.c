@@ -1,0 +1,168 @@
+/*
+ * sisopi-audit verify: the directory against what the topic history implies. Reads the
+ * events (the state machine), the dead letters (records never applied), the records (the
+ * classes), then every person sisopi manages in the directory.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "audit_expect.h"
+#include "audit_text.h"
+#include "avro_codec.h"
+#include "cli.h"
+#include "json_out.h"
+#include "ldap_conn.h"
+#include "person_ldap.h"
+
+enum verify_phase { PHASE_EVENTS, PHASE_DLQ, PHASE_USERS };
+
+struct verify_ctx {
+    const struct config *cfg;
+    struct audit_expect *x;
+    enum verify_phase phase;
+    bool json;
+    int64_t undecodable;
+    size_t differences;
+};
+
+/* A header's value as a number; -1 when absent or not a number. */
+static int64_t header_num(const rd_kafka_message_t *m, const char *name)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+    char buf[32];
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+        len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    char *end;
+    long long n = strtoll(buf, &end, 10);
+    return *end ? -1 : (int64_t)n;
+}
+
+/* The dead letter's origin, when it came from the users topic. */
+static void dead_letter(struct verify_ctx *c, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, "sisopi-topic", &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+        len != strlen(c->cfg->kafka.topic_users) || memcmp(v, c->cfg->kafka.topic_users, len) != 0)
+        return;
+    int64_t p = header_num(m, "sisopi-partition"), o = header_num(m, "sisopi-offset");
+    if (p >= 0 && o >= 0)
+        audit_expect_dead_letter(c->x, (int32_t)p, o);
+}
+
+static int verify_one(const rd_kafka_message_t *m, void *opaque)
+{
+    struct verify_ctx *c = opaque;
+    char err[256];
+    if (c->phase == PHASE_DLQ) {
+        dead_letter(c, m);
+    } else if (c->phase == PHASE_EVENTS) {
+        struct event e;
+        if (event_decode(m->payload, m->len, &e, err, sizeof(err)) < 0)
+            c->undecodable++;
+        else
+            audit_expect_event(c->x, &e);
+        event_free(&e);
+    } else {
+        struct users_msg u;
+        /* A message the reconciler could not decode either never changed anything. */
+        if (users_msg_decode(m->payload, m->len, &u, err, sizeof(err)) == 0 &&
+            u.type == USERS_MSG_USER_RECORD)
+            audit_expect_record(c->x, &u.u.user, m->partition, m->offset);
+        users_msg_free(&u);
+    }
+    return 0;
+}
+
+static void print_diff(const struct audit_diff *d, void *opaque)
+{
+    struct verify_ctx *c = opaque;
+    c->differences++;
+    if (c->json) {
+        struct json_out j;
+        json_out_init(&j, stdout);
+        json_out_begin_object(&j);
+        json_out_key(&j, "kind");
+        json_out_string(&j, "difference");
+        json_out_key(&j, "record_uid");
+        json_out_string(&j, d->record_uid);
+        json_out_key(&j, "field");
+        json_out_string(&j, d->field);
+        json_out_key(&j, "expected");
+        json_out_string(&j, d->expected);
+        json_out_key(&j, "directory");
+        json_out_string(&j, d->actual);
+        json_out_end_object(&j);
+        fputc('\n', stdout);
+        return;
+    }
+    audit_text_put(stdout, d->record_uid, 0);
+    printf(" %s: expected ", d->field);
+    audit_text_put(stdout, d->expected, 0);
+    fputs(", directory has ", stdout);
+    audit_text_put(stdout, d->actual, 0);
+    fputc('\n', stdout);
+}
+
+static int on_person(const struct person *p, void *opaque)
+{
+    struct verify_ctx *c = opaque;
+    audit_expect_compare(c->x, p, print_diff, c);
+    return 0;
+}
+
+static int read_history(struct verify_ctx *c, const struct config *cfg, const struct audit_args *a)
+{
+    c->phase = PHASE_EVENTS;
+    if (audit_read_topic(cfg, cfg->kafka.topic_events, a, verify_one, c) < 0)
+        return -1;
+    audit_warn_undecodable(cfg->kafka.topic_events, c->undecodable);
+    c->phase = PHASE_DLQ;
+    if (audit_read_topic(cfg, cfg->kafka.topic_dlq, a, verify_one, c) < 0)
+        return -1;
+    c->phase = PHASE_USERS;
+    return audit_read_topic(cfg, cfg->kafka.topic_users, a, verify_one, c);
+}
+
+int audit_verify(const struct config *cfg, const struct audit_args *a)
+{
+    struct verify_ctx c = {.cfg = cfg, .x = audit_expect_new(), .json = a->json};
+    struct ldap_conn *conn = NULL;
+    char err[512];
+    int rc = EXIT_FAILED;
+    if (read_history(&c, cfg, a) < 0)
+        goto out;
+    if (ldap_conn_open(cfg, &conn, err, sizeof(err)) != LDAP_SUCCESS) {
+        fprintf(stderr, "sisopi-audit: %s\n", err);
+        goto out;
+    }
+    if (person_ldap_scan(conn, cfg, NULL, on_person, &c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sisopi-audit: reading the directory: %s\n", err);
+        goto out;
+    }
+    audit_expect_missing(c.x, print_diff, &c);
+    size_t checked = audit_expect_checked(c.x);
+    if (a->json) {
+        printf("{\"kind\":\"summary\",\"persons\":%zu,\"differences\":%zu}\n", checked,
+               c.differences);
+    } else {
+        printf("verify: %zu persons checked, %zu differences\n", checked, c.differences);
+    }
+    rc = c.differences ? AUDIT_EXIT_DRIFT : EXIT_OK;
+out:
+    fflush(stdout);
+    ldap_conn_close(conn);
+    audit_expect_free(c.x);
+    return rc;
+}
