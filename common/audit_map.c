@@ -26,13 +26,11 @@ struct audit_map {
 
 static uint64_t hash_key(const char *s, bool fold)
 {
+    if (fold)
+        return str_hash_ci(s); /* the same folding as uid_set and the state keys */
     uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (fold && c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        h = (h ^ c) * 1099511628211ULL;
-    }
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
