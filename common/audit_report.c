@@ -480,15 +480,6 @@ void audit_report_write_text(struct audit_report *r, FILE *f)
     totals_text(r, f);
 }
 
-static void json_list(struct json_out *j, const char *key, char *const *v, size_t n)
-{
-    json_out_key(j, key);
-    json_out_begin_array(j);
-    for (size_t i = 0; i < n; i++)
-        json_out_string(j, v[i]);
-    json_out_end_array(j);
-}
-
 static void row_json(const struct audit_report_row *row, FILE *f)
 {
     struct audit_report_cells c;
@@ -501,9 +492,9 @@ static void row_json(const struct audit_report_row *row, FILE *f)
     for (size_t i = 0; i < AUDIT_REPORT_N_COLUMNS; i++) {
         const char *k = audit_report_columns[i];
         if (strcmp(k, "schools") == 0) {
-            json_list(&j, k, row->schools, row->n_schools);
+            json_out_string_array(&j, k, row->schools, row->n_schools);
         } else if (strcmp(k, "classes") == 0) {
-            json_list(&j, k, row->classes, row->n_classes);
+            json_out_string_array(&j, k, row->classes, row->n_classes);
         } else if (i == 0 || i == 1 || i == 2 || i == 11) { /* line, success, error, disabled */
             json_out_key(&j, k);
             if (*c.v[i])

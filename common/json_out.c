@@ -182,7 +182,7 @@ static void kv_bool(struct json_out *j, const char *k, bool v)
     json_out_bool(j, v);
 }
 
-static void kv_strv(struct json_out *j, const char *k, char *const *v, size_t n)
+void json_out_string_array(struct json_out *j, const char *k, char *const *v, size_t n)
 {
     json_out_key(j, k);
     json_out_begin_array(j);
@@ -207,7 +207,7 @@ static void user_record_json(struct json_out *j, const struct user_record *r)
     /* A hash is still crackable offline: it stays on the topic, out of reports and logs. */
     kv_str(j, "password_hash", r->password_hash ? "(redacted)" : NULL);
     if (r->classes_given) {
-        kv_strv(j, "classes", r->classes, r->n_classes);
+        json_out_string_array(j, "classes", r->classes, r->n_classes);
     } else {
         json_out_key(j, "classes");
         json_out_null(j);
@@ -216,8 +216,8 @@ static void user_record_json(struct json_out *j, const struct user_record *r)
     json_out_key(j, "extra");
     json_out_begin_object(j);
     for (size_t i = 0; i < r->n_extra; i++)
-        kv_strv(j, r->extra[i].name ? r->extra[i].name : "", r->extra[i].values,
-                r->extra[i].n_values);
+        json_out_string_array(j, r->extra[i].name ? r->extra[i].name : "", r->extra[i].values,
+                              r->extra[i].n_values);
     json_out_end_object(j);
     kv_int(j, "line", r->line);
     kv_bool(j, "dry_run", r->dry_run);
@@ -242,7 +242,7 @@ void json_out_users_msg(struct json_out *j, const struct users_msg *m)
         kv_int(j, "partition", m->u.end.partition);
         kv_int(j, "partition_count", m->u.end.partition_count);
         kv_int(j, "total_records", m->u.end.total_records);
-        kv_strv(j, "kept_record_uids", m->u.end.kept_record_uids, m->u.end.n_kept);
+        json_out_string_array(j, "kept_record_uids", m->u.end.kept_record_uids, m->u.end.n_kept);
         kv_bool(j, "dry_run", m->u.end.dry_run);
         break;
     case USERS_MSG_PURGE_DUE:
@@ -301,7 +301,7 @@ void json_out_event(struct json_out *j, const struct event *e)
     kv_int(j, "input_offset", e->input_offset);
     kv_str(j, "dn_before", e->dn_before);
     kv_str(j, "dn_after", e->dn_after);
-    kv_strv(j, "changed", e->changed, e->n_changed);
+    json_out_string_array(j, "changed", e->changed, e->n_changed);
     kv_str(j, "reason", e->reason);
     json_out_key(j, "purge_at");
     if (e->purge_at_ms)

@@ -35,6 +35,8 @@ void json_out_string(struct json_out *j, const char *s);
 void json_out_int(struct json_out *j, int64_t v);
 void json_out_bool(struct json_out *j, bool v);
 void json_out_null(struct json_out *j);
+/* "k": [v[0], ..., v[n-1]] (strings). */
+void json_out_string_array(struct json_out *j, const char *k, char *const *v, size_t n);
 
 /* A JSON string literal of s (NULL writes null), or of the n bytes at s (which may hold NUL
  * bytes, written as \u0000: Kafka keys; NULL writes null). Same escaping as json_out_string().

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "records.h"
 #include "topic_reader.h"
 
 /* Exit code of verify when the directory differs from the history. */
@@ -35,6 +36,19 @@ int audit_verify(const struct config *cfg, const struct audit_args *a);
  * "sisopi-audit: ..." and returns -1, else 0. */
 int audit_read_topic(const struct config *cfg, const char *topic, const struct audit_args *a,
                      topic_reader_cb cb, void *opaque);
+
+/* One decoded message of a read: u for sisopi.users, e for sisopi.events, the other NULL. The
+ * callback may take the message over (leaving it zeroed); what is left is freed after it. */
+typedef void (*audit_decoded_cb)(const rd_kafka_message_t *m, struct users_msg *u, struct event *e,
+                                 void *opaque);
+/* false: skip the message without decoding it (e.g. another person's key). */
+typedef bool (*audit_keep_cb)(const rd_kafka_message_t *m, void *opaque);
+
+/* Reads the whole topic (as audit_read_topic), decodes every message kept (keep NULL: all) as
+ * an Event if topic is kafka.topic_events, else as a users message, calls cb for each one that
+ * decodes, and warns about the rest on stderr. Returns 0 or -1. */
+int audit_read_decoded(const struct config *cfg, const char *topic, const struct audit_args *a,
+                       audit_keep_cb keep, audit_decoded_cb cb, void *opaque);
 
 /* The Kafka timestamp of a message (ms). */
 int64_t audit_msg_time(const rd_kafka_message_t *m);

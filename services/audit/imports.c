@@ -7,36 +7,17 @@
 #include "audit.h"
 #include "audit_imports.h"
 #include "audit_text.h"
-#include "avro_codec.h"
 #include "cli.h"
 #include "json_out.h"
 
-struct imports_ctx {
-    struct audit_imports *agg;
-    bool events;
-    int64_t undecodable;
-};
-
-static int imports_one(const rd_kafka_message_t *m, void *opaque)
+static void imports_one(const rd_kafka_message_t *m, struct users_msg *u, struct event *e,
+                        void *opaque)
 {
-    struct imports_ctx *x = opaque;
-    char err[256];
-    if (x->events) {
-        struct event e;
-        if (event_decode(m->payload, m->len, &e, err, sizeof(err)) < 0)
-            x->undecodable++;
-        else
-            audit_imports_event(x->agg, &e, audit_msg_time(m));
-        event_free(&e);
-    } else {
-        struct users_msg u;
-        if (users_msg_decode(m->payload, m->len, &u, err, sizeof(err)) < 0)
-            x->undecodable++;
-        else
-            audit_imports_users(x->agg, &u, m->partition, audit_msg_time(m));
-        users_msg_free(&u);
-    }
-    return 0;
+    struct audit_imports *agg = opaque;
+    if (e)
+        audit_imports_event(agg, e, audit_msg_time(m));
+    else
+        audit_imports_users(agg, u, m->partition, audit_msg_time(m));
 }
 
 static void counts_json(struct json_out *j, const struct import_counts *c)
@@ -119,18 +100,13 @@ static void imports_text(struct audit_import *const *v, size_t n)
 
 int audit_imports(const struct config *cfg, const struct audit_args *a)
 {
-    struct imports_ctx x = {.agg = audit_imports_new(cfg->kafka.partitions)};
+    struct audit_imports *agg = audit_imports_new(cfg->kafka.partitions);
     int rc = EXIT_FAILED;
-    if (audit_read_topic(cfg, cfg->kafka.topic_users, a, imports_one, &x) < 0)
+    if (audit_read_decoded(cfg, cfg->kafka.topic_users, a, NULL, imports_one, agg) < 0 ||
+        audit_read_decoded(cfg, cfg->kafka.topic_events, a, NULL, imports_one, agg) < 0)
         goto out;
-    audit_warn_undecodable(cfg->kafka.topic_users, x.undecodable);
-    x.events = true;
-    x.undecodable = 0;
-    if (audit_read_topic(cfg, cfg->kafka.topic_events, a, imports_one, &x) < 0)
-        goto out;
-    audit_warn_undecodable(cfg->kafka.topic_events, x.undecodable);
     size_t n;
-    struct audit_import **v = audit_imports_result(x.agg, &n);
+    struct audit_import **v = audit_imports_result(agg, &n);
     if (a->json) {
         for (size_t i = 0; i < n; i++)
             import_json(v[i]);
@@ -139,6 +115,6 @@ int audit_imports(const struct config *cfg, const struct audit_args *a)
     }
     rc = EXIT_OK;
 out:
-    audit_imports_free(x.agg);
+    audit_imports_free(agg);
     return rc;
 }

@@ -11,20 +11,15 @@
 #include "audit.h"
 #include "audit_expect.h"
 #include "audit_text.h"
-#include "avro_codec.h"
 #include "cli.h"
 #include "json_out.h"
 #include "ldap_conn.h"
 #include "person_ldap.h"
 
-enum verify_phase { PHASE_EVENTS, PHASE_DLQ, PHASE_USERS };
-
 struct verify_ctx {
     const struct config *cfg;
     struct audit_expect *x;
-    enum verify_phase phase;
     bool json;
-    int64_t undecodable;
     size_t differences;
 };
 
@@ -61,28 +56,20 @@ static void dead_letter(struct verify_ctx *c, const rd_kafka_message_t *m)
         audit_expect_dead_letter(c->x, (int32_t)p, o);
 }
 
-static int verify_one(const rd_kafka_message_t *m, void *opaque)
+static int dlq_one(const rd_kafka_message_t *m, void *opaque)
+{
+    dead_letter(opaque, m);
+    return 0;
+}
+
+static void history_one(const rd_kafka_message_t *m, struct users_msg *u, struct event *e,
+                        void *opaque)
 {
     struct verify_ctx *c = opaque;
-    char err[256];
-    if (c->phase == PHASE_DLQ) {
-        dead_letter(c, m);
-    } else if (c->phase == PHASE_EVENTS) {
-        struct event e;
-        if (event_decode(m->payload, m->len, &e, err, sizeof(err)) < 0)
-            c->undecodable++;
-        else
-            audit_expect_event(c->x, &e);
-        event_free(&e);
-    } else {
-        struct users_msg u;
-        /* A message the reconciler could not decode either never changed anything. */
-        if (users_msg_decode(m->payload, m->len, &u, err, sizeof(err)) == 0 &&
-            u.type == USERS_MSG_USER_RECORD)
-            audit_expect_record(c->x, &u.u.user, m->partition, m->offset);
-        users_msg_free(&u);
-    }
-    return 0;
+    if (e)
+        audit_expect_event(c->x, e);
+    else if (u->type == USERS_MSG_USER_RECORD)
+        audit_expect_record(c->x, &u->u.user, m->partition, m->offset);
 }
 
 static void print_diff(const struct audit_diff *d, void *opaque)
@@ -122,17 +109,13 @@ static int on_person(const struct person *p, void *opaque)
     return 0;
 }
 
+/* Events, then dead letters (records never applied), then the records. */
 static int read_history(struct verify_ctx *c, const struct config *cfg, const struct audit_args *a)
 {
-    c->phase = PHASE_EVENTS;
-    if (audit_read_topic(cfg, cfg->kafka.topic_events, a, verify_one, c) < 0)
+    if (audit_read_decoded(cfg, cfg->kafka.topic_events, a, NULL, history_one, c) < 0 ||
+        audit_read_topic(cfg, cfg->kafka.topic_dlq, a, dlq_one, c) < 0)
         return -1;
-    audit_warn_undecodable(cfg->kafka.topic_events, c->undecodable);
-    c->phase = PHASE_DLQ;
-    if (audit_read_topic(cfg, cfg->kafka.topic_dlq, a, verify_one, c) < 0)
-        return -1;
-    c->phase = PHASE_USERS;
-    return audit_read_topic(cfg, cfg->kafka.topic_users, a, verify_one, c);
+    return audit_read_decoded(cfg, cfg->kafka.topic_users, a, NULL, history_one, c);
 }
 
 int audit_verify(const struct config *cfg, const struct audit_args *a)
