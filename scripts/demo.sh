@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is missing, builds, starts the local stack (slapd +
-# dev broker in ./.stack), imports the sample school Gym1 and shows what went to Kafka.
+# dev broker in ./.stack), imports the sample schools, shows what went to Kafka, reconciles,
+# and shows the directory, the audit's answers and the purges to come.
 #   scripts/demo.sh          run it (the stack keeps running afterwards, for you to explore)
 #   scripts/demo.sh stop     stop the stack
 set -euo pipefail
@@ -61,6 +62,23 @@ echo
 echo "== the events on sisopi.events"
 "$BUILD/services/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null |
     jq -r 'select(.event.record_uid != null) | "\(.event.type)\t\(.event.record_uid)\t\(.event.dn_after)"'
+
+echo
+echo "== sisopi-audit imports: every import, its counts and state"
+"$BUILD/services/sisopi-audit" -c "$CFG" imports 2>/dev/null
+
+echo
+echo "== sisopi-audit history S-1003: one person listed by two schools"
+"$BUILD/services/sisopi-audit" -c "$CFG" history S-1003 2>/dev/null
+
+echo
+echo "== sisopi-audit verify: does the directory match the topics?"
+"$BUILD/services/sisopi-audit" -c "$CFG" verify 2>/dev/null
+
+echo
+echo "== purges: sisopi-admin purge list, then sisopi-scheduler --once"
+"$BUILD/services/sisopi-admin" -c "$CFG" purge list 2>/dev/null
+"$BUILD/services/sisopi-scheduler" -c "$CFG" --once 2>/dev/null
 
 echo
 echo "The stack keeps running: export SISOPI_CONFIG=$CFG, and 'scripts/demo.sh stop' when done."
