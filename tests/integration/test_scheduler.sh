@@ -186,6 +186,10 @@ while read -r rid part; do
     assert_eq "$part" "$("$SISOPI_BUILD/tests/sisopi_partition" 12 "$rid" | awk '{print $NF}')" \
         "partition of the PurgeDue for $rid"
 done <<<"$ev_parts"
+# How late after its date each order and deletion came (a figure, never a pass/fail limit).
+printf '  orders sent %s ms after their dates; deletions %s ms after\n' \
+    "$(jq -s 'map(.produced_at - .purge_at) | "\(min)..\(max)"' -r <<<"$orders")" \
+    "$(jq -s 'map(select(.event.type=="Deleted") | .event.produced_at - .event.purge_at) | "\(min)..\(max)"' -r <<<"$ev")"
 grep -q 'purge_skipped.*admin-sch.*no student, teacher or staff role' "$W/scheduler.log" ||
     fail "no warning about the administrator: $(grep purge_skipped "$W/scheduler.log")"
 
