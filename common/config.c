@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "metrics_http.h"
 #include "scheme.h"
 #include "strutil.h"
 
@@ -265,6 +267,9 @@ void config_defaults(struct config *cfg)
     cfg->reconciler.window = 64;
     cfg->reconciler.batch_size = 1000;
     cfg->scheduler.sweep_interval_seconds = 3600;
+    cfg->metrics.reconciler = xstrdup("127.0.0.1:9464");
+    cfg->metrics.scheduler = xstrdup("127.0.0.1:9465");
+    cfg->metrics.ingest = xstrdup("127.0.0.1:9466");
     cfg->output.log_format = xstrdup("kv");
     cfg->output.log_level = xstrdup("info");
 }
@@ -586,6 +591,27 @@ static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct i
     return 0;
 }
 
+static int load_metrics(struct cfg_ctx *c, const config_setting_t *root, struct metrics_config *mc)
+{
+    static const char *const keys[] = {"reconciler", "scheduler", "ingest", NULL};
+    char **dst[] = {&mc->reconciler, &mc->scheduler, &mc->ingest};
+    const config_setting_t *g;
+    if (get_group(c, root, "metrics", keys, &g) < 0)
+        return -1;
+    for (size_t i = 0; keys[i]; i++) {
+        if (get_str(c, g, keys[i], dst[i]) < 0)
+            return -1;
+        struct sockaddr_storage sa;
+        size_t len;
+        char why[160], path[64];
+        snprintf(path, sizeof(path), "metrics.%s", keys[i]);
+        if (**dst[i] && metrics_parse_listen(*dst[i], &sa, &len, why, sizeof(why)) < 0)
+            return cfg_fail(c, config_setting_get_member(g, keys[i]), path,
+                            "%s (\"\" turns it off)", why);
+    }
+    return 0;
+}
+
 static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct config *cfg)
 {
     static const char *const rkeys[] = {"group_id", "state_dir", "window", "batch_size", NULL};
@@ -605,6 +631,8 @@ static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct
         get_str(c, o, "log_level", &cfg->output.log_level) < 0 ||
         get_str(c, o, "report_dir", &cfg->output.report_dir) < 0)
         return -1;
+    if (load_metrics(c, root, &cfg->metrics) < 0)
+        return -1;
     if (cfg->scheduler.sweep_interval_seconds < 1)
         return cfg_fail(c, config_setting_get_member(s, "sweep_interval"),
                         "scheduler.sweep_interval", "must be at least 1s");
@@ -623,8 +651,8 @@ int config_load(struct config *cfg, const char *path, const char *bootstrap_over
 {
     config_t lc;
     struct cfg_ctx c = {.file = path, .errstr = errstr, .errstr_size = errstr_size};
-    static const char *const top[] = {"kafka",     "ldap",   "import", "reconciler",
-                                      "scheduler", "output", NULL};
+    static const char *const top[] = {"kafka",     "ldap",   "import",  "reconciler",
+                                      "scheduler", "output", "metrics", NULL};
     int rc = -1;
 
     config_defaults(cfg);
@@ -705,6 +733,9 @@ void config_free(struct config *cfg)
     free(cfg->output.log_format);
     free(cfg->output.log_level);
     free(cfg->output.report_dir);
+    free(cfg->metrics.reconciler);
+    free(cfg->metrics.scheduler);
+    free(cfg->metrics.ingest);
     memset(cfg, 0, sizeof(*cfg));
 }
 

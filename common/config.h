@@ -116,6 +116,14 @@ struct output_config {
     char *report_dir; /* where ingest --watch writes reports; NULL = beside the file */
 };
 
+/* Where each long-running service serves /metrics and /healthz ("HOST:PORT"; "" = off).
+ * Defaults: 127.0.0.1:9464 (reconciler), :9465 (scheduler), :9466 (ingest --watch). */
+struct metrics_config {
+    char *reconciler;
+    char *scheduler;
+    char *ingest;
+};
+
 struct config {
     char *path;
     struct kafka_config kafka;
@@ -124,6 +132,7 @@ struct config {
     struct reconciler_config reconciler;
     struct scheduler_config scheduler;
     struct output_config output;
+    struct metrics_config metrics;
 };
 
 /* Fills *cfg with the built-in defaults (no file). */

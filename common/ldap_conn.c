@@ -158,6 +158,10 @@ static void finish(struct ldap_conn *c, struct pending *p, struct ldap_result_in
     s->count++;
     s->errors += r->rc != LDAP_SUCCESS;
     s->sum_us += r->latency_us;
+    size_t b = 0;
+    while (b < LDAP_CONN_LATENCY_BUCKETS && r->latency_us > ldap_conn_latency_bounds_us[b])
+        b++;
+    s->latency[b]++;
     if (r->latency_us > s->max_us)
         s->max_us = r->latency_us;
     if (p->cb) {
@@ -805,3 +809,6 @@ void ldap_conn_get_stats(const struct ldap_conn *c, struct ldap_conn_stats *out)
     else
         memset(out, 0, sizeof(*out));
 }
+
+const uint64_t ldap_conn_latency_bounds_us[LDAP_CONN_LATENCY_BUCKETS] = {
+    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};

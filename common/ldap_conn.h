@@ -88,12 +88,18 @@ struct ldap_result_info {
 typedef void (*ldap_conn_cb)(const struct ldap_result_info *r, void *opaque);
 typedef void (*ldap_conn_entry_cb)(const struct ldap_entry_info *e, void *opaque);
 
+/* Upper bounds (microseconds) of the latency histogram's buckets; a last, open bucket holds
+ * what is slower. */
+#define LDAP_CONN_LATENCY_BUCKETS 12
+extern const uint64_t ldap_conn_latency_bounds_us[LDAP_CONN_LATENCY_BUCKETS];
+
 /* Per operation type: completed operations, those with rc != 0, and their latency. */
 struct ldap_conn_op_stats {
     uint64_t count;
     uint64_t errors;
     uint64_t sum_us;
     uint64_t max_us;
+    uint64_t latency[LDAP_CONN_LATENCY_BUCKETS + 1]; /* [i]: <= bounds[i]; [last]: slower */
 };
 
 struct ldap_conn_stats {

@@ -222,6 +222,16 @@ size_t purge_schedule_size(const struct purge_schedule *s)
     return s->count;
 }
 
+size_t purge_schedule_count_due(const struct purge_schedule *s, int64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        for (const struct node *x = s->buckets[i]; x; x = x->next)
+            n += x->purge_at_ms <= now_ms;
+    }
+    return n;
+}
+
 int64_t purge_schedule_get(const struct purge_schedule *s, const char *record_uid)
 {
     struct node **p = find(s, record_uid, str_hash_ci(record_uid));

@@ -56,6 +56,10 @@ size_t purge_schedule_sweep_end(struct purge_schedule *s);
 
 size_t purge_schedule_size(const struct purge_schedule *s);
 
+/* Accounts whose purge date is <= now_ms (sent or not): due, still in the directory as far as
+ * the schedule knows. */
+size_t purge_schedule_count_due(const struct purge_schedule *s, int64_t now_ms);
+
 /* The purge date of record_uid, or 0 if it is not scheduled. */
 int64_t purge_schedule_get(const struct purge_schedule *s, const char *record_uid);
 

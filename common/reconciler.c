@@ -15,6 +15,7 @@
 #include "kafka_client.h"
 #include "log.h"
 #include "reconcile.h"
+#include "reconciler_metrics.h"
 #include "strutil.h"
 
 #define POLL_MS       500
@@ -29,8 +30,19 @@ struct reconciler {
     size_t n_assigned;
     bool rebalance_failed;
     bool closing; /* leaving the group: revoked partitions keep their slices */
+    struct reconciler_metrics *metrics;
     char err[512];
 };
+
+/* The loop is alive; healthy unless the directory is away or retries are going on. */
+static void publish(struct reconciler *r, const char *trouble)
+{
+    const char *why = trouble                                           ? trouble
+                      : r->core.ldap && ldap_conn_is_down(r->core.ldap) ? "ldap: connection lost"
+                                                                        : "ok";
+    reconciler_metrics_publish(r->metrics, &r->core, r->rk, r->assigned, r->n_assigned,
+                               strcmp(why, "ok") == 0, why);
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -233,9 +245,17 @@ static enum reconcile_rc run_batch(struct reconciler *r, rd_kafka_message_t **ms
         char s[16];
         snprintf(s, sizeof(s), "%d", backoff);
         log_kv(LOG_WARN, "batch_retry", "error", err, "retry_in_s", s, NULL);
+        char trouble[600];
+        snprintf(trouble, sizeof(trouble), "retrying: %s", err);
+        /* No rd_kafka_poll() here: the consumer's queue is forwarded to the consumer queue
+         * (rd_kafka_poll_set_consumer), and serving it with rd_kafka_poll aborts inside
+         * librdkafka (rd_kafka_q_serve: res != RD_KAFKA_OP_RES_PASS) as soon as a fetch or
+         * rebalance op is waiting. An outage longer than max.poll.interval.ms (5 min) costs
+         * this member its partitions; whoever gets them re-applies from the committed
+         * offset, which changes nothing already applied. */
         for (int i = 0; i < backoff * 10 && !stop_requested; i++) {
+            publish(r, trouble);
             usleep(100000);
-            rd_kafka_poll(r->rk, 0);
         }
         if (stop_requested)
             return RECONCILE_RETRY;
@@ -284,6 +304,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
     int rc = EXIT_OK;
     while (!stop_requested) {
         size_t n = poll_batch(r, msgs, max);
+        publish(r, r->rebalance_failed ? r->err : NULL);
         if (r->rebalance_failed) {
             log_kv(LOG_ERROR, "stopping", "error", r->err, NULL);
             rc = EXIT_FAILED;
@@ -350,6 +371,10 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
         return EXIT_FAILED;
     }
+    if (!(r.metrics = reconciler_metrics_new(o->metrics_listen, err, sizeof(err)))) {
+        fprintf(stderr, "sisopi-reconciler: %s\n", err);
+        goto out;
+    }
     if (ldap_conn_open(cfg, &r.core.ldap, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
         goto out;
@@ -372,6 +397,7 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
 out:
+    reconciler_metrics_free(r.metrics);
     event_sink_close(r.core.events);
     applier_free(r.core.applier);
     ldap_conn_close(r.core.ldap);

@@ -12,8 +12,9 @@
 #include "config.h"
 
 struct reconciler_opts {
-    bool until_idle;       /* exit once caught up with every assigned partition */
-    int idle_open_seconds; /* with until_idle: exit even with open imports after this long */
+    bool until_idle;            /* exit once caught up with every assigned partition */
+    int idle_open_seconds;      /* with until_idle: exit even with open imports after this long */
+    const char *metrics_listen; /* /metrics and /healthz: "HOST:PORT", "" = off */
 };
 
 /* Runs until SIGTERM/SIGINT (or idle). Returns an exit code (EXIT_OK, EXIT_FAILED). */

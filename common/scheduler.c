@@ -21,6 +21,7 @@
 #include "partitioner.h"
 #include "purge_schedule.h"
 #include "purge_sweep.h"
+#include "service_metrics.h"
 #include "topic_reader.h"
 #include "uid_set.h"
 
@@ -43,7 +44,58 @@ struct sched {
     struct purge_schedule *plan;
     struct uid_set *warned; /* DNs already warned about: once per process, not every sweep */
     int64_t found, sent, skipped_role, skipped_active, skipped_uid, failed, events, undecodable;
+    int64_t sweeps, sweep_failures;
+    bool sweep_ok;
+    struct metrics *metrics;
+    struct metrics_http *http;
 };
+
+static void declare_metrics(struct metrics *m)
+{
+    metrics_declare(m, "sisopi_purges_scheduled", METRICS_GAUGE,
+                    "Accounts in limbo the scheduler knows a purge date of.");
+    metrics_declare(m, "sisopi_purges_due", METRICS_GAUGE,
+                    "Of those, the ones whose date has passed (ordered, not yet deleted). "
+                    "Staying above 0 means the reconciler is not carrying the orders out.");
+    metrics_declare(m, "sisopi_purge_orders_total", METRICS_COUNTER,
+                    "PurgeDue orders written to sisopi.users, by result (sent, lost: not "
+                    "acknowledged by the broker, sent again later).");
+    metrics_declare(m, "sisopi_purge_skipped_accounts", METRICS_GAUGE,
+                    "Accounts with a purge date the last sweep skipped, by reason.");
+    metrics_declare(m, "sisopi_sweeps_total", METRICS_COUNTER,
+                    "Directory sweeps for purge dates, by result (ok, failed).");
+    metrics_declare(m, "sisopi_events_consumed_total", METRICS_COUNTER,
+                    "Messages of sisopi.events read (to learn purge dates between sweeps).");
+    service_metrics_declare_ldap(m);
+}
+
+static void set_labeled(struct metrics *m, const char *name, const char *label, const char *value,
+                        double v)
+{
+    char lab[64] = "";
+    metrics_label(lab, sizeof(lab), label, value);
+    metrics_set(m, name, lab, v);
+}
+
+static void publish_metrics(struct sched *s)
+{
+    struct metrics *m = s->metrics;
+    metrics_heartbeat(m);
+    metrics_health(m, s->sweep_ok, s->sweep_ok ? "ok" : "the last directory sweep failed");
+    metrics_set(m, "sisopi_purges_scheduled", NULL, (double)purge_schedule_size(s->plan));
+    metrics_set(m, "sisopi_purges_due", NULL, (double)purge_schedule_count_due(s->plan, now_ms()));
+    set_labeled(m, "sisopi_purge_orders_total", "result", "sent", (double)(s->sent - s->failed));
+    set_labeled(m, "sisopi_purge_orders_total", "result", "lost", (double)s->failed);
+    set_labeled(m, "sisopi_purge_skipped_accounts", "reason", "no_school_role",
+                (double)s->skipped_role);
+    set_labeled(m, "sisopi_purge_skipped_accounts", "reason", "active", (double)s->skipped_active);
+    set_labeled(m, "sisopi_purge_skipped_accounts", "reason", "no_record_uid",
+                (double)s->skipped_uid);
+    set_labeled(m, "sisopi_sweeps_total", "result", "ok", (double)(s->sweeps - s->sweep_failures));
+    set_labeled(m, "sisopi_sweeps_total", "result", "failed", (double)s->sweep_failures);
+    metrics_set(m, "sisopi_events_consumed_total", NULL, (double)s->events);
+    service_metrics_publish_ldap(m, s->ldap);
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -88,7 +140,18 @@ static int on_candidate(const struct purge_candidate *c, void *opaque)
 }
 
 /* Reads the directory's purge dates up to upto_ms into the schedule. Returns 0 or -1. */
+static int sweep_once(struct sched *s, int64_t upto_ms);
+
+/* A sweep, counted for the metrics and the health. */
 static int sweep(struct sched *s, int64_t upto_ms)
+{
+    s->sweeps++;
+    s->sweep_ok = sweep_once(s, upto_ms) == 0;
+    s->sweep_failures += !s->sweep_ok;
+    return s->sweep_ok ? 0 : -1;
+}
+
+static int sweep_once(struct sched *s, int64_t upto_ms)
 {
     char err[512];
     if (ldap_conn_is_down(s->ldap) && ldap_conn_reconnect(s->ldap, err, sizeof(err)) != 0) {
@@ -189,6 +252,7 @@ static int run_loop(struct sched *s)
             }
             continue;
         }
+        publish_metrics(s);
         int64_t wait =
             stuck ? 1000 : min64(min64(purge_schedule_next_due(s->plan), next_sweep) - now, 1000);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->tail, (int)(wait > 0 ? wait : 0));
@@ -235,13 +299,17 @@ static rd_kafka_t *open_producer(struct sched *s, char *err, size_t n)
 
 int scheduler_run(const struct config *cfg, const struct scheduler_opts *o)
 {
-    struct sched s = {.cfg = cfg, .warned = uid_set_new()};
+    struct sched s = {.cfg = cfg, .warned = uid_set_new(), .metrics = metrics_new("scheduler")};
     char err[512];
     int rc = EXIT_FAILED;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     s.plan = purge_schedule_new(cfg->scheduler.sweep_interval_seconds * 1000);
+    declare_metrics(s.metrics);
+    if (!o->once &&
+        service_metrics_start(s.metrics, o->metrics_listen, &s.http, err, sizeof(err)) < 0)
+        goto fail;
     if (!(s.producer = open_producer(&s, err, sizeof(err))))
         goto fail;
     /* The tail first, then the sweep: a change is in the sweep or after the tail's start. */
@@ -278,6 +346,8 @@ out:
         rd_kafka_consumer_close(s.tail);
         rd_kafka_destroy(s.tail);
     }
+    metrics_http_stop(s.http);
+    metrics_free(s.metrics);
     ldap_conn_close(s.ldap);
     purge_schedule_free(s.plan);
     uid_set_free(s.warned);

@@ -17,7 +17,8 @@
 #include "config.h"
 
 struct scheduler_opts {
-    bool once; /* sweep for what is due now, send the orders, exit */
+    bool once;                  /* sweep for what is due now, send the orders, exit */
+    const char *metrics_listen; /* /metrics and /healthz (not with once): "" = off */
 };
 
 /* Runs until SIGTERM/SIGINT (or once). Returns an exit code (cli.h): 0, or 1 when the

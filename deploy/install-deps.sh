@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config clang-format
           librdkafka-dev libavro-dev libldap-dev libcsv-dev libconfig-dev libcmocka-dev
-          liblmdb-dev lmdb-utils libcrypt-dev slapd ldap-utils kcat jq openssl iproute2 procps time)
+          liblmdb-dev lmdb-utils libcrypt-dev libmicrohttpd-dev curl slapd ldap-utils kcat jq openssl iproute2 procps time)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -448,6 +448,14 @@ output:
   log_level = "info";
   report_dir = $(cfgstr "$dir/reports");
 };
+
+# Any free loopback port (logged as metrics_listening): stacks and tests run side by side.
+metrics:
+{
+  reconciler = "127.0.0.1:0";
+  scheduler = "127.0.0.1:0";
+  ingest = "127.0.0.1:0";
+};
 EOF
     mv -f "$dir/sisopi.cfg.tmp" "$dir/sisopi.cfg"
 }

@@ -41,6 +41,8 @@ static void usage(FILE *f)
         "                         moves each to DIR/done/ or DIR/failed/ with a .report\n"
         "      --once             with --watch: import what is there, then exit\n"
         "      --interval SEC     with --watch: seconds between scans (default 5)\n"
+        "      --metrics HOST:PORT with --watch: serve /metrics and /healthz there (default\n"
+        "                         metrics.ingest, 127.0.0.1:9466; \"\" = off)\n"
         "  -q, --quiet            no progress lines\n"
         "  -h, --help             this help\n"
         "  -V, --version          version\n"
@@ -51,14 +53,22 @@ static void usage(FILE *f)
 }
 
 struct options {
-    const char *config, *bootstrap, *school, *role, *source_uid, *watch_dir, *file;
+    const char *config, *bootstrap, *school, *role, *source_uid, *watch_dir, *file, *metrics;
     bool dry_run, check, once, quiet;
     int interval;
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_BOOTSTRAP = 256, OPT_SOURCE_UID, OPT_CHECK, OPT_WATCH, OPT_ONCE, OPT_INTERVAL };
+    enum {
+        OPT_BOOTSTRAP = 256,
+        OPT_SOURCE_UID,
+        OPT_CHECK,
+        OPT_WATCH,
+        OPT_ONCE,
+        OPT_INTERVAL,
+        OPT_METRICS
+    };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
                                          {"school", required_argument, NULL, 's'},
@@ -69,6 +79,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                                          {"watch", required_argument, NULL, OPT_WATCH},
                                          {"once", no_argument, NULL, OPT_ONCE},
                                          {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {"metrics", required_argument, NULL, OPT_METRICS},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
@@ -111,6 +122,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                 fprintf(stderr, "sisopi-ingest: --interval must be 1..86400 seconds\n");
                 return -1;
             }
+            break;
+        case OPT_METRICS:
+            o->metrics = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -206,7 +220,8 @@ int main(int argc, char **argv)
                                .dry_run = o.dry_run,
                                .once = o.once,
                                .interval = o.interval,
-                               .progress = !o.quiet};
+                               .progress = !o.quiet,
+                               .metrics_listen = o.metrics ? o.metrics : cfg.metrics.ingest};
         rc = watch_run(rk, &cfg, &w);
     } else {
         rc = run_file(rk, &cfg, &o);

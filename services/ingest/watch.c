@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "ingest.h"
 #include "log.h"
+#include "service_metrics.h"
 #include "strutil.h"
 
 #define SETTLE_SECONDS 2
@@ -34,6 +35,13 @@ struct candidate {
     char *school;
     char *role;
     struct timespec mtime;
+};
+
+/* What /metrics shows: files by outcome, what they published, and whether DIR is readable. */
+struct watch_stats {
+    int64_t done, failed, records, markers;
+    bool scan_ok;
+    struct metrics *m;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -97,11 +105,12 @@ static void scan_school(const char *dir, const char *school, struct candidate *c
 
 /* The ready files of every school directory, oldest first; *pending counts those that
  * changed too recently to be taken yet. */
-static size_t scan(const char *dir, struct candidate *c, size_t *pending)
+static size_t scan(const char *dir, struct candidate *c, size_t *pending, bool *ok)
 {
     size_t n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
+    *ok = d != NULL;
     if (!d) {
         log_kv(LOG_ERROR, "watch_scan_failed", "dir", dir, "error", strerror(errno), NULL);
         return 0;
@@ -162,7 +171,7 @@ static char *file_away(const char *dir, const char *outcome, const struct candid
 }
 
 static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts *o,
-                      const struct candidate *c)
+                      const struct candidate *c, struct watch_stats *st)
 {
     char err[512];
     enum role role;
@@ -195,6 +204,12 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
     fclose(report);
 
     bool ok = res.exit_code != EXIT_FAILED;
+    if (ok)
+        st->done++;
+    else
+        st->failed++;
+    st->records += ok ? res.records : 0;
+    st->markers += ok ? res.markers : 0;
     char *base = file_away(o->dir, ok ? "done" : "failed", c, ok ? res.import_id : NULL);
     if (base) {
         char *rpath = xasprintf("%s.report", base);
@@ -220,19 +235,57 @@ static int worse(int a, int b)
     return a > b ? a : b;
 }
 
+static void declare_metrics(struct metrics *m)
+{
+    metrics_declare(m, "sisopi_import_files_total", METRICS_COUNTER,
+                    "Files taken from the drop directory, by result (done, failed).");
+    metrics_declare(m, "sisopi_records_produced_total", METRICS_COUNTER,
+                    "UserRecords published to sisopi.users.");
+    metrics_declare(m, "sisopi_end_markers_produced_total", METRICS_COUNTER,
+                    "ImportEnd markers published (one per partition and import).");
+}
+
+static void publish(struct watch_stats *st, const char *dir)
+{
+    struct metrics *m = st->m;
+    char lab[32] = "";
+    metrics_heartbeat(m);
+    char *why = xasprintf("cannot read the drop directory %s", dir);
+    metrics_health(m, st->scan_ok, st->scan_ok ? "ok" : why);
+    free(why);
+    metrics_set(m, "sisopi_import_files_total", metrics_label(lab, sizeof(lab), "result", "done"),
+                (double)st->done);
+    lab[0] = '\0';
+    metrics_set(m, "sisopi_import_files_total", metrics_label(lab, sizeof(lab), "result", "failed"),
+                (double)st->failed);
+    metrics_set(m, "sisopi_records_produced_total", NULL, (double)st->records);
+    metrics_set(m, "sisopi_end_markers_produced_total", NULL, (double)st->markers);
+}
+
 int watch_run(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts *o)
 {
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct watch_stats st = {.m = metrics_new("ingest")};
+    struct metrics_http *http = NULL;
+    char err[512];
+    declare_metrics(st.m);
+    if (!o->once && service_metrics_start(st.m, o->metrics_listen, &http, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sisopi-ingest: %s\n", err);
+        metrics_free(st.m);
+        return EXIT_FAILED;
+    }
     struct candidate *c = xcalloc(MAX_CANDIDATES, sizeof(*c));
     int rc = EXIT_OK;
     log_kv(LOG_INFO, "watch_started", "dir", o->dir, NULL);
     while (!stop_requested) {
-        size_t pending = 0, n = scan(o->dir, c, &pending);
+        size_t pending = 0, n = scan(o->dir, c, &pending, &st.scan_ok);
+        publish(&st, o->dir);
         for (size_t i = 0; i < n; i++) {
             if (!stop_requested)
-                rc = worse(rc, import_one(rk, cfg, o, &c[i]));
+                rc = worse(rc, import_one(rk, cfg, o, &c[i], &st));
+            publish(&st, o->dir);
             free(c[i].path);
             free(c[i].school);
             free(c[i].role);
@@ -241,11 +294,15 @@ int watch_run(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts 
             break;
         if (n == 0) {
             int wait = o->once ? 1 : o->interval;
-            for (int s = 0; s < wait && !stop_requested; s++)
+            for (int s = 0; s < wait && !stop_requested; s++) {
+                metrics_heartbeat(st.m);
                 sleep(1);
+            }
         }
     }
     free(c);
+    metrics_http_stop(http);
+    metrics_free(st.m);
     log_kv(LOG_INFO, "watch_stopped", "dir", o->dir, NULL);
     return rc;
 }

@@ -17,6 +17,7 @@ struct watch_opts {
     bool once;    /* import what is there now, then return */
     int interval; /* seconds between scans */
     bool progress;
+    const char *metrics_listen; /* /metrics and /healthz (not with once): "" = off */
 };
 
 /* Runs until SIGTERM/SIGINT (finishing the file at hand) or, with once, until the directory

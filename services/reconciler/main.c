@@ -26,6 +26,9 @@ static void usage(FILE *f)
             "                           import is open (for scripts and tests)\n"
             "      --idle-open SEC      with --until-idle: exit after SEC seconds caught up even\n"
             "                           if imports without end marker remain (default 10)\n"
+            "      --metrics HOST:PORT  serve /metrics and /healthz there (default\n"
+            "                           metrics.reconciler, 127.0.0.1:9464; \"\" = off; port 0 =\n"
+            "                           any free port, logged as metrics_listening)\n"
             "  -h, --help               this help\n"
             "  -V, --version            version\n"
             "\n"
@@ -35,15 +38,16 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BOOTSTRAP = 256, OPT_UNTIL_IDLE, OPT_IDLE_OPEN };
+    enum { OPT_BOOTSTRAP = 256, OPT_UNTIL_IDLE, OPT_IDLE_OPEN, OPT_METRICS };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
                                          {"until-idle", no_argument, NULL, OPT_UNTIL_IDLE},
                                          {"idle-open", required_argument, NULL, OPT_IDLE_OPEN},
+                                         {"metrics", required_argument, NULL, OPT_METRICS},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL;
+    const char *config = NULL, *bootstrap = NULL, *metrics = NULL;
     struct reconciler_opts o = {.idle_open_seconds = 10};
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -59,6 +63,9 @@ int main(int argc, char **argv)
             break;
         case OPT_IDLE_OPEN:
             o.idle_open_seconds = atoi(optarg);
+            break;
+        case OPT_METRICS:
+            metrics = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -79,6 +86,7 @@ int main(int argc, char **argv)
     if (cli_load(&cfg, "reconciler", config, bootstrap) < 0)
         return EXIT_FAILED;
     cli_warn_settings(&cfg);
+    o.metrics_listen = metrics ? metrics : cfg.metrics.reconciler;
     int rc = reconciler_run(&cfg, &o);
     config_free(&cfg);
     return rc;

@@ -25,6 +25,8 @@ static void usage(FILE *f)
             "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
             "      --once               sweep for what is due now, send the orders, print a\n"
             "                           summary and exit (for cron and tests)\n"
+            "      --metrics HOST:PORT  serve /metrics and /healthz there (default\n"
+            "                           metrics.scheduler, 127.0.0.1:9465; \"\" = off)\n"
             "  -h, --help               this help\n"
             "  -V, --version            version\n"
             "\n"
@@ -35,14 +37,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BOOTSTRAP = 256, OPT_ONCE };
+    enum { OPT_BOOTSTRAP = 256, OPT_ONCE, OPT_METRICS };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
                                          {"once", no_argument, NULL, OPT_ONCE},
+                                         {"metrics", required_argument, NULL, OPT_METRICS},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL;
+    const char *config = NULL, *bootstrap = NULL, *metrics = NULL;
     struct scheduler_opts o = {0};
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -55,6 +58,9 @@ int main(int argc, char **argv)
             break;
         case OPT_ONCE:
             o.once = true;
+            break;
+        case OPT_METRICS:
+            metrics = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -75,6 +81,7 @@ int main(int argc, char **argv)
     if (cli_load(&cfg, "scheduler", config, bootstrap) < 0)
         return EXIT_FAILED;
     cli_warn_settings(&cfg);
+    o.metrics_listen = metrics ? metrics : cfg.metrics.scheduler;
     int rc = scheduler_run(&cfg, &o);
     config_free(&cfg);
     return rc;

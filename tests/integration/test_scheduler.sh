@@ -69,7 +69,7 @@ start_scheduler() {
     "$B_/sisopi-scheduler" -c "$CFG" >>"$W/scheduler.log" 2>&1 &
     SCH_PID=$!
 }
-LIB_AT_EXIT+=('[[ -n $REC_PID ]] && kill $REC_PID 2>/dev/null; [[ -n $SCH_PID ]] && kill $SCH_PID 2>/dev/null; wait 2>/dev/null; true')
+LIB_AT_EXIT+=('for p in $REC_PID $SCH_PID; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; true')
 FIRST_GONE=(S1 S2 T1 F1 TS1)
 
 step "the scheduler's own checks: --help, bad usage, an unreadable config"

@@ -49,6 +49,8 @@ static void test_due_never_early_and_once(void **state)
     purge_schedule_set(s, "c", 5000);
     assert_int_equal(purge_schedule_next_due(s), 2000);
     assert_int_equal(take_at(s, 1999).n, 0); /* one ms early: nothing */
+    assert_int_equal(purge_schedule_count_due(s, 1999), 0);
+    assert_int_equal(purge_schedule_count_due(s, 2000), 2);
     struct taken t = take_at(s, 2000);
     assert_int_equal(t.n, 2);
     assert_string_equal(t.uids[0], "a"); /* by date, then record_uid */

@@ -1,0 +1,284 @@
+/*
+ * metrics: families in declaration order, each a small array of series found by linear
+ * search: a service publishes tens of series, not thousands.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "strutil.h"
+
+struct series {
+    char *labels;
+    double value;
+    double *bounds; /* histograms */
+    uint64_t *counts;
+    size_t n_bounds;
+    uint64_t count;
+};
+
+struct family {
+    char *name, *help;
+    enum metrics_type type;
+    struct series *v;
+    size_t n;
+};
+
+struct metrics {
+    pthread_mutex_t lock;
+    char *service;
+    struct family *f;
+    size_t n;
+    bool ok;
+    char *why;
+    time_t heartbeat;
+    int stale_after;
+};
+
+static time_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+struct metrics *metrics_new(const char *service)
+{
+    struct metrics *m = xcalloc(1, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    m->service = xstrdup(service);
+    m->why = xstrdup("starting");
+    m->heartbeat = mono_now();
+    m->stale_after = 60;
+    return m;
+}
+
+static void series_free(struct series *s)
+{
+    free(s->labels);
+    free(s->bounds);
+    free(s->counts);
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        for (size_t k = 0; k < m->f[i].n; k++)
+            series_free(&m->f[i].v[k]);
+        free(m->f[i].v);
+        free(m->f[i].name);
+        free(m->f[i].help);
+    }
+    free(m->f);
+    free(m->service);
+    free(m->why);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static struct family *family(struct metrics *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->f[i].name, name) == 0)
+            return &m->f[i];
+    }
+    return NULL;
+}
+
+void metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help)
+{
+    pthread_mutex_lock(&m->lock);
+    if (!family(m, name)) {
+        m->f = xrealloc(m->f, (m->n + 1) * sizeof(*m->f));
+        m->f[m->n++] = (struct family){.name = xstrdup(name), .help = xstrdup(help), .type = type};
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The series of an existing family, created when new; NULL for an undeclared family (a
+ * programming error: the value is dropped rather than rendered without TYPE). */
+static struct series *series(struct metrics *m, const char *name, const char *labels)
+{
+    struct family *f = family(m, name);
+    if (!f)
+        return NULL;
+    labels = labels ? labels : "";
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->v[i].labels, labels) == 0)
+            return &f->v[i];
+    }
+    f->v = xrealloc(f->v, (f->n + 1) * sizeof(*f->v));
+    f->v[f->n] = (struct series){.labels = xstrdup(labels)};
+    return &f->v[f->n++];
+}
+
+void metrics_set(struct metrics *m, const char *name, const char *labels, double value)
+{
+    pthread_mutex_lock(&m->lock);
+    struct series *s = series(m, name, labels);
+    if (s)
+        s->value = value;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_histogram(struct metrics *m, const char *name, const char *labels,
+                           const double *bounds, const uint64_t *counts, size_t n, uint64_t count,
+                           double sum)
+{
+    pthread_mutex_lock(&m->lock);
+    struct series *s = series(m, name, labels);
+    if (s) {
+        if (s->n_bounds != n) {
+            free(s->bounds);
+            free(s->counts);
+            s->bounds = xcalloc(n ? n : 1, sizeof(double));
+            s->counts = xcalloc(n ? n : 1, sizeof(uint64_t));
+            s->n_bounds = n;
+        }
+        memcpy(s->bounds, bounds, n * sizeof(double));
+        memcpy(s->counts, counts, n * sizeof(uint64_t));
+        s->count = count;
+        s->value = sum;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_clear(struct metrics *m, const char *name)
+{
+    pthread_mutex_lock(&m->lock);
+    struct family *f = family(m, name);
+    for (size_t i = 0; f && i < f->n; i++)
+        series_free(&f->v[i]);
+    if (f)
+        f->n = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_health(struct metrics *m, bool ok, const char *why)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->ok != ok || strcmp(m->why, why) != 0) {
+        free(m->why);
+        m->why = xstrdup(why);
+        m->ok = ok;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_heartbeat(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->heartbeat = mono_now();
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_stale_after(struct metrics *m, int seconds)
+{
+    pthread_mutex_lock(&m->lock);
+    m->stale_after = seconds;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static bool healthy_locked(struct metrics *m, char **why)
+{
+    long idle = (long)(mono_now() - m->heartbeat);
+    if (idle > m->stale_after) {
+        if (why)
+            *why = xasprintf("main loop silent for %ld s", idle);
+        return false;
+    }
+    if (why)
+        *why = xstrdup(m->why);
+    return m->ok;
+}
+
+bool metrics_healthy(struct metrics *m, char **why)
+{
+    pthread_mutex_lock(&m->lock);
+    bool ok = healthy_locked(m, why);
+    pthread_mutex_unlock(&m->lock);
+    return ok;
+}
+
+static const char *type_name(enum metrics_type t)
+{
+    return t == METRICS_COUNTER ? "counter" : t == METRICS_GAUGE ? "gauge" : "histogram";
+}
+
+/* name{labels} or name{labels,extra} or name{extra}, then the value. */
+static void sample(FILE *f, const char *name, const char *suffix, const char *labels,
+                   const char *extra, double v)
+{
+    bool l = labels && *labels, e = extra && *extra;
+    fprintf(f, "%s%s", name, suffix);
+    if (l || e)
+        fprintf(f, "{%s%s%s}", l ? labels : "", l && e ? "," : "", e ? extra : "");
+    fprintf(f, " %.17g\n", v);
+}
+
+static void render_histogram(FILE *f, const struct family *fam, const struct series *s)
+{
+    uint64_t cum = 0;
+    char le[48];
+    for (size_t b = 0; b < s->n_bounds; b++) {
+        cum += s->counts[b];
+        snprintf(le, sizeof(le), "le=\"%.17g\"", s->bounds[b]);
+        sample(f, fam->name, "_bucket", s->labels, le, (double)cum);
+    }
+    sample(f, fam->name, "_bucket", s->labels, "le=\"+Inf\"", (double)s->count);
+    sample(f, fam->name, "_sum", s->labels, NULL, s->value);
+    sample(f, fam->name, "_count", s->labels, NULL, (double)s->count);
+}
+
+void metrics_render(struct metrics *m, FILE *f)
+{
+    pthread_mutex_lock(&m->lock);
+    char svc[96] = "";
+    metrics_label(svc, sizeof(svc), "service", m->service);
+    fprintf(f, "# HELP sisopi_up 1 while the service is healthy (see /healthz), else 0.\n"
+               "# TYPE sisopi_up gauge\n");
+    sample(f, "sisopi_up", "", svc, NULL, healthy_locked(m, NULL) ? 1 : 0);
+    for (size_t i = 0; i < m->n; i++) {
+        const struct family *fam = &m->f[i];
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
+                type_name(fam->type));
+        for (size_t k = 0; k < fam->n; k++) {
+            if (fam->type == METRICS_HISTOGRAM)
+                render_histogram(f, fam, &fam->v[k]);
+            else
+                sample(f, fam->name, "", fam->v[k].labels, NULL, fam->v[k].value);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+char *metrics_label(char *buf, size_t size, const char *label, const char *value)
+{
+    size_t len = strnlen(buf, size);
+    if (len + 1 >= size)
+        return buf;
+    int w = snprintf(buf + len, size - len, "%s%s=\"", len ? "," : "", label);
+    if (w < 0 || (size_t)w >= size - len)
+        return buf;
+    len += (size_t)w;
+    for (const char *p = value ? value : ""; *p && len + 3 < size; p++) {
+        if (*p == '\\' || *p == '"') {
+            buf[len++] = '\\';
+            buf[len++] = *p;
+        } else if (*p == '\n') {
+            buf[len++] = '\\';
+            buf[len++] = 'n';
+        } else {
+            buf[len++] = *p;
+        }
+    }
+    if (len + 1 < size)
+        buf[len++] = '"';
+    buf[len < size ? len : size - 1] = '\0';
+    return buf;
+}

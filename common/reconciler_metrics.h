@@ -1,0 +1,28 @@
+/*
+ * reconciler_metrics: what sisopi-reconciler shows on /metrics and /healthz: messages
+ * consumed, events and dead letters produced, consumer lag per partition, open / held /
+ * incomplete imports of its partitions, and its LDAP operations (service_metrics).
+ */
+#ifndef SISOPI_RECONCILER_METRICS_H
+#define SISOPI_RECONCILER_METRICS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconcile.h"
+
+struct reconciler_metrics;
+
+/* Starts the endpoint on listen ("" = none, the figures are still kept). NULL with err. */
+struct reconciler_metrics *reconciler_metrics_new(const char *listen, char *err, size_t n);
+void reconciler_metrics_free(struct reconciler_metrics *rm); /* NULL is fine */
+
+/* Publishes the current figures (at most once a second; the imports every 5 s) and the
+ * health: ok, or why not. Call it from the consumer loop, also while waiting to retry. */
+void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reconcile_core *core,
+                                rd_kafka_t *rk, const int32_t *assigned, size_t n_assigned, bool ok,
+                                const char *why);
+
+#endif

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# /metrics and /healthz of the three long-running services, scraped with curl while they work
+# against a real slapd and the devbroker: the reconciler's messages, events, lag per partition,
+# LDAP operations by type and result with their latency histogram, held imports; its health
+# while the directory is down and after it is back; the scheduler's purges and sweeps; the
+# watching ingest's files and records. Plus the endpoint's own behaviour: 404, 405, a bad
+# address, a port in use.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+B_=$SISOPI_BUILD/services
+have_devbroker || fail "sisopi-devbroker is not built in $SISOPI_BUILD"
+command -v curl >/dev/null || fail "curl is not installed (deploy/install-deps.sh installs it)"
+
+step "start the stack"
+start_stack --schools "SchA"
+W=$STACK_DIR/work
+mkdir -p "$W/drop/SchA"
+CFG=$STACK_DIR/sisopi.cfg
+BASE=$STACK_BASE
+
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.5 s, at most SECONDS.
+wait_for() {
+    local n=$(($1 * 2)) what=$2
+    shift 2
+    while ((n-- > 0)); do
+        "$@" && return 0
+        sleep 0.5
+    done
+    fail "$what: not reached within the time allowed"
+}
+PIDS=()
+LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true')
+port_of() { sed -n 's/.*metrics_listening .*port=\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
+has_port() { [[ -n $(port_of "$1") ]]; }
+scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics"; }
+# value PORT SERIES: the value of one exact series line (name{labels}), or nothing.
+value() { scrape "$1" | awk -v s="$2" '$1 == s { print $2 }'; }
+value_is() { [[ $(value "$1" "$2") == "$3" ]]; }
+health() { curl -sS --max-time 5 -o "$W/health.body" -w '%{http_code}' "http://127.0.0.1:$1/healthz"; }
+healthy() { [[ $(health "$1") == 200 ]]; }
+unhealthy() { [[ $(health "$1") == 503 ]]; }
+exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 2>/dev/null | sed -n 's/^dn: //p') ]]; }
+csv() { printf '%s\n' "record_uid,firstname,lastname,school,classes" "$@" >"$W/in.csv"; }
+ingest() {
+    run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role student "$W/in.csv"
+    ((RC == 0)) || fail "ingest: $OUT"
+    IID=$(sed -n 's/^import_id: *//p' <<<"$OUT")
+}
+
+step "the reconciler serves /metrics and /healthz on the port it logs"
+"$B_/sisopi-reconciler" -c "$CFG" >"$W/rec.log" 2>&1 &
+PIDS+=($!)
+wait_for 30 "the reconciler logs its metrics port" has_port "$W/rec.log"
+RP=$(port_of "$W/rec.log")
+wait_for 30 "the reconciler healthy" healthy "$RP"
+assert_eq "ok" "$(cat "$W/health.body")" "/healthz body"
+assert_eq 1 "$(value "$RP" 'sisopi_up{service="reconciler"}')" "sisopi_up"
+
+step "an import shows up as messages, events, LDAP operations and no lag"
+csv "S1,Ann,One,SchA,1a" "S2,Ben,Two,SchA,1a" "S3,Cem,Three,SchA,1b"
+ingest
+wait_for 60 "three accounts" eval 'exists S1 && exists S2 && exists S3'
+wait_for 10 "three Created events counted" value_is "$RP" 'sisopi_events_total{type="Created"}' 3
+M=$(scrape "$RP")
+consumed=$(awk '$1 == "sisopi_messages_consumed_total" { print $2 }' <<<"$M")
+((consumed >= 3 + 12)) || fail "messages consumed: $consumed (3 records + 12 end markers)"
+adds=$(awk '$1 == "sisopi_ldap_operations_total{op=\"add\",result=\"success\"}" { print $2 }' <<<"$M")
+((adds >= 3)) || fail "LDAP adds counted: $adds"$'\n'"$M"
+inf=$(awk '$1 == "sisopi_ldap_latency_seconds_bucket{op=\"add\",le=\"+Inf\"}" { print $2 }' <<<"$M")
+cnt=$(awk '$1 == "sisopi_ldap_latency_seconds_count{op=\"add\"}" { print $2 }' <<<"$M")
+[[ -n $inf && $inf == "$cnt" ]] || fail "histogram +Inf bucket ($inf) != count ($cnt)"
+# Buckets never decrease.
+awk -F'[ ]' '/^sisopi_ldap_latency_seconds_bucket\{op="add"/ { if ($2 < last) bad = 1; last = $2 }
+    END { exit bad }' <<<"$M" || fail "add latency buckets decrease"
+assert_eq 12 "$(grep -c '^sisopi_consumer_lag{partition="[0-9]*"}' <<<"$M")" "lag of 12 partitions"
+wait_for 10 "lag 0 everywhere" eval \
+    '[[ -z $(scrape "$RP" | awk '"'"'/^sisopi_consumer_lag/ && $2 != 0'"'"') ]]'
+# Every sample belongs to a family declared with # TYPE before it (Prometheus text format).
+awk '/^# TYPE / { t[$3] = 1; next } /^#/ { next }
+     { n = $1; sub(/\{.*/, "", n); b = n; sub(/_(bucket|sum|count)$/, "", b)
+       if (!(n in t) && !(b in t)) { print "undeclared: " n; bad = 1 } } END { exit bad }' \
+    <<<"$M" || fail "a sample without # TYPE"
+
+step "a held import is counted until it is released"
+csv "S1,Ann,One,SchA,1a"
+ingest # drops two of three: more than the default guard (20 %) allows
+# Counted per partition: S2 and S3 live in two partitions, each of which holds the import.
+wait_for 30 "the import held on two partitions" value_is "$RP" 'sisopi_imports{state="held"}' 2
+assert_ok "release" "$B_/sisopi-admin" -c "$CFG" release "$IID"
+wait_for 30 "no held import" value_is "$RP" 'sisopi_imports{state="held"}' 0
+
+step "/healthz says 503 while the directory is down, 200 once it is back"
+SLAPD_PID=$(cat "$STACK_DIR/slapd.pid")
+mapfile -d '' SLAPD_CMD <"/proc/$SLAPD_PID/cmdline"
+[[ ${SLAPD_CMD[0]} == *slapd ]] || fail "unexpected slapd command line: ${SLAPD_CMD[*]}"
+kill -9 "$SLAPD_PID"
+wait_for 10 "slapd gone" eval '! proc_alive "$SLAPD_PID"'
+csv "S1,Ann,One,SchA,1a" "S4,Dan,Four,SchA,1a"
+ingest
+wait_for 60 "the reconciler unhealthy" unhealthy "$RP"
+assert_contains "$(cat "$W/health.body")" "retrying" "why it is unhealthy"
+"${SLAPD_CMD[@]}" </dev/null >>"$STACK_DIR/slapd.log" 2>&1 &
+printf '%s\n' "$!" >"$STACK_DIR/slapd.pid"
+wait_for 90 "S4 created after the outage" exists S4
+wait_for 30 "the reconciler healthy again" healthy "$RP"
+losses=$(value "$RP" 'sisopi_ldap_connection_losses_total')
+((losses >= 1)) || fail "connection losses counted: $losses"
+
+step "the scheduler's purges and sweeps"
+"$B_/sisopi-scheduler" -c "$CFG" >"$W/sch.log" 2>&1 &
+PIDS+=($!)
+wait_for 30 "the scheduler logs its metrics port" has_port "$W/sch.log"
+SP=$(port_of "$W/sch.log")
+wait_for 30 "the scheduler healthy" healthy "$SP"
+wait_for 10 "one sweep" value_is "$SP" 'sisopi_sweeps_total{result="ok"}' 1
+assert_eq 2 "$(value "$SP" sisopi_purges_scheduled)" "S2 and S3 in limbo (90-day date)"
+assert_eq 0 "$(value "$SP" sisopi_purges_due)" "none due"
+assert_eq 1 "$(value "$SP" 'sisopi_up{service="scheduler"}')" "sisopi_up"
+
+step "the watching ingest's files and records"
+"$B_/sisopi-ingest" -c "$CFG" --watch "$W/drop" --interval 1 >"$W/ing.log" 2>&1 &
+PIDS+=($!)
+wait_for 30 "the ingest logs its metrics port" has_port "$W/ing.log"
+IP=$(port_of "$W/ing.log")
+printf '%s\n' "record_uid,firstname,lastname,school,classes" "S1,Ann,One,SchA,1a" \
+    "S4,Dan,Four,SchA,1a" "S5,Eva,Five,SchA,1a" >"$W/drop/SchA/.student.csv"
+mv "$W/drop/SchA/.student.csv" "$W/drop/SchA/student.csv"
+wait_for 30 "one file done" value_is "$IP" 'sisopi_import_files_total{result="done"}' 1
+assert_eq 3 "$(value "$IP" sisopi_records_produced_total)" "records produced"
+assert_eq 12 "$(value "$IP" sisopi_end_markers_produced_total)" "end markers produced"
+healthy "$IP" || fail "the ingest unhealthy: $(cat "$W/health.body")"
+
+step "the endpoint: 404 elsewhere, 405 for POST, a bad address, a port in use"
+assert_eq 404 "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$RP/other")" "404"
+assert_eq 405 "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$RP/metrics")" "405"
+assert_rc 1 "a bad address" "$B_/sisopi-scheduler" -c "$CFG" --metrics "localhost:x"
+assert_contains "$OUT" "not HOST:PORT" "the error says what is wrong"
+assert_rc 1 "a port in use" "$B_/sisopi-scheduler" -c "$CFG" --metrics "127.0.0.1:$RP"
+assert_contains "$OUT" "cannot listen on 127.0.0.1:$RP" "the error names the address"
+sed 's/scheduler = "127.0.0.1:0";/scheduler = "127.0.0.1:99999";/' "$CFG" >"$W/bad.cfg"
+assert_rc 1 "a bad port in the config" "$B_/sisopi-scheduler" -c "$W/bad.cfg" --once
+assert_contains "$OUT" "metrics.scheduler" "the config error names the key"
+
+step "the services stop cleanly on SIGTERM"
+for p in "${PIDS[@]}"; do kill "$p"; done
+for p in "${PIDS[@]}"; do wait "$p" || fail "a service did not stop cleanly (pid $p)"; done
+PIDS=()
