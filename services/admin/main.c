@@ -14,22 +14,32 @@
 #include "kafka_client.h"
 #include "log.h"
 #include "purge.h"
+#include "topics.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: sisopi-admin [-c FILE] [--bootstrap SERVERS] COMMAND\n"
-               "\n"
-               "Commands:\n"
-               "  release IMPORT_ID   let an import the deletion guard held proceed: writes an\n"
-               "                      ImportRelease to every partition of sisopi.users; each\n"
-               "                      reconciler then removes the persons the import did not list\n"
-               "  purge list [--due] [--json]\n"
-               "                      the accounts with a purge date (ucsschoolPurgeTimestamp),\n"
-               "                      by date: when each is due, and which ones the scheduler\n"
-               "                      skips (no school role, active); --due: only those due now\n"
-               "  school create|list, topics create|check   (to come: issue #7)\n"
-               "\n"
-               "Exit codes: 0 done; 1 failed; 64 bad command line.\n");
+    fprintf(f,
+            "Usage: sisopi-admin [-c FILE] [--bootstrap SERVERS] COMMAND\n"
+            "\n"
+            "Commands:\n"
+            "  release IMPORT_ID   let an import the deletion guard held proceed: writes an\n"
+            "                      ImportRelease to every partition of sisopi.users; each\n"
+            "                      reconciler then removes the persons the import did not list\n"
+            "  purge list [--due] [--json]\n"
+            "                      the accounts with a purge date (ucsschoolPurgeTimestamp),\n"
+            "                      by date: when each is due, and which ones the scheduler\n"
+            "                      skips (no school role, active); --due: only those due now\n"
+            "  topics check [--timeout SEC]\n"
+            "                      the three topics against the config: present, sisopi.users\n"
+            "                      with exactly kafka.partitions partitions, retention.ms -1\n"
+            "                      (kept forever) for sisopi.events and the dead letters\n"
+            "  topics create [--timeout SEC]\n"
+            "                      creates the missing ones (Admin API CreateTopics, with\n"
+            "                      kafka.partitions and kafka.replication_factor), then checks;\n"
+            "                      the dev broker cannot create topics (it makes its own)\n"
+            "  school create|list  (to come)\n"
+            "\n"
+            "Exit codes: 0 done; 1 failed; 64 bad command line.\n");
 }
 
 static int cmd_release(const struct config *cfg, const char *import_id)
@@ -96,22 +106,23 @@ int main(int argc, char **argv)
     if (exit_code >= 0)
         return exit_code;
     const char *cmd = argv[g.command];
-    bool purge = strcmp(cmd, "purge") == 0;
-    if (strcmp(cmd, "release") != 0 && !purge) {
-        bool later = !strcmp(cmd, "school") || !strcmp(cmd, "topics");
+    bool purge = strcmp(cmd, "purge") == 0, topics = strcmp(cmd, "topics") == 0;
+    if (strcmp(cmd, "release") != 0 && !purge && !topics) {
+        bool later = !strcmp(cmd, "school");
         fprintf(stderr, "sisopi-admin: %s: %s\n", cmd,
-                later ? "not implemented yet (issue #7)" : "unknown command (see --help)");
+                later ? "not implemented yet" : "unknown command (see --help)");
         return later ? EXIT_FAILED : EXIT_USAGE;
     }
-    if (!purge && g.command + 2 != argc) {
+    if (!purge && !topics && g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
     struct config cfg;
     if (cli_load(&cfg, "admin", g.config, g.bootstrap) < 0)
         return EXIT_FAILED;
-    int rc = purge ? admin_purge(&cfg, argc - g.command, argv + g.command)
-                   : cmd_release(&cfg, argv[g.command + 1]);
+    int rc = purge    ? admin_purge(&cfg, argc - g.command, argv + g.command)
+             : topics ? admin_topics(&cfg, argc - g.command, argv + g.command)
+                      : cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;
 }
