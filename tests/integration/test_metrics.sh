@@ -146,3 +146,21 @@ step "the services stop cleanly on SIGTERM"
 for p in "${PIDS[@]}"; do kill "$p"; done
 for p in "${PIDS[@]}"; do wait "$p" || fail "a service did not stop cleanly (pid $p)"; done
 PIDS=()
+
+step "logs: one JSON object a line with output.log_format json; no password in any log"
+sed 's/log_format = "kv";/log_format = "json";/' "$CFG" >"$W/json.cfg"
+grep -q 'log_format = "json"' "$W/json.cfg" || fail "could not write the JSON config"
+CFG=$W/json.cfg
+csv "S1,Ann,One,SchA,1a" # drops S4 and S5: more than the guard allows, held
+ingest
+timeout 120 "$B_/sisopi-reconciler" -c "$CFG" --until-idle --idle-open 3 --metrics "" \
+    >/dev/null 2>"$W/json.log" || fail "reconciler: $(tail -n 3 "$W/json.log")"
+[[ -s $W/json.log ]] || fail "no log lines"
+jq -e -s 'length > 3 and all(.[]; (.ts | test("^20[0-9-]+T[0-9:.]+Z$")) and .level != null
+    and .service == "reconciler" and .event != null)' "$W/json.log" >/dev/null ||
+    fail "not one JSON object with ts, level, service, event per line:"$'\n'"$(head -n 5 "$W/json.log")"
+assert_contains "$(jq -r 'select(.event == "import_held") | .import_id' "$W/json.log")" "$IID" \
+    "the held import's log line carries its import_id"
+pw=$(head -n 1 "$STACK_SECRET")
+[[ -n $pw ]] || fail "empty LDAP password file"
+! grep -rqF -- "$pw" "$W"/*.log "$STACK_DIR"/*.log || fail "the LDAP password appears in a log"
