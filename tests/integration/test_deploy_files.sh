@@ -676,6 +676,8 @@ done
 I=$UNITS/sisopi-ingest-watch.service
 grep -q 'LoadCredential' "$I" && fail "ingest gets the LDAP password it does not need"
 grep -qx 'ReadWritePaths=/srv/sisopi/drop' "$I" || fail "ingest: the watch dir is not writable"
+grep -qx 'SupplementaryGroups=sisopi-drop' "$I" || fail "ingest: not in the drop directory's group"
+grep -q 'sisopi-drop' "$R" "$UNITS/sisopi-scheduler.service" && fail "a unit other than the ingest is in sisopi-drop"
 grep -q -- '--watch /srv/sisopi/drop' "$I" || fail "ingest: not watching /srv/sisopi/drop"
 
 step "deploy/systemd: sysusers and tmpfiles applied to a temporary root"
@@ -687,8 +689,8 @@ if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/n
     gid=$(awk -F: '$1 == "sisopi" {print $3}' "$ROOT/etc/group")
     dgid=$(awk -F: '$1 == "sisopi-drop" {print $3}' "$ROOT/etc/group")
     [[ -n $uid && -n $gid && -n $dgid ]] || fail "sysusers made no sisopi user and groups"
-    assert_eq "sisopi" "$(awk -F: '$1 == "sisopi-drop" {print $4}' "$ROOT/etc/group")" \
-        "sisopi is a member of sisopi-drop"
+    assert_eq "" "$(awk -F: '$1 == "sisopi-drop" {print $4}' "$ROOT/etc/group")" \
+        "sisopi-drop has no members: only the ingest unit gets it (SupplementaryGroups=)"
     assert_contains "$(grep '^sisopi:' "$ROOT/etc/passwd")" "nologin" "sisopi has no login shell"
     if [[ $(id -u) == 0 ]]; then
         assert_ok "systemd-tmpfiles" systemd-tmpfiles --root="$ROOT" --create "$UNITS/sisopi.tmpfiles.conf"
