@@ -2,9 +2,10 @@
 # The deployment files, checked without a Docker engine, a broker or systemd running:
 # - docker-compose.yml: the services, health checks, depends_on conditions, volumes, secrets,
 #   loopback-only ports, and agreement with deploy/docker/sisopi.cfg (PyYAML if installed);
+#   Compose's own validation (`docker compose config`, or Debian's docker-compose) if installed;
 # - deploy/Dockerfile: the build stage runs deploy/install-deps.sh and demo.sh's cmake
-#   commands, every COPY source exists, the runtime packages provide every library the built
-#   programs link against, a non-root user;
+#   commands, every COPY source exists, what the unit tests read is copied, the runtime
+#   packages provide every library the built programs link against, a non-root user;
 # - deploy/docker/sisopi.cfg: loaded by the real programs, which then fail on the network
 #   (in a private network namespace when possible), never on the config; its CSV mapping reads
 #   the sample files;
@@ -12,8 +13,10 @@
 #   port, as the image runs it (slapd drops to openldap when the test runs as root): layout,
 #   sisopi's own bind with a password file that ends in a newline, overlays, restart, refusals;
 # - deploy/docker/create-topics.sh --plan: partitions and retention of the three topics;
-# - deploy/systemd: systemd-analyze verify (binaries' paths substituted), sysusers and tmpfiles
-#   applied to a temporary root.
+# - deploy/systemd: systemd-analyze verify (binaries' paths substituted) and security (exposure
+#   at most 2.0), the hardening and credential lines, sysusers and tmpfiles applied to a
+#   temporary root.
+# (deploy/docker/README.md and deploy/systemd/README.md say what was validated beyond this.)
 # Checks whose tool is missing are reported as skipped; each check is shown able to fail by a
 # broken copy of its input.
 # shellcheck source=tests/integration/lib.sh
