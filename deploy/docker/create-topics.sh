@@ -3,8 +3,9 @@
 # image with Kafka's own tools and creates sisopi's three topics, or checks and updates them
 # when they exist. Names, partitions, replication factor and bootstrap come from sisopi.cfg,
 # so the topics and the programs cannot disagree.
-# (`sisopi-admin topics create`, being written, will do the same from the config and can
-# replace this job.)
+# (`sisopi-admin topics create|check`, sisopi's own, works from the config through the Admin
+# API and can replace this job; `check` agrees with the retention below for events and dead
+# letters.)
 #
 #   create-topics.sh           create or check the topics, enforce their settings
 #   create-topics.sh --plan    print the commands it would run and exit (no broker needed)
@@ -15,7 +16,6 @@
 #   KAFKA_BIN            where kafka-topics.sh and kafka-configs.sh are [/opt/kafka/bin]
 #   COMMAND_CONFIG       a client properties file for a TLS/SASL cluster (--command-config)
 #   USERS_RETENTION_MS   retention of sisopi.users [34560000000 = 400 days]
-#   DLQ_RETENTION_MS     retention of sisopi.users.dlq [34560000000 = 400 days]
 #
 # Retention (docs/operations.md explains it):
 #   sisopi.events        kept forever (retention.ms=-1, retention.bytes=-1): it is the audit
@@ -26,8 +26,9 @@
 #                        rebuild last year's imports (verify needs the records that made the
 #                        classes). About 300 bytes a record: 100k persons imported weekly is
 #                        ~1.5 GB a year.
-#   sisopi.users.dlq     as long as sisopi.users: `sisopi-audit verify` reads it to tell
-#                        which records were never applied, and someone must look at each one.
+#   sisopi.users.dlq     kept forever, like the events: each dead letter is input that changed
+#                        nothing and someone must look at; `sisopi-audit verify` reads them to
+#                        tell which records were never applied; there are few.
 # An existing topic with another partition count is an error (the ImportEnd markers count
 # records per partition); its retention and cleanup settings are set to the above.
 set -euo pipefail
@@ -36,7 +37,6 @@ PROG="create-topics"
 CFG=${SISOPI_CONFIG:-/etc/sisopi/sisopi.cfg}
 KAFKA_BIN=${KAFKA_BIN:-/opt/kafka/bin}
 USERS_RETENTION_MS=${USERS_RETENTION_MS:-34560000000}
-DLQ_RETENTION_MS=${DLQ_RETENTION_MS:-34560000000}
 PLAN=0
 
 die() {
@@ -73,9 +73,8 @@ BOOTSTRAP=${BOOTSTRAP:-$(cfg_value bootstrap)}
     die "$CFG: the three topics must have different names"
 [[ $PARTITIONS =~ ^[1-9][0-9]*$ ]] || die "$CFG: partitions \"$PARTITIONS\" is not a positive number"
 [[ $RF =~ ^[1-9][0-9]*$ ]] || die "$CFG: replication_factor \"$RF\" is not a positive number"
-for v in "$USERS_RETENTION_MS" "$DLQ_RETENTION_MS"; do
-    [[ $v =~ ^(-1|[1-9][0-9]*)$ ]] || die "retention \"$v\" is not -1 or a number of milliseconds"
-done
+[[ $USERS_RETENTION_MS =~ ^(-1|[1-9][0-9]*)$ ]] ||
+    die "USERS_RETENTION_MS \"$USERS_RETENTION_MS\" is not -1 or a number of milliseconds"
 # With acks=all (sisopi's producers), a write needs this many replicas in sync: one lost
 # broker of three loses nothing.
 MIN_ISR=1
@@ -88,9 +87,8 @@ common=(--bootstrap-server "$BOOTSTRAP")
 settings() {
     local base="cleanup.policy=delete,min.insync.replicas=$MIN_ISR"
     case $1 in
-    "$TOPIC_EVENTS") printf '%s' "$base,retention.ms=-1,retention.bytes=-1" ;;
+    "$TOPIC_EVENTS" | "$TOPIC_DLQ") printf '%s' "$base,retention.ms=-1,retention.bytes=-1" ;;
     "$TOPIC_USERS") printf '%s' "$base,retention.ms=$USERS_RETENTION_MS" ;;
-    "$TOPIC_DLQ") printf '%s' "$base,retention.ms=$DLQ_RETENTION_MS" ;;
     esac
 }
 
