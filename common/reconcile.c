@@ -1007,6 +1007,7 @@ int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, c
     if (state_store_open(cfg->reconciler.state_dir, (size_t)4 << 30, true, &core->state, e,
                          sizeof(e)) < 0) {
         snprintf(err, n, "state store %s: %s", cfg->reconciler.state_dir, e);
+        reconcile_core_close(core);
         return -1;
     }
     inflight_recover(core);

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sisopi builds, tests and runs with. Does nothing when they are
 # all present. The same list serves the README's commands, CI and deploy/Dockerfile.
+#   deploy/install-deps.sh [--test-tools]
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config clang-format
           librdkafka-dev libavro-dev libldap-dev libcsv-dev libconfig-dev libcmocka-dev
           liblmdb-dev lmdb-utils libcrypt-dev libmicrohttpd-dev curl slapd ldap-utils kcat jq openssl iproute2 procps time)
+
+# --test-tools: also what only the tests use, so that no check of test_deploy_files is skipped
+# (PyYAML and Debian's docker-compose to parse the compose file, shellcheck, systemd-analyze).
+if [ "${1:-}" = --test-tools ]; then
+    PACKAGES+=(python3-yaml docker-compose shellcheck systemd)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-asan}
 
-deploy/install-deps.sh
+deploy/install-deps.sh --test-tools
 
 echo "== clang-format check"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find common services tests -name '*.[ch]')

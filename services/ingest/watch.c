@@ -276,6 +276,17 @@ int watch_run(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts 
         metrics_free(st.m);
         return EXIT_FAILED;
     }
+    /* A directory missing at start is a mistake in the command line or the unit: say so and
+     * stop. One that goes away later only makes the service unhealthy until it is back. */
+    struct stat sb;
+    errno = 0;
+    if (stat(o->dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sisopi-ingest: --watch %s: %s\n", o->dir,
+                errno ? strerror(errno) : "not a directory");
+        metrics_http_stop(http);
+        metrics_free(st.m);
+        return EXIT_FAILED;
+    }
     struct candidate *c = xcalloc(MAX_CANDIDATES, sizeof(*c));
     int rc = EXIT_OK;
     log_kv(LOG_INFO, "watch_started", "dir", o->dir, NULL);

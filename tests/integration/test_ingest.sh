@@ -184,6 +184,8 @@ cp "$EX/bad-student.csv" "$DROP/Gym1/student.csv"
 cp "$EX/Schule2-student.csv" "$DROP/limbo/student.csv"
 echo "ignored" >"$DROP/Gym1/notes.txt"
 touch -d '-10 seconds' "$DROP"/*/*.csv
+assert_rc 1 "watch a directory that does not exist" "$INGEST" -c "$CFG" -q --watch "$W/nope" --once
+assert_contains "$OUT" "--watch $W/nope: No such file or directory" "the error names the directory"
 assert_rc 1 "watch --once (one failed file)" timeout 120 "$INGEST" -c "$CFG" -q --watch "$DROP" --once
 assert_eq 2 "$(find "$DROP/done" -name '*.csv' | wc -l)" "two files done"
 assert_eq 2 "$(find "$DROP/failed" -name '*.csv' | wc -l)" "two files failed"
