@@ -58,6 +58,17 @@ assert_not_contains() { # HAYSTACK NEEDLE MESSAGE
     [[ $1 != *"$2"* ]] || fail "$3"$'\n'"  unexpected: $2"$'\n'"  in: $1"
 }
 
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.5 s, at most SECONDS; fails the test after.
+wait_for() {
+    local n=$(($1 * 2)) what=$2
+    shift 2
+    while ((n-- > 0)); do
+        "$@" && return 0
+        sleep 0.5
+    done
+    fail "$what: not reached within the time allowed"
+}
+
 # run CMD...: runs a command that may fail; sets OUT (stdout+stderr) and RC. Never exits.
 run() {
     set +eE

@@ -19,16 +19,6 @@ mkdir -p "$W/drop/SchA"
 CFG=$STACK_DIR/sisopi.cfg
 BASE=$STACK_BASE
 
-# wait_for SECONDS WHAT CMD...: polls CMD every 0.5 s, at most SECONDS.
-wait_for() {
-    local n=$(($1 * 2)) what=$2
-    shift 2
-    while ((n-- > 0)); do
-        "$@" && return 0
-        sleep 0.5
-    done
-    fail "$what: not reached within the time allowed"
-}
 PIDS=()
 LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true')
 port_of() { sed -n 's/.*metrics_listening .*port=\([0-9]*\).*/\1/p' "$1" | tail -n 1; }

@@ -31,16 +31,6 @@ exists() { [[ -n $(dn_of "$1") ]]; }
 in_limbo() { [[ $(dn_of "$1") == *",ou=limbo,$BASE" ]]; }
 events() { "$B_/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null; }
 users() { "$B_/sisopi-audit" -c "$CFG" dump --topic users 2>/dev/null; }
-# wait_for SECONDS WHAT CMD...: polls CMD every 0.5 s, at most SECONDS.
-wait_for() {
-    local n=$(($1 * 2)) what=$2
-    shift 2
-    while ((n-- > 0)); do
-        "$@" && return 0
-        sleep 0.5
-    done
-    fail "$what: not reached within the time allowed"
-}
 all() { # CMD RID...: CMD holds for every RID
     local c=$1 r
     shift
