@@ -8,10 +8,11 @@ PACKAGES=(build-essential cmake pkg-config clang-format
           librdkafka-dev libavro-dev libldap-dev libcsv-dev libconfig-dev libcmocka-dev
           liblmdb-dev lmdb-utils libcrypt-dev libmicrohttpd-dev curl slapd ldap-utils kcat jq openssl iproute2 procps time)
 
-# --test-tools: also what only the tests use, so that no check of test_deploy_files is skipped
-# (PyYAML and Debian's docker-compose to parse the compose file, shellcheck, systemd-analyze).
+# --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
+# every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
+# parse the compose file, shellcheck, systemd-analyze).
 if [ "${1:-}" = --test-tools ]; then
-    PACKAGES+=(python3-yaml docker-compose shellcheck systemd)
+    PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd)
 fi
 
 missing=()
