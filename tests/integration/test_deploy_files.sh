@@ -588,11 +588,14 @@ person t.one Schule2 >"$W/p2.ldif"
 assert_rc 19 "the same uid in another school" \
     ldapadd -x -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" -f "$W/p2.ldif"
 U1="uid=t.one,cn=schueler,cn=users,ou=Gym1,$CFG_BASE"
-assert_ok "the person binds" ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -w user-pw-1234 -s base -b "$U1" 1.1
+# The person's password from a file (-y, never -w: no password on a command line).
+printf '%s' "user-pw-1234" >"$W/u1.pw"
+chmod 600 "$W/u1.pw"
+assert_ok "the person binds" ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -y "$W/u1.pw" -s base -b "$U1" 1.1
 printf 'dn: %s\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n' "$U1" >"$W/lock.ldif"
 assert_ok "deactivate" ldapmodify -x -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" -f "$W/lock.ldif"
 assert_rc 49 "a deactivated person's bind" \
-    ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -w user-pw-1234 -s base -b "$U1" 1.1
+    ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -y "$W/u1.pw" -s base -b "$U1" 1.1
 
 step "OpenLDAP image: a restart keeps the data; another base or a bad secret is refused"
 stop_slapd
