@@ -10,35 +10,9 @@
 
 #include "state_codec.h"
 #include "strutil.h"
-
-#define SID "sisdb"
+#include "state_fixtures.h"
 
 static char err[512];
-
-/* A heap array of the non-NULL ones of a and b; *n gets its length. */
-static char **strv2(const char *a, const char *b, size_t *n)
-{
-    char **v = xcalloc(2, sizeof(char *));
-    *n = 0;
-    if (a)
-        v[(*n)++] = xstrdup(a);
-    if (b)
-        v[(*n)++] = xstrdup(b);
-    return v;
-}
-
-/* A person with the schools s1, s2 (each may be NULL), no classes. */
-static void mk_person(struct person *p, const char *rid, enum role role, const char *s1,
-                      const char *s2)
-{
-    memset(p, 0, sizeof(*p));
-    p->record_uid = xstrdup(rid);
-    p->source_uid = xstrdup(SID);
-    p->role = role;
-    p->schools = strv2(s1, s2, &p->n_schools);
-    p->primary_school = p->n_schools ? xstrdup(p->schools[0]) : NULL;
-    p->username = xasprintf("u.%s", rid);
-}
 
 /* Every field set, non-ASCII and empty values included. */
 static void full_person(struct person *p)

@@ -15,8 +15,7 @@
 
 #include "state_store.h"
 #include "strutil.h"
-
-#define SID "sisdb"
+#include "state_fixtures.h"
 
 struct fixture {
     char dir[64];
@@ -76,31 +75,6 @@ static void commit(struct state_txn *t)
     int rc = state_txn_commit(t, err, sizeof(err));
     if (rc)
         fail_msg("commit: %s", err);
-}
-
-/* A heap array of the non-NULL ones of a and b; *n gets its length. */
-static char **strv2(const char *a, const char *b, size_t *n)
-{
-    char **v = xcalloc(2, sizeof(char *));
-    *n = 0;
-    if (a)
-        v[(*n)++] = xstrdup(a);
-    if (b)
-        v[(*n)++] = xstrdup(b);
-    return v;
-}
-
-/* A person with the schools s1, s2 (each may be NULL), no classes. */
-static void mk_person(struct person *p, const char *rid, enum role role, const char *s1,
-                      const char *s2)
-{
-    memset(p, 0, sizeof(*p));
-    p->record_uid = xstrdup(rid);
-    p->source_uid = xstrdup(SID);
-    p->role = role;
-    p->schools = strv2(s1, s2, &p->n_schools);
-    p->primary_school = p->n_schools ? xstrdup(p->schools[0]) : NULL;
-    p->username = xasprintf("u.%s", rid);
 }
 
 static void set_schools(struct person *p, const char *s1, const char *s2)
