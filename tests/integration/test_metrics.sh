@@ -23,6 +23,16 @@ PIDS=()
 LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true')
 port_of() { sed -n 's/.*metrics_listening .*port=\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 has_port() { [[ -n $(port_of "$1") ]]; }
+# serve NAME LOG CMD...: starts a long-running service, waits for the port it logs; sets PORT.
+serve() {
+    local name=$1 log=$2
+    shift 2
+    "$@" >"$log" 2>&1 &
+    PIDS+=($!)
+    wait_for 30 "the $name logs its metrics port" has_port "$log"
+    PORT=$(port_of "$log")
+    wait_for 30 "the $name healthy" healthy "$PORT"
+}
 scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics"; }
 # value PORT SERIES: the value of one exact series line (name{labels}), or nothing.
 value() { scrape "$1" | awk -v s="$2" '$1 == s { print $2 }'; }
@@ -39,11 +49,8 @@ ingest() {
 }
 
 step "the reconciler serves /metrics and /healthz on the port it logs"
-"$B_/sisopi-reconciler" -c "$CFG" >"$W/rec.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 "the reconciler logs its metrics port" has_port "$W/rec.log"
-RP=$(port_of "$W/rec.log")
-wait_for 30 "the reconciler healthy" healthy "$RP"
+serve reconciler "$W/rec.log" "$B_/sisopi-reconciler" -c "$CFG"
+RP=$PORT
 assert_eq "ok" "$(cat "$W/health.body")" "/healthz body"
 assert_eq 1 "$(value "$RP" 'sisopi_up{service="reconciler"}')" "sisopi_up"
 
@@ -98,21 +105,16 @@ losses=$(value "$RP" 'sisopi_ldap_connection_losses_total')
 ((losses >= 1)) || fail "connection losses counted: $losses"
 
 step "the scheduler's purges and sweeps"
-"$B_/sisopi-scheduler" -c "$CFG" >"$W/sch.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 "the scheduler logs its metrics port" has_port "$W/sch.log"
-SP=$(port_of "$W/sch.log")
-wait_for 30 "the scheduler healthy" healthy "$SP"
+serve scheduler "$W/sch.log" "$B_/sisopi-scheduler" -c "$CFG"
+SP=$PORT
 wait_for 10 "one sweep" value_is "$SP" 'sisopi_sweeps_total{result="ok"}' 1
 assert_eq 2 "$(value "$SP" sisopi_purges_scheduled)" "S2 and S3 in limbo (90-day date)"
 assert_eq 0 "$(value "$SP" sisopi_purges_due)" "none due"
 assert_eq 1 "$(value "$SP" 'sisopi_up{service="scheduler"}')" "sisopi_up"
 
 step "the watching ingest's files and records"
-"$B_/sisopi-ingest" -c "$CFG" --watch "$W/drop" --interval 1 >"$W/ing.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 "the ingest logs its metrics port" has_port "$W/ing.log"
-IP=$(port_of "$W/ing.log")
+serve ingest "$W/ing.log" "$B_/sisopi-ingest" -c "$CFG" --watch "$W/drop" --interval 1
+IP=$PORT
 printf '%s\n' "record_uid,firstname,lastname,school,classes" "S1,Ann,One,SchA,1a" \
     "S4,Dan,Four,SchA,1a" "S5,Eva,Five,SchA,1a" >"$W/drop/SchA/.student.csv"
 mv "$W/drop/SchA/.student.csv" "$W/drop/SchA/student.csv"
