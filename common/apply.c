@@ -377,11 +377,10 @@ static void on_group_entry(const struct ldap_entry_info *e, void *opaque)
     const struct person *p = j->before;
     struct ldap_mods *m = ldap_mods_new();
     const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
-    for (size_t i = 0; um && i < um->n; i++) {
+    for (size_t i = 0; um && i < um->n; i++) { /* the current DN has the same first RDN too */
         if (ldap_dn_rdn_equal(um->values[i], p->dn))
             ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", um->values[i]);
     }
-    ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", p->dn);
     if (p->username && *p->username)
         ldap_mods_add1(m, LDAP_MOD_DELETE, "memberUid", p->username);
     pg->v = xrealloc(pg->v, (pg->n + 1) * sizeof(*pg->v));

@@ -112,6 +112,10 @@ ingest SchA teacher "T2,Tb,Teach,SchA,1a"
 ingest SchA staff "F2,Fb,Staff,SchA,"
 ingest SchA teacher_and_staff "TS2,Tsb,Both,SchA,1a"
 wait_for 60 "all six in limbo" all in_limbo S1 S2 R1 T1 F1 TS1
+# The hand-made group also holds S2 by its current (limbo) DN and uid.
+uid_s2=$(attr S2 uid)
+printf 'dn: %s\nchangetype: modify\nadd: uniqueMember\nuniqueMember: %s\n-\nadd: memberUid\nmemberUid: %s\n' \
+    "$WG" "$(dn_of S2)" "$uid_s2" | ldap_modify >/dev/null
 t_limbo=$(date +%s)
 purge_ts=$(attr S1 ucsschoolPurgeTimestamp)
 [[ $purge_ts =~ ^[0-9]{14}Z$ ]] || fail "S1 purge timestamp: $purge_ts"
@@ -148,6 +152,7 @@ if (($(date +%s) < $(date -u -d "${n1_ts:0:8} ${n1_ts:8:2}:${n1_ts:10:2}:${n1_ts
 fi
 members=$(ldap_search -b "$WG" -s base '(objectClass=*)' memberUid uniqueMember)
 assert_not_contains "$members" "$uid_s1" "S1 left the hand-made group"
+assert_not_contains "$members" "$uid_s2" "S2 left the hand-made group (held by its current DN)"
 assert_contains "$members" "$uid_r1" "R1 is still in the hand-made group"
 
 step "N1 goes at its own date"
