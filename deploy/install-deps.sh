@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sisopi builds, tests and runs with. Does nothing when they are
 # all present. The same list serves the README's commands, CI and deploy/Dockerfile.
-#   deploy/install-deps.sh [--test-tools]
+#   deploy/install-deps.sh [--test-tools] [--bench-tools]
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config clang-format
@@ -11,9 +11,15 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 # --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
 # every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
 # parse the compose file, shellcheck, systemd-analyze).
-if [ "${1:-}" = --test-tools ]; then
-    PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd)
-fi
+# --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
+# its plot of throughput over time.
+for opt in "$@"; do
+    case $opt in
+    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd) ;;
+    --bench-tools) PACKAGES+=(gnuplot-nox) ;;
+    *) echo "usage: deploy/install-deps.sh [--test-tools] [--bench-tools]" >&2; exit 64 ;;
+    esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
