@@ -1,12 +1,22 @@
 /*
- * bench_raw_ldap: the directory's own limit for the reconciler benchmark: N entries shaped
+ * bench_raw_ldap: the directory's own limit for the reconciler benchmarks: N entries shaped
  * like sisopi's students (same object classes, about as many attributes), added with a window
- * of outstanding asynchronous operations into PARENT, as fast as slapd takes them.
+ * of outstanding asynchronous operations into PARENT, as fast as slapd takes them; or N
+ * modifications of those entries (a last-name change: sn, cn and displayName replaced), the
+ * same way; or the same entries as LDIF, for slapadd.
  *
- *   bench_raw_ldap -c CFG PARENT N [WINDOW]     prints "adds N seconds S adds_per_s R"
+ *   bench_raw_ldap -c CFG PARENT N [WINDOW]            prints "adds N seconds S adds_per_s R ..."
+ *   bench_raw_ldap -c CFG --modify PARENT N [WINDOW]   prints "modifies N seconds S
+ *                                                      modifies_per_s R ..." (run the adds first)
+ *   bench_raw_ldap --ldif PARENT N > entries.ldif      the entries the adds write, no server
+ *
+ * WINDOW defaults to reconciler.window of CFG, so the limit is measured as the reconciler
+ * works. The exit status is 1 if any operation failed (the first five are shown).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -22,55 +32,156 @@ static void done(const struct ldap_result_info *r, void *opaque)
         fprintf(stderr, "bench_raw_ldap: %s: %s %s\n", r->dn, ldap_err2string(r->rc), r->message);
 }
 
+/* One student as attribute/value pairs: the adds, the LDIF and the modifies agree on it. */
+struct attr {
+    const char *name, *value;
+};
+
+#define N_ATTRS 16
+static int student(long i, char uid[64], char rid[64], struct attr a[N_ATTRS])
+{
+    snprintf(uid, 64, "raw.user%ld", i);
+    snprintf(rid, 64, "RAW-%07ld", i);
+    const struct attr v[] = {
+        {"objectClass", "inetOrgPerson"},
+        {"objectClass", "shadowAccount"},
+        {"objectClass", "sisopiPerson"},
+        {"objectClass", "ucsschoolStudent"},
+        {"uid", uid},
+        {"cn", "Raw User"},
+        {"sn", "User"},
+        {"givenName", "Raw"},
+        {"displayName", "Raw User"},
+        {"ucsschoolSourceUID", "bench"},
+        {"ucsschoolRecordUID", rid},
+        {"ucsschoolSchool", "Bench"},
+        {"ucsschoolRole", "student:school:Bench"},
+        {"departmentNumber", "Bench"},
+        {"sisopiBirthday", "2012-01-01"},
+        {"userPassword", "{CRYPT}$6$x$y"},
+    };
+    memcpy(a, v, sizeof(v));
+    return (int)(sizeof(v) / sizeof(v[0]));
+}
+
+static void add_one(struct ldap_conn *c, const char *parent, long i)
+{
+    char uid[64], rid[64];
+    struct attr a[N_ATTRS];
+    int n = student(i, uid, rid, a);
+    char *dn = xasprintf("uid=%s,%s", uid, parent);
+    struct ldap_mods *m = ldap_mods_new();
+    const char *oc[4];
+    int n_oc = 0;
+    for (int k = 0; k < n; k++)
+        if (strcmp(a[k].name, "objectClass") == 0)
+            oc[n_oc++] = a[k].value;
+    ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, (size_t)n_oc);
+    for (int k = 0; k < n; k++)
+        if (strcmp(a[k].name, "objectClass") != 0)
+            ldap_mods_add1(m, LDAP_MOD_ADD, a[k].name, a[k].value);
+    ldap_conn_add(c, dn, m, done, NULL);
+    ldap_mods_destroy(m);
+    free(dn);
+}
+
+/* The reconciler's commonest change of an existing person: a new last name. */
+static void modify_one(struct ldap_conn *c, const char *parent, long i)
+{
+    char *dn = xasprintf("uid=raw.user%ld,%s", i, parent);
+    struct ldap_mods *m = ldap_mods_new();
+    ldap_mods_add1(m, LDAP_MOD_REPLACE, "sn", "Changed");
+    ldap_mods_add1(m, LDAP_MOD_REPLACE, "cn", "Raw Changed");
+    ldap_mods_add1(m, LDAP_MOD_REPLACE, "displayName", "Raw Changed");
+    ldap_conn_modify(c, dn, m, 0, NULL, done, NULL);
+    ldap_mods_destroy(m);
+    free(dn);
+}
+
+static int write_ldif(const char *parent, long n)
+{
+    for (long i = 0; i < n; i++) {
+        char uid[64], rid[64];
+        struct attr a[N_ATTRS];
+        int k = student(i, uid, rid, a);
+        printf("dn: uid=%s,%s\n", uid, parent);
+        for (int j = 0; j < k; j++)
+            printf("%s: %s\n", a[j].name, a[j].value);
+        printf("\n");
+    }
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench_raw_ldap -c CFG [--modify] PARENT N [WINDOW]\n"
+               "       bench_raw_ldap --ldif PARENT N > entries.ldif\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: bench_raw_ldap -c CFG PARENT N [WINDOW]\n");
+    enum { MODE_ADD, MODE_MODIFY, MODE_LDIF } mode = MODE_ADD;
+    static const struct option opts[] = {{"modify", no_argument, NULL, 'm'},
+                                         {"ldif", no_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cfg_path = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'm':
+            mode = MODE_MODIFY;
+            break;
+        case 'l':
+            mode = MODE_LDIF;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 64;
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 2 || npos > 3 || (mode != MODE_LDIF && !cfg_path) || atol(argv[optind + 1]) < 0) {
+        usage(stderr);
         return 64;
     }
+    const char *parent = argv[optind];
+    long n = atol(argv[optind + 1]);
+    if (mode == MODE_LDIF)
+        return write_ldif(parent, n);
+
     struct config cfg;
     char err[512];
-    if (cli_load(&cfg, "bench", argv[2], NULL) < 0)
+    if (cli_load(&cfg, "bench", cfg_path, NULL) < 0)
         return 1;
-    long n = atol(argv[4]);
-    int window = argc > 5 ? atoi(argv[5]) : cfg.reconciler.window;
+    int window = npos > 2 ? atoi(argv[optind + 2]) : cfg.reconciler.window;
     struct ldap_conn *c;
     if (ldap_conn_open(&cfg, &c, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr, "bench_raw_ldap: %s\n", err);
+        config_free(&cfg);
         return 1;
     }
     ldap_conn_set_window(c, window);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    const char *oc[] = {"inetOrgPerson", "shadowAccount", "sisopiPerson", "ucsschoolStudent"};
     for (long i = 0; i < n; i++) {
-        char uid[64], rid[64];
-        snprintf(uid, sizeof(uid), "raw.user%ld", i);
-        snprintf(rid, sizeof(rid), "RAW-%07ld", i);
-        char *dn = xasprintf("uid=%s,%s", uid, argv[3]);
-        struct ldap_mods *m = ldap_mods_new();
-        ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 4);
-        ldap_mods_add1(m, LDAP_MOD_ADD, "uid", uid);
-        ldap_mods_add1(m, LDAP_MOD_ADD, "cn", "Raw User");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "sn", "User");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "givenName", "Raw");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "displayName", "Raw User");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSourceUID", "bench");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRecordUID", rid);
-        ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSchool", "Bench");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRole", "student:school:Bench");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "departmentNumber", "Bench");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "sisopiBirthday", "2012-01-01");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "userPassword", "{CRYPT}$6$x$y");
-        ldap_conn_add(c, dn, m, done, NULL);
-        ldap_mods_destroy(m);
-        free(dn);
+        if (mode == MODE_ADD)
+            add_one(c, parent, i);
+        else
+            modify_one(c, parent, i);
     }
     ldap_conn_drain(c);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("adds %ld seconds %.3f adds_per_s %.0f failed %ld window %d\n", n, s, (double)n / s,
-           failed, window);
+    const char *what = mode == MODE_ADD ? "adds" : "modifies";
+    printf("%s %ld seconds %.3f %s_per_s %.0f failed %ld window %d\n", what, n, s, what,
+           (double)n / s, failed, window);
     ldap_conn_close(c);
     config_free(&cfg);
     return failed ? 1 : 0;
