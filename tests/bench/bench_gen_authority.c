@@ -420,7 +420,7 @@ static void ascii_lower(const char *in, char *out, size_t n)
 
 /* One row. Columns as deploy/stack.sh's import.csv.mapping names them (the layout of
  * examples/): record_uid,firstname,lastname,school,classes,email,birthday. Teachers have an
- * address at their school; several classes make a quoted cell. */
+ * address of the authority; several classes make a quoted cell. */
 static void write_row(FILE *f, long i, const struct person *p, int slot, const struct school *s)
 {
     char cls[MAX_TEACHER_CLASSES * 8 + 4] = "", one[8];
@@ -435,9 +435,9 @@ static void write_row(FILE *f, long i, const struct person *p, int slot, const s
         char fn[32], ln[32];
         ascii_lower(first_names[p->first], fn, sizeof(fn));
         ascii_lower(last_names[p->last], ln, sizeof(ln));
-        snprintf(email, sizeof(email), "%.1s.%s%ld@%s.schulen.example.org", fn, ln, i, s->name);
-        for (char *c = strchr(email, '@'); c && *c; c++)
-            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c | 0x20 : *c);
+        /* One address per person, whichever school lists it: a dual teacher's two rows
+         * must agree, or every import would change the address back and forth. */
+        snprintf(email, sizeof(email), "%.1s.%s%ld@schulen.example.org", fn, ln, i);
     }
     fprintf(f, "SDB%07ld,%s,%s,%s,%s%s%s,%s,%04d-%02d-%02d\n", i, first_names[p->first],
             last_names[p->last], s->name, p->n_classes[slot] > 1 ? "\"" : "", cls,

@@ -1,0 +1,758 @@
+#!/usr/bin/env bash
+# bench_authority.sh: a whole school authority end to end (CSV -> sisopi-ingest -> devbroker ->
+# sisopi-reconciler -> slapd), each scenario from a clean stack, beside the directory's own
+# limit measured in the same run with the same slapd configuration. Prints a table, writes it
+# as JSON and plots scenario a's throughput over time. Asserts nothing about time; it checks
+# only that every scenario did what it should (exit 1 loudly if not).
+#
+#   tests/bench/bench_authority.sh [options]
+#     --persons N         persons of the authority (default 100000)
+#     --schools S         schools (default 100)
+#     --seed X            seed of bench_gen_authority (default 42)
+#     --scenarios LIST    any of a,b,c,d (default a,b,c,d)
+#     --build DIR         a release build (default ./build-bench of the repository: configured
+#                         RelWithDebInfo if missing, rebuilt incrementally; Debug and sanitizer
+#                         builds are refused)
+#     --json FILE         the figures as JSON (default BUILD/bench-authority.json)
+#     --plot FILE         PNG of scenario a's throughput over time (default
+#                         BUILD/bench-authority.png)
+#     --budget SEC        hang guard for the whole run (default 2700); never compared with a
+#                         figure
+#     --keep              keep the work directory (files, every program's log, the stacks)
+#
+# Scenarios (each on its own fresh stack: slapd + devbroker, the authority's schools):
+#   a  initial load of the whole authority into an empty directory
+#   b  the same files again: nothing changed, so no LDAP write at all
+#   c  the next night: 1 % changed, 0.5 % moved (old school imports first: through limbo,
+#      then out of it at the new school), 0.2 % gone
+#   d  a with 1, 2 and 4 reconcilers in one consumer group (each its own state_dir); d/1 is
+#      a itself when a runs too
+# b and c first load the authority as a does (not measured, but checked).
+#
+# How a scenario is measured: the reconcilers start first and join their group ("join s":
+# the mock broker makes the first join wait ~3 s), then ONE `sisopi-ingest --watch DIR --once`
+# imports every file in the manifest's order while they work. "wall s" runs from the start
+# of the ingest to the last event the reconcilers wrote to sisopi.events (its CreateTime:
+# events go out after each batch's LDAP writes). The limit: bench_raw_ldap adds N
+# student-shaped entries asynchronously with the reconciler's window, then modifies them,
+# and slapadd -q loads the same N entries into a fresh database of the same slapd.conf.
+set -Eeuo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PROG=bench_authority.sh
+
+die() {
+    trap - ERR # the message says it all; no second one from the ERR trap
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+usage() {
+    local rc=${1:-0}
+    sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' |
+        if ((rc)); then cat >&2; else cat; fi
+    exit "$rc"
+}
+
+PERSONS=100000
+SCHOOLS=100
+SEED=42
+SCENARIOS=a,b,c,d
+BUILD=$SRC/build-bench
+JSON=""
+PLOT=""
+BUDGET=2700
+KEEP=0
+while (($#)); do
+    case $1 in
+    --persons) PERSONS=${2:?--persons needs a value}; shift ;;
+    --schools) SCHOOLS=${2:?--schools needs a value}; shift ;;
+    --seed) SEED=${2:?--seed needs a value}; shift ;;
+    --scenarios) SCENARIOS=${2:?--scenarios needs a value}; shift ;;
+    --build) BUILD=${2:?--build needs a value}; shift ;;
+    --json) JSON=${2:?--json needs a value}; shift ;;
+    --plot) PLOT=${2:?--plot needs a value}; shift ;;
+    --budget) BUDGET=${2:?--budget needs a value}; shift ;;
+    --keep) KEEP=1 ;;
+    -h | --help) usage 0 ;;
+    *) note "unknown argument $1"; usage 64 ;;
+    esac
+    shift
+done
+[[ $PERSONS =~ ^[1-9][0-9]{2,6}$ ]] || die "--persons must be 100..9999999"
+[[ $SCHOOLS =~ ^[1-9][0-9]{0,2}$ ]] || die "--schools must be 1..999"
+[[ $SEED =~ ^[0-9]+$ ]] || die "--seed must be a number"
+[[ $BUDGET =~ ^[1-9][0-9]*$ ]] || die "--budget must be a number of seconds"
+[[ $SCENARIOS =~ ^[abcd](,[abcd])*$ ]] || die "--scenarios: a comma-separated list of a, b, c, d"
+want() { [[ ,$SCENARIOS, == *,$1,* ]]; }
+[[ $BUILD == /* ]] || BUILD=$PWD/$BUILD
+JSON=${JSON:-$BUILD/bench-authority.json}
+PLOT=${PLOT:-$BUILD/bench-authority.png}
+[[ $JSON == /* ]] || JSON=$PWD/$JSON
+[[ $PLOT == /* ]] || PLOT=$PWD/$PLOT
+
+# gnuplot for the plot, and what the stack and the checks use (a no-op when all is there).
+"$SRC/deploy/install-deps.sh" --bench-tools || die "deploy/install-deps.sh --bench-tools failed"
+PATH=$PATH:/usr/sbin
+for t in cmake kcat curl gnuplot ldapsearch slapadd timeout awk; do
+    command -v "$t" >/dev/null 2>&1 || die "$t not found (deploy/install-deps.sh --bench-tools)"
+done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+
+now_us() { printf '%s' "${EPOCHREALTIME/[,.]/}"; }
+now_ms() { local u; u=$(now_us); printf '%s' "$((u / 1000))"; }
+T_START=$(now_us)
+
+# ---------------------------------------------------------------------------------------------
+# Work directory, and the guarantee that every process started here is stopped on any exit
+# ---------------------------------------------------------------------------------------------
+
+WORK=$(mktemp -d /tmp/sisopi-bench-authority.XXXXXX)
+STACKS=()     # stack directories started
+BG_PIDS=()    # reconcilers, sampler: stopped by pid on exit
+cleanup() {
+    local rc=$? pid s
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    for s in "${STACKS[@]}"; do
+        "$SRC/deploy/stack.sh" stop --dir "$s" >/dev/null 2>&1 || note "could not stop the stack in $s"
+    done
+    if ((KEEP)); then
+        note "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    return "$rc"
+}
+trap cleanup EXIT
+# set -e stops at any unexpected failure; say where, rather than exit without a word.
+trap 'note "failed (status $?) at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# The build: a release build, current with the tree
+# ---------------------------------------------------------------------------------------------
+
+mkdir -p "$WORK/log"
+if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+    note "configuring a release build in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/log/cmake.log" 2>&1 ||
+        die "cmake configure failed:"$'\n'"$(tail -n 20 "$WORK/log/cmake.log")"
+fi
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+SANITIZE=$(sed -n 's/^SISOPI_SANITIZE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+[[ $BUILD_TYPE == Release || $BUILD_TYPE == RelWithDebInfo ]] ||
+    die "$BUILD is a '${BUILD_TYPE:-default}' build: benchmark a Release or RelWithDebInfo build"
+[[ ${SANITIZE^^} != ON ]] || die "$BUILD is built with sanitizers: benchmark a plain release build"
+note "building $BUILD"
+cmake --build "$BUILD" -j2 >"$WORK/log/build.log" 2>&1 ||
+    die "the build failed:"$'\n'"$(grep -m 10 -E 'error|Error' "$WORK/log/build.log")"
+BIN=$BUILD/services
+GEN=$BUILD/tests/bench/bench_gen_authority
+RAW=$BUILD/tests/bench/bench_raw_ldap
+for b in "$BIN/sisopi-ingest" "$BIN/sisopi-reconciler" "$BIN/sisopi-devbroker" "$GEN" "$RAW"; do
+    [[ -x $b ]] || die "$b not found: build it (cmake --build $BUILD)"
+done
+
+DEADLINE=$(($(now_us) + BUDGET * 1000000))
+# Seconds left of the budget (at least 1): every wait and command is bounded by it.
+remaining() {
+    local left=$(((DEADLINE - $(now_us)) / 1000000))
+    ((left >= 1)) || die "the budget of $BUDGET s is used up (hang guard; see --budget)"
+    printf '%s' "$left"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The authority: tonight's files and the next night's
+# ---------------------------------------------------------------------------------------------
+
+LOAD=$WORK/gen-load
+NIGHT=$WORK/gen-night
+"$GEN" --persons "$PERSONS" --schools "$SCHOOLS" --seed "$SEED" "$LOAD" ||
+    die "bench_gen_authority failed"
+if want c; then
+    "$GEN" --persons "$PERSONS" --schools "$SCHOOLS" --seed "$SEED" --night "$NIGHT" ||
+        die "bench_gen_authority --night failed"
+fi
+# manifest KEY [DIR]: one value of a manifest.
+manifest() { awk -v k="$1" '$1 == k { print $2; exit }' "${2:-$LOAD}/manifest.txt"; }
+SCHOOL_LIST=$(awk '$1 == "import" { print $3 }' "$LOAD/manifest.txt" | uniq | tr '\n' ' ')
+RECORDS=$(manifest records)
+FILES=$(manifest files)
+
+# ---------------------------------------------------------------------------------------------
+# Stacks and their directory
+# ---------------------------------------------------------------------------------------------
+
+# start_stack DIR [SCHOOLS] [--no-broker]: a fresh stack; sets ST_URI, ST_BASE, ST_ROOTDN,
+# ST_SECRET, ST_BOOTSTRAP, ST_PARTITIONS, ST_CFG.
+start_stack() {
+    local dir=$1 schools=${2:-$SCHOOL_LIST}
+    shift 2 || shift $#
+    STACKS+=("$dir")
+    mkdir -p "$(dirname "$dir")"
+    timeout "$(remaining)" "$SRC/deploy/stack.sh" start --dir "$dir" --build "$BUILD" \
+        --schools "$schools" "$@" >"$dir.start.log" 2>&1 ||
+        die "the stack did not start:"$'\n'"$(tail -n 20 "$dir.start.log")"
+    ST_CFG=$dir/sisopi.cfg
+    ST_SECRET=$dir/ldap.secret
+    ST_URI=$(sed -n 's/^URI=//p' "$dir/stack.env")
+    ST_BASE=$(sed -n 's/^BASE=//p' "$dir/stack.env")
+    ST_ROOTDN=$(sed -n 's/^ROOTDN=//p' "$dir/stack.env")
+    ST_BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$dir/stack.env")
+    ST_PARTITIONS=$(sed -n 's/^ *partitions = \([0-9]*\);.*/\1/p' "$ST_CFG")
+    [[ $ST_PARTITIONS =~ ^[0-9]+$ ]] || die "no kafka.partitions in $ST_CFG"
+    # The deletion guard is decided per partition (docs/reconciler.md, "Limits known today"):
+    # a school's 30 staff are 2-3 per partition, so one leaver trips the default 20 % and the
+    # night's removals would wait for `sisopi-admin release`. The benchmark measures
+    # throughput, not that policy: ratio 1.0, the count limit as it is.
+    sed 's/^\( *\)tolerate_errors = .*/&\n\1deletion_guard: { max_ratio = 1.0; };   # bench_authority.sh/' \
+        "$dir/sisopi.cfg" >"$dir/bench.cfg"
+    grep -q 'deletion_guard: { max_ratio = 1.0; }' "$dir/bench.cfg" ||
+        die "no import.tolerate_errors in $dir/sisopi.cfg to put the deletion guard after (has stack.sh changed?)"
+    ST_CFG=$dir/bench.cfg
+}
+
+stop_stack() {
+    "$SRC/deploy/stack.sh" stop --dir "$1" >/dev/null 2>&1 || die "could not stop the stack in $1"
+}
+
+# count_entries BASE FILTER: entries below BASE matching FILTER.
+count_entries() {
+    local out
+    out=$(timeout 120 ldapsearch -x -LLL -o ldif-wrap=no -H "$ST_URI" -D "$ST_ROOTDN" \
+        -y "$ST_SECRET" -b "$1" "$2" 1.1) || die "ldapsearch -b \"$1\" \"$2\" failed"
+    grep -c '^dn:' <<<"$out" || true
+}
+
+# Peak RSS (KiB) of a running process since its start or its last reset_hwm.
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Resets a process's peak RSS to its current RSS (Linux clear_refs "5"), so each scenario
+# gets its own peak of the long-running slapd and devbroker.
+reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || note "cannot reset the peak RSS of pid $1"; }
+
+# ---------------------------------------------------------------------------------------------
+# The limit: raw async adds and modifies, slapadd -q, same slapd.conf, same N
+# ---------------------------------------------------------------------------------------------
+
+measure_limit() {
+    local dir=$WORK/limit out
+    mkdir -p "$dir"
+    start_stack "$dir/stack" Raw --no-broker
+    local parent="cn=schueler,cn=users,ou=Raw,$ST_BASE"
+    note "limit: $PERSONS raw async adds, then modifies, then slapadd -q"
+    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" "$parent" "$PERSONS" 2>"$dir/raw-add.err") ||
+        die "bench_raw_ldap (adds) failed: $out $(tail -n 5 "$dir/raw-add.err")"
+    RAW_ADD_S=$(awk '{ print $4 }' <<<"$out")
+    RAW_ADD_RATE=$(awk '{ print $6 }' <<<"$out")
+    RAW_WINDOW=$(awk '{ print $10 }' <<<"$out")
+    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" --modify "$parent" "$PERSONS" \
+        2>"$dir/raw-modify.err") ||
+        die "bench_raw_ldap --modify failed: $out $(tail -n 5 "$dir/raw-modify.err")"
+    RAW_MOD_S=$(awk '{ print $4 }' <<<"$out")
+    RAW_MOD_RATE=$(awk '{ print $6 }' <<<"$out")
+    RAW_SLAPD_KIB=$(hwm_kib "$(cat "$dir/stack/slapd.pid")")
+    stop_stack "$dir/stack"
+    # slapadd: the stack's own slapd.conf with only the database directory changed, the
+    # stack's initial entries, then the same N entries the adds wrote.
+    mkdir -p "$dir/slapadd/data"
+    sed "s#^directory .*#directory $dir/slapadd/data#" "$dir/stack/slapd.conf" >"$dir/slapadd/slapd.conf"
+    grep -q "^directory $dir/slapadd/data\$" "$dir/slapadd/slapd.conf" ||
+        die "no directory line in $dir/stack/slapd.conf (has stack.sh changed?)"
+    { cat "$dir/stack/init.ldif"; echo; "$RAW" --ldif "$parent" "$PERSONS"; } >"$dir/slapadd/all.ldif"
+    local init t0 t1
+    init=$(grep -c '^dn:' "$dir/stack/init.ldif")
+    t0=$(now_us)
+    timeout "$(remaining)" slapadd -q -f "$dir/slapadd/slapd.conf" -l "$dir/slapadd/all.ldif" \
+        >"$dir/slapadd.log" 2>&1 || die "slapadd failed:"$'\n'"$(tail -n 10 "$dir/slapadd.log")"
+    t1=$(now_us)
+    SLAPADD_S=$(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.3f", us / 1e6 }')
+    SLAPADD_RATE=$(awk -v n=$((PERSONS + init)) -v s="$SLAPADD_S" 'BEGIN { printf "%.0f", n / s }')
+    rm -rf "$dir/slapadd/data" "$dir/slapadd/all.ldif"
+}
+
+# ---------------------------------------------------------------------------------------------
+# One phase: reconcilers up, one ingest of a file set, wait, stop, check
+# ---------------------------------------------------------------------------------------------
+
+# Metrics of every running reconciler of the phase, concatenated.
+scrape() {
+    local p
+    for p in "${REC_PORTS[@]}"; do
+        curl -s --max-time 2 "http://127.0.0.1:$p/metrics" || true
+    done
+}
+
+# From scrape's text: "consumed created writes searches" summed over the reconcilers.
+# Writes are every operation that changes the directory: adds, modifies (groups included),
+# renames, deletes and username counters.
+sum_metrics() {
+    awk '
+        /^sisopi_messages_consumed_total / { c += $2 }
+        /^sisopi_events_total\{type="Created"\} / { cr += $2 }
+        /^sisopi_ldap_operations_total\{op="(add|modify|rename|delete|counter)",/ { w += $2 }
+        /^sisopi_ldap_operations_total\{op="search",/ { s += $2 }
+        END { printf "%d %d %d %d\n", c, cr, w, s }'
+}
+
+# Partitions a reconciler holds now, from its log (cooperative rebalancing adds and removes).
+held_partitions() {
+    awk '/ partitions_assigned / || / partitions_revoked / {
+            match($0, /count=[0-9]+/); n = substr($0, RSTART + 6, RLENGTH - 6) + 0
+            held += / partitions_assigned / ? n : -n
+        }
+        END { print held + 0 }' "$1"
+}
+
+# The sampler behind the plot: every 0.5 s, "seconds consumed created writes" since T0_MS.
+sampler() {
+    local out=$1 stop=$2 i=0 line
+    while [[ ! -e $stop ]] && ((i++ < 2 * BUDGET)); do
+        line=$(scrape | sum_metrics)
+        printf '%s %s\n' "$(awk -v t="$(now_ms)" -v t0="$T0_MS" 'BEGIN { printf "%.2f", (t - t0) / 1000 }')" \
+            "$line" >>"$out"
+        sleep 0.5
+    done
+}
+
+# The file set in the drop-directory layout, each file's mtime in manifest order: the watch
+# mode imports the oldest first.
+prepare_drop() {
+    local gen=$1 drop=$2 base
+    base=$(($(date +%s) - 100000))
+    mkdir -p "$drop"
+    while read -r _ order school role path _; do
+        mkdir -p "$drop/$school"
+        cp "$gen/$path" "$drop/$school/$role.csv"
+        touch -d "@$((base + order))" "$drop/$school/$role.csv"
+    done < <(awk '$1 == "import"' "$gen/manifest.txt")
+}
+
+# run_phase LABEL GENDIR STACKDIR RECONCILERS SAMPLE EXPECT
+#   EXPECT: "load" (the manifest's expect_* from an empty directory), "again" (nothing
+#   changed: every record unchanged, no LDAP write), "night" (the night manifest's expect_*).
+# Sets PH_* for the caller; dies loudly if any check fails.
+run_phase() {
+    local label=$1 gen=$2 stack=$3 nrec=$4 sample=$5 expect=$6
+    local dir=$WORK/$label k i
+    mkdir -p "$dir"
+    note "$label: $nrec reconciler(s), $(manifest records "$gen") records in $(manifest files "$gen") files"
+    # Reconcilers: each with its own state directory (the state table is per member).
+    REC_PIDS=() REC_PORTS=()
+    local t_rec0
+    t_rec0=$(now_us)
+    for ((k = 1; k <= nrec; k++)); do
+        mkdir -p "$stack/rec-$k"
+        sed "s#^\\( *state_dir = \\).*#\\1\"$stack/rec-$k\";#" "$ST_CFG" >"$stack/rec-$k.cfg"
+        grep -q "state_dir = \"$stack/rec-$k\";" "$stack/rec-$k.cfg" ||
+            die "no reconciler.state_dir in $ST_CFG (has stack.sh changed?)"
+        "$BIN/sisopi-reconciler" -c "$stack/rec-$k.cfg" --metrics 127.0.0.1:0 \
+            </dev/null >"$dir/rec-$k.log" 2>&1 &
+        REC_PIDS+=("$!")
+        BG_PIDS+=("$!")
+    done
+    for ((k = 1; k <= nrec; k++)); do
+        local port=""
+        for ((i = 0; i < 200; i++)); do # 10 s
+            port=$(sed -n 's/.* metrics_listening .*port=\([0-9]*\).*/\1/p' "$dir/rec-$k.log")
+            [[ -z $port ]] || break
+            sleep 0.05
+        done
+        [[ -n $port ]] || die "$label: reconciler $k did not start:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+        REC_PORTS+=("$port")
+    done
+    # The group has settled once every partition is held, every member holds some, and no
+    # rebalance happened for 1.5 s (cooperative rebalancing may take a second round).
+    local settled_for=0 last="" now_state total busy
+    for ((i = 0; i < 1200 && settled_for < 15; i++)); do # 120 s
+        total=0 busy=0 now_state=""
+        for ((k = 1; k <= nrec; k++)); do
+            local h
+            h=$(held_partitions "$dir/rec-$k.log")
+            total=$((total + h))
+            ((h > 0)) && busy=$((busy + 1))
+            now_state+="$h "
+            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null ||
+                die "$label: reconciler $k exited:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+        done
+        if ((total == ST_PARTITIONS && (busy == nrec || busy == ST_PARTITIONS))) &&
+            [[ $now_state == "$last" ]]; then
+            settled_for=$((settled_for + 1))
+        else
+            settled_for=0
+        fi
+        last=$now_state
+        sleep 0.1
+    done
+    ((settled_for >= 15)) || die "$label: the consumer group did not settle in 120 s (held: $last)"
+    PH_JOIN_S=$(awk -v us=$(($(now_us) - t_rec0)) 'BEGIN { printf "%.2f", us / 1e6 - 1.5 }')
+    PH_HELD=$last
+
+    local drop=$dir/drop
+    prepare_drop "$gen" "$drop"
+    local slapd_pid broker_pid
+    slapd_pid=$(cat "$stack/slapd.pid")
+    broker_pid=$(cat "$stack/devbroker.pid")
+    reset_hwm "$slapd_pid"
+    reset_hwm "$broker_pid"
+
+    T0_MS=$(now_ms)
+    local stop_file=$dir/sampler.stop sampler_pid=""
+    if ((sample)); then
+        : >"$dir/samples.txt"
+        sampler "$dir/samples.txt" "$stop_file" &
+        sampler_pid=$!
+        BG_PIDS+=("$sampler_pid")
+    fi
+    local rc=0
+    /usr/bin/time -o "$dir/ingest.time" -f '%e %M' timeout "$(remaining)" \
+        "$BIN/sisopi-ingest" -q -c "$ST_CFG" --watch "$drop" --once >"$dir/ingest.log" 2>&1 || rc=$?
+    local t_ingest_ms
+    t_ingest_ms=$(now_ms)
+    ((rc == 0)) || die "$label: sisopi-ingest --watch exited with $rc:"$'\n'"$(grep -m 10 -E 'error|failed' "$dir/ingest.log")"
+    local done_files
+    done_files=$(find "$drop/done" -name '*.csv' | wc -l)
+    [[ ! -d $drop/failed ]] || die "$label: files failed: $(find "$drop/failed" -name '*.report' | head -n 3)"
+    ((done_files == $(manifest files "$gen"))) ||
+        die "$label: $done_files of $(manifest files "$gen") files imported"
+    PH_INGEST_S=$(awk -v ms=$((t_ingest_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    PH_INGEST_KIB=$(awk '{ print $2 }' "$dir/ingest.time")
+
+    # Wait until the reconcilers have applied every message of this phase.
+    local expected=$(($(manifest records "$gen") + $(manifest files "$gen") * ST_PARTITIONS))
+    local m consumed=0
+    for ((i = 0; i < 10 * BUDGET; i++)); do
+        m=$(scrape | sum_metrics)
+        consumed=${m%% *}
+        ((consumed < expected)) || break
+        for ((k = 1; k <= nrec; k++)); do
+            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null ||
+                die "$label: reconciler $k exited:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+        done
+        remaining >/dev/null
+        sleep 0.2
+    done
+    ((consumed == expected)) || die "$label: the reconcilers consumed $consumed messages, expected $expected"
+    # The metrics are published once a second: wait for the final figures.
+    sleep 1.2
+    m=$(scrape | sum_metrics)
+    read -r _ _ PH_WRITES PH_SEARCHES <<<"$m"
+    PH_REC_KIB=()
+    for ((k = 1; k <= nrec; k++)); do
+        PH_REC_KIB+=("$(hwm_kib "${REC_PIDS[k - 1]}")")
+    done
+    PH_SLAPD_KIB=$(hwm_kib "$slapd_pid")
+    PH_BROKER_KIB=$(hwm_kib "$broker_pid")
+    if [[ -n $sampler_pid ]]; then
+        : >"$stop_file"
+        wait "$sampler_pid" || true
+    fi
+    for ((k = 1; k <= nrec; k++)); do
+        kill -TERM "${REC_PIDS[k - 1]}" 2>/dev/null || true
+    done
+    for ((k = 1; k <= nrec; k++)); do
+        for ((i = 0; i < 300; i++)); do # 30 s
+            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        rc=0
+        wait "${REC_PIDS[k - 1]}" || rc=$?
+        ((rc == 0)) || die "$label: reconciler $k exited with $rc:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+    done
+    REC_PORTS=()
+
+    # The end: the last event the reconcilers wrote in this phase (ms since the epoch).
+    # "CreateTime key" of every event since the ingest started (ms since the epoch).
+    timeout "$(remaining)" kcat -C -b "$ST_BOOTSTRAP" -t sisopi.events -e -q -f '%T %k\n' \
+        2>"$dir/kcat.err" >"$dir/events.all" || die "$label: kcat -C sisopi.events failed: $(head -n 3 "$dir/kcat.err")"
+    awk -v t0="$T0_MS" '$1 >= t0' "$dir/events.all" | sort -n >"$dir/events.txt"
+    rm -f "$dir/events.all"
+    local span
+    span=$(awk 'NR == 1 { f = $1 } { l = $1 } END { printf "%d %.0f %.0f\n", NR, f, l }' "$dir/events.txt")
+    local n_events first_ms last_ms
+    read -r n_events first_ms last_ms <<<"$span"
+    ((n_events > 0)) || die "$label: no event on sisopi.events since the ingest started"
+    PH_EVENTS=$n_events
+    PH_WALL_S=$(awk -v ms=$((last_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    PH_FIRST_S=$(awk -v ms=$((first_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    if ((sample)); then
+        PH_INGEST_END_S=$PH_INGEST_S
+    fi
+
+    check_phase "$label" "$gen" "$dir" "$nrec" "$expect" "$expected"
+}
+
+# check_phase: the reconcilers' summary lines (summed over the members) against the
+# manifest, and the directory's accounts against what the file set leaves.
+check_phase() {
+    local label=$1 gen=$2 dir=$3 nrec=$4 expect=$5 expected=$6 k
+    local logs=()
+    for ((k = 1; k <= nrec; k++)); do
+        logs+=("$dir/rec-$k.log")
+        grep -q ' summary messages=' "$dir/rec-$k.log" || die "$label: no summary in $dir/rec-$k.log"
+    done
+    # "messages created modified limbo deleted unchanged rejected dead_letters adds moves
+    # modifies deletes group_modifies group_errors", summed.
+    local sum
+    sum=$(awk '
+        function v(key,   r) { if (match($0, " " key "=[0-9]+")) return substr($0, RSTART + length(key) + 2, RLENGTH - length(key) - 2) + 0; return 0 }
+        / info reconciler summary / { m += v("messages"); c += v("created"); mo += v("modified"); li += v("limbo")
+                                      de += v("deleted"); un += v("unchanged"); rj += v("rejected"); dl += v("dead_letters") }
+        / info reconciler ldap_summary / { ad += v("adds"); mv += v("moves"); md += v("modifies"); dt += v("deletes")
+                                           gm += v("group_modifies"); ge += v("group_errors") }
+        END { print m, c, mo, li, de, un, rj, dl, ad, mv, md, dt, gm, ge }' "${logs[@]}")
+    local s_msg s_cr s_mod s_limbo s_del s_unch s_rej s_dl l_add l_mv l_mod l_del l_gm l_ge
+    read -r s_msg s_cr s_mod s_limbo s_del s_unch s_rej s_dl l_add l_mv l_mod l_del l_gm l_ge <<<"$sum"
+    PH_SUMMARY="messages=$s_msg created=$s_cr modified=$s_mod limbo=$s_limbo deleted=$s_del unchanged=$s_unch rejected=$s_rej dead_letters=$s_dl"
+    PH_LDAP_SUMMARY="adds=$l_add moves=$l_mv modifies=$l_mod deletes=$l_del group_modifies=$l_gm group_errors=$l_ge"
+    local want_cr want_mod want_limbo want_unch bad=()
+    case $expect in
+    load | night)
+        want_cr=$(manifest expect_created "$gen") want_mod=$(manifest expect_modified "$gen")
+        want_limbo=$(manifest expect_limbo "$gen") want_unch=$(manifest expect_unchanged "$gen") ;;
+    again) want_cr=0 want_mod=0 want_limbo=0 want_unch=$(manifest records "$gen") ;;
+    esac
+    ((s_msg == expected)) || bad+=("messages=$s_msg, expected $expected")
+    ((s_cr == want_cr)) || bad+=("created=$s_cr, expected $want_cr")
+    ((s_mod == want_mod)) || bad+=("modified=$s_mod, expected $want_mod")
+    ((s_limbo == want_limbo)) || bad+=("limbo=$s_limbo, expected $want_limbo")
+    ((s_unch == want_unch)) || bad+=("unchanged=$s_unch, expected $want_unch")
+    ((s_del == 0 && s_rej == 0 && s_dl == 0)) || bad+=("deleted=$s_del rejected=$s_rej dead_letters=$s_dl, expected 0")
+    ((l_ge == 0)) || bad+=("group_errors=$l_ge, expected 0")
+    if [[ $expect == again ]]; then
+        # Nothing changed: not a single write may reach the directory.
+        ((l_add + l_mv + l_mod + l_del + l_gm == 0 && PH_WRITES == 0)) ||
+            bad+=("LDAP writes: $PH_LDAP_SUMMARY, $PH_WRITES write operations in the metrics; expected none")
+    fi
+    # The directory: every person once; the gone ones (and only they) in limbo, deactivated.
+    local total limbo disabled
+    total=$(count_entries "$ST_BASE" '(ucsschoolRecordUID=*)')
+    limbo=$(count_entries "ou=limbo,$ST_BASE" '(ucsschoolRecordUID=*)')
+    disabled=$(count_entries "$ST_BASE" '(&(ucsschoolRecordUID=*)(shadowExpire=1))')
+    local want_active want_in_limbo
+    want_active=$(manifest active_after "$gen") want_in_limbo=$(manifest limbo_after "$gen")
+    ((total - limbo == want_active)) || bad+=("$((total - limbo)) active accounts in the directory, expected $want_active")
+    ((limbo == want_in_limbo)) || bad+=("$limbo accounts in limbo, expected $want_in_limbo")
+    ((disabled == want_in_limbo)) || bad+=("$disabled deactivated accounts, expected $want_in_limbo")
+    if ((${#bad[@]})); then
+        printf '%s: CHECK FAILED in %s:\n' "$PROG" "$label" >&2
+        printf '  %s\n' "${bad[@]}" >&2
+        printf '  summary: %s\n  ldap_summary: %s\n  logs: %s (use --keep to keep them)\n' \
+            "$PH_SUMMARY" "$PH_LDAP_SUMMARY" "$dir" >&2
+        trap - ERR
+        exit 1
+    fi
+    note "$label: checked: $PH_SUMMARY; $PH_LDAP_SUMMARY; directory $((total - limbo)) active, $limbo in limbo"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+# One line per measured scenario, fields separated by "|" (see record()).
+RESULTS=()
+# record NAME RECONCILERS KIND: the figures of the last run_phase. KIND decides the rate:
+# load and night count persons of the authority, again counts records.
+record() {
+    local name=$1 nrec=$2 kind=$3 rec_max=0 r
+    for r in "${PH_REC_KIB[@]}"; do ((r > rec_max)) && rec_max=$r; done
+    RESULTS+=("$name|$nrec|$kind|$PH_WALL_S|$PH_INGEST_S|$PH_JOIN_S|$PH_FIRST_S|$PH_WRITES|$PH_SEARCHES|$PH_INGEST_KIB|$rec_max|${PH_REC_KIB[*]}|$PH_BROKER_KIB|$PH_SLAPD_KIB|$PH_EVENTS|$PH_SUMMARY|$PH_LDAP_SUMMARY|$PH_HELD")
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+measure_limit
+note "limit: adds $RAW_ADD_RATE/s, modifies $RAW_MOD_RATE/s, slapadd -q $SLAPADD_RATE entries/s"
+
+A_DONE=0
+if want a; then
+    start_stack "$WORK/a/stack"
+    run_phase a "$LOAD" "$WORK/a/stack" 1 1 load
+    record a 1 load
+    A_DONE=1
+    cp "$WORK/a/samples.txt" "$WORK/samples-a.txt"
+    cp "$WORK/a/events.txt" "$WORK/events-a.txt"
+    A_INGEST_END=$PH_INGEST_END_S A_T0_MS=$T0_MS
+    stop_stack "$WORK/a/stack"
+fi
+if want b; then
+    start_stack "$WORK/b/stack"
+    run_phase b-load "$LOAD" "$WORK/b/stack" 1 0 load
+    run_phase b "$LOAD" "$WORK/b/stack" 1 0 again
+    record b 1 again
+    stop_stack "$WORK/b/stack"
+fi
+if want c; then
+    start_stack "$WORK/c/stack"
+    run_phase c-load "$LOAD" "$WORK/c/stack" 1 0 load
+    run_phase c "$NIGHT" "$WORK/c/stack" 1 0 night
+    record c 1 night
+    stop_stack "$WORK/c/stack"
+fi
+if want d; then
+    for n in 1 2 4; do
+        if ((n == 1 && A_DONE)); then
+            continue # d/1 is scenario a: the same files, one reconciler, a fresh stack
+        fi
+        start_stack "$WORK/d$n/stack"
+        run_phase "d$n" "$LOAD" "$WORK/d$n/stack" "$n" $((n == 1 && !A_DONE)) load
+        record "d/$n" "$n" load
+        if ((n == 1)); then
+            cp "$WORK/d1/samples.txt" "$WORK/samples-a.txt"
+            cp "$WORK/d1/events.txt" "$WORK/events-a.txt"
+            A_INGEST_END=$PH_INGEST_END_S A_T0_MS=$T0_MS
+        fi
+        stop_stack "$WORK/d$n/stack"
+    done
+fi
+TOOK_S=$(awk -v us=$(($(now_us) - T_START)) 'BEGIN { printf "%.0f", us / 1e6 }')
+
+# ---------------------------------------------------------------------------------------------
+# Table, targets, JSON, plot
+# ---------------------------------------------------------------------------------------------
+
+COMMIT=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null) ]] || COMMIT+="+changes"
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+DUAL=$(manifest dual)
+
+report() {
+    printf 'sisopi authority benchmark: %d persons (%d records: %d listed by two schools) in %d schools, %d files; seed %s\n' \
+        "$PERSONS" "$RECORDS" "$DUAL" "$SCHOOLS" "$FILES" "$SEED"
+    printf 'build: %s (%s) of %s; machine: %s cores, %s; %s partitions; raw window %s\n' \
+        "$BUILD" "$BUILD_TYPE" "$COMMIT" "$(nproc)" "$CPU" "${ST_PARTITIONS:-12}" "$RAW_WINDOW"
+    printf '%s\n' "wall s: ingest start to the reconcilers' last event (group joined before; join s apart)"
+    printf '\n%-22s %8s %8s %9s %10s %7s %8s %7s   %s\n' scenario persons "wall s" persons/s \
+        "LDAP ops/s" "vs raw" "ingest s" "join s" "peak RSS MiB: ingest reconciler devbroker slapd"
+    local line
+    for line in "${RESULTS[@]}"; do
+        IFS='|' read -r name nrec kind wall ingest join _ writes _ ing_kib rec_kib _ br_kib sl_kib _ <<<"$line"
+        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v wall="$wall" -v ingest="$ingest" -v join="$join" \
+            -v writes="$writes" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" \
+            -v ik="$ing_kib" -v rk="$rec_kib" -v bk="$br_kib" -v sk="$sl_kib" 'BEGIN {
+            label = name " (" (kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : "a night") ", " nrec " rec)"
+            rate = (kind == "again" ? rec : n) / wall
+            ops = writes / wall
+            vs = kind == "load" ? sprintf("%7.2f", rate / add) : kind == "night" ? sprintf("%7.2f", ops / mod) : "      -"
+            printf "%-22s %8d %8.2f %9.0f %10.0f %s %8.2f %7.2f   %6.1f %10.1f %9.1f %5.1f\n", label, n, wall, rate, ops, vs, ingest, join,
+                ik / 1024, rk / 1024, bk / 1024, sk / 1024
+        }'
+    done
+    awk -v n="$PERSONS" -v s="$RAW_ADD_S" -v r="$RAW_ADD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10.0f %7.2f\n", "raw async add", n, s, r, r, 1 }'
+    awk -v n="$PERSONS" -v s="$RAW_MOD_S" -v r="$RAW_MOD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10.0f %7.2f\n", "raw async modify", n, s, r, r, 1 }'
+    awk -v n="$PERSONS" -v s="$SLAPADD_S" -v r="$SLAPADD_RATE" -v a="$RAW_ADD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10s %7.2f\n", "slapadd -q (offline)", n, s, r, "-", r / a }'
+    printf '%s\n' "persons/s: persons of the authority / wall s (nothing changed: records / wall s); LDAP ops/s: directory writes"
+    printf '%s\n' "(adds, modifies incl. groups, renames, deletes, username counters) / wall s; vs raw: persons/s / raw add rate"
+    printf '%s\n' "(initial load), LDAP ops/s / raw modify rate (night); slapadd: entries/s / raw add rate"
+    targets
+    printf 'whole run: %s s\n' "$TOOK_S"
+}
+
+# result NAME FIELD: one field (1-based, as in record()) of a scenario's line.
+result() {
+    local line
+    for line in "${RESULTS[@]}"; do
+        [[ ${line%%|*} == "$1" ]] && { cut -d'|' -f"$2" <<<"$line"; return 0; }
+    done
+    return 1
+}
+
+targets() {
+    printf '\ntargets of issue 5 (measured, not judged here):\n'
+    local wall writes rec b
+    if wall=$(result a 4); then
+        awk -v n="$PERSONS" -v w="$wall" -v r="$RAW_ADD_RATE" 'BEGIN {
+            printf "  initial load (a): %.0f persons/s = %.0f %% of the raw async add rate (target: at least 60 %%)\n", n / w, 100 * n / w / r }'
+    fi
+    if wall=$(result b 4); then
+        awk -v n="$RECORDS" -v w="$wall" -v i="$(result b 5)" 'BEGIN {
+            printf "  nothing changed (b): %.0f records/s end to end (target: at least 100,000); the ingest alone took %.2f s of %.2f\n", n / w, i, w }'
+    fi
+    if wall=$(result c 4); then
+        writes=$(result c 8)
+        if b=$(result b 4); then
+            awk -v w="$wall" -v ops="$writes" -v m="$RAW_MOD_RATE" -v b="$b" 'BEGIN {
+                bound = ops / m + b
+                printf "  a night (c): %d LDAP writes / %.0f raw modifies/s + %.2f s nothing-changed = bound %.2f s; c took %.2f s = %.2f x the bound (target: within 2x)\n", ops, m, b, bound, w, w / bound }'
+        else
+            printf '  a night (c): took %s s with %s LDAP writes; the bound needs scenario b\n' "$wall" "$writes"
+        fi
+    fi
+    rec=0
+    local line r
+    for line in "${RESULTS[@]}"; do
+        r=$(cut -d'|' -f11 <<<"$line")
+        ((r > rec)) && rec=$r
+    done
+    awk -v k="$rec" -v n="$PERSONS" 'BEGIN { printf "  reconciler peak RSS: %.1f MiB at most, over all scenarios, at %d persons (target: below 200 MB = %.1f MiB)\n", k / 1024, n, 200e6 / 1048576 }'
+}
+
+json() {
+    local line first=1
+    printf '{\n  "benchmark": "bench_authority",\n  "commit": "%s",\n  "build": "%s",\n  "build_type": "%s",\n' \
+        "$COMMIT" "$BUILD" "$BUILD_TYPE"
+    printf '  "machine": {"cores": %d, "cpu": "%s"},\n' "$(nproc)" "${CPU//\"/}"
+    printf '  "persons": %d, "schools": %d, "seed": %s, "records": %d, "dual": %d, "files": %d, "partitions": %d,\n' \
+        "$PERSONS" "$SCHOOLS" "$SEED" "$RECORDS" "$DUAL" "$FILES" "${ST_PARTITIONS:-12}"
+    printf '  "limit": {"window": %d, "raw_add_s": %s, "raw_adds_per_s": %s, "raw_modify_s": %s, "raw_modifies_per_s": %s, "slapadd_s": %s, "slapadd_entries_per_s": %s, "raw_slapd_peak_kib": %s},\n' \
+        "$RAW_WINDOW" "$RAW_ADD_S" "$RAW_ADD_RATE" "$RAW_MOD_S" "$RAW_MOD_RATE" "$SLAPADD_S" "$SLAPADD_RATE" "$RAW_SLAPD_KIB"
+    printf '  "scenarios": [\n'
+    for line in "${RESULTS[@]}"; do
+        IFS='|' read -r name nrec kind wall ingest join firstev writes searches ing_kib rec_kib rec_all br_kib sl_kib events summary ldapsum held <<<"$line"
+        ((first)) || printf ',\n'
+        first=0
+        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v wall="$wall" -v ingest="$ingest" -v join="$join" \
+            -v firstev="$firstev" -v writes="$writes" -v searches="$searches" -v ik="$ing_kib" -v rk="$rec_kib" \
+            -v rall="$rec_all" -v bk="$br_kib" -v sk="$sl_kib" -v events="$events" -v summary="$summary" \
+            -v ldapsum="$ldapsum" -v held="$held" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" \
+            -v mod="$RAW_MOD_RATE" 'BEGIN {
+            rate = (kind == "again" ? rec : n) / wall
+            vs = kind == "load" ? sprintf("%.3f", rate / add) : kind == "night" ? sprintf("%.3f", writes / wall / mod) : "null"
+            gsub(/ +$/, "", rall); gsub(/ +/, ", ", rall); gsub(/ +$/, "", held); gsub(/ +/, ", ", held)
+            printf "    {\"name\": \"%s\", \"kind\": \"%s\", \"reconcilers\": %d, \"persons\": %d, \"records\": %d,\n", name, kind, nrec, n, rec
+            printf "     \"wall_s\": %s, \"ingest_s\": %s, \"join_s\": %s, \"first_event_s\": %s, \"events\": %d,\n", wall, ingest, join, firstev, events
+            printf "     \"persons_per_s\": %.1f, \"records_per_s\": %.1f, \"ldap_writes\": %d, \"ldap_searches\": %d, \"ldap_ops_per_s\": %.1f, \"vs_raw\": %s,\n", n / wall, rec / wall, writes, searches, writes / wall, vs
+            printf "     \"peak_rss_kib\": {\"ingest\": %d, \"reconciler_max\": %d, \"reconcilers\": [%s], \"devbroker\": %d, \"slapd\": %d},\n", ik, rk, rall, bk, sk
+            printf "     \"partitions_held\": [%s], \"summary\": \"%s\", \"ldap_summary\": \"%s\"}", held, summary, ldapsum
+        }'
+    done
+    printf '\n  ],\n  "took_s": %s\n}\n' "$TOOK_S"
+}
+
+plot() {
+    [[ -s $WORK/samples-a.txt ]] || return 0
+    # Records applied per second, batch by batch: a batch writes its events in one burst
+    # (a few ms) after its LDAP writes, so the bursts of person events (keys are record_uids,
+    # not import_ids) in CreateTime give each batch's size and end; its rate is its size over
+    # the time since the previous batch ended (the first: since the ingest started).
+    awk -v t0="$A_T0_MS" 'BEGIN { print "0 0" } $2 ~ /^SDB/ {
+            if (n && $1 - last > 20) { printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev); prev = last; n = 0 }
+            if (!prev) prev = t0
+            n++; last = $1 }
+         END { if (n) printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev) }' \
+        "$WORK/events-a.txt" >"$WORK/rates-records-a.txt"
+    # LDAP writes and messages per second from the /metrics samples: the reconciler refreshes
+    # its figures at most once a second, between batches, so a rate is taken only between two
+    # samples that saw the counters change (a fixed window would alias to zero and double).
+    awk 'NR == 1 || $4 != w || $2 != c {
+            if (NR > 1 && $1 > t) printf "%.2f %.1f %.1f\n", $1, ($4 - w) / ($1 - t), ($2 - c) / ($1 - t)
+            t = $1; c = $2; w = $4 }' "$WORK/samples-a.txt" >"$WORK/rates-metrics-a.txt"
+    gnuplot -e "records='$WORK/rates-records-a.txt'; metrics='$WORK/rates-metrics-a.txt'; outfile='$PLOT'; rawadd=$RAW_ADD_RATE; ingest_end=${A_INGEST_END:-0}; subtitle='$PERSONS persons, $SCHOOLS schools, $COMMIT'" \
+        "$SRC/tests/bench/plot_throughput.gp" >"$WORK/log/gnuplot.log" 2>&1 ||
+        die "gnuplot failed:"$'\n'"$(cat "$WORK/log/gnuplot.log")"
+}
+
+report
+mkdir -p "$(dirname "$JSON")" "$(dirname "$PLOT")"
+json >"$JSON"
+plot
+note "JSON: $JSON"
+[[ ! -s $WORK/samples-a.txt ]] || note "plot: $PLOT"
