@@ -539,6 +539,24 @@ static int load_schemes(struct cfg_ctx *c, const config_setting_t *im, struct im
     return 0;
 }
 
+/* import.initial_password: "unknown" (default) or "generated". */
+static int get_initial_password(struct cfg_ctx *c, const config_setting_t *g,
+                                struct import_config *ic)
+{
+    char *v = NULL;
+    if (get_str(c, g, "initial_password", &v) < 0)
+        return -1;
+    int rc = 0;
+    if (v && strcmp(v, "generated") == 0)
+        ic->initial_password_generated = true;
+    else if (v && strcmp(v, "unknown") != 0)
+        rc =
+            cfg_fail(c, config_setting_get_member(g, "initial_password"), "import.initial_password",
+                     "\"%s\" is neither \"unknown\" nor \"generated\"", v);
+    free(v);
+    return rc;
+}
+
 static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct import_config *ic)
 {
     static const char *const keys[] = {"source_uid",
@@ -546,6 +564,7 @@ static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct i
                                        "deletion_grace_period",
                                        "tolerate_errors",
                                        "password_length",
+                                       "initial_password",
                                        "school_classes_invalid_character_replacement",
                                        "school_classes_keep_if_empty",
                                        "maildomain",
@@ -562,6 +581,7 @@ static int load_import(struct cfg_ctx *c, const config_setting_t *root, struct i
         get_duration(c, g, "deletion_grace_period", &ic->deletion_grace_seconds) < 0 ||
         get_int32(c, g, "tolerate_errors", -1, 1 << 30, &ic->tolerate_errors) < 0 ||
         get_int32(c, g, "password_length", 8, 256, &ic->password_length) < 0 ||
+        get_initial_password(c, g, ic) < 0 ||
         get_str(c, g, "school_classes_invalid_character_replacement", &ic->class_replacement) < 0 ||
         get_bool(c, g, "school_classes_keep_if_empty", &ic->school_classes_keep_if_empty) < 0 ||
         get_str(c, g, "maildomain", &ic->maildomain) < 0 || load_schemes(c, g, ic) < 0 ||

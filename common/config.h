@@ -65,7 +65,12 @@ struct import_config {
     int64_t deletion_grace_seconds; /* default 90 days */
     int tolerate_errors;            /* default 0; -1 = unlimited */
     int password_length;            /* default 15 */
-    char *class_replacement;        /* default "-"; "" = keep the character */
+    /* The password of a new account whose record has none: false (default "unknown") stores a
+     * random SHA-512 crypt value that is the hash of no password anyone knows; true
+     * ("generated") generates a password as the reference does and hashes it. Either way
+     * nobody can log in until an administrator sets a password (decisions.md). */
+    bool initial_password_generated;
+    char *class_replacement; /* default "-"; "" = keep the character */
     bool school_classes_keep_if_empty;
     char *maildomain;                      /* NULL: no generated email */
     char *scheme_username[ROLE_COUNT + 1]; /* [ROLE_COUNT] = default */

@@ -141,6 +141,27 @@ out:
     return rc;
 }
 
+char *password_hash_unknown(char *errstr, size_t errstr_size)
+{
+    /* crypt's base-64 alphabet. 16 salt characters, then 86 characters for the 512-bit digest:
+     * 85 full sextets and a last one that carries 2 bits (so only its first 4 letters occur). */
+    static const char b64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    enum { SALT = 16, DIGEST = 86 };
+    unsigned char rnd[SALT + DIGEST];
+    char v[sizeof("{CRYPT}$6$") + SALT + 1 + DIGEST];
+    if (fill_random(rnd, sizeof(rnd), "", errstr, errstr_size) < 0)
+        return NULL;
+    char *p = v + snprintf(v, sizeof(v), "{CRYPT}$6$");
+    for (size_t i = 0; i < SALT + DIGEST; i++) {
+        if (i == SALT)
+            *p++ = '$';
+        *p++ = b64[rnd[i] & (i == SALT + DIGEST - 1 ? 3 : 63)];
+    }
+    *p = '\0';
+    explicit_bzero(rnd, sizeof(rnd));
+    return xstrdup(v);
+}
+
 char *password_hash(const char *password, char *errstr, size_t errstr_size)
 {
     return password_hash_rounds(password, 0, errstr, errstr_size);

@@ -49,6 +49,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.import.limbo_ou, "limbo");
     assert_int_equal(cfg.import.deletion_grace_seconds, 90 * 86400);
     assert_int_equal(cfg.import.tolerate_errors, 0);
+    assert_false(cfg.import.initial_password_generated);
     assert_int_equal(cfg.import.username_max_length[ROLE_STUDENT], 15);
     assert_int_equal(cfg.import.username_max_length[ROLE_TEACHER], 20);
     assert_string_equal(cfg.ldap.users_container[ROLE_TEACHER_AND_STAFF], "lehrer und mitarbeiter");
@@ -88,6 +89,7 @@ static void test_full_file(void **state)
         write_file("ok.cfg", "kafka: { bootstrap = \"127.0.0.1:1\"; partitions = 3;\n"
                              "  properties = ( [ \"linger.ms\", \"7\" ] ); };\n"
                              "import: { source_uid = \"db1\"; deletion_grace_period = \"30s\";\n"
+                             "  initial_password = \"generated\";\n"
                              "  username_max_length: { default = 18; };\n"
                              "  csv: { mapping = ( [ \"Schüler ID\", \"record_uid\" ],\n"
                              "    [ \"Tel\", \"telephoneNumber\", \";\" ] ); }; };\n");
@@ -99,6 +101,7 @@ static void test_full_file(void **state)
     assert_string_equal(cfg.kafka.properties[0].key, "linger.ms");
     assert_string_equal(cfg.import.source_uid, "db1");
     assert_int_equal(cfg.import.deletion_grace_seconds, 30);
+    assert_true(cfg.import.initial_password_generated);
     assert_int_equal(cfg.import.username_max_length[ROLE_STUDENT], 13);
     assert_int_equal(cfg.import.username_max_length[ROLE_STAFF], 18);
     assert_string_equal(cfg.import.csv.mapping[0].column, "Schüler ID");
@@ -153,6 +156,8 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("ldap: { uri = \"http://x\"; };\n", "ldap.uri: \"http://x\" is not an ldap://");
     expect_error("import: { limbo_ou = \"a,ou=b\"; };\n", "import.limbo_ou: \"a,ou=b\" is not");
     expect_error("output: { log_format = \"xml\"; };\n", "output.log_format");
+    expect_error("import: {\n initial_password = \"secret\"; };\n",
+                 "bad.cfg:2: import.initial_password: \"secret\" is neither \"unknown\" nor");
     expect_error("kafka: {\n  partitions = ;\n};\n", "bad.cfg:2: syntax error");
     expect_error("import: { deletion_guard: { max_ratio = 1.5; }; };\n",
                  "import.deletion_guard.max_ratio: 1.5 is not between 0 and 1");

@@ -145,13 +145,46 @@ static void test_hash(void **state)
     free(h3);
 }
 
+/* The value for an account nobody is told the password of: well-formed SHA-512 crypt that no
+ * password matches, different every time. */
+static void test_unknown(void **state)
+{
+    (void)state;
+    static const char b64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    char err[128];
+    char *h1 = password_hash_unknown(err, sizeof(err)),
+         *h2 = password_hash_unknown(err, sizeof(err));
+    assert_non_null(h1);
+    assert_non_null(h2);
+    assert_string_not_equal(h1, h2);
+    assert_int_equal(strlen(h1), strlen("{CRYPT}$6$") + 16 + 1 + 86);
+    assert_memory_equal(h1, "{CRYPT}$6$", 10);
+    assert_int_equal(h1[10 + 16], '$');
+    assert_int_equal(strspn(h1 + 10, b64), 16);
+    assert_int_equal(strspn(h1 + 27, b64), 86);
+    assert_non_null(strchr("./01", h1[strlen(h1) - 1])); /* the last sextet holds 2 bits */
+    /* It parses as a hash: crypt_r with it as the setting uses its salt, and what comes out is
+     * the real digest of the guess, never the stored random one. */
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    assert_non_null(cd);
+    static const char *const guesses[] = {"", "password", "Abcdefghjk2345$"};
+    for (size_t i = 0; i < sizeof(guesses) / sizeof(*guesses); i++) {
+        const char *r = crypt_r(guesses[i], h1 + 7, cd);
+        assert_non_null(r);
+        assert_memory_equal(r, h1 + 7, 3 + 16 + 1); /* "$6$<salt>$" */
+        assert_string_not_equal(r, h1 + 7);
+    }
+    free(cd);
+    free(h1);
+    free(h2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ten_thousand),
-        cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_ten_thousand), cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
