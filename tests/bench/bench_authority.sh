@@ -630,25 +630,28 @@ report() {
     printf 'build: %s (%s) of %s; machine: %s cores, %s; %s partitions; raw window %s\n' \
         "$BUILD" "$BUILD_TYPE" "$COMMIT" "$(nproc)" "$CPU" "${ST_PARTITIONS:-12}" "$RAW_WINDOW"
     printf '%s\n' "wall s: ingest start to the reconcilers' last event (group joined before; join s apart)"
-    printf '\n%-22s %8s %8s %9s %10s %7s %8s %7s   %s\n' scenario persons "wall s" persons/s \
-        "LDAP ops/s" "vs raw" "ingest s" "join s" "peak RSS MiB: ingest reconciler devbroker slapd"
+    printf '\n%-26s %7s %7s %9s %10s %6s %8s %6s | %s\n' "scenario (reconcilers)" persons "wall s" \
+        persons/s "LDAP ops/s" "vs raw" "ingest s" "join s" "peak RSS MiB: ingest reconciler devbroker slapd"
     local line
     for line in "${RESULTS[@]}"; do
         IFS='|' read -r name nrec kind wall ingest join _ writes _ ing_kib rec_kib _ br_kib sl_kib _ <<<"$line"
         awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v wall="$wall" -v ingest="$ingest" -v join="$join" \
             -v writes="$writes" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" \
             -v ik="$ing_kib" -v rk="$rec_kib" -v bk="$br_kib" -v sk="$sl_kib" 'BEGIN {
-            label = name " (" (kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : "a night") ", " nrec " rec)"
+            label = sprintf("%-3s %s (%d)", name, kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : "a night", nrec)
             rate = (kind == "again" ? rec : n) / wall
             ops = writes / wall
-            vs = kind == "load" ? sprintf("%7.2f", rate / add) : kind == "night" ? sprintf("%7.2f", ops / mod) : "      -"
-            printf "%-22s %8d %8.2f %9.0f %10.0f %s %8.2f %7.2f   %6.1f %10.1f %9.1f %5.1f\n", label, n, wall, rate, ops, vs, ingest, join,
+            vs = kind == "load" ? sprintf("%6.2f", rate / add) : kind == "night" ? sprintf("%6.2f", ops / mod) : "     -"
+            printf "%-26s %7d %7.2f %9.0f %10.0f %s %8.2f %6.2f | %20.1f %10.1f %9.1f %5.1f\n", label, n, wall, rate, ops, vs, ingest, join,
                 ik / 1024, rk / 1024, bk / 1024, sk / 1024
         }'
     done
-    awk -v n="$PERSONS" -v s="$RAW_ADD_S" -v r="$RAW_ADD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10.0f %7.2f\n", "raw async add", n, s, r, r, 1 }'
-    awk -v n="$PERSONS" -v s="$RAW_MOD_S" -v r="$RAW_MOD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10.0f %7.2f\n", "raw async modify", n, s, r, r, 1 }'
-    awk -v n="$PERSONS" -v s="$SLAPADD_S" -v r="$SLAPADD_RATE" -v a="$RAW_ADD_RATE" 'BEGIN { printf "%-22s %8d %8.2f %9.0f %10s %7.2f\n", "slapadd -q (offline)", n, s, r, "-", r / a }'
+    awk -v n="$PERSONS" -v s="$RAW_ADD_S" -v r="$RAW_ADD_RATE" -v k="$RAW_SLAPD_KIB" 'BEGIN {
+        printf "%-26s %7d %7.2f %9.0f %10.0f %6.2f %8s %6s | %47.1f\n", "raw async add", n, s, r, r, 1, "-", "-", k / 1024 }'
+    awk -v n="$PERSONS" -v s="$RAW_MOD_S" -v r="$RAW_MOD_RATE" 'BEGIN {
+        printf "%-26s %7d %7.2f %9.0f %10.0f %6.2f %8s %6s |\n", "raw async modify", n, s, r, r, 1, "-", "-" }'
+    awk -v n="$PERSONS" -v s="$SLAPADD_S" -v r="$SLAPADD_RATE" -v a="$RAW_ADD_RATE" 'BEGIN {
+        printf "%-26s %7d %7.2f %9.0f %10s %6.2f %8s %6s |\n", "slapadd -q (offline)", n, s, r, "-", r / a, "-", "-" }'
     printf '%s\n' "persons/s: persons of the authority / wall s (nothing changed: records / wall s); LDAP ops/s: directory writes"
     printf '%s\n' "(adds, modifies incl. groups, renames, deletes, username counters) / wall s; vs raw: persons/s / raw add rate"
     printf '%s\n' "(initial load), LDAP ops/s / raw modify rate (night); slapadd: entries/s / raw add rate"
