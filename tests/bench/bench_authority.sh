@@ -352,8 +352,10 @@ run_phase() {
         sed "s#^\\( *state_dir = \\).*#\\1\"$stack/rec-$k\";#" "$ST_CFG" >"$stack/rec-$k.cfg"
         grep -q "state_dir = \"$stack/rec-$k\";" "$stack/rec-$k.cfg" ||
             die "no reconciler.state_dir in $ST_CFG (has stack.sh changed?)"
+        # The log exists before the child opens it: the parent reads it at once.
+        : >"$dir/rec-$k.log"
         "$BIN/sisopi-reconciler" -c "$stack/rec-$k.cfg" --metrics 127.0.0.1:0 \
-            </dev/null >"$dir/rec-$k.log" 2>&1 &
+            </dev/null >>"$dir/rec-$k.log" 2>&1 &
         REC_PIDS+=("$!")
         BG_PIDS+=("$!")
     done
