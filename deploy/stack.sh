@@ -162,6 +162,15 @@ pid_is() {
     done
 }
 
+# True once our child PID has exited (a zombie until waited for). Not `! pid_is PID NAME`:
+# right after the fork /proc/PID/cmdline is still this shell's until the exec, and the wait
+# that followed then hung forever on a child that was running fine.
+exited() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+    [[ $state == Z || $state == X ]]
+}
+
 port_in_use() {
     if command -v ss >/dev/null 2>&1; then
         [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
@@ -338,7 +347,8 @@ start_slapd() {
         printf '%s\n' "$pid" >"$dir/slapd.pid"
         deadline=$(($(now) + 10000000))
         for ((i = 0; i < 400; i++)); do
-            if ! pid_is "$pid" slapd || grep -q 'bind(.*failed' "$dir/slapd.log"; then
+            if exited "$pid" || grep -q 'bind(.*failed' "$dir/slapd.log"; then
+                kill -TERM "$pid" 2>/dev/null || true
                 wait "$pid" 2>/dev/null || true
                 rm -f "$dir/slapd.pid"
                 break
@@ -475,7 +485,7 @@ start_broker() {
             BOOTSTRAP=$(head -n 1 "$dir/bootstrap" | tr -d '[:space:]')
             [[ -n $BOOTSTRAP ]] && return 0
         fi
-        if ! pid_is "$pid" sisopi-devbroker; then
+        if exited "$pid"; then
             wait "$pid" 2>/dev/null || true
             rm -f "$dir/devbroker.pid"
             die "sisopi-devbroker exited at start:"$'\n'"$(tail -n 20 "$dir/devbroker.log")"
