@@ -44,6 +44,7 @@ struct applier {
     const struct config *cfg;
     struct ldap_conn *c;
     struct uid_set *known_groups;
+    struct uid_set *known_counters; /* "<store>/<key>" of counter entries seen to exist */
     struct apply_job **ready;
     size_t n_ready, cap_ready;
     struct apply_stats stats;
@@ -55,6 +56,7 @@ struct applier *applier_new(const struct config *cfg, struct ldap_conn *c)
     a->cfg = cfg;
     a->c = c;
     a->known_groups = uid_set_new();
+    a->known_counters = uid_set_new();
     return a;
 }
 
@@ -63,6 +65,7 @@ void applier_free(struct applier *a)
     if (!a)
         return;
     uid_set_free(a->known_groups);
+    uid_set_free(a->known_counters);
     free(a->ready);
     free(a);
 }
@@ -139,6 +142,22 @@ static const char *scheme_value(const char *name, void *opaque)
     return NULL;
 }
 
+static const char *counter_store(bool email)
+{
+    return email ? "unique-email" : "unique-usernames";
+}
+
+/* Counter entries are never deleted by sisopi, so one seen once exists from then on (one
+ * deleted by hand makes the next take fail with "no such object", which creates it again). */
+static bool counter_known(const struct applier *a, bool email, const char *key, bool remember)
+{
+    char k[USERNAME_OUT_MAX + 32];
+    snprintf(k, sizeof(k), "%s/%s", counter_store(email), key);
+    if (remember)
+        uid_set_add(a->known_counters, k, 1);
+    return uid_set_has(a->known_counters, k);
+}
+
 static void take_counter(struct apply_job *j, const char *store, const char *key, int stage)
 {
     free(j->counter_dn);
@@ -160,10 +179,38 @@ static void create_counter(struct apply_job *j, const char *key, int stage)
     ldap_mods_destroy(m);
 }
 
+/* The number for a name with a counter. A counter not known to exist is created first: in an
+ * initial load nearly every key is new, and creating it straight away is one write where
+ * taking it first was a failed modify and then the write. "Already exists" falls back to
+ * taking it, as when two jobs race for a new key. */
+static void use_counter(struct apply_job *j, bool email, const char *key)
+{
+    if (counter_known(j->a, email, key, false)) {
+        take_counter(j, counter_store(email), key, email ? ST_EMAIL_COUNTER : ST_USER_COUNTER);
+        return;
+    }
+    free(j->counter_dn);
+    j->counter_dn = layout_counter_dn(j->a->cfg, counter_store(email), key);
+    create_counter(j, key, email ? ST_EMAIL_CREATE : ST_USER_CREATE);
+}
+
 static void mods_from_list(struct ldap_mods *m, int op, const struct attr_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         ldap_mods_add(m, op, l->v[i].name, (const char *const *)l->v[i].values, l->v[i].n_values);
+}
+
+/* The hash a new account gets when its record brings none (import.initial_password). */
+static char *initial_password(const struct config *cfg, char *err, size_t n)
+{
+    if (!cfg->import.initial_password_generated)
+        return password_hash_unknown(err, n);
+    char pw[256];
+    char *hash = NULL;
+    if (password_generate(cfg->import.password_length, pw, sizeof(pw), err, n) == 0)
+        hash = password_hash_rounds(pw, PASSWORD_GENERATED_ROUNDS, err, n);
+    explicit_bzero(pw, sizeof(pw));
+    return hash;
 }
 
 static void submit_add(struct apply_job *j, const char *uid)
@@ -182,16 +229,9 @@ static void submit_add(struct apply_job *j, const char *uid)
         attr_list_set1(&j->plan.after_entry, "mail", nm->email_value);
     }
     char *hash = NULL;
-    if (!j->record->password_hash) {
-        char pw[256];
-        if (password_generate(a->cfg->import.password_length, pw, sizeof(pw), err, sizeof(err)) <
-                0 ||
-            !(hash = password_hash_rounds(pw, PASSWORD_GENERATED_ROUNDS, err, sizeof(err)))) {
-            explicit_bzero(pw, sizeof(pw));
-            job_fail(j, 0, "no initial password");
-            return;
-        }
-        explicit_bzero(pw, sizeof(pw));
+    if (!j->record->password_hash && !(hash = initial_password(a->cfg, err, sizeof(err)))) {
+        job_fail(j, 0, "no initial password");
+        return;
     }
     struct attr_list attrs;
     plan_create_attrs(&j->plan, hash ? hash : j->record->password_hash, &attrs);
@@ -264,7 +304,7 @@ static void start_username(struct apply_job *j)
     }
     nm->have_user = true;
     if (nm->user.key) {
-        take_counter(j, "unique-usernames", nm->user.key, ST_USER_COUNTER);
+        use_counter(j, false, nm->user.key);
         return;
     }
     if (username_compose(&nm->user, 0, uid, sizeof(uid), err, sizeof(err)) < 0) {
@@ -289,7 +329,7 @@ static void start_create(struct apply_job *j)
         }
         nm->have_email = true;
         if (nm->email.key) {
-            take_counter(j, "unique-email", nm->email.key, ST_EMAIL_COUNTER);
+            use_counter(j, true, nm->email.key);
             return;
         }
         if (username_compose(&nm->email, 0, nm->email_value, sizeof(nm->email_value), err,
@@ -325,12 +365,14 @@ static void advance_counter(struct apply_job *j, bool email, bool creating)
     const char *key = email ? nm->email.key : nm->user.key;
     int take = email ? ST_EMAIL_COUNTER : ST_USER_COUNTER;
     int create = email ? ST_EMAIL_CREATE : ST_USER_CREATE;
+    if (j->last_rc == LDAP_SUCCESS || (creating && j->last_rc == LDAP_ALREADY_EXISTS))
+        counter_known(j->a, email, key, true);
     if (j->last_rc == LDAP_SUCCESS)
         counter_done(j, email, creating ? 0 : j->counter);
     else if (!creating && j->last_rc == LDAP_NO_SUCH_OBJECT)
         create_counter(j, key, create);
     else if (creating && j->last_rc == LDAP_ALREADY_EXISTS)
-        take_counter(j, email ? "unique-email" : "unique-usernames", key, take); /* lost a race */
+        take_counter(j, counter_store(email), key, take); /* known, or lost a race */
     else
         job_fail(j, j->last_rc, "the username counter");
 }

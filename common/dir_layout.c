@@ -23,7 +23,7 @@ static char *lower_ascii(const char *s)
 char *layout_school_dn(const struct config *cfg, const char *school)
 {
     char *s = ldap_escape_dn_value(school);
-    char *dn = xasprintf("ou=%s,%s", s, cfg->ldap.base);
+    char *dn = xconcat("ou=", s, ",", cfg->ldap.base, NULL);
     free(s);
     return dn;
 }
@@ -32,7 +32,7 @@ char *layout_users_container_dn(const struct config *cfg, const char *school, en
 {
     char *ou = layout_school_dn(cfg, school);
     char *c = ldap_escape_dn_value(cfg->ldap.users_container[role]);
-    char *dn = xasprintf("cn=%s,cn=users,%s", c, ou);
+    char *dn = xconcat("cn=", c, ",cn=users,", ou, NULL);
     free(c);
     free(ou);
     return dn;
@@ -42,7 +42,7 @@ char *layout_user_dn(const struct config *cfg, const char *uid, const char *scho
 {
     char *container = layout_users_container_dn(cfg, school, role);
     char *u = ldap_escape_dn_value(uid);
-    char *dn = xasprintf("uid=%s,%s", u, container);
+    char *dn = xconcat("uid=", u, ",", container, NULL);
     free(u);
     free(container);
     return dn;
@@ -52,7 +52,7 @@ static char *group_dn(const struct config *cfg, const char *school, const char *
 {
     char *ou = layout_school_dn(cfg, school);
     char *c = ldap_escape_dn_value(cn);
-    char *dn = xasprintf("cn=%s,cn=groups,%s", c, ou);
+    char *dn = xconcat("cn=", c, ",cn=groups,", ou, NULL);
     free(c);
     free(ou);
     return dn;
@@ -60,7 +60,7 @@ static char *group_dn(const struct config *cfg, const char *school, const char *
 
 char *layout_domain_users_dn(const struct config *cfg, const char *school)
 {
-    char *cn = xasprintf("Domain Users %s", school);
+    char *cn = xconcat("Domain Users ", school, NULL);
     char *dn = group_dn(cfg, school, cn);
     free(cn);
     return dn;
@@ -78,7 +78,7 @@ size_t layout_role_group_dns(const struct config *cfg, const char *school, enum 
     char *lower = lower_ascii(school);
     size_t n = 0;
     for (int i = 0; i < 2 && prefix[role][i]; i++) {
-        char *cn = xasprintf("%s-%s", prefix[role][i], lower);
+        char *cn = xconcat(prefix[role][i], "-", lower, NULL);
         out[n++] = group_dn(cfg, school, cn);
         free(cn);
     }
@@ -90,7 +90,7 @@ char *layout_class_dn(const struct config *cfg, const char *school, const char *
 {
     char *ou = layout_school_dn(cfg, school);
     char *c = ldap_escape_dn_value(klass);
-    char *dn = xasprintf("cn=%s,cn=klassen,cn=schueler,cn=groups,%s", c, ou);
+    char *dn = xconcat("cn=", c, ",cn=klassen,cn=schueler,cn=groups,", ou, NULL);
     free(c);
     free(ou);
     return dn;

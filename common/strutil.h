@@ -18,6 +18,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The strings up to the terminating NULL, one after the other, in a new string: for DNs built
+ * on every record, where vasprintf cost a fifth of an unchanged record. */
+char *xconcat(const char *first, ...) __attribute__((sentinel));
 
 /* FNV-1a of s with ASCII A-Z folded to a-z: hash tables keyed like caseIgnore LDAP values. */
 uint64_t str_hash_ci(const char *s);

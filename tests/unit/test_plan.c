@@ -1,0 +1,186 @@
+/*
+ * test_plan: a record that leaves a person as it is plans nothing (the planner's shortcut for
+ * nightly imports), and every single difference the shortcut looks at makes a real plan, the
+ * same one the long way makes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "plan.h"
+#include "strutil.h"
+
+static struct config cfg;
+
+static char *classes_a[] = {"Gym1-5a", "Gym1-5b"};
+static char *values_tel[] = {"+49 1"};
+
+/* A student of Gym1 in classes 5a and 5b, with an e-mail address and a telephone number. */
+static struct user_record record(void)
+{
+    static struct attr_values extra[] = {{"telephoneNumber", values_tel, 1}};
+    return (struct user_record){.import_id = "i1",
+                                .source_uid = "db1",
+                                .school = "Gym1",
+                                .role = ROLE_STUDENT,
+                                .record_uid = "R1",
+                                .firstname = "Anna",
+                                .lastname = "Öztürk",
+                                .email = "anna@example.org",
+                                .birthday = "2012-03-04",
+                                .classes_given = true,
+                                .classes = classes_a,
+                                .n_classes = 2,
+                                .extra = extra,
+                                .n_extra = 1};
+}
+
+/* The person the directory holds after record() created it as anna.oeztuerk. */
+static void created(struct person *out)
+{
+    struct user_record r = record();
+    struct person_plan p;
+    assert_int_equal(plan_user_record(&cfg, NULL, &r, &p), PLAN_CREATE);
+    plan_finish_create(&cfg, &p, "anna.oeztuerk");
+    person_copy(out, &p.after);
+    person_plan_free(&p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    free(cfg.ldap.base);
+    cfg.ldap.base = xstrdup("dc=example,dc=org");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    config_free(&cfg);
+    return 0;
+}
+
+static enum plan_action plan(const struct person *before, const struct user_record *r,
+                             size_t *n_mods, size_t *n_groups)
+{
+    struct person_plan p;
+    enum plan_action a = plan_user_record(&cfg, before, r, &p);
+    *n_mods = p.n_mods;
+    *n_groups = p.n_groups;
+    person_plan_free(&p);
+    return a;
+}
+
+static void test_same_record_plans_nothing(void **state)
+{
+    (void)state;
+    struct person before;
+    created(&before);
+    struct user_record r = record();
+    size_t m, g;
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_NONE);
+    /* "Not given" keeps what is there. */
+    r.email = NULL;
+    r.birthday = NULL;
+    r.classes_given = false;
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_NONE);
+    /* Case of the source_uid does not matter (caseIgnore in the directory). */
+    r.source_uid = "DB1";
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_NONE);
+    person_free(&before);
+}
+
+/* One difference at a time, each of which the shortcut must see. */
+static void test_each_difference_plans_a_change(void **state)
+{
+    (void)state;
+    struct person before;
+    created(&before);
+    static char *one_class[] = {"Gym1-5a"};
+    static char *swapped[] = {"Gym1-5b", "Gym1-5a"};
+    static char *tel2[] = {"+49 2"};
+    static struct attr_values other_tel[] = {{"telephoneNumber", tel2, 1}};
+    static struct attr_values no_tel[] = {{"telephoneNumber", NULL, 0}};
+    static struct attr_values room[] = {{"roomNumber", tel2, 1}};
+    struct {
+        const char *what;
+        struct user_record r;
+        size_t mods, groups;
+    } cases[] = {
+        {"first name", record(), 3, 0}, /* givenName, cn, displayName */
+        {"last name", record(), 3, 0},  /* sn, cn, displayName */
+        {"e-mail removed", record(), 1, 0},    {"e-mail changed", record(), 1, 0},
+        {"birthday", record(), 1, 0},          {"a class less", record(), 0, 1},
+        {"no classes", record(), 0, 2},        {"telephone changed", record(), 1, 0},
+        {"telephone removed", record(), 1, 0}, {"another attribute", record(), 1, 0},
+        {"another school", record(), 2, 4}, /* ucsschoolSchool, ucsschoolRole; its groups */
+    };
+    cases[0].r.firstname = "Ana";
+    cases[1].r.lastname = "Oeztuerk";
+    cases[2].r.email = "";
+    cases[3].r.email = "anna@example.com";
+    cases[4].r.birthday = "2012-03-05";
+    cases[5].r.classes = one_class;
+    cases[5].r.n_classes = 1;
+    cases[6].r.n_classes = 0;
+    cases[7].r.extra = other_tel;
+    cases[8].r.extra = no_tel;
+    cases[9].r.extra = room;
+    cases[10].r.school = "Gym2";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        size_t m, g;
+        enum plan_action a = plan(&before, &cases[i].r, &m, &g);
+        if (a != PLAN_MODIFY || m < cases[i].mods || g != cases[i].groups)
+            fail_msg("%s: action %d, %zu mods, %zu group changes (want a modification with at "
+                     "least %zu mods and %zu group changes)",
+                     cases[i].what, a, m, g, cases[i].mods, cases[i].groups);
+    }
+    /* The same classes in another order: a different list for the state, no LDAP change. */
+    struct user_record r = record();
+    r.classes = swapped;
+    size_t m, g;
+    enum plan_action a = plan(&before, &r, &m, &g);
+    assert_true(a == PLAN_NONE || (m == 0 && g == 0));
+    person_free(&before);
+}
+
+static void test_limbo_role_source_are_never_shortcut(void **state)
+{
+    (void)state;
+    struct person before;
+    created(&before);
+    struct user_record r = record();
+    size_t m, g;
+    before.limbo = true; /* listed again: reactivated, even with nothing else changed */
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_MODIFY);
+    before.limbo = false;
+    r.role = ROLE_TEACHER;
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_REJECT);
+    r = record();
+    r.source_uid = "db2";
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_REJECT);
+    /* A DN that the configuration would now make differently: a move, not nothing. */
+    r = record();
+    free(before.dn);
+    before.dn = xstrdup("uid=anna.oeztuerk,cn=schueler,cn=users,ou=Old,dc=example,dc=org");
+    assert_int_equal(plan(&before, &r, &m, &g), PLAN_MODIFY);
+    person_free(&before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_record_plans_nothing),
+        cmocka_unit_test(test_each_difference_plans_a_change),
+        cmocka_unit_test(test_limbo_role_source_are_never_shortcut),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
