@@ -13,6 +13,7 @@
 
 #include "schema_registry.h"
 #include "strutil.h"
+#include "users_wire.h"
 
 /* How a struct member maps to an Avro field. The writer's type only has to be compatible:
  * int or long for numbers, with or without a ["null", ...] union around it. */
@@ -716,10 +717,25 @@ static int fill_event(avro_value_t *root, const void *msg, struct err *er)
     return encode_record(root, event_fields, NFIELDS(event_fields), msg, er);
 }
 
-int users_msg_encode(const struct users_msg *m, void **buf, size_t *len, char *errstr, size_t n)
+int users_msg_encode_generic(const struct users_msg *m, void **buf, size_t *len, char *errstr,
+                             size_t n)
 {
     struct err er = {errstr, n};
     return encode_with("users", fill_users, m, buf, len, &er);
+}
+
+int users_msg_encode(const struct users_msg *m, void **buf, size_t *len, char *errstr, size_t n)
+{
+    /* A UserRecord of the current schema, when that is v1: written directly (users_wire). */
+    const struct schema_entry *e = schema_registry_current("users");
+    if (m->type == USERS_MSG_USER_RECORD && e && e->version == 1) {
+        unsigned char h[AVRO_CODEC_HEADER_SIZE] = {0xc3, 0x01};
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)(e->fingerprint >> (8 * i));
+        if (users_wire_write_v1(&m->u.user, h, buf, len) == 0)
+            return 0;
+    }
+    return users_msg_encode_generic(m, buf, len, errstr, n);
 }
 
 int event_encode(const struct event *e, void **buf, size_t *len, char *errstr, size_t n)
@@ -925,7 +941,8 @@ static int users_from_value(avro_value_t *root, struct users_msg *out, struct er
     return fail(er, "unknown body type %s", name);
 }
 
-int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n)
+int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out, char *errstr,
+                             size_t n)
 {
     struct err er = {errstr, n};
     avro_value_t root;
@@ -935,6 +952,29 @@ int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *e
         return -1;
     int rc = users_from_value(&root, out, &er);
     avro_value_decref(&root);
+    if (rc < 0)
+        users_msg_free(out);
+    return rc;
+}
+
+int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n)
+{
+    struct err er = {errstr, n};
+    /* A UserRecord written with users.v1 is read directly (users_wire); everything else, and
+     * anything that reader is not sure of, the generic way. */
+    const struct schema_entry *v1 = schema_registry_find("users", 1);
+    uint64_t fp;
+    int rc;
+    if (v1 && buf && len > AVRO_CODEC_HEADER_SIZE &&
+        avro_codec_peek_fingerprint(buf, len, &fp) == 0 && fp == v1->fingerprint &&
+        users_wire_read_v1((const unsigned char *)buf + AVRO_CODEC_HEADER_SIZE,
+                           len - AVRO_CODEC_HEADER_SIZE, out) == 0)
+        rc = 0;
+    else if ((rc = users_msg_decode_generic(buf, len, out, errstr, n)) < 0)
+        return rc;
+    char why[300];
+    if (rc == 0 && users_msg_invalid(out, why, sizeof(why)))
+        rc = fail(&er, "%s", why);
     if (rc < 0)
         users_msg_free(out);
     return rc;
