@@ -737,9 +737,11 @@ plot() {
     # Records applied per second, batch by batch: a batch writes its events in one burst
     # (a few ms) after its LDAP writes, so the bursts of person events (keys are record_uids,
     # not import_ids) in CreateTime give each batch's size and end; its rate is its size over
-    # the time since the previous batch ended (the first: since the ingest started).
+    # the time since the previous batch ended (the first: since the ingest started). A burst
+    # less than 200 ms after the previous one is counted with it: a batch's events can come
+    # in two pieces, and a piece alone would make a spike of a few ms.
     awk -v t0="$A_T0_MS" 'BEGIN { print "0 0" } $2 ~ /^SDB/ {
-            if (n && $1 - last > 20) { printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev); prev = last; n = 0 }
+            if (n && $1 - last > 20 && last - prev >= 200) { printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev); prev = last; n = 0 }
             if (!prev) prev = t0
             n++; last = $1 }
          END { if (n) printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev) }' \
