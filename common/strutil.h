@@ -22,6 +22,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * on every record, where vasprintf cost a fifth of an unchanged record. */
 char *xconcat(const char *first, ...) __attribute__((sentinel));
 
+/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF. */
+bool str_utf8_valid(const void *text, size_t len);
+
 /* FNV-1a of s with ASCII A-Z folded to a-z: hash tables keyed like caseIgnore LDAP values. */
 uint64_t str_hash_ci(const char *s);
 

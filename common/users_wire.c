@@ -42,38 +42,10 @@ static int64_t rd_long(struct rd *r)
     return 0;
 }
 
-/* Strict UTF-8 (RFC 3629) without NUL: what the generic path accepts in a C string. */
+/* Strict UTF-8 without NUL: what the generic path accepts in a C string. */
 static bool text_ok(const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp, min;
-        if (c != 0 && c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            k = 1, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            k = 3, cp = c & 0x07, min = 0x10000;
-        else
-            return false; /* NUL, a continuation byte, or 0xf8.. */
-        if (len - i - 1 < k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
+    return !memchr(s, '\0', len) && str_utf8_valid(s, len);
 }
 
 static char *rd_string(struct rd *r)
