@@ -33,7 +33,11 @@ static void usage(FILE *f)
             "  -h, --help               this help\n"
             "  -V, --version            version\n"
             "\n"
-            "Signals: SIGUSR1 sets every broker down, SIGUSR2 sets them up again (fault tests).\n",
+            "Fault injection (tests), each logged as brokers_down / brokers_up:\n"
+            "  SIGUSR1       every broker down: connections closed, new ones refused\n"
+            "  SIGUSR2       every broker up again\n"
+            "  SIGRTMIN+N    broker N (1..brokers) down alone, e.g. kill -s RTMIN+1 PID: the\n"
+            "                partitions it leads become unreachable, the others keep working\n",
             CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG);
 }
 
@@ -74,15 +78,21 @@ static int create_topics(rd_kafka_mock_cluster_t *mc, const struct config *cfg, 
     return 0;
 }
 
-static void set_brokers(rd_kafka_mock_cluster_t *mc, int brokers, bool up)
+/* Sets brokers first..last (ids start at 1) down or up. */
+static void set_brokers(rd_kafka_mock_cluster_t *mc, int first, int last, bool up)
 {
-    for (int id = 1; id <= brokers; id++) {
-        if (up)
-            rd_kafka_mock_broker_set_up(mc, id);
-        else
-            rd_kafka_mock_broker_set_down(mc, id);
+    for (int id = first; id <= last; id++) {
+        rd_kafka_resp_err_t e =
+            up ? rd_kafka_mock_broker_set_up(mc, id) : rd_kafka_mock_broker_set_down(mc, id);
+        if (e)
+            fprintf(stderr, "sisopi-devbroker: broker %d: %s\n", id, rd_kafka_err2str(e));
     }
-    log_kv(LOG_WARN, up ? "brokers_up" : "brokers_down", NULL);
+    char ids[32];
+    if (first == last)
+        snprintf(ids, sizeof(ids), "%d", first);
+    else
+        snprintf(ids, sizeof(ids), "%d-%d", first, last);
+    log_kv(LOG_WARN, up ? "brokers_up" : "brokers_down", "brokers", ids, NULL);
 }
 
 int main(int argc, char **argv)
@@ -138,6 +148,8 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGUSR2);
+    for (int id = 1; id <= brokers; id++)
+        sigaddset(&sigs, SIGRTMIN + id);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -168,7 +180,11 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGUSR1 || sig == SIGUSR2) {
-            set_brokers(mc, brokers, sig == SIGUSR2);
+            set_brokers(mc, 1, brokers, sig == SIGUSR2);
+            continue;
+        }
+        if (sig > SIGRTMIN && sig <= SIGRTMIN + brokers) {
+            set_brokers(mc, sig - SIGRTMIN, sig - SIGRTMIN, false);
             continue;
         }
         log_kv(LOG_INFO, "stopping", "signal", strsignal(sig), NULL);
