@@ -952,6 +952,9 @@ int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out,
         return -1;
     int rc = users_from_value(&root, out, &er);
     avro_value_decref(&root);
+    char why[300];
+    if (rc == 0 && users_msg_invalid(out, why, sizeof(why)))
+        rc = fail(&er, "%s", why);
     if (rc < 0)
         users_msg_free(out);
     return rc;

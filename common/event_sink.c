@@ -4,12 +4,14 @@
 #include "event_sink.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "avro_codec.h"
 #include "kafka_client.h"
+#include "log.h"
 #include "strutil.h"
 
 struct event_sink {
@@ -20,10 +22,53 @@ struct event_sink {
     char first_error[256];
 };
 
+static int dead_letter_stub(struct event_sink *s, const rd_kafka_headers_t *orig, const void *key,
+                            size_t key_len, size_t value_len, const char *topic, int32_t partition,
+                            int64_t offset);
+
+static bool too_large(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
+/* A header's value as a number, or -1. */
+static int64_t header_num(const rd_kafka_headers_t *h, const char *name)
+{
+    const void *v;
+    size_t n;
+    char buf[24];
+    if (!h || rd_kafka_header_get_last(h, name, &v, &n) || !v || n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     struct event_sink *s = opaque;
+    if (m->err && too_large(m->err) && m->len > 0 &&
+        strcmp(rd_kafka_topic_name(m->rkt), s->cfg->kafka.topic_dlq) == 0) {
+        /* The broker refused a dead letter for its size (the topic's max.message.bytes is
+         * below the producer's): send it without its value, or the partition it came from
+         * would retry it forever. */
+        rd_kafka_headers_t *h = NULL;
+        const void *t;
+        size_t tn;
+        char topic[256] = "";
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, "sisopi-topic", &t, &tn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            t && tn < sizeof(topic))
+            memcpy(topic, t, tn);
+        if (dead_letter_stub(s, h, m->key, m->key_len, m->len, topic,
+                             (int32_t)header_num(h, "sisopi-partition"),
+                             header_num(h, "sisopi-offset")) == 0) {
+            s->produced--; /* the stub, in flight now, takes its place */
+            return;
+        }
+    }
     if (m->err) {
         if (s->failed++ == 0)
             snprintf(s->first_error, sizeof(s->first_error), "%s", rd_kafka_err2str(m->err));
@@ -60,29 +105,41 @@ void event_sink_close(struct event_sink *s)
     free(s);
 }
 
-static int produce(struct event_sink *s, const char *topic, const char *key, size_t key_len,
-                   void *buf, size_t len, rd_kafka_headers_t *hdrs, char *err, size_t n)
+/* Produces one message, waiting while the local queue is full. On success the headers belong
+ * to librdkafka; on failure they stay the caller's. */
+static rd_kafka_resp_err_t produce_one(struct event_sink *s, const char *topic, const void *key,
+                                       size_t key_len, const void *buf, size_t len,
+                                       rd_kafka_headers_t *hdrs)
 {
     for (;;) {
         rd_kafka_resp_err_t e =
-            hdrs ? rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                                     RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_HEADERS(hdrs),
+            hdrs ? rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY((void *)key, key_len),
+                                     RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_HEADERS(hdrs),
                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)
-                 : rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                                     RD_KAFKA_V_VALUE(buf, len),
+                 : rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY((void *)key, key_len),
+                                     RD_KAFKA_V_VALUE((void *)buf, len),
                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!e) {
             s->produced++;
-            return 0;
+            return e;
         }
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            if (hdrs)
-                rd_kafka_headers_destroy(hdrs);
-            snprintf(err, n, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
-            return -1;
-        }
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return e;
         rd_kafka_poll(s->rk, 50);
     }
+}
+
+static int produce(struct event_sink *s, const char *topic, const char *key, size_t key_len,
+                   void *buf, size_t len, char *err, size_t n)
+{
+    rd_kafka_resp_err_t e = produce_one(s, topic, key, key_len, buf, len, NULL);
+    if (e) {
+        snprintf(err, n, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
 }
 
 int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size_t n)
@@ -92,28 +149,75 @@ int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size
     if (event_encode(e, &buf, &len, err, n) < 0)
         return -1;
     const char *key = e->record_uid ? e->record_uid : e->import_id;
-    int rc =
-        produce(s, s->cfg->kafka.topic_events, key, key ? strlen(key) : 0, buf, len, NULL, err, n);
+    int rc = produce(s, s->cfg->kafka.topic_events, key, key ? strlen(key) : 0, buf, len, err, n);
     free(buf);
     rd_kafka_poll(s->rk, 0);
     return rc;
+}
+
+/* Keys longer than this are left out of a stub along with the value. */
+#define STUB_MAX_KEY 1024
+
+/* The dead letter of a message too large for the dead-letter topic: its headers plus why the
+ * value (and a huge key) is missing. The original stays where the headers point. */
+static int dead_letter_stub(struct event_sink *s, const rd_kafka_headers_t *orig, const void *key,
+                            size_t key_len, size_t value_len, const char *topic, int32_t partition,
+                            int64_t offset)
+{
+    rd_kafka_headers_t *h = orig ? rd_kafka_headers_copy(orig) : rd_kafka_headers_new(6);
+    char note[400], bytes[24];
+    snprintf(note, sizeof(note),
+             "the value of %zu bytes%s is larger than %s takes; the message stays in %s [%" PRId32
+             "] at offset %" PRId64,
+             value_len, key_len > STUB_MAX_KEY ? " (and its key)" : "", s->cfg->kafka.topic_dlq,
+             topic, partition, offset);
+    snprintf(bytes, sizeof(bytes), "%zu", value_len);
+    rd_kafka_header_add(h, "sisopi-value-omitted", -1, note, -1);
+    rd_kafka_header_add(h, "sisopi-value-bytes", -1, bytes, -1);
+    if (key_len > STUB_MAX_KEY)
+        key = NULL, key_len = 0;
+    rd_kafka_resp_err_t e = produce_one(s, s->cfg->kafka.topic_dlq, key, key_len, NULL, 0, h);
+    if (e) {
+        rd_kafka_headers_destroy(h);
+        return -1;
+    }
+    log_kv(LOG_WARN, "dead_letter_without_value", "msg", note, NULL);
+    return 0;
 }
 
 int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
                            char *err, size_t n)
 {
     char part[16], off[24];
+    const char *topic = rd_kafka_topic_name(m->rkt);
     snprintf(part, sizeof(part), "%" PRId32, m->partition);
     snprintf(off, sizeof(off), "%" PRId64, m->offset);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(6);
     rd_kafka_header_add(h, "sisopi-error", -1, reason, -1);
-    rd_kafka_header_add(h, "sisopi-topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    rd_kafka_header_add(h, "sisopi-topic", -1, topic, -1);
     rd_kafka_header_add(h, "sisopi-partition", -1, part, -1);
     rd_kafka_header_add(h, "sisopi-offset", -1, off, -1);
-    int rc = produce(s, s->cfg->kafka.topic_dlq, m->key, m->key_len, m->payload, m->len, h, err, n);
-    if (rc == 0)
-        s->dead_letters++;
-    return rc;
+    rd_kafka_resp_err_t e =
+        produce_one(s, s->cfg->kafka.topic_dlq, m->key, m->key_len, m->payload, m->len, h);
+    if (e && too_large(e)) {
+        /* Larger than this producer may send (message.max.bytes): a retry would fail the
+         * same way for ever and block the partition behind it. */
+        int rc = dead_letter_stub(s, h, m->key, m->key_len, m->len, topic, m->partition, m->offset);
+        rd_kafka_headers_destroy(h);
+        if (rc == 0) {
+            s->dead_letters++;
+            return 0;
+        }
+        snprintf(err, n, "cannot produce to %s: %s", s->cfg->kafka.topic_dlq, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (e) {
+        rd_kafka_headers_destroy(h);
+        snprintf(err, n, "cannot produce to %s: %s", s->cfg->kafka.topic_dlq, rd_kafka_err2str(e));
+        return -1;
+    }
+    s->dead_letters++;
+    return 0;
 }
 
 int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t n)

@@ -3,8 +3,13 @@
  */
 #include "records.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "partitioner.h"
+#include "text_norm.h"
 
 static const char *const role_names[ROLE_COUNT] = {"student", "teacher", "staff",
                                                    "teacher_and_staff"};
@@ -48,6 +53,161 @@ int event_type_parse(const char *s, enum event_type *out)
         }
     }
     return -1;
+}
+
+/* ---- the rules a schema cannot say ---- */
+
+enum str_rule {
+    STR_IDENT, /* must be there and not empty; no control character */
+    STR_PLAIN, /* may be absent; no control character */
+    STR_TEXT,  /* may be absent; line breaks and tabs allowed (a description) */
+};
+
+/* Returns why (filled) when v breaks rule, else NULL. */
+static const char *check_str(const char *field, const char *v, enum str_rule rule, char *why,
+                             size_t n)
+{
+    if (!v || !*v) {
+        if (rule != STR_IDENT)
+            return NULL;
+        snprintf(why, n, "%s is %s", field, v ? "empty" : "missing");
+        return why;
+    }
+    size_t len = strlen(v);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = text_norm_utf8_next(v + i, len - i, &cp);
+        bool allowed = rule == STR_TEXT && (cp == '\t' || cp == '\n' || cp == '\r');
+        if (text_norm_is_control(cp) && !allowed) {
+            snprintf(why, n, "%s has the control character U+%04X at byte %zu", field, (unsigned)cp,
+                     i);
+            return why;
+        }
+        i += k;
+    }
+    return NULL;
+}
+
+static const char *check_strv(const char *field, char *const *v, size_t count, enum str_rule rule,
+                              char *why, size_t n)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (check_str(field, v[i], rule, why, n))
+            return why;
+    }
+    return NULL;
+}
+
+static const char *user_invalid(const struct user_record *r, char *why, size_t n)
+{
+    if (check_str("UserRecord.import_id", r->import_id, STR_IDENT, why, n) ||
+        check_str("UserRecord.source_uid", r->source_uid, STR_IDENT, why, n) ||
+        check_str("UserRecord.school", r->school, STR_IDENT, why, n) ||
+        check_str("UserRecord.record_uid", r->record_uid, STR_IDENT, why, n) ||
+        check_str("UserRecord.firstname", r->firstname, STR_PLAIN, why, n) ||
+        check_str("UserRecord.lastname", r->lastname, STR_PLAIN, why, n) ||
+        check_str("UserRecord.username", r->username, STR_PLAIN, why, n) ||
+        check_str("UserRecord.email", r->email, STR_PLAIN, why, n) ||
+        check_str("UserRecord.birthday", r->birthday, STR_PLAIN, why, n) ||
+        check_str("UserRecord.password_hash", r->password_hash, STR_PLAIN, why, n) ||
+        check_strv("UserRecord.classes", r->classes, r->n_classes, STR_IDENT, why, n))
+        return why;
+    for (size_t i = 0; i < r->n_extra; i++) {
+        if (check_str("UserRecord.extra.name", r->extra[i].name, STR_IDENT, why, n) ||
+            check_strv("UserRecord.extra.values", r->extra[i].values, r->extra[i].n_values,
+                       STR_TEXT, why, n))
+            return why;
+    }
+    if (r->line < 0) {
+        snprintf(why, n, "UserRecord.line %" PRId64 " is negative", r->line);
+        return why;
+    }
+    return NULL;
+}
+
+static const char *end_invalid(const struct import_end *e, char *why, size_t n)
+{
+    if (check_str("ImportEnd.import_id", e->import_id, STR_IDENT, why, n) ||
+        check_str("ImportEnd.source_uid", e->source_uid, STR_IDENT, why, n) ||
+        check_str("ImportEnd.school", e->school, STR_IDENT, why, n) ||
+        check_strv("ImportEnd.kept_record_uids", e->kept_record_uids, e->n_kept, STR_IDENT, why, n))
+        return why;
+    if (e->record_count < 0 || e->total_records < 0)
+        snprintf(why, n, "ImportEnd.%s %" PRId64 " is negative",
+                 e->record_count < 0 ? "record_count" : "total_records",
+                 e->record_count < 0 ? e->record_count : e->total_records);
+    else if (e->first_offset < -1)
+        snprintf(why, n, "ImportEnd.first_offset %" PRId64 " is below -1", e->first_offset);
+    else
+        return NULL;
+    return why;
+}
+
+const char *users_msg_invalid(const struct users_msg *m, char *why, size_t n)
+{
+    switch (m->type) {
+    case USERS_MSG_USER_RECORD:
+        return user_invalid(&m->u.user, why, n);
+    case USERS_MSG_IMPORT_END:
+        return end_invalid(&m->u.end, why, n);
+    case USERS_MSG_PURGE_DUE:
+        return check_str("PurgeDue.record_uid", m->u.purge.record_uid, STR_IDENT, why, n);
+    case USERS_MSG_IMPORT_RELEASE:
+        if (check_str("ImportRelease.import_id", m->u.release.import_id, STR_IDENT, why, n) ||
+            check_str("ImportRelease.released_by", m->u.release.released_by, STR_PLAIN, why, n))
+            return why;
+        return NULL;
+    }
+    snprintf(why, n, "unknown message type %d", (int)m->type);
+    return why;
+}
+
+const char *users_msg_misplaced(const struct users_msg *m, const void *key, size_t key_len,
+                                int32_t partition, int32_t partition_count, char *why, size_t n)
+{
+    const char *want_key = NULL, *what = NULL, *person = NULL;
+    switch (m->type) {
+    case USERS_MSG_USER_RECORD:
+        want_key = person = m->u.user.record_uid, what = "record_uid";
+        break;
+    case USERS_MSG_PURGE_DUE:
+        want_key = person = m->u.purge.record_uid, what = "record_uid";
+        break;
+    case USERS_MSG_IMPORT_END:
+        want_key = m->u.end.import_id, what = "import_id";
+        break;
+    case USERS_MSG_IMPORT_RELEASE:
+        want_key = m->u.release.import_id, what = "import_id";
+        break;
+    }
+    if (!want_key)
+        return NULL;
+    size_t wl = strlen(want_key);
+    if (!key) {
+        snprintf(why, n, "the message has no key; it must be the %s", what);
+        return why;
+    }
+    if (key_len != wl || memcmp(key, want_key, wl) != 0) {
+        snprintf(why, n, "the key \"%.*s\" is not the %s \"%s\"",
+                 (int)(key_len > 64 ? 64 : key_len), (const char *)key, what, want_key);
+        return why;
+    }
+    if (person && partition_count > 0) {
+        int32_t home = partitioner_partition(person, wl, partition_count);
+        if (home != partition) {
+            snprintf(why, n,
+                     "record_uid \"%s\" belongs to partition %" PRId32 " of %" PRId32
+                     ", not %" PRId32,
+                     person, home, partition_count, partition);
+            return why;
+        }
+    }
+    if (m->type == USERS_MSG_IMPORT_END && m->u.end.partition != partition) {
+        snprintf(why, n, "the ImportEnd for partition %" PRId32 " is in partition %" PRId32,
+                 m->u.end.partition, partition);
+        return why;
+    }
+    return NULL;
 }
 
 static void free_strv(char **v, size_t n)

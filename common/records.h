@@ -33,6 +33,10 @@ struct attr_values {
     size_t n_values;
 };
 
+/* The longest record_uid sisopi accepts, in bytes: it is a key of the state store and part
+ * of LMDB keys, which hold at most 511 bytes. The ingest refuses longer ones per row. */
+#define RECORD_UID_MAX_BYTES 255
+
 /* A person as one school's export lists it. */
 struct user_record {
     char *import_id;
@@ -161,6 +165,28 @@ struct event {
     struct import_counts counts;
     bool dry_run;
 };
+
+/*
+ * Why a sisopi.users message breaks rules its Avro schema cannot express, or NULL: an empty
+ * import_id, source_uid, school, record_uid or class; a control character (C0, DEL, C1) in
+ * any string but an extra attribute's values, which may hold tabs and line breaks (the
+ * ingest refuses control characters in every CSV value, so no other producer may send them
+ * either); a negative count or line, an offset below -1. users_msg_misplaced() checks keys
+ * and partitions. The reason is written to why[n] and returned. users_msg_decode() refuses
+ * such messages, so every reader sees the same ones.
+ */
+const char *users_msg_invalid(const struct users_msg *m, char *why, size_t n);
+
+/*
+ * Why message m arrived where the contract of sisopi.users never puts it, or NULL: its key
+ * must be the record_uid (UserRecord, PurgeDue) or the import_id (ImportEnd, ImportRelease),
+ * a person's message must be in the partition of its record_uid (partitioner.h, Kafka's
+ * murmur2 among partition_count), an ImportEnd in the partition it names. A person's state
+ * lives in the partition of its record_uid only: a message elsewhere would act on no state
+ * (create a second account) or on another reconciler's. key may be NULL (no key).
+ */
+const char *users_msg_misplaced(const struct users_msg *m, const void *key, size_t key_len,
+                                int32_t partition, int32_t partition_count, char *why, size_t n);
 
 void user_record_free(struct user_record *r);
 void import_end_free(struct import_end *e);
