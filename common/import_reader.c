@@ -82,6 +82,11 @@ static int check_job(const struct import_job *job, struct import_error *err)
         return fatal(err, 0, "no import configuration");
     if (!job->school || !str_is_school_name(job->school))
         return fatal(err, 0, "\"%s\" is not a school name", job->school ? job->school : "");
+    /* The ingest refuses it before opening the file; here for every other caller too. */
+    if (job->cfg->limbo_ou && strcasecmp(job->school, job->cfg->limbo_ou) == 0)
+        return fatal(err, 0,
+                     "school \"%s\" is the limbo OU (import.limbo_ou); nothing imports there",
+                     job->school);
     const char *sid = job->source_uid && *job->source_uid ? job->source_uid : job->cfg->source_uid;
     if (!sid || !*sid)
         return fatal(err, 0, "no source_uid: set import.source_uid or give --source-uid");
@@ -297,6 +302,9 @@ static int take_record_uid(struct import_reader *r, const struct csv_reader_row 
         return row_error(err, r, col, "record_uid is empty");
     if (!text_norm_is_printable(rid))
         return row_error(err, r, col, "record_uid has a character that is not printable");
+    if (strlen(rid) > RECORD_UID_MAX_BYTES)
+        return row_error(err, r, col, "record_uid has %zu bytes, more than %d", strlen(rid),
+                         RECORD_UID_MAX_BYTES);
     copy_str(err->record_uid, sizeof(err->record_uid), rid);
     int64_t first = uid_set_add(r->seen, rid, row->line);
     if (first)
@@ -434,8 +442,8 @@ static int build_record(struct import_reader *r, const struct csv_reader_row *ro
 {
     int rc;
     if (row->n_fields != r->n_header)
-        return row_error(err, r, -1, "the row has %zu fields, the header %zu", row->n_fields,
-                         r->n_header);
+        return row_error(err, r, -1, "the row has %zu field%s, the header %zu", row->n_fields,
+                         row->n_fields == 1 ? "" : "s", r->n_header);
     if ((rc = check_controls(r, row, err)) != 0 || (rc = take_record_uid(r, row, rec, err)) != 0 ||
         (rc = check_identity(r, row, err)) != 0 || (rc = take_simple(r, row, rec, err)) != 0 ||
         (rc = take_classes(r, row, rec, err)) != 0)

@@ -193,7 +193,7 @@ static void test_bad_files(void **state)
         files++;
     }
     closedir(dir);
-    assert_int_equal(files, 35);
+    assert_int_equal(files, 63);
 }
 
 static void test_dialects(void **state)
@@ -404,6 +404,17 @@ static void test_job_and_mapping_errors(void **state)
     job.school = "Schule 1";
     out = run(DATA "csv/comma.csv", &job);
     assert_string_equal(out, "fatal 0:0: \"Schule 1\" is not a school name\n");
+    free(out);
+    /* The limbo OU is no school to import into, in any case. */
+    cfg.limbo_ou = (char *)"Abgang";
+    job.school = "aBgAnG";
+    out = run(DATA "csv/comma.csv", &job);
+    assert_string_equal(out, "fatal 0:0: school \"aBgAnG\" is the limbo OU (import.limbo_ou); "
+                             "nothing imports there\n");
+    free(out);
+    job.school = "limbo"; /* an ordinary name when the limbo OU is called otherwise */
+    out = run(DATA "csv/comma.csv", &job);
+    assert_null(strstr(out, "fatal"));
     free(out);
     job.school = "Schule1";
 
