@@ -164,40 +164,6 @@ static avro_schema_t resolve(avro_schema_t s)
     return s;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 /* ---- Body check: walk the bytes by the writer's schema before avro-c reads them ----------- */
 
 /* avro-c allocates whatever length a string or array announces before it notices the bytes
@@ -256,7 +222,7 @@ static int check_string(struct cursor *c, bool utf8, struct err *er)
     int64_t len;
     if (rd_length(c, &len, "string length", er) < 0)
         return -1;
-    if (utf8 && !utf8_valid(c->p, (size_t)len))
+    if (utf8 && !str_utf8_valid(c->p, (size_t)len))
         return fail(er, "invalid UTF-8 in string at byte %zu", c->total - c->left);
     return check_fixed_len(c, (size_t)len, er);
 }
@@ -483,7 +449,7 @@ static int pick(avro_value_t *fv, bool want_null, avro_value_t *out, const char 
 
 static int put_string(avro_value_t *v, const char *s, const char *name, struct err *er)
 {
-    if (!utf8_valid((const unsigned char *)s, strlen(s)))
+    if (!str_utf8_valid((const unsigned char *)s, strlen(s)))
         return fail(er, "field %s: invalid UTF-8", name);
     if (avro_value_get_type(v) != AVRO_STRING || avro_value_set_string(v, s) != 0)
         return fail(er, "field %s: writer type is not string", name);
@@ -941,17 +907,29 @@ static int users_from_value(avro_value_t *root, struct users_msg *out, struct er
     return fail(er, "unknown body type %s", name);
 }
 
-int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out, char *errstr,
-                             size_t n)
+/* direct: UserRecords written with users.v1 are read by users_wire; everything else, and
+ * anything that reader is not sure of, the generic way. */
+static int users_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n,
+                        bool direct)
 {
     struct err er = {errstr, n};
+    const struct schema_entry *v1 = schema_registry_find("users", 1);
     avro_value_t root;
+    uint64_t fp;
+    int rc;
 
     memset(out, 0, sizeof(*out));
-    if (read_message("users", buf, len, &root, &er) < 0)
-        return -1;
-    int rc = users_from_value(&root, out, &er);
-    avro_value_decref(&root);
+    if (direct && v1 && buf && len > AVRO_CODEC_HEADER_SIZE &&
+        avro_codec_peek_fingerprint(buf, len, &fp) == 0 && fp == v1->fingerprint &&
+        users_wire_read_v1((const unsigned char *)buf + AVRO_CODEC_HEADER_SIZE,
+                           len - AVRO_CODEC_HEADER_SIZE, out) == 0) {
+        rc = 0;
+    } else {
+        if (read_message("users", buf, len, &root, &er) < 0)
+            return -1;
+        rc = users_from_value(&root, out, &er);
+        avro_value_decref(&root);
+    }
     char why[300];
     if (rc == 0 && users_msg_invalid(out, why, sizeof(why)))
         rc = fail(&er, "%s", why);
@@ -962,25 +940,13 @@ int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out,
 
 int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n)
 {
-    struct err er = {errstr, n};
-    /* A UserRecord written with users.v1 is read directly (users_wire); everything else, and
-     * anything that reader is not sure of, the generic way. */
-    const struct schema_entry *v1 = schema_registry_find("users", 1);
-    uint64_t fp;
-    int rc;
-    if (v1 && buf && len > AVRO_CODEC_HEADER_SIZE &&
-        avro_codec_peek_fingerprint(buf, len, &fp) == 0 && fp == v1->fingerprint &&
-        users_wire_read_v1((const unsigned char *)buf + AVRO_CODEC_HEADER_SIZE,
-                           len - AVRO_CODEC_HEADER_SIZE, out) == 0)
-        rc = 0;
-    else if ((rc = users_msg_decode_generic(buf, len, out, errstr, n)) < 0)
-        return rc;
-    char why[300];
-    if (rc == 0 && users_msg_invalid(out, why, sizeof(why)))
-        rc = fail(&er, "%s", why);
-    if (rc < 0)
-        users_msg_free(out);
-    return rc;
+    return users_decode(buf, len, out, errstr, n, true);
+}
+
+int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out, char *errstr,
+                             size_t n)
+{
+    return users_decode(buf, len, out, errstr, n, false);
 }
 
 int event_decode(const void *buf, size_t len, struct event *out, char *errstr, size_t n)
