@@ -35,9 +35,14 @@ struct import_reader {
     struct uid_set *seen;
 };
 
+/* Copies src, cut to size - 1 bytes (snprintf("%s") here made GCC's -O2 format-truncation
+ * warning, an error with -Werror, fail the release build). */
 static void copy_str(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, size - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 __attribute__((format(printf, 3, 4))) static int fatal(struct import_error *err, int64_t line,
