@@ -77,6 +77,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     s->acked++;
 }
 
+/* Asks for the events topic's metadata now, best effort: the producer connects and learns the
+ * leaders before the first batch, which otherwise waited for them (0.9 s on the dev broker).
+ * A broker that is away is not an error here; the first flush says so if it still is. */
+static void warm_up(struct event_sink *s)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, s->cfg->kafka.topic_events, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(s->rk, 0, t, &md, 3000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+}
+
 struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n)
 {
     struct event_sink *s = xcalloc(1, sizeof(*s));
@@ -93,6 +106,7 @@ struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n
         free(s);
         return NULL;
     }
+    warm_up(s);
     return s;
 }
 
