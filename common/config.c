@@ -365,6 +365,63 @@ static const config_setting_t *get_list(struct cfg_ctx *c, const config_setting_
     return s;
 }
 
+/* The first line of a secret file, which group and others must not be able to read. NULL with
+ * errstr ("PATH: what is wrong") otherwise. what names the file in errors. */
+static char *read_secret_file(const char *path, const char *what, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open the %s: %s", path, what, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+        snprintf(errstr, errstr_size,
+                 "%s: the %s is readable by group or others (mode %03o); chmod 600 it", path, what,
+                 (unsigned)(st.st_mode & 0777));
+        fclose(f);
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n <= 0) {
+        free(line);
+        snprintf(errstr, errstr_size, "%s: the %s is empty", path, what);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* A librdkafka property; "NAME_file" sets NAME to the first line of that file (a secret such
+ * as sasl.password stays out of the config file; no librdkafka property ends in "_file"). */
+static int add_property(struct cfg_ctx *c, const config_setting_t *s, struct kafka_config *k,
+                        const char *key, const char *value)
+{
+    static const char suffix[] = "_file";
+    size_t kl = strlen(key), sl = sizeof(suffix) - 1;
+    char *name, *val;
+    if (kl > sl && strcmp(key + kl - sl, suffix) == 0) {
+        char why[CONFIG_ERRSTR_SIZE], path[256];
+        name = xstrndup(key, kl - sl);
+        snprintf(path, sizeof(path), "kafka.properties: %s", key);
+        val = read_secret_file(value, "secret file", why, sizeof(why));
+        if (!val) {
+            free(name);
+            return cfg_fail(c, s, path, "%s", why);
+        }
+    } else {
+        name = xstrdup(key);
+        val = xstrdup(value);
+    }
+    k->properties[k->n_properties].key = name;
+    k->properties[k->n_properties++].value = val;
+    return 0;
+}
+
 static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct kafka_config *k)
 {
     static const char *const keys[] = {"bootstrap",          "topics",     "partitions",
@@ -390,10 +447,9 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
     for (int i = 0; i < n; i++) {
         const char *v[3];
         int cnt;
-        if (get_tuple(c, p, i, 2, 2, "[ \"property\", \"value\" ]", v, &cnt) < 0)
+        if (get_tuple(c, p, i, 2, 2, "[ \"property\", \"value\" ]", v, &cnt) < 0 ||
+            add_property(c, config_setting_get_elem(p, (unsigned)i), k, v[0], v[1]) < 0)
             return -1;
-        k->properties[k->n_properties].key = xstrdup(v[0]);
-        k->properties[k->n_properties++].value = xstrdup(v[1]);
     }
     return 0;
 }
@@ -717,6 +773,8 @@ void config_free(struct config *cfg)
     free(k->topic_dlq);
     for (size_t i = 0; i < k->n_properties; i++) {
         free(k->properties[i].key);
+        /* Some are secrets (sasl.password): leave no copy in freed memory. */
+        explicit_bzero(k->properties[i].value, strlen(k->properties[i].value));
         free(k->properties[i].value);
     }
     free(k->properties);
@@ -767,31 +825,5 @@ char *config_read_password(const struct config *cfg, char *errstr, size_t errstr
                  cfg->path ? cfg->path : "");
         return NULL;
     }
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(errstr, errstr_size, "%s: cannot open the bind password file: %s", path,
-                 strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
-        snprintf(errstr, errstr_size,
-                 "%s: the bind password file is readable by group or others (mode %03o); "
-                 "chmod 600 it",
-                 path, (unsigned)(st.st_mode & 0777));
-        fclose(f);
-        return NULL;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    if (n <= 0) {
-        free(line);
-        snprintf(errstr, errstr_size, "%s: the bind password file is empty", path);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
+    return read_secret_file(path, "bind password file", errstr, errstr_size);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kafka_client.h"
 
 static char tmpdir[] = "/tmp/sisopi-test-config-XXXXXX";
 
@@ -225,6 +226,77 @@ static void test_password_file(void **state)
     config_free(&cfg);
 }
 
+/* The value librdkafka holds for name in conf. */
+static void expect_conf(rd_kafka_conf_t *conf, const char *name, const char *want)
+{
+    char v[512];
+    size_t n = sizeof(v);
+    if (rd_kafka_conf_get(conf, name, v, &n) != RD_KAFKA_CONF_OK)
+        fail_msg("librdkafka has no %s", name);
+    if (strcmp(v, want) != 0)
+        fail_msg("%s: \"%s\", expected \"%s\"", name, v, want);
+}
+
+/* TLS and SASL reach librdkafka through kafka.properties, for every client (they all start
+ * from kafka_conf_new), and a secret can come from a file instead of the config file. */
+static void test_kafka_security_properties(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE] = "", text[1024];
+    char *secret = strdup(write_file("kafka.secret", "s3cret-kafka\n"));
+    chmod(secret, 0600);
+    snprintf(text, sizeof(text),
+             "kafka: { bootstrap = \"broker1:9093\";\n"
+             "  properties = ( [ \"security.protocol\", \"SASL_SSL\" ],\n"
+             "    [ \"ssl.ca.location\", \"/etc/sisopi/kafka-ca.pem\" ],\n"
+             "    [ \"sasl.mechanisms\", \"SCRAM-SHA-512\" ],\n"
+             "    [ \"sasl.username\", \"sisopi\" ],\n"
+             "    [ \"sasl.password_file\", \"%s\" ] ); };\n",
+             secret);
+    char *path = write_file("sasl.cfg", text);
+    if (config_load(&cfg, path, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.kafka.n_properties, 5);
+    assert_string_equal(cfg.kafka.properties[4].key, "sasl.password");
+    assert_string_equal(cfg.kafka.properties[4].value, "s3cret-kafka");
+    rd_kafka_conf_t *conf = kafka_conf_new(&cfg, err, sizeof(err));
+    if (!conf)
+        fail_msg("%s", err);
+    expect_conf(conf, "bootstrap.servers", "broker1:9093");
+    expect_conf(conf, "security.protocol", "sasl_ssl");
+    expect_conf(conf, "ssl.ca.location", "/etc/sisopi/kafka-ca.pem");
+    expect_conf(conf, "sasl.mechanisms", "SCRAM-SHA-512");
+    expect_conf(conf, "sasl.username", "sisopi");
+    expect_conf(conf, "sasl.password", "s3cret-kafka");
+    rd_kafka_conf_destroy(conf);
+    config_free(&cfg);
+
+    /* A secret file others can read, a missing or an empty one: FILE:LINE: KEY: why, and
+     * never the secret. */
+    chmod(secret, 0644);
+    expect_error(text, "bad.cfg:6: kafka.properties: sasl.password_file: ");
+    expect_error(text, "the secret file is readable by group or others (mode 644)");
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), -1);
+    assert_null(strstr(err, "s3cret"));
+    config_free(&cfg);
+    unlink(secret);
+    expect_error(text, "cannot open the secret file: No such file or directory");
+    write_file("kafka.secret", "");
+    chmod(secret, 0600);
+    expect_error(text, "the secret file is empty");
+    unlink(secret);
+    free(secret);
+    /* A property librdkafka does not know fails where the clients are made, naming it. */
+    path = write_file("typo.cfg", "kafka: { bootstrap = \"b:1\";\n"
+                                  "  properties = ( [ \"sasl.pasword\", \"x\" ] ); };\n");
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    assert_null(kafka_conf_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "kafka property sasl.pasword"));
+    assert_non_null(strstr(err, "typo.cfg: kafka.properties"));
+    config_free(&cfg);
+}
+
 static void test_csv_targets(void **state)
 {
     (void)state;
@@ -251,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_kafka_security_properties),
         cmocka_unit_test(test_csv_targets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
