@@ -18,9 +18,17 @@
 #include "reconciler_metrics.h"
 #include "strutil.h"
 
-#define POLL_MS       500
-#define BACKOFF_MAX_S 30
-#define ASSIGN_WAIT_S 60
+#define POLL_MS           500
+#define RETRY_POLL_MS     100 /* serving the consumer while a batch waits for its retry */
+#define BACKOFF_MAX_S     30
+#define ASSIGN_WAIT_S     60
+#define COMMITTED_WAIT_MS 10000
+
+/* One flag per partition number of sisopi.users, grown on demand. */
+struct part_flags {
+    bool *v;
+    size_t n;
+};
 
 struct reconciler {
     const struct config *cfg;
@@ -32,17 +40,29 @@ struct reconciler {
     bool closing; /* leaving the group: revoked partitions keep their slices */
     struct reconciler_metrics *metrics;
     char err[512];
+    /* The batch in hand. rebalance_cb (which runs only inside rd_kafka_consumer_poll, never
+     * while reconcile_batch runs) takes a revoked partition's messages out of it. */
+    rd_kafka_message_t **batch;
+    size_t n_batch, max_batch;
+    /* Messages the next batch may take (<= max_batch): halved when a batch's last attempt
+     * took more than half of max.poll.interval.ms, since the consumer is not polled while
+     * reconcile_batch runs and a member that misses it loses its partitions, its commit and,
+     * when every retry is as slow, all progress; doubled again when batches are quick. */
+    size_t batch_limit;
+    double max_poll_s;
+    double attempt_s; /* how long the last reconcile_batch call took */
+    /* Fetched messages no batch may take yet, in arrival order (so in offset order per
+     * partition): their partition's slice is not prepared, or they came while a batch was
+     * retrying. Paused partitions deliver nothing new, so this stays small. */
+    rd_kafka_message_t **held;
+    size_t n_held, cap_held;
+    struct part_flags paused;     /* paused by us; librdkafka keeps it across unassign/assign */
+    struct part_flags unprepared; /* assigned, but the directory was away when the slice had
+                                     to be rebuilt: paused until it is prepared */
+    bool retrying;                /* a batch is retrying: every assigned partition is paused */
+    double prepare_at;            /* next attempt to prepare the unprepared partitions */
+    int prepare_backoff;          /* seconds */
 };
-
-/* The loop is alive; healthy unless the directory is away or retries are going on. */
-static void publish(struct reconciler *r, const char *trouble)
-{
-    const char *why = trouble                                           ? trouble
-                      : r->core.ldap && ldap_conn_is_down(r->core.ldap) ? "ldap: connection lost"
-                                                                        : "ok";
-    reconciler_metrics_publish(r->metrics, &r->core, r->rk, r->assigned, r->n_assigned,
-                               strcmp(why, "ok") == 0, why);
-}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -59,6 +79,57 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static bool flag_get(const struct part_flags *f, int32_t p)
+{
+    return p >= 0 && (size_t)p < f->n && f->v[p];
+}
+
+static void flag_set(struct part_flags *f, int32_t p, bool on)
+{
+    if (p < 0 || ((size_t)p >= f->n && !on))
+        return;
+    if ((size_t)p >= f->n) {
+        size_t n = (size_t)p + 16;
+        f->v = xrealloc(f->v, n * sizeof(bool));
+        memset(f->v + f->n, 0, (n - f->n) * sizeof(bool));
+        f->n = n;
+    }
+    f->v[p] = on;
+}
+
+static bool is_assigned(const struct reconciler *r, int32_t p)
+{
+    for (size_t i = 0; i < r->n_assigned; i++)
+        if (r->assigned[i] == p)
+            return true;
+    return false;
+}
+
+static size_t count_unprepared(const struct reconciler *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_assigned; i++)
+        n += flag_get(&r->unprepared, r->assigned[i]);
+    return n;
+}
+
+/* The loop is alive; healthy unless the directory is away or retries are going on. */
+static void publish(struct reconciler *r, const char *trouble)
+{
+    char buf[128];
+    size_t waiting = trouble ? 0 : count_unprepared(r);
+    if (waiting) {
+        snprintf(buf, sizeof(buf), "waiting for the directory: %zu partitions not prepared",
+                 waiting);
+        trouble = buf;
+    }
+    const char *why = trouble                                           ? trouble
+                      : r->core.ldap && ldap_conn_is_down(r->core.ldap) ? "ldap: connection lost"
+                                                                        : "ok";
+    reconciler_metrics_publish(r->metrics, &r->core, r->rk, r->assigned, r->n_assigned,
+                               strcmp(why, "ok") == 0, why);
+}
+
 static void set_assigned(struct reconciler *r)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
@@ -73,30 +144,193 @@ static void set_assigned(struct reconciler *r)
     rd_kafka_topic_partition_list_destroy(a);
 }
 
-/* New partitions: make their state slices current before their first message. */
-static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
+/* Pauses or resumes partitions of sisopi.users and remembers which ones we paused. A
+ * partition librdkafka does not know (never assigned) is left as it is. */
+static void set_paused(struct reconciler *r, const int32_t *parts, size_t n, bool pause)
 {
-    size_t n = (size_t)parts->cnt;
-    int32_t *p = xcalloc(n + 1, sizeof(int32_t));
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, r->cfg->kafka.topic_users, parts[i]);
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(r->rk, l) : rd_kafka_resume_partitions(r->rk, l);
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_resp_err_t pe = e ? e : l->elems[i].err;
+        if (pe) {
+            char ps[16];
+            snprintf(ps, sizeof(ps), "%" PRId32, l->elems[i].partition);
+            log_kv(LOG_WARN, pause ? "pause_failed" : "resume_failed", "partition", ps, "error",
+                   rd_kafka_err2str(pe), NULL);
+        }
+        /* A failed resume clears the flag too: the partition is then unknown to librdkafka,
+         * and its next assignment starts unpaused. */
+        if (!pe || !pause)
+            flag_set(&r->paused, l->elems[i].partition, pause);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A batch failed: stop fetching everything assigned until it went through. Fetching on
+ * would fill memory with messages that cannot be applied before it anyway (they wait for
+ * the same directory and broker), and the consumer must keep being polled meanwhile. */
+static void enter_retry(struct reconciler *r)
+{
+    int32_t *p = xcalloc(r->n_assigned + 1, sizeof(int32_t));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_assigned; i++)
+        if (!flag_get(&r->paused, r->assigned[i]))
+            p[n++] = r->assigned[i];
+    set_paused(r, p, n, true);
+    free(p);
+    r->retrying = true;
+}
+
+/* Resumes what enter_retry (or an assignment during the retry) paused, except partitions
+ * whose slice still waits to be prepared. Partitions revoked meanwhile are resumed too, so
+ * that they come back unpaused if they are assigned again. */
+static void leave_retry(struct reconciler *r)
+{
+    int32_t *p = xcalloc(r->paused.n + 1, sizeof(int32_t));
+    size_t n = 0;
+    for (size_t i = 0; i < r->paused.n; i++)
+        if (r->paused.v[i] && !flag_get(&r->unprepared, (int32_t)i))
+            p[n++] = (int32_t)i;
+    set_paused(r, p, n, false);
+    free(p);
+    r->retrying = false;
+}
+
+/* Drops the messages of the listed partitions from v (n of them). Returns how many. */
+static size_t drop_from(rd_kafka_message_t **v, size_t *n,
+                        const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t k = 0, dropped = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool gone = false;
+        for (int j = 0; j < parts->cnt && !gone; j++)
+            gone = parts->elems[j].partition == v[i]->partition;
+        if (gone) {
+            rd_kafka_message_destroy(v[i]);
+            dropped++;
+        } else {
+            v[k++] = v[i];
+        }
+    }
+    *n = k;
+    return dropped;
+}
+
+/*
+ * Makes the state slices of parts current (reconcile_prepare_partitions) from the group's
+ * committed offsets. Returns 0 when done, 1 when it has to wait (the directory is away for a
+ * rebuild, or the broker cannot tell the committed offsets: a guessed offset could make a
+ * stale slice look current), -1 on a failure of the state store (r->err).
+ */
+static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
+{
     int64_t *committed = xcalloc(n + 1, sizeof(int64_t));
-    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
-    if (rd_kafka_committed(r->rk, c, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new((int)n + 1);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(c, r->cfg->kafka.topic_users, parts[i]);
+    char err[512] = "";
+    int rc = 0;
+    rd_kafka_resp_err_t e = rd_kafka_committed(r->rk, c, COMMITTED_WAIT_MS);
+    for (int i = 0; i < c->cnt && !e; i++)
+        e = c->elems[i].err;
+    if (e) {
+        snprintf(err, sizeof(err), "cannot read the committed offsets: %s", rd_kafka_err2str(e));
+        rc = 1;
+    } else {
+        /* rd_kafka_committed answers in the list's order: committed[i] is parts[i]'s. */
         for (int i = 0; i < c->cnt; i++)
-            c->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+            committed[i] = c->elems[i].offset;
+        if (reconcile_prepare_partitions(&r->core, parts, committed, n, err, sizeof(err)) < 0)
+            rc = ldap_conn_is_down(r->core.ldap) ? 1 : -1;
     }
-    for (int i = 0; i < c->cnt; i++) {
-        p[i] = c->elems[i].partition;
-        committed[i] = c->elems[i].offset;
-    }
-    char err[512];
-    if (reconcile_prepare_partitions(&r->core, p, committed, n, err, sizeof(err)) < 0) {
+    char ns[16];
+    snprintf(ns, sizeof(ns), "%zu", n);
+    if (rc > 0) {
+        log_kv(LOG_WARN, "prepare_deferred", "partitions", ns, "error", err, "msg",
+               "the partitions stay paused until their state can be made current", NULL);
+    } else if (rc < 0) {
         log_kv(LOG_ERROR, "prepare_failed", "error", err, NULL);
         r->rebalance_failed = true;
         snprintf(r->err, sizeof(r->err), "%s", err);
     }
     rd_kafka_topic_partition_list_destroy(c);
-    free(p);
     free(committed);
+    return rc;
+}
+
+/* New partitions: make their state slices current before their first message, or keep them
+ * paused until that is possible. */
+static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
+{
+    size_t n = (size_t)parts->cnt;
+    int32_t *p = xcalloc(n + 1, sizeof(int32_t));
+    for (size_t i = 0; i < n; i++)
+        p[i] = parts->elems[i].partition;
+    if (prepare(r, p, n) > 0) {
+        for (size_t i = 0; i < n; i++)
+            flag_set(&r->unprepared, p[i], true);
+        r->prepare_backoff = 1;
+        r->prepare_at = mono_s() + r->prepare_backoff;
+    }
+    free(p);
+}
+
+/* After an assignment: paused while a batch retries or the slice waits to be prepared,
+ * else fetching (a partition paused in an earlier assignment would stay paused forever). */
+static void align_paused(struct reconciler *r, const rd_kafka_topic_partition_list_t *parts)
+{
+    int32_t *pause = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
+    int32_t *resume = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
+    size_t np = 0, nr = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        bool want = r->retrying || flag_get(&r->unprepared, p);
+        if (want && !flag_get(&r->paused, p))
+            pause[np++] = p;
+        else if (!want && flag_get(&r->paused, p))
+            resume[nr++] = p;
+    }
+    set_paused(r, pause, np, true);
+    set_paused(r, resume, nr, false);
+    free(pause);
+    free(resume);
+}
+
+/* Partitions taken away: their messages in hand are dropped unapplied (the next owner applies
+ * them from the committed offset, which is before them: nothing of theirs was committed), and
+ * their slices are forgotten. */
+static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
+{
+    size_t dropped =
+        drop_from(r->batch, &r->n_batch, parts) + drop_from(r->held, &r->n_held, parts);
+    if (dropped) {
+        char d[24];
+        snprintf(d, sizeof(d), "%zu", dropped);
+        log_kv(LOG_WARN, "messages_dropped", "count", d, "msg",
+               "revoked before they were applied; their next owner applies them", NULL);
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        flag_set(&r->unprepared, parts->elems[i].partition, false);
+    /* Everything before was committed after its batch: nothing to flush here. A slice given
+     * to a live member is forgotten: that member may apply a batch whose commit fails, and
+     * then the committed offset would wrongly prove this slice current. */
+    if (r->closing)
+        return;
+    int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
+    for (int i = 0; i < parts->cnt; i++)
+        p[i] = parts->elems[i].partition;
+    char e[512];
+    if (reconcile_forget_partitions(&r->core, p, (size_t)parts->cnt, e, sizeof(e)) < 0) {
+        log_kv(LOG_ERROR, "forget_failed", "error", e, NULL);
+        r->rebalance_failed = true;
+        snprintf(r->err, sizeof(r->err), "%s", e);
+    }
+    free(p);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -105,30 +339,65 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct reconciler *r = opaque;
     char n[16];
     snprintf(n, sizeof(n), "%d", parts->cnt);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        log_kv(LOG_INFO, "partitions_assigned", "count", n, NULL);
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    log_kv(LOG_INFO, assign ? "partitions_assigned" : "partitions_revoked", "count", n, NULL);
+    if (r->retrying)
+        log_kv(LOG_WARN, "rebalance_while_retrying", assign ? "assigned" : "revoked", n, NULL);
+    if (assign) {
         on_assign(r, parts);
         rd_kafka_incremental_assign(rk, parts);
+        set_assigned(r);
+        align_paused(r, parts);
     } else {
-        /* Everything before was committed after its batch: nothing to flush here. A slice
-         * given to a live member is forgotten: that member may apply a batch whose commit
-         * fails, and then the committed offset would wrongly prove this slice current. */
-        log_kv(LOG_INFO, "partitions_revoked", "count", n, NULL);
-        if (!r->closing) {
-            int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
-            for (int i = 0; i < parts->cnt; i++)
-                p[i] = parts->elems[i].partition;
-            char e[512];
-            if (reconcile_forget_partitions(&r->core, p, (size_t)parts->cnt, e, sizeof(e)) < 0) {
-                log_kv(LOG_ERROR, "forget_failed", "error", e, NULL);
-                r->rebalance_failed = true;
-                snprintf(r->err, sizeof(r->err), "%s", e);
-            }
-            free(p);
-        }
+        on_revoke(r, parts);
         rd_kafka_incremental_unassign(rk, parts);
+        set_assigned(r);
     }
-    set_assigned(r);
+}
+
+/* Tries again to prepare the assigned partitions that wait for it, with back-off. */
+static void retry_prepare(struct reconciler *r)
+{
+    if (count_unprepared(r) == 0 || mono_s() < r->prepare_at)
+        return;
+    int32_t *p = xcalloc(r->n_assigned + 1, sizeof(int32_t));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_assigned; i++)
+        if (flag_get(&r->unprepared, r->assigned[i]))
+            p[n++] = r->assigned[i];
+    char err[512];
+    int rc = 1;
+    if (ldap_conn_is_down(r->core.ldap) &&
+        ldap_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
+        log_kv(LOG_WARN, "ldap_reconnect_failed", "error", err, NULL);
+    else
+        rc = prepare(r, p, n);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            flag_set(&r->unprepared, p[i], false);
+        if (!r->retrying)
+            set_paused(r, p, n, false);
+        char ns[16];
+        snprintf(ns, sizeof(ns), "%zu", n);
+        log_kv(LOG_INFO, "partitions_prepared", "partitions", ns, NULL);
+        r->prepare_backoff = 1;
+    } else if (rc > 0) {
+        r->prepare_backoff =
+            r->prepare_backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : r->prepare_backoff * 2;
+        r->prepare_at = mono_s() + r->prepare_backoff;
+    }
+    free(p);
+}
+
+/* The consumer's max.poll.interval.ms (kafka.properties may set it), in seconds. */
+static double max_poll_seconds(rd_kafka_t *rk)
+{
+    char v[32];
+    size_t n = sizeof(v);
+    long ms = 300000;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "max.poll.interval.ms", v, &n) == RD_KAFKA_CONF_OK)
+        ms = strtol(v, NULL, 10);
+    return (double)(ms > 0 ? ms : 300000) / 1000.0;
 }
 
 static rd_kafka_t *make_consumer(struct reconciler *r, char *err, size_t n)
@@ -169,10 +438,11 @@ static rd_kafka_t *make_consumer(struct reconciler *r, char *err, size_t n)
 
 /* Commits the offsets after the batch's last message of each partition, synchronously: a
  * partition that moves must find exactly what this reconciler applied. */
-static void commit_batch(struct reconciler *r, rd_kafka_message_t **msgs, size_t n)
+static void commit_batch(struct reconciler *r)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++) {
+    rd_kafka_message_t **msgs = r->batch;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->n_batch);
+    for (size_t i = 0; i < r->n_batch; i++) {
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(l, r->cfg->kafka.topic_users, msgs[i]->partition);
         if (!p)
@@ -188,23 +458,58 @@ static void commit_batch(struct reconciler *r, rd_kafka_message_t **msgs, size_t
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Up to batch_size messages: waits for the first, then takes what is there. */
-static size_t poll_batch(struct reconciler *r, rd_kafka_message_t **out, size_t max)
+/* A fetched message worth keeping: not an error, and of a partition still assigned (one
+ * revoked in the very poll that returned it belongs to its next owner). */
+static bool keep_message(struct reconciler *r, rd_kafka_message_t *m)
 {
-    size_t n = 0;
-    while (n < max) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, n == 0 ? POLL_MS : 0);
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_kv(LOG_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
+        rd_kafka_message_destroy(m);
+        return false;
+    }
+    if (!is_assigned(r, m->partition)) {
+        rd_kafka_message_destroy(m);
+        return false;
+    }
+    return true;
+}
+
+static void hold(struct reconciler *r, rd_kafka_message_t *m)
+{
+    if (r->n_held == r->cap_held) {
+        r->cap_held = r->cap_held ? 2 * r->cap_held : 64;
+        r->held = xrealloc(r->held, r->cap_held * sizeof(*r->held));
+    }
+    r->held[r->n_held++] = m;
+}
+
+/* Fills r->batch with up to batch_limit messages: the held ones of prepared partitions first,
+ * then fetched ones; waits up to POLL_MS for the first. Messages of partitions that wait to
+ * be prepared are held. */
+static void poll_batch(struct reconciler *r)
+{
+    size_t k = 0;
+    r->n_batch = 0;
+    for (size_t i = 0; i < r->n_held; i++) {
+        rd_kafka_message_t *m = r->held[i];
+        if (r->n_batch < r->batch_limit && !flag_get(&r->unprepared, m->partition))
+            r->batch[r->n_batch++] = m;
+        else
+            r->held[k++] = m;
+    }
+    r->n_held = k;
+    while (r->n_batch < r->batch_limit) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, r->n_batch == 0 ? POLL_MS : 0);
         if (!m)
             break;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                log_kv(LOG_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
-            rd_kafka_message_destroy(m);
+        if (!keep_message(r, m))
             continue;
-        }
-        out[n++] = m;
+        if (flag_get(&r->unprepared, m->partition))
+            hold(r, m);
+        else
+            r->batch[r->n_batch++] = m;
     }
-    return n;
 }
 
 /* Caught up: the state has applied every assigned partition up to its end. */
@@ -229,42 +534,78 @@ static bool caught_up(struct reconciler *r)
     return true;
 }
 
-/* Re-runs a batch until it goes through, backing off while the directory or the broker is
- * away. Returns the final result. */
-static enum reconcile_rc run_batch(struct reconciler *r, rd_kafka_message_t **msgs, size_t n)
+/*
+ * Waits up to ms while serving the consumer: rebalances happen and the member stays in the
+ * group however long the outage (max.poll.interval.ms counts from the last consumer poll).
+ * The paused partitions deliver nothing; a message fetched before the pause took effect is
+ * held, never lost. Ends early when a revocation emptied the batch.
+ */
+static void wait_serving(struct reconciler *r, int ms, const char *trouble)
 {
-    int backoff = 1;
-    for (;;) {
+    double until = mono_s() + ms / 1000.0;
+    while (!stop_requested && !r->rebalance_failed && r->n_batch > 0) {
+        publish(r, trouble);
+        int left = (int)((until - mono_s()) * 1000.0);
+        if (left <= 0)
+            break;
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(r->rk, left < RETRY_POLL_MS ? left : RETRY_POLL_MS);
+        if (m && keep_message(r, m))
+            hold(r, m);
+    }
+}
+
+/*
+ * Re-runs the batch in hand until it goes through, backing off while the directory or the
+ * broker is away, with every assigned partition paused meanwhile. A partition revoked during
+ * the wait leaves the batch unapplied (on_revoke). Returns the final result; RECONCILE_RETRY
+ * only when asked to stop (or a rebalance failed) before it went through.
+ */
+static enum reconcile_rc run_batch(struct reconciler *r)
+{
+    int backoff = 1, attempt = 0;
+    double started = mono_s();
+    enum reconcile_rc rc = RECONCILE_OK;
+    while (r->n_batch > 0) {
         char err[512];
-        enum reconcile_rc rc = reconcile_batch(&r->core, msgs, n, err, sizeof(err));
+        attempt++;
+        double t0 = mono_s();
+        rc = reconcile_batch(&r->core, r->batch, r->n_batch, err, sizeof(err));
+        r->attempt_s = mono_s() - t0;
         if (rc != RECONCILE_RETRY) {
             if (rc == RECONCILE_FATAL)
                 log_kv(LOG_ERROR, "batch_failed", "error", err, NULL);
-            return rc;
+            break;
         }
-        char s[16];
+        if (!r->retrying)
+            enter_retry(r);
+        char s[16], a[16], m[24];
         snprintf(s, sizeof(s), "%d", backoff);
-        log_kv(LOG_WARN, "batch_retry", "error", err, "retry_in_s", s, NULL);
+        snprintf(a, sizeof(a), "%d", attempt);
+        snprintf(m, sizeof(m), "%zu", r->n_batch);
+        log_kv(LOG_WARN, "batch_retry", "error", err, "attempt", a, "messages", m, "retry_in_s", s,
+               NULL);
         char trouble[600];
         snprintf(trouble, sizeof(trouble), "retrying: %s", err);
-        /* No rd_kafka_poll() here: the consumer's queue is forwarded to the consumer queue
-         * (rd_kafka_poll_set_consumer), and serving it with rd_kafka_poll aborts inside
-         * librdkafka (rd_kafka_q_serve: res != RD_KAFKA_OP_RES_PASS) as soon as a fetch or
-         * rebalance op is waiting. An outage longer than max.poll.interval.ms (5 min) costs
-         * this member its partitions; whoever gets them re-applies from the committed
-         * offset, which changes nothing already applied. */
-        for (int i = 0; i < backoff * 10 && !stop_requested; i++) {
-            publish(r, trouble);
-            usleep(100000);
-        }
-        if (stop_requested)
-            return RECONCILE_RETRY;
+        wait_serving(r, backoff * 1000, trouble);
+        if (stop_requested || r->rebalance_failed)
+            break;
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
         if (ldap_conn_is_down(r->core.ldap)) {
             if (ldap_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
                 log_kv(LOG_WARN, "ldap_reconnect_failed", "error", err, NULL);
         }
     }
+    if (r->retrying) {
+        leave_retry(r);
+        char a[16], sec[24], m[24];
+        snprintf(a, sizeof(a), "%d", attempt);
+        snprintf(sec, sizeof(sec), "%.1f", mono_s() - started);
+        snprintf(m, sizeof(m), "%zu", r->n_batch);
+        log_kv(LOG_INFO, "batch_resumed", "attempts", a, "seconds", sec, "messages", m, "result",
+               rc == RECONCILE_OK ? "applied" : "not applied", NULL);
+    }
+    return rc;
 }
 
 static void log_summary(struct reconciler *r)
@@ -296,21 +637,38 @@ static void log_summary(struct reconciler *r)
            "group_modifies", gm, "group_errors", ge, NULL);
 }
 
+/* See batch_limit. */
+static void adapt_batch_limit(struct reconciler *r)
+{
+    size_t was = r->batch_limit;
+    if (r->attempt_s > r->max_poll_s / 2 && r->n_batch > 1)
+        r->batch_limit = r->n_batch / 2;
+    else if (r->attempt_s < r->max_poll_s / 8 && r->n_batch == r->batch_limit)
+        r->batch_limit = r->batch_limit * 2 > r->max_batch ? r->max_batch : r->batch_limit * 2;
+    if (r->batch_limit < was) {
+        char a[24], b[24], sec[24];
+        snprintf(a, sizeof(a), "%zu", was);
+        snprintf(b, sizeof(b), "%zu", r->batch_limit);
+        snprintf(sec, sizeof(sec), "%.1f", r->attempt_s);
+        log_kv(LOG_WARN, "batch_shrunk", "from", a, "to", b, "seconds", sec, "msg",
+               "a batch took more than half of max.poll.interval.ms", NULL);
+    }
+}
+
 static int loop(struct reconciler *r, const struct reconciler_opts *o)
 {
-    size_t max = (size_t)r->cfg->reconciler.batch_size;
-    rd_kafka_message_t **msgs = xcalloc(max, sizeof(*msgs));
     double started = mono_s(), idle_since = 0;
     int rc = EXIT_OK;
     while (!stop_requested) {
-        size_t n = poll_batch(r, msgs, max);
+        retry_prepare(r);
+        poll_batch(r);
         publish(r, r->rebalance_failed ? r->err : NULL);
         if (r->rebalance_failed) {
             log_kv(LOG_ERROR, "stopping", "error", r->err, NULL);
             rc = EXIT_FAILED;
             break;
         }
-        if (n == 0) {
+        if (r->n_batch == 0) {
             if (!o->until_idle)
                 continue;
             if (r->n_assigned == 0 && mono_s() - started > ASSIGN_WAIT_S) {
@@ -338,23 +696,25 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
         }
         idle_since = 0;
         double t0 = mono_s();
-        enum reconcile_rc brc = run_batch(r, msgs, n);
+        enum reconcile_rc brc = run_batch(r);
         if (log_enabled(LOG_DEBUG)) {
             char sn[24], sd[24];
-            snprintf(sn, sizeof(sn), "%zu", n);
+            snprintf(sn, sizeof(sn), "%zu", r->n_batch);
             snprintf(sd, sizeof(sd), "%.3f", mono_s() - t0);
             log_kv(LOG_DEBUG, "batch", "messages", sn, "seconds", sd, NULL);
         }
+        if (brc == RECONCILE_OK && r->n_batch > 0)
+            commit_batch(r);
         if (brc == RECONCILE_OK)
-            commit_batch(r, msgs, n);
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(msgs[i]);
+            adapt_batch_limit(r);
+        for (size_t i = 0; i < r->n_batch; i++)
+            rd_kafka_message_destroy(r->batch[i]);
+        r->n_batch = 0;
         if (brc == RECONCILE_FATAL) {
             rc = EXIT_FAILED;
             break;
         }
     }
-    free(msgs);
     return rc;
 }
 
@@ -375,8 +735,11 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
         goto out;
     }
+    /* Away at start: exit 1 at once rather than wait unseen; the service manager restarts
+     * it (deploy/systemd: every 15 s) and the log says why each time. */
     if (ldap_conn_open(cfg, &r.core.ldap, err, sizeof(err)) != LDAP_SUCCESS) {
-        fprintf(stderr, "sisopi-reconciler: %s\n", err);
+        fprintf(stderr,
+                "sisopi-reconciler: the directory is unreachable, nothing was consumed: %s\n", err);
         goto out;
     }
     ldap_conn_set_window(r.core.ldap, cfg->reconciler.window);
@@ -385,14 +748,20 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
         goto out;
     }
+    r.max_batch = r.batch_limit = (size_t)cfg->reconciler.batch_size;
+    r.batch = xcalloc(r.max_batch, sizeof(*r.batch));
     if (!(r.rk = make_consumer(&r, err, sizeof(err)))) {
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
         goto out;
     }
+    r.max_poll_s = max_poll_seconds(r.rk);
     log_kv(LOG_INFO, "started", "group", cfg->reconciler.group_id, "ldap", cfg->ldap.uri, "state",
            cfg->reconciler.state_dir, NULL);
     rc = loop(&r, o);
     log_summary(&r);
+    for (size_t i = 0; i < r.n_held; i++)
+        rd_kafka_message_destroy(r.held[i]);
+    r.n_held = 0;
     r.closing = true;
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
@@ -403,5 +772,9 @@ out:
     ldap_conn_close(r.core.ldap);
     reconcile_core_close(&r.core);
     free(r.assigned);
+    free(r.batch);
+    free(r.held);
+    free(r.paused.v);
+    free(r.unprepared.v);
     return rc;
 }

@@ -3,6 +3,12 @@
  * hands batches of sisopi.users to reconcile.c, keeps the state slices of its partitions
  * current across rebalances, retries with back-off while the directory or the broker is
  * away, and commits Kafka offsets only after the state before them is durable.
+ *
+ * During a retry every assigned partition is paused and the consumer is still polled, so an
+ * outage of any length keeps the member in the group (max.poll.interval.ms) and rebalances go
+ * on: a partition revoked meanwhile leaves the batch unapplied, one assigned meanwhile stays
+ * paused. A partition whose state slice must be rebuilt while the directory is away stays
+ * assigned and paused until the rebuild succeeds. The directory away at start: exit 1.
  */
 #ifndef SISOPI_RECONCILER_H
 #define SISOPI_RECONCILER_H
