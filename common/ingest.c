@@ -24,6 +24,7 @@
 
 #define INGEST_PROGRESS_SECONDS   2.0
 #define INGEST_FLUSH_SLICE_MS     500
+#define INGEST_WAIT_LOG_SECONDS   10.0
 #define INGEST_MAX_PRINTED_ERRORS 1000
 
 /* What the delivery reports tell; one import runs at a time per producer. */
@@ -229,11 +230,19 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
     return rc;
 }
 
-/* Produces one message, waiting for room in the queue rather than failing. */
+/* Produces one message, waiting for room in the queue rather than failing, unless a
+ * delivery has failed meanwhile: then the import cannot complete, and waiting for room would
+ * only wait for message.timeout.ms once more for every queue-full of records. */
 static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *key, void *buf,
                    size_t len, char *errstr, size_t errstr_size)
 {
     for (;;) {
+        if (dr_state.failed > 0) {
+            snprintf(errstr, errstr_size, "stopped publishing: a delivery failed (%s)",
+                     dr_state.first_errstr);
+            free(buf);
+            return -1;
+        }
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE(buf, len),
@@ -250,11 +259,27 @@ static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const c
     }
 }
 
-/* Waits until every produced message is acknowledged or failed. */
-static int await_delivery(rd_kafka_t *rk, int64_t expected, char *errstr, size_t errstr_size)
+/* Waits until every produced message is acknowledged or failed (librdkafka retries until
+ * message.timeout.ms, 5 minutes by default), saying so every few seconds. what names the
+ * messages ("records", "end markers") in the error. */
+static int await_delivery(rd_kafka_t *rk, int64_t expected, const char *what, char *errstr,
+                          size_t errstr_size)
 {
-    while (rd_kafka_outq_len(rk) > 0)
+    double start = mono_seconds(), said = start;
+    while (rd_kafka_outq_len(rk) > 0) {
         rd_kafka_flush(rk, INGEST_FLUSH_SLICE_MS);
+        if (mono_seconds() - said >= INGEST_WAIT_LOG_SECONDS && rd_kafka_outq_len(rk) > 0) {
+            char n[24], sec[24];
+            snprintf(n, sizeof(n), "%d", rd_kafka_outq_len(rk));
+            snprintf(sec, sizeof(sec), "%.0f", mono_seconds() - start);
+            log_kv(LOG_WARN, "delivery_waiting", "what", what, "unacknowledged", n, "seconds", sec,
+                   "msg",
+                   "the broker does not acknowledge; librdkafka retries until "
+                   "message.timeout.ms (kafka.properties), then the import fails",
+                   NULL);
+            said = mono_seconds();
+        }
+    }
     rd_kafka_poll(rk, 0);
     char fatal[256];
     rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -264,8 +289,8 @@ static int await_delivery(rd_kafka_t *rk, int64_t expected, char *errstr, size_t
     }
     if (dr_state.failed > 0 || dr_state.acked != expected) {
         snprintf(errstr, errstr_size,
-                 "%" PRId64 " of %" PRId64 " messages were not delivered (first error: %s)",
-                 expected - dr_state.acked, expected,
+                 "%" PRId64 " of %" PRId64 " %s were not delivered (first error: %s)",
+                 expected - dr_state.acked, expected, what,
                  dr_state.failed ? dr_state.first_errstr : "none reported");
         return -1;
     }
@@ -383,18 +408,28 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     dr_state.first_offset = first_offset;
     dr_state.partitions = res->partitions;
     int rc = publish_records(rk, job, res, per_partition);
-    /* Even after a failure, wait for what is in flight so that the counts are honest. */
-    if (await_delivery(rk, res->records, why, sizeof(why)) < 0 && rc == 0) {
+    /* Even after a failure, wait for what is in flight so that the counts are honest. A
+     * failed delivery is the story to tell, also when it stopped publish_records. */
+    if (await_delivery(rk, res->records, "records", why, sizeof(why)) < 0 &&
+        (rc == 0 || dr_state.failed > 0)) {
         snprintf(res->error, sizeof(res->error),
-                 "%s; no end marker was sent, so nobody will be removed", why);
+                 "import %s of %s: %s; no end marker was sent, so this import removes nobody: "
+                 "import the file again once the broker is reachable",
+                 res->import_id, job->path, why);
         rc = -1;
     }
     if (rc == 0) {
         memset(&dr_state, 0, sizeof(dr_state));
         rc = publish_markers(rk, job, res, per_partition, first_offset, kept);
-        if (await_delivery(rk, res->markers, why, sizeof(why)) < 0 && rc == 0) {
+        /* Every record is on the topic: a partition whose marker arrived completes the import
+         * there (removing whom the file no longer lists, as it should); the others remove
+         * nobody until the file is imported again. */
+        if (await_delivery(rk, res->partitions, "end markers", why, sizeof(why)) < 0 &&
+            (rc == 0 || dr_state.failed > 0)) {
             snprintf(res->error, sizeof(res->error),
-                     "end markers: %s; the import is incomplete and removes nobody", why);
+                     "import %s of %s: all %" PRId64 " records were delivered, but %s; the "
+                     "partitions without their marker remove nobody: import the file again",
+                     res->import_id, job->path, res->records, why);
             rc = -1;
         }
     }
