@@ -29,13 +29,14 @@
 #      a itself when a runs too
 # b and c first load the authority as a does (not measured, but checked).
 #
-# How a scenario is measured: the reconcilers start first and join their group ("join s":
-# the mock broker makes the first join wait ~3 s), then ONE `sisopi-ingest --watch DIR --once`
-# imports every file in the manifest's order while they work. "wall s" runs from the start
-# of the ingest to the last event the reconcilers wrote to sisopi.events (its CreateTime:
-# events go out after each batch's LDAP writes). The limit: bench_raw_ldap adds N
-# student-shaped entries asynchronously with the reconciler's window, then modifies them,
-# and slapadd -q loads the same N entries into a fresh database of the same slapd.conf.
+# How a scenario is measured: ONE `sisopi-ingest --watch DIR --once` imports every file in
+# the manifest's order ("ingest s"); then the reconcilers start together and join their group
+# ("join s": the mock broker makes the first join wait ~3 s), and "reconcile s" runs from the
+# first partition assignment to the last event they wrote to sisopi.events (its CreateTime:
+# events go out after each batch's LDAP writes). "wall s" = ingest s + reconcile s. The
+# limit: bench_raw_ldap adds N student-shaped entries asynchronously with the reconciler's
+# window, then modifies them, and slapadd -q loads the same N entries into a fresh database
+# of the same slapd.conf.
 set -Eeuo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -302,9 +303,6 @@ sum_metrics() {
         END { printf "%d %d %d %d %d\n", c, cr, w, s, lag }'
 }
 
-# Rebalance lines (partitions assigned or revoked) in the logs of the phase's reconcilers.
-rebalance_lines() { cat "$@" | grep -c -E ' partitions_(assigned|revoked) ' || true; }
-
 # Partitions a reconciler holds now, from its log (cooperative rebalancing adds and removes).
 held_partitions() {
     awk '/ partitions_assigned / || / partitions_revoked / {
@@ -314,13 +312,11 @@ held_partitions() {
         END { print held + 0 }' "$1"
 }
 
-# The sampler behind the plot: every 0.5 s, "seconds consumed created writes" since T0_MS.
+# The sampler behind the plot: every 0.5 s, "epoch_ms consumed created writes searches lag".
 sampler() {
-    local out=$1 stop=$2 i=0 line
+    local out=$1 stop=$2 i=0
     while [[ ! -e $stop ]] && ((i++ < 2 * BUDGET)); do
-        line=$(scrape | sum_metrics)
-        printf '%s %s\n' "$(awk -v t="$(now_ms)" -v t0="$T0_MS" 'BEGIN { printf "%.2f", (t - t0) / 1000 }')" \
-            "$line" >>"$out"
+        printf '%s %s\n' "$(now_ms)" "$(scrape | sum_metrics)" >>"$out"
         sleep 0.5
     done
 }
@@ -338,24 +334,18 @@ prepare_drop() {
     done < <(awk '$1 == "import"' "$gen/manifest.txt")
 }
 
-# run_phase LABEL GENDIR STACKDIR RECONCILERS SAMPLE EXPECT
-#   EXPECT: "load" (the manifest's expect_* from an empty directory), "again" (nothing
-#   changed: every record unchanged, no LDAP write), "night" (the night manifest's expect_*).
-# Sets PH_* for the caller; dies loudly if any check fails.
-run_phase() {
-    local label=$1 gen=$2 stack=$3 nrec=$4 sample=$5 expect=$6
-    local dir=$WORK/$label k i
-    mkdir -p "$dir"
-    note "$label: $nrec reconciler(s), $(manifest records "$gen") records in $(manifest files "$gen") files"
-    # Reconcilers: each with its own state directory (the state table is per member).
-    REC_PIDS=() REC_PORTS=()
-    local t_rec0
-    t_rec0=$(now_us)
+# start_reconcilers DIR STACK N: N reconcilers of one group, each with its own state
+# directory (the state table is per member) and a free metrics port; sets REC_PIDS and
+# REC_PORTS, and REC_LOGS.
+start_reconcilers() {
+    local dir=$1 stack=$2 nrec=$3 k i port
+    REC_PIDS=() REC_PORTS=() REC_LOGS=()
     for ((k = 1; k <= nrec; k++)); do
         mkdir -p "$stack/rec-$k"
         sed "s#^\\( *state_dir = \\).*#\\1\"$stack/rec-$k\";#" "$ST_CFG" >"$stack/rec-$k.cfg"
         grep -q "state_dir = \"$stack/rec-$k\";" "$stack/rec-$k.cfg" ||
             die "no reconciler.state_dir in $ST_CFG (has stack.sh changed?)"
+        REC_LOGS+=("$dir/rec-$k.log")
         # The log exists before the child opens it: the parent reads it at once.
         : >"$dir/rec-$k.log"
         "$BIN/sisopi-reconciler" -c "$stack/rec-$k.cfg" --metrics 127.0.0.1:0 \
@@ -364,89 +354,85 @@ run_phase() {
         BG_PIDS+=("$!")
     done
     for ((k = 1; k <= nrec; k++)); do
-        local port=""
+        port=""
         for ((i = 0; i < 200; i++)); do # 10 s
             port=$(sed -n 's/.* metrics_listening .*port=\([0-9]*\).*/\1/p' "$dir/rec-$k.log")
             [[ -z $port ]] || break
             sleep 0.05
         done
-        [[ -n $port ]] || die "$label: reconciler $k did not start:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+        [[ -n $port ]] || die "reconciler $k did not start:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
         REC_PORTS+=("$port")
     done
-    # The group has settled once every partition is held, every member holds some, and no
-    # rebalance happened for 1.5 s (cooperative rebalancing may take a second round).
-    local settled_for=0 last="" now_state total busy
-    for ((i = 0; i < 1200 && settled_for < 15; i++)); do # 120 s
-        total=0 busy=0 now_state=""
-        for ((k = 1; k <= nrec; k++)); do
-            local h
-            h=$(held_partitions "$dir/rec-$k.log")
-            total=$((total + h))
-            ((h > 0)) && busy=$((busy + 1))
-            now_state+="$h "
-            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null ||
-                die "$label: reconciler $k exited:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
-        done
-        if ((total == ST_PARTITIONS && (busy == nrec || busy == ST_PARTITIONS))) &&
-            [[ $now_state == "$last" ]]; then
-            settled_for=$((settled_for + 1))
-        else
-            settled_for=0
-        fi
-        last=$now_state
+}
+
+# Dies if a reconciler of the phase has exited.
+reconcilers_alive() {
+    local k
+    for ((k = 0; k < ${#REC_PIDS[@]}; k++)); do
+        kill -0 "${REC_PIDS[k]}" 2>/dev/null ||
+            die "$1: reconciler $((k + 1)) exited:"$'\n'"$(tail -n 10 "${REC_LOGS[k]}")"
+    done
+}
+
+# Epoch milliseconds of the first "partitions_assigned" in the phase's logs, or nothing yet.
+first_assignment() {
+    local ts
+    ts=$(awk '/ partitions_assigned / { print $1 }' "${REC_LOGS[@]}" | sort | head -n 1)
+    [[ -z $ts ]] || date -d "$ts" +%s%3N
+}
+
+# wait_assigned LABEL: until a member has its partitions; sets T_ASSIGN_MS.
+wait_assigned() {
+    local label=$1 i
+    T_ASSIGN_MS=""
+    for ((i = 0; i < 1200; i++)); do # 120 s
+        T_ASSIGN_MS=$(first_assignment)
+        [[ -z $T_ASSIGN_MS ]] || return 0
+        reconcilers_alive "$label"
         sleep 0.1
     done
-    ((settled_for >= 15)) || die "$label: the consumer group did not settle in 120 s (held: $last)"
-    PH_JOIN_S=$(awk -v us=$(($(now_us) - t_rec0)) 'BEGIN { printf "%.2f", us / 1e6 - 1.5 }')
-    PH_HELD=$last
-    local logs=()
-    for ((k = 1; k <= nrec; k++)); do logs+=("$dir/rec-$k.log"); done
-    local settled_lines
-    settled_lines=$(rebalance_lines "${logs[@]}")
+    die "$label: no partition assigned in 120 s"
+}
 
-    local drop=$dir/drop
-    prepare_drop "$gen" "$drop"
-    local slapd_pid broker_pid
-    slapd_pid=$(cat "$stack/slapd.pid")
-    broker_pid=$(cat "$stack/devbroker.pid")
-    reset_hwm "$slapd_pid"
-    reset_hwm "$broker_pid"
+# True once the group left its first assignment: a revocation, or more assignments than
+# members (started together, the members share the partitions in one round).
+rebalanced() {
+    local a r
+    a=$(cat "${REC_LOGS[@]}" | grep -c ' partitions_assigned ' || true)
+    r=$(cat "${REC_LOGS[@]}" | grep -c ' partitions_revoked ' || true)
+    ((r > 0 || a > ${#REC_LOGS[@]}))
+}
 
-    T0_MS=$(now_ms)
-    local stop_file=$dir/sampler.stop sampler_pid=""
-    if ((sample)); then
-        : >"$dir/samples.txt"
-        sampler "$dir/samples.txt" "$stop_file" &
-        sampler_pid=$!
-        BG_PIDS+=("$sampler_pid")
-    fi
-    local rc=0
+# ingest_all LABEL GEN DROP DIR: one sisopi-ingest --watch --once over the file set, nothing
+# consuming; sets PH_INGEST_S (since T0_MS) and PH_INGEST_KIB; dies unless every file was
+# imported.
+ingest_all() {
+    local label=$1 gen=$2 drop=$3 dir=$4 rc=0 t_end done_files
     /usr/bin/time -o "$dir/ingest.time" -f '%e %M' timeout "$(remaining)" \
         "$BIN/sisopi-ingest" -q -c "$ST_CFG" --watch "$drop" --once >"$dir/ingest.log" 2>&1 || rc=$?
-    local t_ingest_ms
-    t_ingest_ms=$(now_ms)
+    t_end=$(now_ms)
     ((rc == 0)) || die "$label: sisopi-ingest --watch exited with $rc:"$'\n'"$(grep -m 10 -E 'error|failed' "$dir/ingest.log")"
-    local done_files
     done_files=$(find "$drop/done" -name '*.csv' | wc -l)
     [[ ! -d $drop/failed ]] || die "$label: files failed: $(find "$drop/failed" -name '*.report' | head -n 3)"
     ((done_files == $(manifest files "$gen"))) ||
         die "$label: $done_files of $(manifest files "$gen") files imported"
-    PH_INGEST_S=$(awk -v ms=$((t_ingest_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    PH_INGEST_S=$(awk -v ms=$((t_end - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
     PH_INGEST_KIB=$(awk '{ print $2 }' "$dir/ingest.time")
+}
 
-    # Wait until the reconcilers have applied every message of this phase: exactly as many
-    # as were published, as long as the group kept its partitions. After a rebalance during
-    # the load (a member missed its session under the load of two cores) the members that
-    # took over a partition re-apply it from the committed offset, so the count runs past
-    # the messages published: then done is nothing left to fetch and no message applied for
-    # 4 s (a batch takes about a second; the end time comes from the events anyway).
-    local expected=$(($(manifest records "$gen") + $(manifest files "$gen") * ST_PARTITIONS))
-    local m consumed=0 lag last_consumed=-1 still_since=0
+# wait_applied LABEL EXPECTED: until the reconcilers have applied every message of the
+# phase: exactly as many as were published, as long as the group kept its first assignment.
+# After a rebalance (a member joined late, or missed its session under the load of two
+# cores) the member that took over a partition applies it again from the committed offset,
+# so the count runs past the messages published: then done is nothing left to fetch and no
+# message applied for 4 s (a batch takes about a second; the end time comes from the events
+# anyway). Sets PH_REBALANCED, PH_REDELIVERED, PH_WRITES, PH_SEARCHES.
+wait_applied() {
+    local label=$1 expected=$2 i consumed=0 lag last_consumed=-1 still_since=0
     PH_REBALANCED=0
     for ((i = 0; i < 10 * BUDGET; i++)); do
-        m=$(scrape | sum_metrics)
-        read -r consumed _ _ _ lag <<<"$m"
-        (($(rebalance_lines "${logs[@]}") == settled_lines)) || PH_REBALANCED=1
+        read -r consumed _ _ _ lag <<<"$(scrape | sum_metrics)"
+        ! rebalanced || PH_REBALANCED=1
         if ((consumed >= expected)); then
             ((consumed > expected || PH_REBALANCED)) || break
             if ((lag == 0 && consumed == last_consumed)); then
@@ -456,10 +442,7 @@ run_phase() {
             fi
         fi
         last_consumed=$consumed
-        for ((k = 1; k <= nrec; k++)); do
-            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null ||
-                die "$label: reconciler $k exited:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
-        done
+        reconcilers_alive "$label"
         remaining >/dev/null
         sleep 0.2
     done
@@ -469,50 +452,89 @@ run_phase() {
     ((!PH_REBALANCED)) || note "$label: the group rebalanced during the load; $PH_REDELIVERED messages were delivered again"
     # The metrics are published once a second: wait for the final figures.
     sleep 1.2
-    m=$(scrape | sum_metrics)
-    read -r _ _ PH_WRITES PH_SEARCHES _ <<<"$m"
-    PH_REC_KIB=()
-    for ((k = 1; k <= nrec; k++)); do
-        PH_REC_KIB+=("$(hwm_kib "${REC_PIDS[k - 1]}")")
+    read -r _ _ PH_WRITES PH_SEARCHES _ <<<"$(scrape | sum_metrics)"
+}
+
+# stop_reconcilers LABEL: SIGTERM to every member, bounded wait, exit status 0 required.
+stop_reconcilers() {
+    local label=$1 k i rc
+    for ((k = 0; k < ${#REC_PIDS[@]}; k++)); do
+        kill -TERM "${REC_PIDS[k]}" 2>/dev/null || true
     done
-    PH_SLAPD_KIB=$(hwm_kib "$slapd_pid")
-    PH_BROKER_KIB=$(hwm_kib "$broker_pid")
-    if [[ -n $sampler_pid ]]; then
-        : >"$stop_file"
-        wait "$sampler_pid" || true
-    fi
-    for ((k = 1; k <= nrec; k++)); do
-        kill -TERM "${REC_PIDS[k - 1]}" 2>/dev/null || true
-    done
-    for ((k = 1; k <= nrec; k++)); do
+    for ((k = 0; k < ${#REC_PIDS[@]}; k++)); do
         for ((i = 0; i < 300; i++)); do # 30 s
-            kill -0 "${REC_PIDS[k - 1]}" 2>/dev/null || break
+            kill -0 "${REC_PIDS[k]}" 2>/dev/null || break
             sleep 0.1
         done
         rc=0
-        wait "${REC_PIDS[k - 1]}" || rc=$?
-        ((rc == 0)) || die "$label: reconciler $k exited with $rc:"$'\n'"$(tail -n 10 "$dir/rec-$k.log")"
+        wait "${REC_PIDS[k]}" || rc=$?
+        ((rc == 0)) || die "$label: reconciler $((k + 1)) exited with $rc:"$'\n'"$(tail -n 10 "${REC_LOGS[k]}")"
     done
     REC_PORTS=()
+}
 
-    # The end: the last event the reconcilers wrote in this phase (ms since the epoch).
-    # "CreateTime key" of every event since the ingest started (ms since the epoch).
+# events_span LABEL DIR: "CreateTime key" of every event written since the ingest started
+# into DIR/events.txt (sorted); sets PH_EVENTS, PH_FIRST_S (first event) and PH_RECONCILE_S
+# (last event), both since the first partition assignment.
+events_span() {
+    local label=$1 dir=$2 n first_ms last_ms
     timeout "$(remaining)" kcat -C -b "$ST_BOOTSTRAP" -t sisopi.events -e -q -f '%T %k\n' \
         2>"$dir/kcat.err" >"$dir/events.all" || die "$label: kcat -C sisopi.events failed: $(head -n 3 "$dir/kcat.err")"
     awk -v t0="$T0_MS" '$1 >= t0' "$dir/events.all" | sort -n >"$dir/events.txt"
     rm -f "$dir/events.all"
-    local span
-    span=$(awk 'NR == 1 { f = $1 } { l = $1 } END { printf "%d %.0f %.0f\n", NR, f, l }' "$dir/events.txt")
-    local n_events first_ms last_ms
-    read -r n_events first_ms last_ms <<<"$span"
-    ((n_events > 0)) || die "$label: no event on sisopi.events since the ingest started"
-    PH_EVENTS=$n_events
-    PH_WALL_S=$(awk -v ms=$((last_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
-    PH_FIRST_S=$(awk -v ms=$((first_ms - T0_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
-    if ((sample)); then
-        PH_INGEST_END_S=$PH_INGEST_S
-    fi
+    read -r n first_ms last_ms <<<"$(awk 'NR == 1 { f = $1 } { l = $1 } END { printf "%d %.0f %.0f\n", NR, f, l }' "$dir/events.txt")"
+    ((n > 0)) || die "$label: no event on sisopi.events since the ingest started"
+    PH_EVENTS=$n
+    PH_RECONCILE_S=$(awk -v ms=$((last_ms - T_ASSIGN_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    PH_FIRST_S=$(awk -v ms=$((first_ms - T_ASSIGN_MS)) 'BEGIN { printf "%.2f", ms / 1000 }')
+}
 
+# run_phase LABEL GENDIR STACKDIR RECONCILERS SAMPLE EXPECT: one ingest of the file set,
+# then the reconcilers together until everything is applied; stop, measure, check.
+#   EXPECT: "load" (the manifest's expect_* from an empty directory), "again" (nothing
+#   changed: every record unchanged, no LDAP write), "night" (the night manifest's expect_*).
+# Sets PH_* for the caller; dies loudly if any check fails.
+run_phase() {
+    local label=$1 gen=$2 stack=$3 nrec=$4 sample=$5 expect=$6
+    local dir=$WORK/$label t_rec0 k sampler_pid=""
+    local expected=$(($(manifest records "$gen") + $(manifest files "$gen") * ST_PARTITIONS))
+    mkdir -p "$dir"
+    note "$label: $(manifest records "$gen") records in $(manifest files "$gen") files, then $nrec reconciler(s)"
+    prepare_drop "$gen" "$dir/drop"
+    local slapd_pid broker_pid
+    slapd_pid=$(cat "$stack/slapd.pid")
+    broker_pid=$(cat "$stack/devbroker.pid")
+    reset_hwm "$slapd_pid"
+    reset_hwm "$broker_pid"
+    T0_MS=$(now_ms)
+    ingest_all "$label" "$gen" "$dir/drop" "$dir"
+
+    t_rec0=$(now_ms)
+    start_reconcilers "$dir" "$stack" "$nrec"
+    if ((sample)); then
+        : >"$dir/samples.txt"
+        sampler "$dir/samples.txt" "$dir/sampler.stop" &
+        sampler_pid=$!
+        BG_PIDS+=("$sampler_pid")
+    fi
+    wait_assigned "$label"
+    PH_JOIN_S=$(awk -v ms=$((T_ASSIGN_MS - t_rec0)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    wait_applied "$label" "$expected"
+
+    PH_REC_KIB=() PH_HELD=""
+    for ((k = 0; k < nrec; k++)); do
+        PH_REC_KIB+=("$(hwm_kib "${REC_PIDS[k]}")")
+        PH_HELD+="$(held_partitions "${REC_LOGS[k]}") "
+    done
+    PH_SLAPD_KIB=$(hwm_kib "$slapd_pid")
+    PH_BROKER_KIB=$(hwm_kib "$broker_pid")
+    if [[ -n $sampler_pid ]]; then
+        : >"$dir/sampler.stop"
+        wait "$sampler_pid" || true
+    fi
+    stop_reconcilers "$label"
+    events_span "$label" "$dir"
+    PH_WALL_S=$(awk -v i="$PH_INGEST_S" -v r="$PH_RECONCILE_S" 'BEGIN { printf "%.2f", i + r }')
     check_phase "$label" "$gen" "$dir" "$nrec" "$expect" "$expected"
 }
 
@@ -587,14 +609,28 @@ check_phase() {
 # Results
 # ---------------------------------------------------------------------------------------------
 
-# One line per measured scenario, fields separated by "|" (see record()).
+# One line per measured scenario, fields separated by "|", in the order of FIELDS.
+FIELDS=(name nrec kind ingest reconcile wall join firstev writes searches ing_kib rec_kib rec_all
+    br_kib sl_kib events summary ldapsum held redelivered rebal)
 RESULTS=()
 # record NAME RECONCILERS KIND: the figures of the last run_phase. KIND decides the rate:
 # load and night count persons of the authority, again counts records.
 record() {
     local name=$1 nrec=$2 kind=$3 rec_max=0 r
     for r in "${PH_REC_KIB[@]}"; do ((r > rec_max)) && rec_max=$r; done
-    RESULTS+=("$name|$nrec|$kind|$PH_WALL_S|$PH_INGEST_S|$PH_JOIN_S|$PH_FIRST_S|$PH_WRITES|$PH_SEARCHES|$PH_INGEST_KIB|$rec_max|${PH_REC_KIB[*]}|$PH_BROKER_KIB|$PH_SLAPD_KIB|$PH_EVENTS|$PH_SUMMARY|$PH_LDAP_SUMMARY|$PH_HELD|$PH_REDELIVERED|$PH_REBALANCED")
+    RESULTS+=("$name|$nrec|$kind|$PH_INGEST_S|$PH_RECONCILE_S|$PH_WALL_S|$PH_JOIN_S|$PH_FIRST_S|$PH_WRITES|$PH_SEARCHES|$PH_INGEST_KIB|$rec_max|${PH_REC_KIB[*]}|$PH_BROKER_KIB|$PH_SLAPD_KIB|$PH_EVENTS|$PH_SUMMARY|$PH_LDAP_SUMMARY|$PH_HELD|$PH_REDELIVERED|$PH_REBALANCED")
+}
+
+# result NAME FIELD: one field (by name, see FIELDS) of a scenario's line.
+result() {
+    local line i
+    for ((i = 0; i < ${#FIELDS[@]}; i++)); do
+        [[ ${FIELDS[i]} == "$2" ]] && break
+    done
+    for line in "${RESULTS[@]}"; do
+        [[ ${line%%|*} == "$1" ]] && { cut -d'|' -f$((i + 1)) <<<"$line"; return 0; }
+    done
+    return 1
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -609,10 +645,7 @@ if want a; then
     start_stack "$WORK/a/stack"
     run_phase a "$LOAD" "$WORK/a/stack" 1 1 load
     record a 1 load
-    A_DONE=1
-    cp "$WORK/a/samples.txt" "$WORK/samples-a.txt"
-    cp "$WORK/a/events.txt" "$WORK/events-a.txt"
-    A_INGEST_END=$PH_INGEST_END_S A_T0_MS=$T0_MS
+    A_DONE=1 A_DIR=$WORK/a A_T0_MS=$T_ASSIGN_MS
     stop_stack "$WORK/a/stack"
 fi
 if want b; then
@@ -635,13 +668,9 @@ if want d; then
             continue # d/1 is scenario a: the same files, one reconciler, a fresh stack
         fi
         start_stack "$WORK/d$n/stack"
-        run_phase "d$n" "$LOAD" "$WORK/d$n/stack" "$n" $((n == 1 && !A_DONE)) load
+        run_phase "d$n" "$LOAD" "$WORK/d$n/stack" "$n" $((n == 1)) load
         record "d/$n" "$n" load
-        if ((n == 1)); then
-            cp "$WORK/d1/samples.txt" "$WORK/samples-a.txt"
-            cp "$WORK/d1/events.txt" "$WORK/events-a.txt"
-            A_INGEST_END=$PH_INGEST_END_S A_T0_MS=$T0_MS
-        fi
+        ((n != 1)) || A_DIR=$WORK/d1 A_T0_MS=$T_ASSIGN_MS
         stop_stack "$WORK/d$n/stack"
     done
 fi
@@ -662,72 +691,68 @@ report() {
         "$PERSONS" "$RECORDS" "$DUAL" "$SCHOOLS" "$FILES" "$SEED"
     printf 'build: %s (%s) of %s; machine: %s cores, %s; %s partitions; raw window %s\n' \
         "$BUILD" "$BUILD_TYPE" "$COMMIT" "$(nproc)" "$CPU" "${ST_PARTITIONS:-12}" "$RAW_WINDOW"
-    printf '%s\n' "wall s: ingest start to the reconcilers' last event (group joined before; join s apart)"
-    printf '\n%-26s %7s %7s %9s %10s %6s %8s %6s | %s\n' "scenario (reconcilers)" persons "wall s" \
-        persons/s "LDAP ops/s" "vs raw" "ingest s" "join s" "peak RSS MiB: ingest reconciler devbroker slapd"
-    local line
+    printf '%s\n' "one ingest of every file, then the reconcilers: reconcile s from their first partition assignment"
+    printf '%s\n' "to their last event; wall s = ingest s + reconcile s (the group join, join s, apart)"
+    printf '\n%-24s %7s %7s %7s %7s %9s %8s %8s %6s %6s | %s\n' "scenario (reconcilers)" persons \
+        "ingest" "recon." "wall" persons/s "end2end" "LDAP/s" "vs raw" "join" \
+        "peak RSS MiB: ingest reconciler devbroker slapd"
+    printf '%-24s %7s %7s %7s %7s %9s %8s %8s %6s %6s |\n' "" "" s s s "(recon.)" "/s" "(recon.)" "" s
+    local line name nrec kind ingest recon wall join writes ing_kib rec_kib br_kib sl_kib rebal
     for line in "${RESULTS[@]}"; do
-        IFS='|' read -r name nrec kind wall ingest join _ writes _ ing_kib rec_kib _ br_kib sl_kib _ _ _ _ _ rebal <<<"$line"
+        IFS='|' read -r name nrec kind ingest recon wall join _ writes _ ing_kib rec_kib _ br_kib sl_kib \
+            _ _ _ _ _ rebal <<<"$line"
         ((rebal)) && { name+="*"; REBALANCED_ANY=1; }
-        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v wall="$wall" -v ingest="$ingest" -v join="$join" \
-            -v writes="$writes" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" \
-            -v ik="$ing_kib" -v rk="$rec_kib" -v bk="$br_kib" -v sk="$sl_kib" 'BEGIN {
+        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v ingest="$ingest" -v recon="$recon" \
+            -v wall="$wall" -v join="$join" -v writes="$writes" -v n="$PERSONS" -v rec="$RECORDS" \
+            -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" -v ik="$ing_kib" -v rk="$rec_kib" \
+            -v bk="$br_kib" -v sk="$sl_kib" 'BEGIN {
             label = sprintf("%-4s %s (%d)", name, kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : "a night", nrec)
-            rate = (kind == "again" ? rec : n) / wall
-            ops = writes / wall
+            units = kind == "again" ? rec : n
+            rate = units / recon
+            ops = writes / recon
             vs = kind == "load" ? sprintf("%6.2f", rate / add) : kind == "night" ? sprintf("%6.2f", ops / mod) : "     -"
-            printf "%-26s %7d %7.2f %9.0f %10.0f %s %8.2f %6.2f | %20.1f %10.1f %9.1f %5.1f\n", label, n, wall, rate, ops, vs, ingest, join,
-                ik / 1024, rk / 1024, bk / 1024, sk / 1024
+            printf "%-24s %7d %7.2f %7.2f %7.2f %9.0f %8.0f %8.0f %s %6.2f | %20.1f %10.1f %9.1f %5.1f\n", label, n, ingest,
+                recon, wall, rate, units / wall, ops, vs, join, ik / 1024, rk / 1024, bk / 1024, sk / 1024
         }'
     done
     awk -v n="$PERSONS" -v s="$RAW_ADD_S" -v r="$RAW_ADD_RATE" -v k="$RAW_SLAPD_KIB" 'BEGIN {
-        printf "%-26s %7d %7.2f %9.0f %10.0f %6.2f %8s %6s | %47.1f\n", "raw async add", n, s, r, r, 1, "-", "-", k / 1024 }'
+        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8.0f %6.2f %6s | %47.1f\n", "raw async add", n, "-", s, "-", r, "-", r, 1, "-", k / 1024 }'
     awk -v n="$PERSONS" -v s="$RAW_MOD_S" -v r="$RAW_MOD_RATE" 'BEGIN {
-        printf "%-26s %7d %7.2f %9.0f %10.0f %6.2f %8s %6s |\n", "raw async modify", n, s, r, r, 1, "-", "-" }'
+        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8.0f %6.2f %6s |\n", "raw async modify", n, "-", s, "-", r, "-", r, 1, "-" }'
     awk -v n="$PERSONS" -v s="$SLAPADD_S" -v r="$SLAPADD_RATE" -v a="$RAW_ADD_RATE" 'BEGIN {
-        printf "%-26s %7d %7.2f %9.0f %10s %6.2f %8s %6s |\n", "slapadd -q (offline)", n, s, r, "-", r / a, "-", "-" }'
-    printf '%s\n' "persons/s: persons of the authority / wall s (nothing changed: records / wall s); LDAP ops/s: directory writes"
-    printf '%s\n' "(adds, modifies incl. groups, renames, deletes, username counters) / wall s; vs raw: persons/s / raw add rate"
-    printf '%s\n' "(initial load), LDAP ops/s / raw modify rate (night); slapadd: entries/s / raw add rate"
+        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8s %6.2f %6s |\n", "slapadd -q (offline)", n, "-", s, "-", r, "-", "-", r / a, "-" }'
+    printf '%s\n' "persons/s (recon.): persons of the authority / reconcile s (nothing changed: records); end2end/s: the same"
+    printf '%s\n' "/ wall s; LDAP/s: directory writes (adds, modifies incl. groups, renames, deletes, username counters)"
+    printf '%s\n' "/ reconcile s; vs raw: persons/s / raw add rate (initial load), LDAP/s / raw modify rate (night);"
+    printf '%s\n' "slapadd: entries/s / raw add rate"
     ((!REBALANCED_ANY)) || printf '%s\n' "*: the consumer group rebalanced during the load: the figures include the partitions' rebuild and the messages delivered again (JSON: redelivered)"
     targets
     printf 'whole run: %s s\n' "$TOOK_S"
 }
 
-# result NAME FIELD: one field (1-based, as in record()) of a scenario's line.
-result() {
-    local line
-    for line in "${RESULTS[@]}"; do
-        [[ ${line%%|*} == "$1" ]] && { cut -d'|' -f"$2" <<<"$line"; return 0; }
-    done
-    return 1
-}
-
 targets() {
     printf '\ntargets of issue 5 (measured, not judged here):\n'
-    local wall writes rec b
-    if wall=$(result a 4); then
-        awk -v n="$PERSONS" -v w="$wall" -v r="$RAW_ADD_RATE" 'BEGIN {
-            printf "  initial load (a): %.0f persons/s = %.0f %% of the raw async add rate (target: at least 60 %%)\n", n / w, 100 * n / w / r }'
+    local recon wall writes b line r rec=0
+    if recon=$(result a reconcile); then
+        awk -v n="$PERSONS" -v t="$recon" -v w="$(result a wall)" -v r="$RAW_ADD_RATE" 'BEGIN {
+            printf "  initial load (a): the reconciler %.0f persons/s = %.0f %% of the raw async add rate (target: at least 60 %%); end to end %.0f persons/s\n", n / t, 100 * n / t / r, n / w }'
     fi
-    if wall=$(result b 4); then
-        awk -v n="$RECORDS" -v w="$wall" -v i="$(result b 5)" 'BEGIN {
-            printf "  nothing changed (b): %.0f records/s end to end (target: at least 100,000); the ingest alone took %.2f s of %.2f\n", n / w, i, w }'
+    if wall=$(result b wall); then
+        awk -v n="$RECORDS" -v w="$wall" -v i="$(result b ingest)" -v t="$(result b reconcile)" 'BEGIN {
+            printf "  nothing changed (b): %.0f records/s end to end (target: at least 100,000): ingest %.2f s, reconciler %.2f s (%.0f records/s)\n", n / w, i, t, n / t }'
     fi
-    if wall=$(result c 4); then
-        writes=$(result c 8)
-        if b=$(result b 4); then
+    if wall=$(result c wall); then
+        writes=$(result c writes)
+        if b=$(result b wall); then
             awk -v w="$wall" -v ops="$writes" -v m="$RAW_MOD_RATE" -v b="$b" 'BEGIN {
                 bound = ops / m + b
-                printf "  a night (c): %d LDAP writes / %.0f raw modifies/s + %.2f s nothing-changed = bound %.2f s; c took %.2f s = %.2f x the bound (target: within 2x)\n", ops, m, b, bound, w, w / bound }'
+                printf "  a night (c): %d LDAP writes / %.0f raw modifies/s + %.2f s nothing changed (b) = bound %.2f s; c took %.2f s = %.2f x the bound (target: within 2x)\n", ops, m, b, bound, w, w / bound }'
         else
             printf '  a night (c): took %s s with %s LDAP writes; the bound needs scenario b\n' "$wall" "$writes"
         fi
     fi
-    rec=0
-    local line r
     for line in "${RESULTS[@]}"; do
-        r=$(cut -d'|' -f11 <<<"$line")
+        r=$(cut -d'|' -f12 <<<"$line")
         ((r > rec)) && rec=$r
     done
     awk -v k="$rec" -v n="$PERSONS" 'BEGIN { printf "  reconciler peak RSS: %.1f MiB at most, over all scenarios, at %d persons (target: below 200 MB = %.1f MiB)\n", k / 1024, n, 200e6 / 1048576 }'
@@ -743,21 +768,24 @@ json() {
     printf '  "limit": {"window": %d, "raw_add_s": %s, "raw_adds_per_s": %s, "raw_modify_s": %s, "raw_modifies_per_s": %s, "slapadd_s": %s, "slapadd_entries_per_s": %s, "raw_slapd_peak_kib": %s},\n' \
         "$RAW_WINDOW" "$RAW_ADD_S" "$RAW_ADD_RATE" "$RAW_MOD_S" "$RAW_MOD_RATE" "$SLAPADD_S" "$SLAPADD_RATE" "$RAW_SLAPD_KIB"
     printf '  "scenarios": [\n'
+    local name nrec kind ingest recon wall join firstev writes searches ing_kib rec_kib rec_all br_kib
+    local sl_kib events summary ldapsum held redelivered rebal
     for line in "${RESULTS[@]}"; do
-        IFS='|' read -r name nrec kind wall ingest join firstev writes searches ing_kib rec_kib rec_all br_kib sl_kib events summary ldapsum held redelivered rebal <<<"$line"
+        IFS='|' read -r name nrec kind ingest recon wall join firstev writes searches ing_kib rec_kib rec_all \
+            br_kib sl_kib events summary ldapsum held redelivered rebal <<<"$line"
         ((first)) || printf ',\n'
         first=0
-        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v wall="$wall" -v ingest="$ingest" -v join="$join" \
-            -v firstev="$firstev" -v writes="$writes" -v searches="$searches" -v ik="$ing_kib" -v rk="$rec_kib" \
-            -v rall="$rec_all" -v bk="$br_kib" -v sk="$sl_kib" -v events="$events" -v summary="$summary" \
-            -v ldapsum="$ldapsum" -v held="$held" -v redelivered="$redelivered" -v rebal="$rebal" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" \
-            -v mod="$RAW_MOD_RATE" 'BEGIN {
-            rate = (kind == "again" ? rec : n) / wall
-            vs = kind == "load" ? sprintf("%.3f", rate / add) : kind == "night" ? sprintf("%.3f", writes / wall / mod) : "null"
+        awk -v name="$name" -v nrec="$nrec" -v kind="$kind" -v ingest="$ingest" -v recon="$recon" -v wall="$wall" \
+            -v join="$join" -v firstev="$firstev" -v writes="$writes" -v searches="$searches" -v ik="$ing_kib" \
+            -v rk="$rec_kib" -v rall="$rec_all" -v bk="$br_kib" -v sk="$sl_kib" -v events="$events" \
+            -v summary="$summary" -v ldapsum="$ldapsum" -v held="$held" -v redelivered="$redelivered" \
+            -v rebal="$rebal" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" 'BEGIN {
+            units = kind == "again" ? rec : n
+            vs = kind == "load" ? sprintf("%.3f", units / recon / add) : kind == "night" ? sprintf("%.3f", writes / recon / mod) : "null"
             gsub(/ +$/, "", rall); gsub(/ +/, ", ", rall); gsub(/ +$/, "", held); gsub(/ +/, ", ", held)
             printf "    {\"name\": \"%s\", \"kind\": \"%s\", \"reconcilers\": %d, \"persons\": %d, \"records\": %d,\n", name, kind, nrec, n, rec
-            printf "     \"wall_s\": %s, \"ingest_s\": %s, \"join_s\": %s, \"first_event_s\": %s, \"events\": %d,\n", wall, ingest, join, firstev, events
-            printf "     \"persons_per_s\": %.1f, \"records_per_s\": %.1f, \"ldap_writes\": %d, \"ldap_searches\": %d, \"ldap_ops_per_s\": %.1f, \"vs_raw\": %s,\n", n / wall, rec / wall, writes, searches, writes / wall, vs
+            printf "     \"ingest_s\": %s, \"reconcile_s\": %s, \"wall_s\": %s, \"join_s\": %s, \"first_event_s\": %s, \"events\": %d,\n", ingest, recon, wall, join, firstev, events
+            printf "     \"persons_per_s\": %.1f, \"records_per_s\": %.1f, \"end_to_end_per_s\": %.1f, \"ldap_writes\": %d, \"ldap_searches\": %d, \"ldap_writes_per_s\": %.1f, \"vs_raw\": %s,\n", n / recon, rec / recon, units / wall, writes, searches, writes / recon, vs
             printf "     \"peak_rss_kib\": {\"ingest\": %d, \"reconciler_max\": %d, \"reconcilers\": [%s], \"devbroker\": %d, \"slapd\": %d},\n", ik, rk, rall, bk, sk
             printf "     \"partitions_held\": [%s], \"rebalanced_during_load\": %s, \"redelivered\": %d,\n", held, rebal ? "true" : "false", redelivered
             printf "     \"summary\": \"%s\", \"ldap_summary\": \"%s\"}", summary, ldapsum
@@ -767,26 +795,26 @@ json() {
 }
 
 plot() {
-    [[ -s $WORK/samples-a.txt ]] || return 0
+    [[ -n ${A_DIR:-} && -s $A_DIR/samples.txt ]] || return 0
     # Records applied per second, batch by batch: a batch writes its events in one burst
     # (a few ms) after its LDAP writes, so the bursts of person events (keys are record_uids,
     # not import_ids) in CreateTime give each batch's size and end; its rate is its size over
-    # the time since the previous batch ended (the first: since the ingest started). A burst
-    # less than 200 ms after the previous one is counted with it: a batch's events can come
-    # in two pieces, and a piece alone would make a spike of a few ms.
+    # the time since the previous batch ended (the first: since the partitions were
+    # assigned). A burst less than 200 ms after the previous one is counted with it: a
+    # batch's events can come in two pieces, and a piece alone would make a spike.
     awk -v t0="$A_T0_MS" 'BEGIN { print "0 0" } $2 ~ /^SDB/ {
             if (n && $1 - last > 20 && last - prev >= 200) { printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev); prev = last; n = 0 }
             if (!prev) prev = t0
             n++; last = $1 }
          END { if (n) printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev) }' \
-        "$WORK/events-a.txt" >"$WORK/rates-records-a.txt"
-    # LDAP writes and messages per second from the /metrics samples: the reconciler refreshes
-    # its figures at most once a second, between batches, so a rate is taken only between two
-    # samples that saw the counters change (a fixed window would alias to zero and double).
-    awk 'NR == 1 || $4 != w || $2 != c {
-            if (NR > 1 && $1 > t) printf "%.2f %.1f %.1f\n", $1, ($4 - w) / ($1 - t), ($2 - c) / ($1 - t)
-            t = $1; c = $2; w = $4 }' "$WORK/samples-a.txt" >"$WORK/rates-metrics-a.txt"
-    gnuplot -e "records='$WORK/rates-records-a.txt'; metrics='$WORK/rates-metrics-a.txt'; outfile='$PLOT'; rawadd=$RAW_ADD_RATE; ingest_end=${A_INGEST_END:-0}; subtitle='$PERSONS persons, $SCHOOLS schools, $COMMIT'" \
+        "$A_DIR/events.txt" >"$WORK/rates-records-a.txt"
+    # LDAP writes per second from the /metrics samples: the reconciler refreshes its figures
+    # at most once a second, between batches, so a rate is taken only between two samples
+    # that saw the counters change (a fixed window would alias to zero and double).
+    awk -v t0="$A_T0_MS" '{ $1 = ($1 - t0) / 1000 } $1 >= 0 && (!seen || $4 != w) {
+            if (seen && $1 > t) printf "%.2f %.1f\n", $1, ($4 - w) / ($1 - t)
+            seen = 1; t = $1; w = $4 }' "$A_DIR/samples.txt" >"$WORK/rates-metrics-a.txt"
+    gnuplot -e "records='$WORK/rates-records-a.txt'; metrics='$WORK/rates-metrics-a.txt'; outfile='$PLOT'; rawadd=$RAW_ADD_RATE; subtitle='$PERSONS persons, $SCHOOLS schools, $COMMIT'" \
         "$SRC/tests/bench/plot_throughput.gp" >"$WORK/log/gnuplot.log" 2>&1 ||
         die "gnuplot failed:"$'\n'"$(cat "$WORK/log/gnuplot.log")"
 }
@@ -796,4 +824,4 @@ mkdir -p "$(dirname "$JSON")" "$(dirname "$PLOT")"
 json >"$JSON"
 plot
 note "JSON: $JSON"
-[[ ! -s $WORK/samples-a.txt ]] || note "plot: $PLOT"
+[[ -z ${A_DIR:-} ]] || note "plot: $PLOT"
