@@ -713,6 +713,177 @@ static void submit_group_modify(struct applier *a, struct group_change **c, size
     free(del_uid);
 }
 
+/* ---- memberships of persons read back from the directory ---- */
+
+/* A wave writes its entries first and its groups after them: a reconciler killed in between
+ * leaves entries that are new and groups that are old. The person is read back on the next
+ * start, and its groups cannot be derived from what was read (its schools are already the new
+ * ones), so they are asked for and compared with what the person should be in. */
+struct held {
+    char *group;
+    char **dns; /* uniqueMember values naming the person (its DN, or one before a move) */
+    size_t n_dns;
+};
+
+struct resync {
+    struct held *v;
+    size_t n;
+    int rc;
+    bool lost;
+};
+
+static void on_held_group(const struct ldap_entry_info *e, void *opaque)
+{
+    struct apply_job *j = opaque;
+    struct resync *rs = j->resync;
+    const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
+    struct held h = {.group = xstrdup(e->dn)};
+    for (size_t i = 0; um && i < um->n; i++) { /* the same first RDN: uids are unique */
+        if (ldap_dn_rdn_equal(um->values[i], j->plan.after.dn)) {
+            h.dns = xrealloc(h.dns, (h.n_dns + 1) * sizeof(char *));
+            h.dns[h.n_dns++] = xstrdup(um->values[i]);
+        }
+    }
+    rs->v = xrealloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
+    rs->v[rs->n++] = h;
+}
+
+static void on_held_done(const struct ldap_result_info *r, void *opaque)
+{
+    struct resync *rs = ((struct apply_job *)opaque)->resync;
+    rs->rc = r->rc;
+    rs->lost = r->conn_lost;
+}
+
+static void resync_free(struct apply_job *j)
+{
+    struct resync *rs = j->resync;
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        free(rs->v[i].group);
+        for (size_t k = 0; k < rs->v[i].n_dns; k++)
+            free(rs->v[i].dns[k]);
+        free(rs->v[i].dns);
+    }
+    if (rs)
+        free(rs->v);
+    free(rs);
+    j->resync = NULL;
+}
+
+/* A group sisopi keeps for a role at a school: Domain Users, the role groups, the classes.
+ * Groups made by hand keep the person. */
+static bool managed_group(const struct config *cfg, const char *dn, enum role role)
+{
+    char *cn, *school;
+    if (class_group_parts(dn, &cn, &school) < 0)
+        return false;
+    bool managed = strcasestr(dn, ",cn=klassen,cn=schueler,cn=groups,ou=") != NULL;
+    char *g[3];
+    size_t ng = layout_role_group_dns(cfg, school, role, g);
+    g[ng++] = layout_domain_users_dn(cfg, school);
+    for (size_t i = 0; i < ng; i++) {
+        managed |= strcasecmp(g[i], dn) == 0;
+        free(g[i]);
+    }
+    free(cn);
+    free(school);
+    return managed;
+}
+
+static void push_change(struct person_plan *p, const char *group, bool add, const char *dn,
+                        const char *uid)
+{
+    p->groups = xrealloc(p->groups, (p->n_groups + 1) * sizeof(*p->groups));
+    p->groups[p->n_groups++] =
+        (struct group_change){xstrdup(group), add, xstrdup(dn), uid ? xstrdup(uid) : NULL};
+}
+
+/* plan.groups from what the directory holds: into every group the person should be in, with
+ * its current DN; out of the managed ones it should not be in, and every stale DN out. */
+static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
+{
+    struct resync *rs = j->resync;
+    struct person_plan *p = &j->plan;
+    const struct person *after = &p->after;
+    for (size_t i = 0; i < p->n_groups; i++) {
+        free(p->groups[i].group_dn);
+        free(p->groups[i].member_dn);
+        free(p->groups[i].member_uid);
+    }
+    free(p->groups);
+    p->groups = NULL;
+    p->n_groups = 0;
+    char **want = NULL;
+    size_t nw = plan_groups(cfg, after, &want); /* none in limbo */
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct held *h = &rs->v[i];
+        bool wanted = false;
+        for (size_t w = 0; w < nw && !wanted; w++)
+            wanted = strcasecmp(want[w], h->group) == 0;
+        if (!wanted && !managed_group(cfg, h->group, after->role))
+            continue;
+        for (size_t k = 0; k < h->n_dns; k++) {
+            if (!wanted || strcasecmp(h->dns[k], after->dn) != 0)
+                push_change(p, h->group, false, h->dns[k],
+                            !wanted && k == 0 ? after->username : NULL);
+        }
+        if (!wanted && h->n_dns == 0) /* held by memberUid alone */
+            push_change(p, h->group, false, after->dn, after->username);
+    }
+    for (size_t w = 0; w < nw; w++) {
+        push_change(p, want[w], true, after->dn, after->username);
+        free(want[w]);
+    }
+    free(want);
+}
+
+/* Asks the directory for the groups of every applied job that needs it, then replaces their
+ * plan.groups. Returns -1 when the connection was lost. */
+static int resync_memberships(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    static const char *const attrs[] = {"uniqueMember", NULL};
+    size_t asked = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct apply_job *j = &jobs[i];
+        if (!j->resync_groups || !j->applied || j->kind != APPLY_PLAN || !j->plan.after.dn)
+            continue;
+        const struct person *p = &j->plan.after;
+        char *uid = ldap_escape_filter_value(p->username ? p->username : "");
+        char *dn = ldap_escape_filter_value(p->dn);
+        char *filter = xasprintf("(|(memberUid=%s)(uniqueMember=%s))", uid, dn);
+        j->resync = xcalloc(1, sizeof(struct resync));
+        ldap_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
+                         on_held_done, j);
+        asked++;
+        free(filter);
+        free(dn);
+        free(uid);
+    }
+    if (!asked)
+        return 0;
+    ldap_conn_drain(a->c);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct apply_job *j = &jobs[i];
+        struct resync *rs = j->resync;
+        if (!rs)
+            continue;
+        if (rs->lost) {
+            rc = -1;
+        } else if (rs->rc != LDAP_SUCCESS) {
+            log_kv(LOG_ERROR, "memberships_unknown", "dn", j->plan.after.dn, "error",
+                   ldap_err2string(rs->rc), "msg",
+                   "the groups holding a person read back could not be read; its planned "
+                   "group changes are applied as they are",
+                   NULL);
+        } else {
+            resync_plan_groups(a->cfg, j);
+        }
+        resync_free(j);
+    }
+    return rc;
+}
+
 /* Returns -1 when the connection was lost. */
 static int run_groups(struct applier *a, struct apply_job *jobs, size_t n)
 {
@@ -784,7 +955,7 @@ int apply_wave(struct applier *a, struct apply_job *jobs, size_t n)
         applier_forget_groups(a);
         return -1;
     }
-    if (run_groups(a, jobs, n) < 0) {
+    if (resync_memberships(a, jobs, n) < 0 || run_groups(a, jobs, n) < 0) {
         /* Entries are in, memberships unknown: redo the whole wave's groups after a
          * reconnect (permissive modifies make repeating them harmless). */
         for (size_t i = 0; i < n; i++) {

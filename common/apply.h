@@ -31,6 +31,10 @@ struct apply_job {
     struct person_plan plan;          /* owned: person_plan_free() by the caller */
     const struct person *before;      /* NULL for a creation */
     const struct user_record *record; /* creations: username, email, password, scheme values */
+    /* The person was read back from the directory (after a crash or from another owner): its
+     * entry may be newer than its groups, so its memberships are taken from the directory and
+     * plan.groups is replaced by what makes them right (apply.c, resync_memberships). */
+    bool resync_groups;
     /* out */
     bool applied;   /* the entry changes are in the directory: save plan.after */
     bool conn_lost; /* failed by a connection loss: re-plan after reconnecting */
@@ -43,8 +47,9 @@ struct apply_job {
     int64_t counter;
     char last_msg[200];
     char *counter_dn;
-    void *names; /* username/e-mail derivation state */
-    void *purge; /* a purge: the groups still holding the account */
+    void *names;  /* username/e-mail derivation state */
+    void *purge;  /* a purge: the groups still holding the account */
+    void *resync; /* resync_groups: the groups the directory says hold the person */
 };
 
 struct applier;

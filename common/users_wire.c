@@ -78,8 +78,10 @@ static int64_t rd_block(struct rd *r)
     int64_t count = rd_long(r);
     if (count < 0 && !r->bad) {
         int64_t size = rd_long(r);
-        if (count == INT64_MIN || size < 0 || (uint64_t)size > r->left)
-            r->bad = true;
+        if (count == INT64_MIN || size < 0 || (uint64_t)size > r->left) {
+            r->bad = true; /* and never negate INT64_MIN */
+            return 0;
+        }
         count = -count;
     }
     if (r->bad || (uint64_t)count > r->left || (uint64_t)count > r->items) {
