@@ -111,9 +111,10 @@ T_START=$(now_us)
 
 WORK=$(mktemp -d /tmp/sisopi-bench-authority.XXXXXX)
 STACKS=()     # stack directories started
+STACK_PIDS=() # "pid dir" of each stack's slapd and devbroker
 BG_PIDS=()    # reconcilers, sampler: stopped by pid on exit
 cleanup() {
-    local rc=$? pid s
+    local rc=$? pid s dir
     for pid in "${BG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -122,6 +123,15 @@ cleanup() {
     done
     for s in "${STACKS[@]}"; do
         "$SRC/deploy/stack.sh" stop --dir "$s" >/dev/null 2>&1 || note "could not stop the stack in $s"
+    done
+    # stack.sh stop needs the stack's directory; if it went away, the processes this run
+    # started would outlive it: stop them by pid, if their command line names that stack.
+    for s in "${STACK_PIDS[@]}"; do
+        pid=${s%% *} dir=${s#* }
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then
+            note "stopping pid $pid of the stack in $dir by pid"
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
     done
     if ((KEEP)); then
         note "kept $WORK"
@@ -201,6 +211,10 @@ start_stack() {
     timeout "$(remaining)" "$SRC/deploy/stack.sh" start --dir "$dir" --build "$BUILD" \
         --schools "$schools" "$@" >"$dir.start.log" 2>&1 ||
         die "the stack did not start:"$'\n'"$(tail -n 20 "$dir.start.log")"
+    local f
+    for f in "$dir/slapd.pid" "$dir/devbroker.pid"; do
+        [[ ! -s $f ]] || STACK_PIDS+=("$(cat "$f") $dir")
+    done
     ST_CFG=$dir/sisopi.cfg
     ST_SECRET=$dir/ldap.secret
     ST_URI=$(sed -n 's/^URI=//p' "$dir/stack.env")
