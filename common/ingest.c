@@ -238,7 +238,7 @@ static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const c
 {
     for (;;) {
         if (dr_state.failed > 0) {
-            snprintf(errstr, errstr_size, "stopped publishing: a delivery failed (%s)",
+            snprintf(errstr, errstr_size, "stopped publishing: a delivery failed (%.200s)",
                      dr_state.first_errstr);
             free(buf);
             return -1;
