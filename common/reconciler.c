@@ -268,6 +268,8 @@ static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
 static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
 {
     size_t n = (size_t)parts->cnt;
+    if (n == 0)
+        return; /* a cooperative rebalance that gives this member nothing new */
     int32_t *p = xcalloc(n + 1, sizeof(int32_t));
     for (size_t i = 0; i < n; i++)
         p[i] = parts->elems[i].partition;
