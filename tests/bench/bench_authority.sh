@@ -128,7 +128,7 @@ cleanup() {
     # started would outlive it: stop them by pid, if their command line names that stack.
     for s in "${STACK_PIDS[@]}"; do
         pid=${s%% *} dir=${s#* }
-        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then
+        if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$dir/"; then
             note "stopping pid $pid of the stack in $dir by pid"
             kill -TERM "$pid" 2>/dev/null || true
         fi

@@ -13,9 +13,7 @@
 #   3. checks: DLQ entries (reason, origin, value unchanged), the Rejected event, the summary,
 #      the real import applied in every partition, the directory otherwise unchanged
 #   4. misplaced messages (no key, a key other than the record_uid), a gigantic but decodable
-#      record, a purge order for nobody: what the reconciler must do with them; cases that
-#      need a change in code this test's author does not own are listed in KNOWN_BUGS and
-#      reported (the test says which, and fails with SISOPI_STRICT=1)
+#      record, a purge order for nobody: what the reconciler must do with them
 #   5. a client with security.protocol=ssl against the plaintext dev broker fails clearly
 #
 # Poison in step 2 (15 to the DLQ, 1 rejected, 2 purge orders skipped): random bytes, an empty
@@ -31,7 +29,7 @@
 # oldest messages beyond that, so "gigantic" is 3 MiB here: more than the reconciler's producer
 # may send (message.max.bytes 1,000,000) and than max.partition.fetch.bytes (1 MiB), which the
 # consumer exceeds for a single message (KIP-74), less than fetch.max.bytes (50 MiB).
-# shellcheck disable=SC2016 # the conditions given to known() expand when they run
+# shellcheck disable=SC2016 # the conditions given to check_case() expand when they run
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
@@ -42,10 +40,6 @@ have_devbroker || fail "sisopi-devbroker is not built in $SISOPI_BUILD"
 [[ -x $INJECT && -x $PARTITION ]] || fail "the test tools are not built in $SISOPI_BUILD"
 for t in kcat jq; do command -v "$t" >/dev/null || fail "$t is not installed"; done
 
-# Cases that need a fix outside the files of this test's author (reconcile.c): checked, and
-# reported while they fail. SISOPI_STRICT=1 makes them fail the test.
-KNOWN_BUGS=" null-key other-key huge-record purge-nobody "
-KNOWN_SEEN=()
 
 step "start the stack"
 start_stack --schools "SchA SchB"
@@ -283,17 +277,11 @@ diff <(keep "$W/before.dump") <(keep "$W/after.dump") >"$W/dump.diff" ||
 printf '  %d values compared outside the real import, all equal\n' "$(keep "$W/after.dump" | wc -l)"
 
 step "4. misplaced messages, a gigantic decodable record, a purge order for nobody"
-# known ID WHAT CMD...: the check passes; or, for a case in KNOWN_BUGS, it is reported.
-known() {
+# check_case ID WHAT CMD...: CMD must succeed.
+check_case() {
     local id=$1 what=$2
     shift 2
-    if "$@"; then
-        [[ $KNOWN_BUGS == *" $id "* ]] && printf '  NOTE: %s now passes: remove it from KNOWN_BUGS\n' "$id"
-        return 0
-    fi
-    [[ $KNOWN_BUGS == *" $id "* && ${SISOPI_STRICT:-0} != 1 ]] || fail "$id: $what"
-    printf '  KNOWN BUG %s: %s\n' "$id" "$what"
-    KNOWN_SEEN+=("$id")
+    "$@" || fail "$id: $what"
 }
 dlq_has() { dlq | grep -F "sisopi-partition=${WHERE[$1]% *},sisopi-offset=${WHERE[$1]#* }" | grep -qF "$2"; }
 nobody() { [[ -z $(dn_of "$1") ]]; }
@@ -306,13 +294,13 @@ inject other-key "" record "$PI" sisopi-demo SchB teacher Q2 Other Key T1
 inject huge-record "" record "$PI" sisopi-demo SchB teacher Q3 @3000000 Huge
 inject purge-nobody "" purge NOBODY-9 1000
 reconcile
-known null-key "a UserRecord without a key goes to the dead-letter topic (reconcile.c handle(): no key check)" \
+check_case null-key "a UserRecord without a key goes to the dead-letter topic" \
     eval 'dlq_has null-key "no key" && nobody Q1'
-known other-key "a UserRecord keyed by another record_uid goes to the dead-letter topic (reconcile.c handle())" \
+check_case other-key "a UserRecord keyed by another record_uid goes to the dead-letter topic" \
     eval 'dlq_has other-key "is not the record_uid" && nobody Q2'
-known huge-record "a record with a 3 MB first name is refused (reconcile.c invalid_record(): no size limit)" \
+check_case huge-record "a record with a 3 MB first name goes to the dead-letter topic" \
     eval 'dlq_has huge-record "max_field_bytes" && nobody Q3'
-known purge-nobody "a purge order for an unknown person is logged and counted (reconcile.c handle_purge())" \
+check_case purge-nobody "a purge order for an unknown person is logged and counted" \
     eval '[[ $ROUT == *"purge_skipped record_uid=NOBODY-9"* ]]'
 
 step "5. security.protocol=ssl against the plaintext dev broker: a clear error, no hang"
@@ -332,4 +320,4 @@ assert_contains "$OUT" "SSL handshake failed" "the scheduler's log says why"
 assert_eq "" "$(dn_of L9999)" "nothing was published"
 
 printf 'figure: poison messages: %d dead-lettered, 1 rejected, 2 purge orders skipped; ' "$N_DLQ"
-printf '%d further cases checked, %d of them known bugs (%s)\n' 4 "${#KNOWN_SEEN[@]}" "${KNOWN_SEEN[*]}"
+printf '%d further cases checked (misplaced, oversized, purge for nobody)\n' 4
