@@ -1332,7 +1332,8 @@ int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *par
                 goto fail;
         }
         if (person_ldap_scan(core->ldap, core->cfg, NULL, rebuild_one, &r, e, sizeof(e)) != 0) {
-            snprintf(e, sizeof(e), "%s", r.err[0] ? r.err : e);
+            if (r.err[0]) /* the callback's error, else the scan's own in e already */
+                snprintf(e, sizeof(e), "%s", r.err);
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
