@@ -125,14 +125,24 @@ struct scan {
     char err[256];
 };
 
+/* A person's key for joining class members to it: the first RDN, lower-cased ("uid=a.b").
+ * uids are unique (slapo-unique), so it names the person wherever its entry is; a class group
+ * that still holds the DN from before a move (a reconciler killed between a wave's entries
+ * and its groups) then still counts as the person's class, and the next change replaces the
+ * old DN there instead of dropping the class (found by test_crash_convergence). */
 static char *dn_key(const char *dn)
 {
-    char *norm = NULL;
-    if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &norm, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
-        norm = NULL;
-    char *k = xstrdup(norm ? norm : dn);
-    if (norm)
-        ldap_memfree(norm);
+    LDAPDN parsed = NULL;
+    char *rdn = NULL, *k = NULL;
+    if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS && parsed && parsed[0] &&
+        ldap_rdn2str(parsed[0], &rdn, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
+        k = xstrdup(rdn);
+        ldap_memfree(rdn);
+    }
+    if (parsed)
+        ldap_dnfree(parsed);
+    if (!k)
+        k = xstrdup(dn);
     for (char *p = k; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return k;
