@@ -149,13 +149,23 @@ static const char *counter_store(bool email)
 
 /* Counter entries are never deleted by sisopi, so one seen once exists from then on (one
  * deleted by hand makes the next take fail with "no such object", which creates it again). */
-static bool counter_known(const struct applier *a, bool email, const char *key, bool remember)
+static void counter_key(bool email, const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", counter_store(email), key);
+}
+
+static bool counter_known(const struct applier *a, bool email, const char *key)
 {
     char k[USERNAME_OUT_MAX + 32];
-    snprintf(k, sizeof(k), "%s/%s", counter_store(email), key);
-    if (remember)
-        uid_set_add(a->known_counters, k, 1);
+    counter_key(email, key, k, sizeof(k));
     return uid_set_has(a->known_counters, k);
+}
+
+static void counter_remember(struct applier *a, bool email, const char *key)
+{
+    char k[USERNAME_OUT_MAX + 32];
+    counter_key(email, key, k, sizeof(k));
+    uid_set_add(a->known_counters, k, 1);
 }
 
 static void take_counter(struct apply_job *j, const char *store, const char *key, int stage)
@@ -185,7 +195,7 @@ static void create_counter(struct apply_job *j, const char *key, int stage)
  * taking it, as when two jobs race for a new key. */
 static void use_counter(struct apply_job *j, bool email, const char *key)
 {
-    if (counter_known(j->a, email, key, false)) {
+    if (counter_known(j->a, email, key)) {
         take_counter(j, counter_store(email), key, email ? ST_EMAIL_COUNTER : ST_USER_COUNTER);
         return;
     }
@@ -366,7 +376,7 @@ static void advance_counter(struct apply_job *j, bool email, bool creating)
     int take = email ? ST_EMAIL_COUNTER : ST_USER_COUNTER;
     int create = email ? ST_EMAIL_CREATE : ST_USER_CREATE;
     if (j->last_rc == LDAP_SUCCESS || (creating && j->last_rc == LDAP_ALREADY_EXISTS))
-        counter_known(j->a, email, key, true);
+        counter_remember(j->a, email, key);
     if (j->last_rc == LDAP_SUCCESS)
         counter_done(j, email, creating ? 0 : j->counter);
     else if (!creating && j->last_rc == LDAP_NO_SUCH_OBJECT)

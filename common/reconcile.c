@@ -154,17 +154,18 @@ fail:
 struct keep_ctx {
     const struct uid_set *drop;
     struct uid_set *keep;
-    FILE *f;
 };
 
 static void keep_suspect(const char *uid, void *opaque)
 {
     struct keep_ctx *k = opaque;
-    if (uid_set_has(k->drop, uid))
-        return;
-    uid_set_add(k->keep, uid, 1);
-    if (k->f)
-        fprintf(k->f, "%s\n", uid);
+    if (!uid_set_has(k->drop, uid))
+        uid_set_add(k->keep, uid, 1);
+}
+
+static void write_suspect(const char *uid, void *opaque)
+{
+    fprintf(opaque, "%s\n", uid);
 }
 
 /* After a batch is saved: the suspects it read back are settled (the state holds what the
@@ -189,9 +190,7 @@ static void inflight_commit(struct reconcile_core *c, const struct uid_set *sett
     FILE *f = fopen(tmp, "w");
     bool ok = f != NULL;
     if (f) {
-        k = (struct keep_ctx){.drop = settled, .keep = uid_set_new(), .f = f};
-        uid_set_each(c->suspects, keep_suspect, &k);
-        uid_set_free(k.keep);
+        uid_set_each(c->suspects, write_suspect, f);
         ok = fflush(f) == 0 && fdatasync(fileno(f)) == 0;
         ok = fclose(f) == 0 && ok;
     }
