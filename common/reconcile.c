@@ -528,6 +528,11 @@ static int flush_wave(struct batch *b)
         it->job.record = it->record;
         jobs[n_real++] = it->job;
     }
+    if (log_enabled(LOG_DEBUG)) { /* the fault tests time kills by it */
+        char sn[24];
+        snprintf(sn, sizeof(sn), "%zu", n_real);
+        log_kv(LOG_DEBUG, "wave_start", "jobs", sn, NULL);
+    }
     if (apply_wave(c->applier, jobs, n_real) < 0)
         b->lost = true;
     if (log_enabled(LOG_DEBUG)) {
