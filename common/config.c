@@ -236,6 +236,7 @@ void config_defaults(struct config *cfg)
     k->topic_users = xstrdup("sisopi.users");
     k->topic_events = xstrdup("sisopi.events");
     k->topic_dlq = xstrdup("sisopi.users.dlq");
+    k->topic_journal = xstrdup("sisopi.reconciler.journal");
     k->partitions = 12;
     k->replication_factor = 3;
 
@@ -426,7 +427,7 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
 {
     static const char *const keys[] = {"bootstrap",          "topics",     "partitions",
                                        "replication_factor", "properties", NULL};
-    static const char *const topic_keys[] = {"users", "events", "dlq", NULL};
+    static const char *const topic_keys[] = {"users", "events", "dlq", "journal", NULL};
     const config_setting_t *g, *t, *p;
     int64_t parts = k->partitions, repl = k->replication_factor;
     if (get_group(c, root, "kafka", keys, &g) < 0 ||
@@ -434,6 +435,7 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
         get_group(c, g, "topics", topic_keys, &t) < 0 ||
         get_str(c, t, "users", &k->topic_users) < 0 ||
         get_str(c, t, "events", &k->topic_events) < 0 || get_str(c, t, "dlq", &k->topic_dlq) < 0 ||
+        get_str(c, t, "journal", &k->topic_journal) < 0 ||
         get_int(c, g, "partitions", 1, 10000, &parts) < 0 ||
         get_int(c, g, "replication_factor", 1, 100, &repl) < 0)
         return -1;
@@ -771,6 +773,7 @@ void config_free(struct config *cfg)
     free(k->topic_users);
     free(k->topic_events);
     free(k->topic_dlq);
+    free(k->topic_journal);
     for (size_t i = 0; i < k->n_properties; i++) {
         free(k->properties[i].key);
         /* Some are secrets (sasl.password): leave no copy in freed memory. */

@@ -86,6 +86,7 @@ struct kafka_config {
     char *topic_users;            /* default "sisopi.users" */
     char *topic_events;           /* default "sisopi.events" */
     char *topic_dlq;              /* default "sisopi.users.dlq" */
+    char *topic_journal;          /* default "sisopi.reconciler.journal" (internal) */
     int partitions;               /* default 12 */
     int replication_factor;       /* default 3; the devbroker ignores it */
     struct config_kv *properties; /* passed to librdkafka as they are */

@@ -394,6 +394,7 @@ $bsline
     users = "sisopi.users";
     events = "sisopi.events";
     dlq = "sisopi.users.dlq";
+    journal = "sisopi.reconciler.journal";
   };
   partitions = $OPT_PARTITIONS;
   replication_factor = 1;   # the devbroker ignores it

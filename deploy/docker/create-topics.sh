@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # create-topics.sh: the one-shot "topics" job of docker-compose.yml. Runs in the apache/kafka
-# image with Kafka's own tools and creates sisopi's three topics, or checks and updates them
+# image with Kafka's own tools and creates sisopi's four topics, or checks and updates them
 # when they exist. Names, partitions, replication factor and bootstrap come from sisopi.cfg,
 # so the topics and the programs cannot disagree.
 # (`sisopi-admin topics create|check`, sisopi's own, works from the config through the Admin
@@ -29,6 +29,9 @@
 #   sisopi.users.dlq     kept forever, like the events: each dead letter is input that changed
 #                        nothing and someone must look at; `sisopi-audit verify` reads them to
 #                        tell which records were never applied; there are few.
+#   sisopi.reconciler.journal  7 days: the reconciler's own write-ahead record of the persons
+#                        it is changing; only the part no offset commit covers yet is ever
+#                        read (normally minutes old).
 # An existing topic with another partition count is an error (the ImportEnd markers count
 # records per partition); its retention and cleanup settings are set to the above.
 set -euo pipefail
@@ -66,11 +69,12 @@ cfg_value() {
 TOPIC_USERS=$(cfg_value users)
 TOPIC_EVENTS=$(cfg_value events)
 TOPIC_DLQ=$(cfg_value dlq)
+TOPIC_JOURNAL=$(cfg_value journal)
 PARTITIONS=$(cfg_value partitions)
 RF=$(cfg_value replication_factor)
 BOOTSTRAP=${BOOTSTRAP:-$(cfg_value bootstrap)}
-[[ $TOPIC_USERS != "$TOPIC_EVENTS" && $TOPIC_USERS != "$TOPIC_DLQ" && $TOPIC_EVENTS != "$TOPIC_DLQ" ]] ||
-    die "$CFG: the three topics must have different names"
+[[ $(printf '%s\n' "$TOPIC_USERS" "$TOPIC_EVENTS" "$TOPIC_DLQ" "$TOPIC_JOURNAL" | sort -u | wc -l) == 4 ]] ||
+    die "$CFG: the four topics must have different names"
 [[ $PARTITIONS =~ ^[1-9][0-9]*$ ]] || die "$CFG: partitions \"$PARTITIONS\" is not a positive number"
 [[ $RF =~ ^[1-9][0-9]*$ ]] || die "$CFG: replication_factor \"$RF\" is not a positive number"
 [[ $USERS_RETENTION_MS =~ ^(-1|[1-9][0-9]*)$ ]] ||
@@ -89,6 +93,7 @@ settings() {
     case $1 in
     "$TOPIC_EVENTS" | "$TOPIC_DLQ") printf '%s' "$base,retention.ms=-1,retention.bytes=-1" ;;
     "$TOPIC_USERS") printf '%s' "$base,retention.ms=$USERS_RETENTION_MS" ;;
+    "$TOPIC_JOURNAL") printf '%s' "$base,retention.ms=604800000" ;;
     esac
 }
 
@@ -124,7 +129,7 @@ ensure_topic() {
 }
 
 ((PLAN)) || note "bootstrap $BOOTSTRAP, config $CFG"
-for t in "$TOPIC_USERS" "$TOPIC_EVENTS" "$TOPIC_DLQ"; do
+for t in "$TOPIC_USERS" "$TOPIC_EVENTS" "$TOPIC_DLQ" "$TOPIC_JOURNAL"; do
     ensure_topic "$t"
 done
 ((PLAN)) || note "done"

@@ -22,7 +22,9 @@ struct want {
     bool exact_partitions; /* the end markers count per partition: must equal the config */
 };
 
-static void wants(const struct config *cfg, struct want w[3])
+#define N_TOPICS 4
+
+static void wants(const struct config *cfg, struct want w[N_TOPICS])
 {
     /* sisopi.users: 400 days, longer than a school year: an import held by the guard waits
      * for its release, a reconciler taking over a partition re-reads open imports, and the
@@ -32,6 +34,9 @@ static void wants(const struct config *cfg, struct want w[3])
     w[0] = (struct want){"users", cfg->kafka.topic_users, "34560000000", true};
     w[1] = (struct want){"events", cfg->kafka.topic_events, "-1", false};
     w[2] = (struct want){"dlq", cfg->kafka.topic_dlq, "-1", false};
+    /* The reconciler's journal: only what no commit covers yet is ever read (minutes), so a
+     * week is plenty; partitioned like sisopi.users (docs/reconciler.md). */
+    w[3] = (struct want){"journal", cfg->kafka.topic_journal, "604800000", true};
 }
 
 /* The topic's retention.ms via DescribeConfigs into out; 0, or -1 with err. */
@@ -84,32 +89,32 @@ static int check_one(rd_kafka_t *rk, const struct config *cfg, const struct want
     char err[512], ret[64];
     int parts = kafka_topic_partitions(rk, w->name, timeout_ms, err, sizeof(err));
     if (parts < 0) {
-        printf("%-7s %-24s ERROR  %s\n", w->role, w->name, err);
+        printf("%-7s %-26s ERROR  %s\n", w->role, w->name, err);
         return 1;
     }
     if (parts == 0) {
-        printf("%-7s %-24s MISSING  (sisopi-admin topics create)\n", w->role, w->name);
+        printf("%-7s %-26s MISSING  (sisopi-admin topics create)\n", w->role, w->name);
         return 1;
     }
     if (w->exact_partitions && parts != cfg->kafka.partitions) {
-        printf("%-7s %-24s WRONG  %d partitions, the config says kafka.partitions = %d: the end "
+        printf("%-7s %-26s WRONG  %d partitions, the config says kafka.partitions = %d: the end "
                "markers count records per partition, every party must agree; a new topic is "
                "needed\n",
                w->role, w->name, parts, cfg->kafka.partitions);
         return 1;
     }
     if (describe_retention(rk, w->name, timeout_ms, ret, sizeof(ret), err, sizeof(err)) < 0) {
-        printf("%-7s %-24s ok     %d partitions; retention.ms not checked: %s\n", w->role, w->name,
+        printf("%-7s %-26s ok     %d partitions; retention.ms not checked: %s\n", w->role, w->name,
                parts, err);
         return 0;
     }
     if (strcmp(ret, w->retention_ms) != 0 && strcmp(w->retention_ms, "-1") == 0) {
-        printf("%-7s %-24s WRONG  %d partitions; retention.ms = %s, should be -1 (kept "
+        printf("%-7s %-26s WRONG  %d partitions; retention.ms = %s, should be -1 (kept "
                "forever)\n",
                w->role, w->name, parts, ret);
         return 1;
     }
-    printf("%-7s %-24s ok     %d partitions, retention.ms = %s\n", w->role, w->name, parts, ret);
+    printf("%-7s %-26s ok     %d partitions, retention.ms = %s\n", w->role, w->name, parts, ret);
     return 0;
 }
 
@@ -117,16 +122,16 @@ static int check_one(rd_kafka_t *rk, const struct config *cfg, const struct want
 static int create_missing(rd_kafka_t *rk, const struct config *cfg, const struct want *w,
                           const bool *missing, int timeout_ms)
 {
-    rd_kafka_NewTopic_t *nt[3];
+    rd_kafka_NewTopic_t *nt[N_TOPICS];
     size_t n = 0;
     char err[512];
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < N_TOPICS; i++) {
         if (!missing[i])
             continue;
         nt[n] = rd_kafka_NewTopic_new(w[i].name, cfg->kafka.partitions,
                                       cfg->kafka.replication_factor, err, sizeof(err));
         if (!nt[n]) {
-            printf("%-7s %-24s ERROR  %s\n", w[i].role, w[i].name, err);
+            printf("%-7s %-26s ERROR  %s\n", w[i].role, w[i].name, err);
             return 1;
         }
         rd_kafka_NewTopic_set_config(nt[n], "retention.ms", w[i].retention_ms);
@@ -151,7 +156,7 @@ static int create_missing(rd_kafka_t *rk, const struct config *cfg, const struct
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(r[i]);
-            printf("%-24s %s\n", rd_kafka_topic_result_name(r[i]),
+            printf("%-26s %s\n", rd_kafka_topic_result_name(r[i]),
                    e ? rd_kafka_topic_result_error_string(r[i]) : "created");
             failed +=
                 e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
@@ -194,11 +199,11 @@ int admin_topics(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "sisopi-admin: %s\n", err);
         return EXIT_FAILED;
     }
-    struct want w[3];
+    struct want w[N_TOPICS];
     wants(cfg, w);
-    bool missing[3] = {false, false, false};
+    bool missing[N_TOPICS] = {false};
     int problems = 0, n_missing = 0;
-    for (size_t i = 0; create && i < 3; i++) {
+    for (size_t i = 0; create && i < N_TOPICS; i++) {
         int p = kafka_topic_partitions(rk, w[i].name, timeout_ms, err, sizeof(err));
         missing[i] = p == 0;
         n_missing += p == 0;
@@ -207,7 +212,7 @@ int admin_topics(const struct config *cfg, int argc, char **argv)
     if (create && !problems && n_missing)
         problems += create_missing(rk, cfg, w, missing, timeout_ms);
     if (!problems) { /* after a create too: what the broker now has */
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < N_TOPICS; i++)
             problems += check_one(rk, cfg, &w[i], timeout_ms);
     } else if (create && n_missing == 0) {
         fprintf(stderr, "sisopi-admin: %s\n", err);

@@ -13,9 +13,9 @@ CFG=$STACK_DIR/sisopi.cfg
 W=$STACK_DIR/work
 mkdir -p "$W"
 
-step "check: the three topics exist with the configured partitions"
+step "check: the four topics exist with the configured partitions"
 assert_rc 0 "topics check" "$A" -c "$CFG" topics check --timeout 2
-for t in sisopi.users sisopi.events sisopi.users.dlq; do
+for t in sisopi.users sisopi.events sisopi.users.dlq sisopi.reconciler.journal; do
     assert_contains "$(grep " $t " <<<"$OUT")" "ok     12 partitions" "$t"
 done
 assert_contains "$OUT" "retention.ms not checked" "the mock cannot describe configs: said, not hidden"

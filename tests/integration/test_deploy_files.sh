@@ -12,7 +12,7 @@
 # - the OpenLDAP image's entry point: a real slapd from the rendered files, on a loopback
 #   port, as the image runs it (slapd drops to openldap when the test runs as root): layout,
 #   sisopi's own bind with a password file that ends in a newline, overlays, restart, refusals;
-# - deploy/docker/create-topics.sh --plan: partitions and retention of the three topics;
+# - deploy/docker/create-topics.sh --plan: partitions and retention of the four topics;
 # - deploy/systemd: systemd-analyze verify (binaries' paths substituted) and security (exposure
 #   at most 2.0), the hardening and credential lines, sysusers and tmpfiles applied to a
 #   temporary root.
@@ -319,7 +319,7 @@ step "deploy/docker/create-topics.sh --plan: the topics of sisopi.cfg"
 run env SISOPI_CONFIG="$DCFG" USERS_RETENTION_MS="$USERS_RET" "$TOPICS" --plan
 ((RC == 0)) || fail "create-topics.sh --plan failed:"$'\n'"$OUT"
 PLAN=$OUT
-for t in "$(cfg_str users)" "$(cfg_str events)" "$(cfg_str dlq)"; do
+for t in "$(cfg_str users)" "$(cfg_str events)" "$(cfg_str dlq)" "$(cfg_str journal)"; do
     line=$(printf '%s\n' "$PLAN" | grep -e "--create .*--topic $t " || true)
     [[ -n $line ]] || fail "no create of $t in:"$'\n'"$PLAN"
     assert_contains "$line" "--partitions $PARTITIONS --replication-factor $(cfg_str replication_factor)" \
