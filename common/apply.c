@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "dir_layout.h"
+#include "failpoint.h"
 #include "log.h"
 #include "password.h"
 #include "strutil.h"
@@ -271,6 +272,12 @@ static void submit_modify(struct apply_job *j)
     ldap_mods_destroy(m);
 }
 
+/* The DN the entry has now: where a move starts and what a purge deletes. */
+static const char *entry_dn(const struct apply_job *j)
+{
+    return j->entry_dn ? j->entry_dn : j->before->dn;
+}
+
 static void submit_rename(struct apply_job *j)
 {
     const struct person *after = &j->plan.after;
@@ -279,19 +286,22 @@ static void submit_rename(struct apply_job *j)
     char *parent = layout_users_container_dn(j->a->cfg, after->primary_school, after->role);
     j->stage = ST_RENAME;
     j->a->stats.renames++;
-    ldap_conn_rename(j->a->c, j->before->dn, rdn, parent, 1, on_result, j);
+    ldap_conn_rename(j->a->c, entry_dn(j), rdn, parent, 1, on_result, j);
     free(parent);
     free(rdn);
     free(uid);
 }
 
-/* The next step of a modification after a move (or none). */
+/* The next step of a modification after a move: the attributes, or done (a move alone, e.g.
+ * a changed users container, is a change applied like any other). */
 static void after_rename(struct apply_job *j)
 {
-    if (j->plan.n_mods)
+    if (j->plan.n_mods) {
         submit_modify(j);
-    else
+    } else {
+        j->applied = true;
         j->stage = ST_DONE;
+    }
 }
 
 /* The username: given by the record, or from the scheme, with a counter when it has one. */
@@ -456,7 +466,37 @@ static void submit_delete(struct apply_job *j)
 {
     j->stage = ST_DELETE;
     j->a->stats.deletes++;
-    ldap_conn_delete(j->a->c, j->before->dn, on_result, j);
+    ldap_conn_delete(j->a->c, entry_dn(j), on_result, j);
+}
+
+/* The filter of the groups that name a person: by uid (NULL or "": not asked), or by any of
+ * the DNs it has had (the one before a change, the entry's now, the one after; NULLs and
+ * repeats skipped). malloc'd. */
+static char *holders_filter(const char *uid, const char *const *dns, size_t n)
+{
+    char *f = xstrdup("(|");
+    if (uid && *uid) {
+        char *u = ldap_escape_filter_value(uid);
+        char *g = xasprintf("%s(memberUid=%s)", f, u);
+        free(u);
+        free(f);
+        f = g;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool seen = !dns[i];
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = dns[k] && ldap_dn_equal(dns[k], dns[i]);
+        if (seen)
+            continue;
+        char *d = ldap_escape_filter_value(dns[i]);
+        char *g = xasprintf("%s(uniqueMember=%s)", f, d);
+        free(d);
+        free(f);
+        f = g;
+    }
+    char *g = xasprintf("%s)", f);
+    free(f);
+    return g;
 }
 
 /* Any group, managed or made by hand, may hold the account (by DN or by uid): without the
@@ -464,19 +504,14 @@ static void submit_delete(struct apply_job *j)
 static void start_delete(struct apply_job *j)
 {
     const struct person *p = j->before;
-    char *dn = ldap_escape_filter_value(p->dn);
-    char *uid = ldap_escape_filter_value(p->username ? p->username : "");
-    char *filter = p->username && *p->username
-                       ? xasprintf("(|(uniqueMember=%s)(memberUid=%s))", dn, uid)
-                       : xasprintf("(uniqueMember=%s)", dn);
+    const char *dns[] = {entry_dn(j), p->dn};
+    char *filter = holders_filter(p->username, dns, 2);
     static const char *const attrs[] = {"uniqueMember", NULL};
     j->purge = xcalloc(1, sizeof(struct purge_groups));
     j->stage = ST_FIND_GROUPS;
     ldap_conn_search(j->a->c, j->a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs,
                      on_group_entry, on_result, j);
     free(filter);
-    free(uid);
-    free(dn);
 }
 
 static void leave_groups(struct apply_job *j)
@@ -567,7 +602,10 @@ static void advance(struct apply_job *j)
 static void start(struct apply_job *j)
 {
     j->stage = ST_START;
-    if (j->kind == APPLY_DELETE) {
+    if (j->kind == APPLY_NOTHING) {
+        j->applied = true; /* done already: see enum apply_kind */
+        j->stage = ST_DONE;
+    } else if (j->kind == APPLY_DELETE) {
         start_delete(j);
     } else if (j->plan.action == PLAN_CREATE) {
         start_create(j);
@@ -641,25 +679,6 @@ static int cmp_change(const void *x, const void *y)
     return strcasecmp(a->group_dn, b->group_dn);
 }
 
-/* The cn and the school (ou) of a class group DN, from the DN itself. */
-static int class_group_parts(const char *dn, char **cn, char **school)
-{
-    LDAPDN parsed = NULL;
-    *cn = *school = NULL;
-    if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
-        return -1;
-    for (int i = 0; parsed[i]; i++) {
-        LDAPAVA *ava = parsed[i][0];
-        if (i == 0)
-            *cn = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
-        else if (!*school && ava->la_attr.bv_len == 2 &&
-                 strncasecmp(ava->la_attr.bv_val, "ou", 2) == 0)
-            *school = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
-    }
-    ldap_dnfree(parsed);
-    return *cn && *school ? 0 : -1;
-}
-
 /* Class groups are created on first use; the school groups come with the school. */
 static void ensure_class_group(struct applier *a, const char *dn, struct group_op *g)
 {
@@ -667,7 +686,7 @@ static void ensure_class_group(struct applier *a, const char *dn, struct group_o
     g->a = a;
     g->dn = dn;
     g->rc = LDAP_SUCCESS;
-    if (!strstr(dn, ",cn=klassen,") || class_group_parts(dn, &cn, &school) < 0) {
+    if (!strstr(dn, ",cn=klassen,") || layout_group_parts(dn, &cn, &school) < 0) {
         g->rc = -1; /* not a class group: nothing to create */
         return;
     }
@@ -780,26 +799,6 @@ static void resync_free(struct apply_job *j)
     j->resync = NULL;
 }
 
-/* A group sisopi keeps for a role at a school: Domain Users, the role groups, the classes.
- * Groups made by hand keep the person. */
-static bool managed_group(const struct config *cfg, const char *dn, enum role role)
-{
-    char *cn, *school;
-    if (class_group_parts(dn, &cn, &school) < 0)
-        return false;
-    bool managed = strcasestr(dn, ",cn=klassen,cn=schueler,cn=groups,ou=") != NULL;
-    char *g[3];
-    size_t ng = layout_role_group_dns(cfg, school, role, g);
-    g[ng++] = layout_domain_users_dn(cfg, school);
-    for (size_t i = 0; i < ng; i++) {
-        managed |= strcasecmp(g[i], dn) == 0;
-        free(g[i]);
-    }
-    free(cn);
-    free(school);
-    return managed;
-}
-
 static void push_change(struct person_plan *p, const char *group, bool add, const char *dn,
                         const char *uid)
 {
@@ -830,7 +829,7 @@ static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
         bool wanted = false;
         for (size_t w = 0; w < nw && !wanted; w++)
             wanted = strcasecmp(want[w], h->group) == 0;
-        if (!wanted && !managed_group(cfg, h->group, after->role))
+        if (!wanted && !layout_managed_group(cfg, h->group, after->role))
             continue;
         for (size_t k = 0; k < h->n_dns; k++) {
             if (!wanted || strcasecmp(h->dns[k], after->dn) != 0)
@@ -858,16 +857,13 @@ static int resync_memberships(struct applier *a, struct apply_job *jobs, size_t 
         if (!j->resync_groups || !j->applied || j->kind != APPLY_PLAN || !j->plan.after.dn)
             continue;
         const struct person *p = &j->plan.after;
-        char *uid = ldap_escape_filter_value(p->username ? p->username : "");
-        char *dn = ldap_escape_filter_value(p->dn);
-        char *filter = xasprintf("(|(memberUid=%s)(uniqueMember=%s))", uid, dn);
+        const char *dns[] = {p->dn, j->entry_dn, j->before ? j->before->dn : NULL};
+        char *filter = holders_filter(p->username, dns, 3);
         j->resync = xcalloc(1, sizeof(struct resync));
         ldap_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
                          on_held_done, j);
         asked++;
         free(filter);
-        free(dn);
-        free(uid);
     }
     if (!asked)
         return 0;
@@ -958,6 +954,7 @@ int apply_wave(struct applier *a, struct apply_job *jobs, size_t n)
 {
     a->n_ready = 0;
     run_entries(a, jobs, n);
+    failpoint("wave_entries");
     bool lost = false;
     for (size_t i = 0; i < n; i++)
         lost |= jobs[i].conn_lost;

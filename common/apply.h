@@ -22,17 +22,22 @@
 
 enum apply_kind {
     APPLY_PLAN = 0, /* a PLAN_CREATE or PLAN_MODIFY */
-    APPLY_DELETE,   /* a purge: before->dn leaves every group that holds it, then is deleted */
+    APPLY_DELETE,   /* a purge: the entry leaves every group that holds it, then is deleted */
+    APPLY_NOTHING,  /* applied without a write: the entry is gone already (a change that a
+                       crashed member made before a later one of its purged the person) */
 };
 
 struct apply_job {
     /* in */
     enum apply_kind kind;
-    struct person_plan plan;          /* owned: person_plan_free() by the caller */
-    const struct person *before;      /* NULL for a creation */
+    struct person_plan plan;     /* owned: person_plan_free() by the caller */
+    const struct person *before; /* NULL for a creation */
+    /* The DN the entry has now when it differs from before->dn (a change a crashed member
+     * left half-done): where a move starts, what a purge deletes. NULL: before->dn. */
+    const char *entry_dn;
     const struct user_record *record; /* creations: username, email, password, scheme values */
-    /* The person was read back from the directory (after a crash or from another owner): its
-     * entry may be newer than its groups, so its memberships are taken from the directory and
+    /* The person may have been left half-changed (after a crash, by this member or another):
+     * its memberships are taken from the directory, by its uid and every DN it has had, and
      * plan.groups is replaced by what makes them right (apply.c, resync_memberships). */
     bool resync_groups;
     /* out */

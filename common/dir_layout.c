@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <ldap.h>
 
 #include "ldap_escape.h"
 #include "strutil.h"
@@ -180,4 +183,45 @@ int layout_parse_generalized_time(const char *s, int64_t *unix_ms)
         return -1;
     *unix_ms = (int64_t)t * 1000;
     return 0;
+}
+
+int layout_group_parts(const char *dn, char **cn, char **school)
+{
+    LDAPDN parsed = NULL;
+    *cn = *school = NULL;
+    if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+        return -1;
+    for (int i = 0; parsed[i]; i++) {
+        LDAPAVA *ava = parsed[i][0];
+        if (i == 0)
+            *cn = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
+        else if (!*school && ava->la_attr.bv_len == 2 &&
+                 strncasecmp(ava->la_attr.bv_val, "ou", 2) == 0)
+            *school = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
+    }
+    ldap_dnfree(parsed);
+    if (*cn && *school)
+        return 0;
+    free(*cn);
+    free(*school);
+    *cn = *school = NULL;
+    return -1;
+}
+
+bool layout_managed_group(const struct config *cfg, const char *dn, enum role role)
+{
+    char *cn, *school;
+    if (layout_group_parts(dn, &cn, &school) < 0)
+        return false;
+    bool managed = strcasestr(dn, ",cn=klassen,cn=schueler,cn=groups,ou=") != NULL;
+    char *g[3];
+    size_t ng = layout_role_group_dns(cfg, school, role, g);
+    g[ng++] = layout_domain_users_dn(cfg, school);
+    for (size_t i = 0; i < ng; i++) {
+        managed |= ldap_dn_equal(g[i], dn);
+        free(g[i]);
+    }
+    free(cn);
+    free(school);
+    return managed;
 }

@@ -9,6 +9,7 @@
 #ifndef SISOPI_DIR_LAYOUT_H
 #define SISOPI_DIR_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,13 @@ void layout_generalized_time(int64_t unix_ms, char out[16]);
 int layout_parse_generalized_time(const char *s, int64_t *unix_ms);
 
 #define LAYOUT_LOCKED_TIME "000001010000Z" /* pwdAccountLockedTime: locked by an admin */
+
+/* The first RDN's value (*cn) and the first ou= value (*school) of a group DN, malloc'd.
+ * Returns 0, or -1 (both NULL) when the DN does not parse or has no ou=. */
+int layout_group_parts(const char *dn, char **cn, char **school);
+
+/* Whether dn is a group sisopi keeps for role at a school: Domain Users, the role groups, the
+ * classes. Groups made by hand are not. */
+bool layout_managed_group(const struct config *cfg, const char *dn, enum role role);
 
 #endif

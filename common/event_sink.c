@@ -20,6 +20,9 @@ struct event_sink {
     int64_t produced, acked, failed, dead_letters;
     int64_t failed_total; /* for the statistics; failed counts since the last flush */
     char first_error[256];
+    int64_t *journal_next; /* by partition: the journal offset after this producer's last
+                              acknowledged entry there, -1 before the first */
+    int32_t journal_parts;
 };
 
 static int dead_letter_stub(struct event_sink *s, const rd_kafka_headers_t *orig, const void *key,
@@ -75,6 +78,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     }
     s->acked++;
+    if (m->partition >= 0 && m->partition < s->journal_parts &&
+        strcmp(rd_kafka_topic_name(m->rkt), s->cfg->kafka.topic_journal) == 0 &&
+        m->offset + 1 > s->journal_next[m->partition])
+        s->journal_next[m->partition] = m->offset + 1;
 }
 
 /* Asks for the events topic's metadata now, best effort: the producer connects and learns the
@@ -94,8 +101,13 @@ struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n
 {
     struct event_sink *s = xcalloc(1, sizeof(*s));
     s->cfg = cfg;
+    s->journal_parts = cfg->kafka.partitions;
+    s->journal_next = xcalloc((size_t)s->journal_parts, sizeof(int64_t));
+    for (int32_t p = 0; p < s->journal_parts; p++)
+        s->journal_next[p] = -1;
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, n);
     if (!conf) {
+        free(s->journal_next);
         free(s);
         return NULL;
     }
@@ -103,6 +115,7 @@ struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n
     rd_kafka_conf_set_opaque(conf, s);
     s->rk = kafka_producer_new(conf, err, n);
     if (!s->rk) {
+        free(s->journal_next);
         free(s);
         return NULL;
     }
@@ -116,6 +129,7 @@ void event_sink_close(struct event_sink *s)
         return;
     rd_kafka_flush(s->rk, 10000);
     rd_kafka_destroy(s->rk);
+    free(s->journal_next);
     free(s);
 }
 
@@ -167,6 +181,37 @@ int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size
     free(buf);
     rd_kafka_poll(s->rk, 0);
     return rc;
+}
+
+int event_sink_journal(struct event_sink *s, int32_t partition, const char *key, const void *value,
+                       size_t len, char *err, size_t n)
+{
+    if (partition < 0 || partition >= s->journal_parts) {
+        snprintf(err, n, "journal: partition %d out of range", partition);
+        return -1;
+    }
+    rd_kafka_resp_err_t e;
+    for (;;) {
+        e = rd_kafka_producev(
+            s->rk, RD_KAFKA_V_TOPIC(s->cfg->kafka.topic_journal), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY((void *)key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(s->rk, 50);
+    }
+    if (e) {
+        snprintf(err, n, "cannot produce to %s: %s", s->cfg->kafka.topic_journal,
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    s->produced++;
+    return 0;
+}
+
+int64_t event_sink_journal_next(const struct event_sink *s, int32_t partition)
+{
+    return partition >= 0 && partition < s->journal_parts ? s->journal_next[partition] : -1;
 }
 
 /* Keys longer than this are left out of a stub along with the value. */

@@ -1,7 +1,7 @@
 /*
- * event_sink: the reconciler's (and scheduler's) producer for sisopi.events and the
- * dead-letter topic. Events are keyed by record_uid (import summaries by import_id); a flush
- * tells whether everything produced so far is durable on the broker.
+ * event_sink: the reconciler's (and scheduler's) producer for sisopi.events, the dead-letter
+ * topic and the reconciler's journal. Events are keyed by record_uid (import summaries by
+ * import_id); a flush tells whether everything produced so far is durable on the broker.
  */
 #ifndef SISOPI_EVENT_SINK_H
 #define SISOPI_EVENT_SINK_H
@@ -25,6 +25,14 @@ int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size
  * sisopi-error, sisopi-topic, sisopi-partition, sisopi-offset. */
 int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
                            char *err, size_t n);
+
+/* Produces a journal entry (journal.h) to the journal topic's partition `partition`, keyed by
+ * the record_uid. Durable once event_sink_flush() says so. Returns 0 or -1 with err. */
+int event_sink_journal(struct event_sink *s, int32_t partition, const char *key, const void *value,
+                       size_t len, char *err, size_t n);
+/* The journal offset after the last entry this producer had acknowledged in partition, or -1
+ * when it wrote none there. */
+int64_t event_sink_journal_next(const struct event_sink *s, int32_t partition);
 
 /* Waits until everything produced is acknowledged (or timeout_ms passed). Returns 0, or -1
  * with err if anything failed or is still in flight: the caller must not commit past it. */

@@ -11,6 +11,7 @@
 
 #include "attr_list.h"
 #include "dir_layout.h"
+#include "plan.h"
 #include "strutil.h"
 
 /* The personal attributes sisopi writes, besides the extra ones the CSV mapping names. */
@@ -111,25 +112,36 @@ char *person_ldap_filter_one(const char *source_uid, const char *record_uid)
     return f;
 }
 
-/* ---- the scan: persons first, then the class groups joined by normalized member DN ---- */
+/* ---- the scan: persons first, then every group, joined by the members' first RDN ---- */
+
+enum held_how { HELD_DN = 1, HELD_STALE_DN = 2, HELD_UID = 4 };
+
+/* A group that names a person, and how (enum held_how bits). */
+struct held {
+    size_t group; /* index into scan.groups */
+    unsigned how;
+};
 
 struct found {
-    char *key; /* normalized DN, lower-cased */
+    char *key; /* the first RDN, lower-cased ("uid=a.b") */
     struct person p;
+    struct held *held;
+    size_t n_held;
 };
 
 struct scan {
     const struct config *cfg;
     struct found *v;
     size_t n, cap;
+    char **groups; /* DNs of the groups that name any person */
+    size_t n_groups;
     char err[256];
 };
 
-/* A person's key for joining class members to it: the first RDN, lower-cased ("uid=a.b").
- * uids are unique (slapo-unique), so it names the person wherever its entry is; a class group
- * that still holds the DN from before a move (a reconciler killed between a wave's entries
- * and its groups) then still counts as the person's class, and the next change replaces the
- * old DN there instead of dropping the class (found by test_crash_convergence). */
+/* A person's key for joining group members to it: the first RDN, lower-cased ("uid=a.b").
+ * uids are unique (slapo-unique), so it names the person wherever its entry is: a group that
+ * still holds the DN from before a move (a reconciler killed between a wave's entries and its
+ * groups) then still counts as the person's, and the check below calls it stale. */
 static char *dn_key(const char *dn)
 {
     LDAPDN parsed = NULL;
@@ -159,13 +171,21 @@ static void on_person(const struct ldap_entry_info *e, void *opaque)
         s->cap = s->cap ? 2 * s->cap : 256;
         s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
     }
-    s->v[s->n].key = dn_key(e->dn);
-    s->v[s->n++].p = p;
+    s->v[s->n] = (struct found){.key = dn_key(e->dn), .p = p};
+    s->n++;
 }
 
 static int cmp_found(const void *a, const void *b)
 {
     return strcmp(((const struct found *)a)->key, ((const struct found *)b)->key);
+}
+
+static struct found *find_by_key(struct scan *s, char *key)
+{
+    struct found k = {.key = key};
+    struct found *f = bsearch(&k, s->v, s->n, sizeof(*s->v), cmp_found);
+    free(key);
+    return f;
 }
 
 static void add_class(struct person *p, const char *school, const char *klass)
@@ -179,26 +199,73 @@ static void add_class(struct person *p, const char *school, const char *klass)
         memset(c, 0, sizeof(*c));
         c->school = xstrdup(school);
     }
+    for (size_t i = 0; i < c->n_classes; i++) {
+        if (strcmp(c->classes[i], klass) == 0)
+            return;
+    }
     c->classes = xrealloc(c->classes, (c->n_classes + 1) * sizeof(char *));
     c->classes[c->n_classes++] = xstrdup(klass);
 }
 
-static void on_class_group(const struct ldap_entry_info *e, void *opaque)
+static void note_held(struct found *f, size_t group, unsigned how)
+{
+    for (size_t i = 0; i < f->n_held; i++) {
+        if (f->held[i].group == group) {
+            f->held[i].how |= how;
+            return;
+        }
+    }
+    f->held = xrealloc(f->held, (f->n_held + 1) * sizeof(*f->held));
+    f->held[f->n_held++] = (struct held){group, how};
+}
+
+static bool is_class_group(const struct ldap_entry_info *e)
+{
+    const struct ldap_attr_info *r = ldap_entry_attr(e, "ucsschoolRole");
+    for (size_t i = 0; r && i < r->n; i++) {
+        if (strncasecmp(r->values[i], "school_class:", 13) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A group: who it names, by DN (current or stale) and by uid; a class group also gives the
+ * persons it holds by DN their class (the classes are what the directory says). */
+static void on_group(const struct ldap_entry_info *e, void *opaque)
 {
     struct scan *s = opaque;
     const char *cn = ldap_entry_value(e, "cn");
     const struct ldap_attr_info *m = ldap_entry_attr(e, "uniqueMember");
-    if (!cn || !m)
+    const struct ldap_attr_info *u = ldap_entry_attr(e, "memberUid");
+    if (!cn || (!m && !u) || s->n == 0)
         return;
-    char *school = layout_class_school(cn);
-    for (size_t i = 0; i < m->n; i++) {
-        struct found key = {.key = dn_key(m->values[i])};
-        struct found *f = bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_found);
-        free(key.key);
-        if (f && !f->p.limbo)
+    size_t g = s->n_groups;
+    bool used = false;
+    char *school = is_class_group(e) ? layout_class_school(cn) : NULL;
+    for (size_t i = 0; m && i < m->n; i++) {
+        struct found *f = find_by_key(s, dn_key(m->values[i]));
+        if (!f)
+            continue;
+        note_held(f, g, ldap_dn_equal(m->values[i], f->p.dn) ? HELD_DN : HELD_STALE_DN);
+        used = true;
+        if (school && !f->p.limbo)
             add_class(&f->p, school, cn);
     }
+    for (size_t i = 0; u && i < u->n; i++) {
+        char *key = xasprintf("uid=%s", u->values[i]);
+        for (char *k = key; *k; k++)
+            *k = (char)tolower((unsigned char)*k);
+        struct found *f = find_by_key(s, key);
+        if (f) {
+            note_held(f, g, HELD_UID);
+            used = true;
+        }
+    }
     free(school);
+    if (used) {
+        s->groups = xrealloc(s->groups, (s->n_groups + 1) * sizeof(char *));
+        s->groups[s->n_groups++] = xstrdup(e->dn);
+    }
 }
 
 static int cmp_classes(const void *a, const void *b)
@@ -215,12 +282,62 @@ static void on_done(const struct ldap_result_info *r, void *opaque)
                  r->message ? r->message : "");
 }
 
+static void note_problem(struct person_ldap_groups *g, const char *what, const char *group)
+{
+    size_t len = strlen(g->detail);
+    if (len + 8 >= sizeof(g->detail))
+        return;
+    if (len && len + 3 < sizeof(g->detail)) {
+        memcpy(g->detail + len, "; ", 3);
+        len += 2;
+    }
+    snprintf(g->detail + len, sizeof(g->detail) - len, "%s %s", what, group);
+    if (strlen(g->detail) == sizeof(g->detail) - 1)
+        memcpy(g->detail + sizeof(g->detail) - 4, "...", 4);
+}
+
+/* The groups holding f against the groups f's person should be in. */
+static void check_groups(const struct scan *s, const struct found *f, struct person_ldap_groups *g)
+{
+    memset(g, 0, sizeof(*g));
+    char **want = NULL;
+    size_t nw = plan_groups(s->cfg, &f->p, &want);
+    for (size_t w = 0; w < nw; w++) {
+        unsigned how = 0;
+        for (size_t i = 0; i < f->n_held; i++) {
+            if (ldap_dn_equal(s->groups[f->held[i].group], want[w]))
+                how = f->held[i].how;
+        }
+        if ((how & (HELD_DN | HELD_UID)) != (HELD_DN | HELD_UID)) {
+            g->missing++;
+            note_problem(g, !(how & HELD_DN) ? "not by DN in" : "not by uid in", want[w]);
+        }
+    }
+    for (size_t i = 0; i < f->n_held; i++) {
+        const char *dn = s->groups[f->held[i].group];
+        bool wanted = false;
+        for (size_t w = 0; w < nw && !wanted; w++)
+            wanted = ldap_dn_equal(dn, want[w]);
+        if (f->held[i].how & HELD_STALE_DN) {
+            g->stale++;
+            note_problem(g, "an old DN in", dn);
+        } else if (!wanted && layout_managed_group(s->cfg, dn, f->p.role)) {
+            g->extra++;
+            note_problem(g, "wrongly in", dn);
+        }
+    }
+    for (size_t w = 0; w < nw; w++)
+        free(want[w]);
+    free(want);
+}
+
 int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *filter,
                      person_ldap_cb cb, void *opaque, char *err, size_t n)
 {
     struct scan s = {.cfg = cfg};
     static const char *const person_attrs[] = {"*", "pwdAccountLockedTime", NULL};
-    static const char *const group_attrs[] = {"cn", "uniqueMember", NULL};
+    static const char *const group_attrs[] = {"cn", "ucsschoolRole", "uniqueMember", "memberUid",
+                                              NULL};
     char *f = xasprintf("(&(objectClass=ucsschoolType)(ucsschoolSourceUID=*)(ucsschoolRecordUID=*)"
                         "(|(objectClass=ucsschoolStudent)(objectClass=ucsschoolTeacher)"
                         "(objectClass=ucsschoolStaff))%s)",
@@ -233,9 +350,8 @@ int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *
     if (!s.err[0] && s.n > 0) {
         qsort(s.v, s.n, sizeof(*s.v), cmp_found);
         ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE,
-                         "(&(objectClass=sisopiGroup)(ucsschoolRole=school_class:*)"
-                         "(uniqueMember=*))",
-                         group_attrs, on_class_group, on_done, &s);
+                         "(&(objectClass=sisopiGroup)(|(uniqueMember=*)(memberUid=*)))",
+                         group_attrs, on_group, on_done, &s);
         ldap_conn_drain(c);
     }
     if (s.err[0]) {
@@ -248,11 +364,113 @@ int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *
             qsort(p->classes, p->n_classes, sizeof(*p->classes), cmp_classes);
         for (size_t k = 0; k < p->n_classes; k++)
             qsort(p->classes[k].classes, p->classes[k].n_classes, sizeof(char *), cmp_str);
-        if (rc == 0)
-            rc = cb(p, opaque);
+        if (rc == 0) {
+            struct person_ldap_groups g;
+            check_groups(&s, &s.v[i], &g);
+            rc = cb(p, &g, opaque);
+        }
         person_free(p);
         free(s.v[i].key);
+        free(s.v[i].held);
     }
+    for (size_t i = 0; i < s.n_groups; i++)
+        free(s.groups[i]);
+    free(s.groups);
     free(s.v);
     return rc;
+}
+
+/* ---- entries as they are ---- */
+
+static bool is_managed_attr(const struct config *cfg, const char *name)
+{
+    static const char *const status[] = {"ucsschoolSchool",
+                                         "ucsschoolRole",
+                                         "departmentNumber",
+                                         "shadowExpire",
+                                         "pwdAccountLockedTime",
+                                         "ucsschoolPurgeTimestamp",
+                                         NULL};
+    for (const char *const *a = status; *a; a++) {
+        if (strcasecmp(*a, name) == 0)
+            return true;
+    }
+    return is_personal(cfg, name);
+}
+
+void person_entry_free(struct person_entry *e)
+{
+    free(e->record_uid);
+    free(e->source_uid);
+    free(e->dn);
+    free(e->username);
+    attr_list_free(&e->managed);
+    memset(e, 0, sizeof(*e));
+}
+
+struct fetch {
+    const struct config *cfg;
+    person_entry_cb cb;
+    void *opaque;
+    char err[256];
+};
+
+static void on_fetched(const struct ldap_entry_info *e, void *opaque)
+{
+    struct fetch *f = opaque;
+    const char *sid = ldap_entry_value(e, "ucsschoolSourceUID");
+    const char *rid = ldap_entry_value(e, "ucsschoolRecordUID");
+    const char *uid = ldap_entry_value(e, "uid");
+    if (!sid || !rid || !uid)
+        return;
+    struct person_entry pe = {.record_uid = xstrdup(rid),
+                              .source_uid = xstrdup(sid),
+                              .dn = xstrdup(e->dn),
+                              .username = xstrdup(uid)};
+    for (size_t i = 0; i < e->n_attrs; i++) {
+        if (is_managed_attr(f->cfg, e->attrs[i].name))
+            attr_list_set(&pe.managed, e->attrs[i].name, (const char *const *)e->attrs[i].values,
+                          e->attrs[i].n);
+    }
+    f->cb(&pe, f->opaque);
+}
+
+static void on_fetch_done(const struct ldap_result_info *r, void *opaque)
+{
+    struct fetch *f = opaque;
+    if (r->rc != LDAP_SUCCESS && !f->err[0])
+        snprintf(f->err, sizeof(f->err), "search under %s: %s (%s)", r->dn, ldap_err2string(r->rc),
+                 r->message ? r->message : "");
+}
+
+#define FETCH_CHUNK 100
+
+int person_ldap_fetch(struct ldap_conn *c, const struct config *cfg, const char *const *source_uids,
+                      const char *const *record_uids, size_t n, person_entry_cb cb, void *opaque,
+                      char *err, size_t errlen)
+{
+    static const char *const attrs[] = {"*", "pwdAccountLockedTime", NULL};
+    struct fetch f = {.cfg = cfg, .cb = cb, .opaque = opaque};
+    for (size_t i = 0; i < n && !f.err[0]; i += FETCH_CHUNK) {
+        size_t m = n - i < FETCH_CHUNK ? n - i : FETCH_CHUNK;
+        char *filter = xstrdup("(|");
+        for (size_t k = i; k < i + m; k++) {
+            char *one = person_ldap_filter_one(source_uids[k], record_uids[k]);
+            char *longer = xasprintf("%s%s", filter, one);
+            free(filter);
+            free(one);
+            filter = longer;
+        }
+        char *full = xasprintf("%s)", filter);
+        free(filter);
+        ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, full, attrs, on_fetched,
+                         on_fetch_done, &f);
+        free(full);
+    }
+    ldap_conn_drain(c);
+    if (f.err[0] || ldap_conn_is_down(c)) {
+        snprintf(err, errlen, "%s", f.err[0] ? f.err : "the directory connection was lost");
+        return -1;
+    }
+    return 0;
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "dir_layout.h"
+#include "ldap_escape.h"
 #include "strutil.h"
 
 /* ---- small helpers over the person struct ---- */
@@ -454,6 +455,51 @@ void plan_create_attrs(const struct person_plan *p, const char *password_hash,
         attr_list_set(out, p->after_entry.v[i].name,
                       (const char *const *)p->after_entry.v[i].values,
                       p->after_entry.v[i].n_values);
+}
+
+void plan_keep(const struct config *cfg, const struct person *before, struct person_plan *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->action = PLAN_MODIFY;
+    out->event = EVENT_MODIFIED;
+    person_copy(&out->after, before);
+    free(out->after.dn);
+    out->after.dn =
+        layout_user_dn(cfg, out->after.username, out->after.primary_school, out->after.role);
+    out->move = strcasecmp(before->dn, out->after.dn) != 0;
+    plan_entry_attrs(cfg, before, &out->before_entry);
+    plan_entry_attrs(cfg, &out->after, &out->after_entry);
+    out->n_mods = attr_list_diff(out->before_entry.v, out->before_entry.n, out->after_entry.v,
+                                 out->after_entry.n, &out->mods);
+    diff_groups(cfg, before, out);
+}
+
+void plan_rebase(const struct config *cfg, struct person_plan *p, const char *dn,
+                 const char *username, const struct attr_list *managed)
+{
+    if (p->action == PLAN_CREATE) {
+        /* Created before the crash: the account keeps the name it was given then, and the
+         * address a scheme gave it (a new counter would make another one). */
+        plan_finish_create(cfg, p, username);
+        const struct attr_values *mail = attr_list_get(managed, "mail");
+        if (mail && mail->n_values && !attr_list_get(&p->after_entry, "mail") &&
+            cfg->import.scheme_email) {
+            struct attr_list l = {
+                .v = p->after.attrs, .n = p->after.n_attrs, .cap = p->after.n_attrs};
+            attr_list_set1(&l, "mail", mail->values[0]);
+            p->after.attrs = l.v;
+            p->after.n_attrs = l.n;
+            attr_list_set1(&p->after_entry, "mail", mail->values[0]);
+        }
+        p->action = PLAN_MODIFY; /* the event stays Created */
+    }
+    attr_list_free(&p->before_entry);
+    attr_list_copy(&p->before_entry, managed->v, managed->n);
+    free(p->mods);
+    p->mods = NULL;
+    p->n_mods = attr_list_diff(p->before_entry.v, p->before_entry.n, p->after_entry.v,
+                               p->after_entry.n, &p->mods);
+    p->move = !ldap_dn_equal(dn, p->after.dn);
 }
 
 void person_plan_free(struct person_plan *p)

@@ -87,6 +87,24 @@ size_t plan_groups(const struct config *cfg, const struct person *p, char ***out
 void plan_create_attrs(const struct person_plan *p, const char *password_hash,
                        struct attr_list *out);
 
+/* A plan that leaves the person as its state says (the target is before itself, its DN as the
+ * configuration makes it), never PLAN_NONE: for a person whose entry and groups must be made
+ * to match its state (plan_rebase) when no message changes it. */
+void plan_keep(const struct config *cfg, const struct person *before, struct person_plan *out);
+
+/*
+ * Turns a plan made from the person's last known state into one that carries the change out
+ * against the entry as the directory holds it now (at dn, named username, with the managed
+ * attributes `managed`): what a crashed member left half-done. The attributes to write become
+ * the difference between the entry's and the target's, the move starts from dn. The groups are
+ * the applier's to make right from the groups themselves (apply_job.resync_groups). A
+ * PLAN_CREATE whose entry exists already (added before the crash) keeps that entry's username
+ * (and a generated mail address) and becomes a PLAN_MODIFY; its event stays Created.
+ * plan must be PLAN_CREATE or PLAN_MODIFY with its after state complete.
+ */
+void plan_rebase(const struct config *cfg, struct person_plan *p, const char *dn,
+                 const char *username, const struct attr_list *managed);
+
 void person_plan_free(struct person_plan *p);
 
 #endif

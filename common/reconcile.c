@@ -4,20 +4,17 @@
  */
 #include "reconcile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "avro_codec.h"
-#include "dir_layout.h"
+#include "failpoint.h"
 #include "import_id.h"
+#include "journal.h"
 #include "log.h"
 #include "partitioner.h"
 #include "person_ldap.h"
@@ -25,9 +22,8 @@
 #include "strutil.h"
 #include "topic_reader.h"
 
-#define WAVE_MAX     1000
-#define REPLAY_MS    60000
-#define LOOKUP_CHUNK 100
+#define WAVE_MAX  1000
+#define REPLAY_MS 60000
 
 enum item_kind { ITEM_RECORD, ITEM_REMOVE, ITEM_PURGE };
 
@@ -43,6 +39,13 @@ struct item {
     char *import_id;
     char *school; /* ITEM_REMOVE: the school taken away */
     bool dry_run;
+    /* A suspect (reconcile.h): the change is carried out against its entry as the directory
+     * holds it (actual), read just before the wave. */
+    bool rebase;
+    bool keep; /* nothing to change but that: no event */
+    bool gone; /* rebase found no entry for a removal or a purge: nothing left to write */
+    bool has_actual;
+    struct person_entry actual;
 };
 
 /* The import a batch touched last, kept in memory and written back when another one is
@@ -66,8 +69,7 @@ struct batch {
     bool lost;                  /* the directory went away: retry the batch */
     struct users_msg **decoded; /* the batch's messages, alive until it ends */
     size_t n_decoded;
-    struct uid_set *touched; /* every person a wave of this batch touched */
-    struct uid_set *resync;  /* persons read back from the directory in this batch */
+    struct uid_set *touched; /* every person a wave of this batch touched: 1 + first offset */
     char err[512];
     const char *topic;
 };
@@ -126,173 +128,6 @@ static void person_event(struct batch *b, const struct item *it, enum event_type
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* in-flight file: the persons a wave may have half-changed                                 */
-
-static int inflight_write(struct batch *b)
-{
-    struct reconcile_core *c = b->core;
-    int fd = open(c->inflight_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd < 0)
-        goto fail;
-    for (size_t i = 0; i < b->n_items; i++) {
-        const char *uid = b->items[i].has_before ? b->items[i].before.record_uid
-                                                 : b->items[i].job.plan.after.record_uid;
-        if (dprintf(fd, "%s\n", uid) < 0)
-            goto fail_fd;
-    }
-    if (fdatasync(fd) < 0)
-        goto fail_fd;
-    close(fd);
-    return 0;
-fail_fd:
-    close(fd);
-fail:
-    snprintf(b->err, sizeof(b->err), "%s: %s", c->inflight_path, strerror(errno));
-    return -1;
-}
-
-struct keep_ctx {
-    const struct uid_set *drop;
-    struct uid_set *keep;
-};
-
-static void keep_suspect(const char *uid, void *opaque)
-{
-    struct keep_ctx *k = opaque;
-    if (!uid_set_has(k->drop, uid))
-        uid_set_add(k->keep, uid, 1);
-}
-
-static void write_suspect(const char *uid, void *opaque)
-{
-    fprintf(opaque, "%s\n", uid);
-}
-
-/* After a batch is saved: the suspects it read back are settled (the state holds what the
- * directory said); the others stay suspects, on disk too. Truncating the file here lost the
- * suspects of an earlier crash that no batch had touched yet, and a second kill then left
- * them planned from a stale state (found by test_crash_convergence: a move to limbo done
- * before the first kill was done again and failed). */
-static void inflight_commit(struct reconcile_core *c, const struct uid_set *settled)
-{
-    struct keep_ctx k = {.drop = settled, .keep = uid_set_new()};
-    uid_set_each(c->suspects, keep_suspect, &k);
-    uid_set_free(c->suspects);
-    c->suspects = k.keep;
-    if (uid_set_count(c->suspects) == 0) {
-        if (truncate(c->inflight_path, 0) < 0 && errno != ENOENT)
-            log_kv(LOG_WARN, "inflight_truncate_failed", "file", c->inflight_path, "error",
-                   strerror(errno), NULL);
-        return;
-    }
-    /* Rare (after a crash, until every suspect was touched once): rewritten atomically. */
-    char *tmp = xasprintf("%s.tmp", c->inflight_path);
-    FILE *f = fopen(tmp, "w");
-    bool ok = f != NULL;
-    if (f) {
-        uid_set_each(c->suspects, write_suspect, f);
-        ok = fflush(f) == 0 && fdatasync(fileno(f)) == 0;
-        ok = fclose(f) == 0 && ok;
-    }
-    if (!ok || rename(tmp, c->inflight_path) != 0) {
-        /* The old file still lists them (and more): suspects are only ever read back once
-         * too often, never once too few. */
-        log_kv(LOG_WARN, "inflight_write_failed", "file", tmp, "error", strerror(errno), NULL);
-        unlink(tmp);
-    }
-    free(tmp);
-}
-
-/* After a crash: the persons of the interrupted waves become suspects. */
-static void inflight_recover(struct reconcile_core *c)
-{
-    FILE *f = fopen(c->inflight_path, "r");
-    char line[1024];
-    size_t n = 0;
-    while (f && fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (*line && uid_set_add(c->suspects, line, 1) == 0)
-            n++;
-    }
-    if (f)
-        fclose(f);
-    if (n) {
-        char s[24];
-        snprintf(s, sizeof(s), "%zu", n);
-        log_kv(LOG_WARN, "inflight_recovered", "persons", s, "msg",
-               "an earlier run stopped in the middle of a change; these persons are read back "
-               "from the directory before they are changed again",
-               NULL);
-    }
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* reading persons back from the directory                                                  */
-
-struct adopt_ctx {
-    struct batch *b;
-    int32_t partitions;
-};
-
-static int adopt_person(const struct person *p, void *opaque)
-{
-    struct adopt_ctx *a = opaque;
-    int32_t part = partitioner_partition(p->record_uid, strlen(p->record_uid), a->partitions);
-    char err[256];
-    if (state_person_put(a->b->txn, part, p, err, sizeof(err)) < 0) {
-        snprintf(a->b->err, sizeof(a->b->err), "state: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Reads the given persons from the directory into the state (replacing what it had; a person
- * missing there is removed from the state). */
-static int read_back(struct batch *b, const char *const *uids, const char *const *sids, size_t n)
-{
-    struct reconcile_core *c = b->core;
-    char err[256];
-    for (size_t i = 0; i < n; i += LOOKUP_CHUNK) {
-        size_t m = n - i < LOOKUP_CHUNK ? n - i : LOOKUP_CHUNK;
-        size_t len = 2, cap = 256;
-        char *f = xmalloc(cap);
-        strcpy(f, "(|");
-        for (size_t k = i; k < i + m; k++) {
-            char *one = person_ldap_filter_one(sids[k], uids[k]);
-            size_t l = strlen(one);
-            if (len + l + 2 > cap) {
-                cap = 2 * (len + l + 2);
-                f = xrealloc(f, cap);
-            }
-            memcpy(f + len, one, l + 1);
-            len += l;
-            free(one);
-        }
-        strcpy(f + len, ")");
-        int32_t parts = c->cfg->kafka.partitions;
-        for (size_t k = i; k < i + m; k++) {
-            int32_t p = partitioner_partition(uids[k], strlen(uids[k]), parts);
-            if (state_person_del(b->txn, p, uids[k], err, sizeof(err)) < 0) {
-                free(f);
-                snprintf(b->err, sizeof(b->err), "state: %s", err);
-                return -1;
-            }
-        }
-        struct adopt_ctx a = {b, parts};
-        int rc = person_ldap_scan(c->ldap, c->cfg, f, adopt_person, &a, err, sizeof(err));
-        free(f);
-        if (rc != 0) {
-            if (ldap_conn_is_down(c->ldap))
-                b->lost = true;
-            if (!b->err[0])
-                snprintf(b->err, sizeof(b->err), "reading persons back: %s", err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------- */
 /* waves                                                                                    */
 
 static void item_free(struct item *it)
@@ -300,6 +135,8 @@ static void item_free(struct item *it)
     person_plan_free(&it->job.plan);
     if (it->has_before)
         person_free(&it->before);
+    if (it->has_actual)
+        person_entry_free(&it->actual);
     free(it->import_id);
     free(it->school);
     memset(it, 0, sizeof(*it));
@@ -422,46 +259,6 @@ static int count_outcome(struct batch *b, const struct item *it, bool ok)
     return bump_count(b, it->partition, it->import_id, k);
 }
 
-/* Records in a wave whose person the state does not know may still exist in the directory
- * (another reconciler's crash, a lost state): look them up and plan them again if found. */
-static int lookup_creations(struct batch *b)
-{
-    size_t n = 0;
-    const char **uids = xcalloc(b->n_items + 1, sizeof(char *));
-    const char **sids = xcalloc(b->n_items + 1, sizeof(char *));
-    for (size_t i = 0; i < b->n_items; i++) {
-        const struct item *it = &b->items[i];
-        if (it->kind == ITEM_RECORD && it->job.plan.action == PLAN_CREATE && !it->dry_run) {
-            uids[n] = it->record->record_uid;
-            sids[n++] = it->record->source_uid;
-        }
-    }
-    int rc = n ? read_back(b, uids, sids, n) : 0;
-    for (size_t i = 0; rc == 0 && i < b->n_items; i++) {
-        struct item *it = &b->items[i];
-        if (it->kind != ITEM_RECORD || it->job.plan.action != PLAN_CREATE || it->dry_run)
-            continue;
-        struct person found;
-        char err[256];
-        int g = state_person_get(b->txn, it->partition, it->record->record_uid, &found, err,
-                                 sizeof(err));
-        if (g < 0) {
-            snprintf(b->err, sizeof(b->err), "state: %s", err);
-            rc = -1;
-        } else if (g == 0) {
-            /* It exists: this is a modification of what the directory has. */
-            uid_set_add(b->resync, it->record->record_uid, 1);
-            person_plan_free(&it->job.plan);
-            it->before = found;
-            it->has_before = true;
-            plan_user_record(b->core->cfg, &it->before, it->record, &it->job.plan);
-        }
-    }
-    free(uids);
-    free(sids);
-    return rc;
-}
-
 static int save_item(struct batch *b, struct item *it)
 {
     char err[256];
@@ -481,26 +278,147 @@ static double wave_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A plan that changes no attribute and only makes the person's memberships right: for a
- * person read back from the directory, whose entry may be newer than its groups (a crash
- * between a wave's entries and its groups), when its record or removal changes nothing else. */
-static void plan_memberships_only(struct person_plan *p, const struct person *before)
+static const char *item_uid(const struct item *it)
 {
-    person_plan_free(p);
-    memset(p, 0, sizeof(*p));
-    p->action = PLAN_MODIFY;
-    p->event = EVENT_MODIFIED;
-    person_copy(&p->after, before);
+    return it->has_before ? it->before.record_uid : it->job.plan.after.record_uid;
 }
 
-/* Whether the item's person was read back from the directory in this batch. */
-static bool read_back_now(const struct batch *b, const struct item *it)
+/* Whether the item writes to the directory (dry runs and unchanged persons do not). */
+static bool item_writes(const struct item *it)
 {
-    return it->has_before && it->kind != ITEM_PURGE &&
-           uid_set_has(b->resync, it->before.record_uid);
+    return !it->dry_run && it->job.plan.action != PLAN_NONE;
 }
 
-/* Carries out the current wave. Returns 0, or -1 (b->lost or b->err say why). */
+/* Before the wave writes anything: one journal entry per person it changes (its state before,
+ * the offset of the message), acknowledged by the broker. */
+static int journal_wave(struct batch *b)
+{
+    struct reconcile_core *c = b->core;
+    struct state_buf buf = {0};
+    char err[256];
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < b->n_items && rc == 0; i++) {
+        const struct item *it = &b->items[i];
+        if (!item_writes(it))
+            continue;
+        struct journal_entry e = {.input_offset = it->offset, .has_before = it->has_before};
+        if (it->has_before)
+            e.before = it->before; /* borrowed for the encoding */
+        journal_entry_encode(&e, &buf);
+        rc = event_sink_journal(c->events, it->partition, item_uid(it), buf.p, buf.len, err,
+                                sizeof(err));
+        n++;
+    }
+    state_codec_buf_free(&buf);
+    if (rc == 0 && n > 0)
+        rc = event_sink_flush(c->events, 30000, err, sizeof(err));
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "journal: %s", err);
+        b->lost = true; /* the broker: retry */
+    }
+    return rc;
+}
+
+static void on_actual(struct person_entry *e, void *opaque)
+{
+    struct batch *b = opaque;
+    for (size_t i = 0; i < b->n_items; i++) {
+        struct item *it = &b->items[i];
+        if (it->rebase && !it->has_actual && strcasecmp(item_uid(it), e->record_uid) == 0) {
+            it->actual = *e;
+            it->has_actual = true;
+            return;
+        }
+    }
+    person_entry_free(e); /* a second entry with the ids: the first one wins */
+}
+
+/* A suspect's change, planned from its state, carried out against its entry as it is. */
+static void rebase_item(struct batch *b, struct item *it)
+{
+    const struct config *cfg = b->core->cfg;
+    struct person_plan *p = &it->job.plan;
+    if (it->kind == ITEM_PURGE) {
+        it->gone = !it->has_actual;
+        return;
+    }
+    if (it->has_actual) {
+        plan_rebase(cfg, p, it->actual.dn, it->actual.username, &it->actual.managed);
+        it->job.resync_groups = true;
+    } else if (p->action == PLAN_CREATE) {
+        /* nothing was added before the crash: a creation as any other */
+    } else if (it->kind == ITEM_RECORD) {
+        /* The entry is gone (purged by a later message the crash left unapplied, or by
+         * hand): a school lists the person, so it gets an account again. */
+        person_plan_free(p);
+        person_free(&it->before);
+        it->has_before = it->keep = false;
+        plan_user_record(cfg, NULL, it->record, p);
+    } else {
+        it->gone = true; /* a removal of a person who is gone already */
+    }
+}
+
+/* Reads the entries of the wave's suspects and rebases their changes. 0, or -1 (b->lost or
+ * b->err). */
+static int rebase_wave(struct batch *b)
+{
+    struct reconcile_core *c = b->core;
+    size_t n = 0;
+    const char **rids = xcalloc(b->n_items + 1, sizeof(char *));
+    const char **sids = xcalloc(b->n_items + 1, sizeof(char *));
+    for (size_t i = 0; i < b->n_items; i++) {
+        struct item *it = &b->items[i];
+        if (!it->rebase || !item_writes(it))
+            continue;
+        rids[n] = item_uid(it);
+        sids[n++] = it->has_before ? it->before.source_uid : it->job.plan.after.source_uid;
+    }
+    char err[256];
+    int rc =
+        n ? person_ldap_fetch(c->ldap, c->cfg, sids, rids, n, on_actual, b, err, sizeof(err)) : 0;
+    free(rids);
+    free(sids);
+    if (rc < 0) {
+        b->lost = ldap_conn_is_down(c->ldap);
+        snprintf(b->err, sizeof(b->err), "reading suspects back: %s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n_items; i++) {
+        struct item *it = &b->items[i];
+        if (it->rebase && item_writes(it))
+            rebase_item(b, it);
+    }
+    return 0;
+}
+
+/* The applied (or, dry, planned) change of one item: its event, its state, its count. */
+static int finish_item(struct batch *b, struct item *it)
+{
+    struct reconcile_core *c = b->core;
+    bool ok = it->dry_run || it->job.applied;
+    if (!ok) {
+        person_event(b, it, EVENT_REJECTED, it->job.error);
+        log_kv(LOG_WARN, "rejected", "record_uid", it->job.plan.after.record_uid, "import_id",
+               it->import_id, "error", it->job.error, NULL);
+        return count_outcome(b, it, false);
+    }
+    if (!it->keep)
+        person_event(b, it, it->kind == ITEM_PURGE ? EVENT_DELETED : it->job.plan.event, NULL);
+    if (!it->dry_run && save_item(b, it) < 0)
+        return -1;
+    if (it->rebase && (!it->gone || it->kind == ITEM_PURGE))
+        uid_set_add(c->resolved, item_uid(it), 1);
+    if (it->keep)
+        return it->kind == ITEM_RECORD
+                   ? bump_count(b, it->partition, it->import_id, COUNT_UNCHANGED)
+                   : 0;
+    return count_outcome(b, it, true);
+}
+
+/* Carries out the current wave: journal, suspects read back, the writes, then events, state
+ * and counts. Returns 0, or -1 (b->lost or b->err say why). */
 static int flush_wave(struct batch *b)
 {
     struct reconcile_core *c = b->core;
@@ -508,7 +426,15 @@ static int flush_wave(struct batch *b)
         return 0;
     int rc = 0;
     double t0 = wave_clock();
-    if (lookup_creations(b) < 0 || inflight_write(b) < 0) {
+    if (c->consumer && rd_kafka_assignment_lost(c->consumer)) {
+        /* The group gave the partitions away (this member missed max.poll.interval.ms or its
+         * session): their next owner writes now, not this one. */
+        snprintf(b->err, sizeof(b->err), "the consumer group took the partitions away");
+        b->lost = true;
+        rc = -1;
+        goto out;
+    }
+    if (journal_wave(b) < 0 || rebase_wave(b) < 0) {
         rc = -1;
         goto out;
     }
@@ -517,14 +443,13 @@ static int flush_wave(struct batch *b)
     struct apply_job *jobs = xcalloc(b->n_items, sizeof(*jobs));
     for (size_t i = 0; i < b->n_items; i++) {
         struct item *it = &b->items[i];
-        bool resync = !it->dry_run && read_back_now(b, it);
-        if (resync && it->job.plan.action == PLAN_NONE)
-            plan_memberships_only(&it->job.plan, &it->before);
-        it->job.resync_groups = resync;
-        if (it->dry_run || it->job.plan.action == PLAN_NONE)
+        if (!item_writes(it))
             continue;
-        it->job.kind = it->kind == ITEM_PURGE ? APPLY_DELETE : APPLY_PLAN;
+        it->job.kind = it->gone                 ? APPLY_NOTHING
+                       : it->kind == ITEM_PURGE ? APPLY_DELETE
+                                                : APPLY_PLAN;
         it->job.before = it->has_before ? &it->before : NULL;
+        it->job.entry_dn = it->has_actual ? it->actual.dn : NULL;
         it->job.record = it->record;
         jobs[n_real++] = it->job;
     }
@@ -535,45 +460,28 @@ static int flush_wave(struct batch *b)
     }
     if (apply_wave(c->applier, jobs, n_real) < 0)
         b->lost = true;
+    failpoint("wave_applied");
     if (log_enabled(LOG_DEBUG)) {
         char sn[24], sl[24], sa[24];
         snprintf(sn, sizeof(sn), "%zu", n_real);
         snprintf(sl, sizeof(sl), "%.3f", t1 - t0);
         snprintf(sa, sizeof(sa), "%.3f", wave_clock() - t1);
-        log_kv(LOG_DEBUG, "wave", "jobs", sn, "lookup_s", sl, "apply_s", sa, NULL);
+        log_kv(LOG_DEBUG, "wave", "jobs", sn, "journal_s", sl, "apply_s", sa, NULL);
     }
-    for (size_t i = 0, k = 0; i < b->n_items && !b->lost; i++) {
+    /* The plans were moved into jobs and back. */
+    for (size_t i = 0, k = 0; i < b->n_items; i++) {
         struct item *it = &b->items[i];
-        if (!it->dry_run && it->job.plan.action != PLAN_NONE)
+        if (item_writes(it))
             it->job = jobs[k++];
-        bool ok = it->dry_run || it->job.applied;
-        enum event_type t = it->kind == ITEM_PURGE ? EVENT_DELETED : it->job.plan.event;
-        if (it->job.plan.action == PLAN_NONE)
-            continue;
-        if (ok) {
-            person_event(b, it, t, NULL);
-            if (!it->dry_run && save_item(b, it) < 0) {
-                rc = -1;
-                break;
-            }
-        } else {
-            person_event(b, it, EVENT_REJECTED, it->job.error);
-            log_kv(LOG_WARN, "rejected", "record_uid", it->job.plan.after.record_uid, "import_id",
-                   it->import_id, "error", it->job.error, NULL);
-        }
-        if (count_outcome(b, it, ok) < 0)
-            rc = -1;
-    }
-    /* The plans were moved into jobs and back; a lost wave still owns them in jobs. */
-    if (b->lost) {
-        for (size_t i = 0, k = 0; i < b->n_items; i++) {
-            struct item *it = &b->items[i];
-            if (!it->dry_run && it->job.plan.action != PLAN_NONE)
-                it->job = jobs[k++];
-        }
-        rc = -1;
     }
     free(jobs);
+    for (size_t i = 0; i < b->n_items && !b->lost && rc == 0; i++) {
+        struct item *it = &b->items[i];
+        if (it->job.plan.action != PLAN_NONE && finish_item(b, it) < 0)
+            rc = -1;
+    }
+    if (b->lost)
+        rc = -1;
 out:
     for (size_t i = 0; i < b->n_items; i++)
         item_free(&b->items[i]);
@@ -584,9 +492,9 @@ out:
 }
 
 /* Adds a planned change to the wave, flushing first when the person is already in it. */
-static int wave_add_check(struct batch *b, const char *record_uid)
+static int wave_add_check(struct batch *b, const char *record_uid, int64_t offset)
 {
-    uid_set_add(b->touched, record_uid, 1);
+    uid_set_add(b->touched, record_uid, 1 + offset);
     if (uid_set_add(b->in_wave, record_uid, 1) != 0 || b->n_items >= WAVE_MAX) {
         if (flush_wave(b) < 0)
             return -1;
@@ -598,19 +506,13 @@ static int wave_add_check(struct batch *b, const char *record_uid)
 /* ---------------------------------------------------------------------------------------- */
 /* handlers                                                                                 */
 
-/* The state's person, read back from the directory first if it is a suspect. 0 found,
- * 1 not found, -1 error. */
-static int get_person(struct batch *b, int32_t part, const char *rid, const char *sid,
-                      struct person *out)
+/* The state's person: 0 found, 1 not found, -1 error. *rebase: it is a suspect whose change
+ * at offset must be carried out against its entry as it is. */
+static int get_person(struct batch *b, int32_t part, const char *rid, int64_t offset,
+                      struct person *out, bool *rebase)
 {
-    struct reconcile_core *c = b->core;
     char err[256];
-    if (uid_set_has(c->suspects, rid) && !uid_set_has(c->resolved, rid)) {
-        if (read_back(b, &rid, &sid, 1) < 0)
-            return -1;
-        uid_set_add(c->resolved, rid, 1);
-        uid_set_add(b->resync, rid, 1);
-    }
+    *rebase = reconcile_is_suspect(b->core, rid, offset);
     int rc = state_person_get(b->txn, part, rid, out, err, sizeof(err));
     if (rc < 0)
         snprintf(b->err, sizeof(b->err), "state: %s", err);
@@ -725,16 +627,18 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
     is.last_offset = m->offset;
     int rc = put_import(b, m->partition, &is);
     import_state_free(&is);
-    if (rc < 0 || wave_add_check(b, r->record_uid) < 0)
+    if (rc < 0 || wave_add_check(b, r->record_uid, m->offset) < 0)
         return -1;
 
     struct person before;
     struct person_plan plan;
-    int g = get_person(b, m->partition, r->record_uid, r->source_uid, &before);
+    bool rebase;
+    int g = get_person(b, m->partition, r->record_uid, m->offset, &before, &rebase);
     if (g < 0)
         return -1;
+    rebase = rebase && !r->dry_run;
     enum plan_action a = plan_user_record(c->cfg, g == 0 ? &before : NULL, r, &plan);
-    if (a == PLAN_NONE && !(g == 0 && !r->dry_run && uid_set_has(b->resync, r->record_uid))) {
+    if (a == PLAN_NONE && !rebase) {
         c->unchanged++;
         person_plan_free(&plan);
         if (g == 0)
@@ -744,9 +648,15 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
     struct item *it = new_item(b, ITEM_RECORD, m->partition, m->offset, r->import_id, r->dry_run);
     it->record = r;
     it->job.plan = plan;
+    it->rebase = rebase;
     if (g == 0) {
         it->before = before;
         it->has_before = true;
+    }
+    if (a == PLAN_NONE) { /* a suspect the record does not change: make its entry right */
+        person_plan_free(&it->job.plan);
+        plan_keep(c->cfg, &it->before, &it->job.plan);
+        it->keep = true;
     }
     if (a == PLAN_REJECT) {
         person_event(b, it, EVENT_REJECTED, it->job.plan.reason);
@@ -830,10 +740,11 @@ static int remove_unseen(struct batch *b, const rd_kafka_message_t *m,
                          const struct import_state *is, const struct unseen *u, int64_t produced_at)
 {
     for (size_t i = 0; i < u->n; i++) {
-        if (wave_add_check(b, u->uids[i]) < 0)
+        if (wave_add_check(b, u->uids[i], m->offset) < 0)
             return -1;
         struct person before;
-        int g = get_person(b, m->partition, u->uids[i], is->source_uid, &before);
+        bool rebase;
+        int g = get_person(b, m->partition, u->uids[i], m->offset, &before, &rebase);
         if (g < 0)
             return -1;
         if (g == 1)
@@ -843,11 +754,17 @@ static int remove_unseen(struct batch *b, const rd_kafka_message_t *m,
         it->before = before;
         it->has_before = true;
         it->school = xstrdup(is->school);
+        it->rebase = rebase && !is->dry_run;
         if (plan_remove_school(b->core->cfg, &it->before, is->school, produced_at, &it->job.plan) ==
-                PLAN_NONE &&
-            !read_back_now(b, it)) {
-            item_free(it);
-            b->n_items--;
+            PLAN_NONE) {
+            if (it->rebase) { /* a suspect the removal does not change: make its entry right */
+                person_plan_free(&it->job.plan);
+                plan_keep(b->core->cfg, &it->before, &it->job.plan);
+                it->keep = true;
+            } else {
+                item_free(it);
+                b->n_items--;
+            }
         }
     }
     return flush_wave(b);
@@ -993,15 +910,13 @@ static int handle_release(struct batch *b, const rd_kafka_message_t *m, struct u
 static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct users_msg *u)
 {
     const struct purge_due *pd = &u->u.purge;
-    if (wave_add_check(b, pd->record_uid) < 0)
+    if (wave_add_check(b, pd->record_uid, m->offset) < 0)
         return -1;
     struct person before;
-    char err[256];
-    int g = state_person_get(b->txn, m->partition, pd->record_uid, &before, err, sizeof(err));
-    if (g < 0) {
-        snprintf(b->err, sizeof(b->err), "state: %s", err);
+    bool rebase;
+    int g = get_person(b, m->partition, pd->record_uid, m->offset, &before, &rebase);
+    if (g < 0)
         return -1;
-    }
     if (g == 1) { /* purged already (a repeated order), or never known here */
         log_kv(LOG_INFO, "purge_skipped", "record_uid", pd->record_uid, "msg", "unknown person",
                NULL);
@@ -1031,6 +946,7 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
     struct item *it = new_item(b, ITEM_PURGE, m->partition, m->offset, NULL, false);
     it->before = before;
     it->has_before = true;
+    it->rebase = rebase;
     it->job.plan.action = PLAN_MODIFY;
     person_copy(&it->job.plan.after, &before);
     return 0;
@@ -1103,11 +1019,6 @@ static int handle(struct batch *b, const rd_kafka_message_t *m)
     return rc;
 }
 
-static void make_suspect(const char *uid, void *opaque)
-{
-    uid_set_add(opaque, uid, 1);
-}
-
 static void batch_free(struct batch *b)
 {
     for (size_t i = 0; i < b->n_items; i++)
@@ -1123,7 +1034,6 @@ static void batch_free(struct batch *b)
     free(b->decoded);
     uid_set_free(b->in_wave);
     uid_set_free(b->touched);
-    uid_set_free(b->resync);
     import_cache_drop(b);
 }
 
@@ -1147,8 +1057,7 @@ static int publish_events(struct batch *b)
 enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_t **msgs, size_t n,
                                   char *err, size_t errn)
 {
-    struct batch b = {
-        .core = core, .in_wave = uid_set_new(), .touched = uid_set_new(), .resync = uid_set_new()};
+    struct batch b = {.core = core, .in_wave = uid_set_new(), .touched = uid_set_new()};
     enum reconcile_rc rc = RECONCILE_OK;
     char e[256];
     b.topic = core->cfg->kafka.topic_users;
@@ -1167,25 +1076,25 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         hrc = import_cache_flush(&b);
     double t1 = wave_clock();
     if (hrc < 0) {
-        /* Changes that reached the directory before it went away are reported now; the state
-         * is not saved, and the persons are read back from the directory on the retry. */
+        /* Nothing is saved: every person the batch touched may be half-changed, and its
+         * change is carried out against its entry as it is on the retry. The events of what
+         * did reach the directory come then, planned from the same state again. */
         rc = b.lost ? RECONCILE_RETRY : RECONCILE_FATAL;
-        if (b.lost) {
-            uid_set_each(b.touched, make_suspect, core->suspects);
-            publish_events(&b);
-        }
+        if (b.lost)
+            reconcile_add_suspects(core, b.touched);
         snprintf(err, errn, "%s", b.err[0] ? b.err : "the directory connection was lost");
         state_txn_abort(b.txn);
     } else if (publish_events(&b) < 0) {
         rc = RECONCILE_RETRY;
-        uid_set_each(b.touched, make_suspect, core->suspects);
+        reconcile_add_suspects(core, b.touched);
         snprintf(err, errn, "%s", b.err);
         state_txn_abort(b.txn);
     } else if (state_txn_commit(b.txn, e, sizeof(e)) < 0) {
         rc = RECONCILE_FATAL;
         snprintf(err, errn, "state commit: %s", e);
     } else {
-        inflight_commit(core, b.resync);
+        failpoint("batch_saved");
+        reconcile_settle_suspects(core);
         core->messages += (int64_t)n;
     }
     if (log_enabled(LOG_DEBUG)) {
@@ -1197,171 +1106,5 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
     uid_set_free(core->resolved);
     core->resolved = uid_set_new();
     batch_free(&b);
-    return rc;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* the core                                                                                 */
-
-int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, char *err, size_t n)
-{
-    char e[256];
-    memset(core, 0, sizeof(*core));
-    core->cfg = cfg;
-    core->suspects = uid_set_new();
-    core->resolved = uid_set_new();
-    core->inflight_path = xasprintf("%s/inflight", cfg->reconciler.state_dir);
-    if (state_store_open(cfg->reconciler.state_dir, (size_t)4 << 30, true, &core->state, e,
-                         sizeof(e)) < 0) {
-        snprintf(err, n, "state store %s: %s", cfg->reconciler.state_dir, e);
-        reconcile_core_close(core);
-        return -1;
-    }
-    inflight_recover(core);
-    return 0;
-}
-
-void reconcile_core_close(struct reconcile_core *core)
-{
-    state_store_close(core->state);
-    uid_set_free(core->suspects);
-    uid_set_free(core->resolved);
-    free(core->inflight_path);
-    memset(core, 0, sizeof(*core));
-}
-
-int reconcile_forget_partitions(struct reconcile_core *core, const int32_t *partitions, size_t n,
-                                char *err, size_t errn)
-{
-    struct state_txn *t;
-    char e[256];
-    if (state_txn_begin(core->state, true, &t, e, sizeof(e)) < 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        if (state_partition_drop(t, partitions[i], e, sizeof(e)) < 0) {
-            state_txn_abort(t);
-            goto fail;
-        }
-    }
-    if (state_txn_commit(t, e, sizeof(e)) == 0)
-        return 0;
-fail:
-    snprintf(err, errn, "forgetting partitions: %s", e);
-    return -1;
-}
-
-int64_t reconcile_next_offset(struct reconcile_core *core, int32_t partition)
-{
-    struct state_txn *t;
-    char err[256];
-    int64_t next = 0;
-    if (state_txn_begin(core->state, false, &t, err, sizeof(err)) < 0)
-        return -1;
-    if (state_offset_get(t, partition, &next, err, sizeof(err)) < 0)
-        next = -1;
-    state_txn_abort(t);
-    return next;
-}
-
-struct open_count {
-    size_t n;
-};
-
-static int count_open(const struct import_state *s, void *opaque)
-{
-    struct open_count *c = opaque;
-    c->n += s->status == STATE_IMPORT_OPEN;
-    return 0;
-}
-
-size_t reconcile_open_imports(struct reconcile_core *core, const int32_t *partitions, size_t n)
-{
-    struct state_txn *t;
-    char err[256];
-    struct open_count c = {0};
-    if (state_txn_begin(core->state, false, &t, err, sizeof(err)) < 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        state_imports_each(t, partitions[i], count_open, &c, err, sizeof(err));
-    state_txn_abort(t);
-    return c.n;
-}
-
-struct rebuild_ctx {
-    struct state_txn *txn;
-    const bool *want; /* by partition */
-    int32_t partitions;
-    size_t persons;
-    char err[256];
-};
-
-static int rebuild_one(const struct person *p, void *opaque)
-{
-    struct rebuild_ctx *r = opaque;
-    int32_t part = partitioner_partition(p->record_uid, strlen(p->record_uid), r->partitions);
-    if (!r->want[part])
-        return 0;
-    r->persons++;
-    return state_person_put(r->txn, part, p, r->err, sizeof(r->err)) < 0 ? -1 : 0;
-}
-
-int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *partitions,
-                                 const int64_t *committed, size_t n, char *err, size_t errn)
-{
-    int32_t parts = core->cfg->kafka.partitions;
-    bool *want = xcalloc((size_t)parts, sizeof(bool));
-    size_t n_want = 0;
-    struct state_txn *t = NULL;
-    char e[256];
-    int rc = -1;
-    if (state_txn_begin(core->state, true, &t, e, sizeof(e)) < 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        struct state_partition_info info;
-        if (state_partition_get(t, partitions[i], &info, e, sizeof(e)) < 0)
-            goto fail;
-        int64_t c = committed[i] < 0 ? 0 : committed[i];
-        /* Current only if this slice saw exactly what was committed: more (we crashed before
-         * committing) or less (someone else went on) means the directory may differ. */
-        bool current = info.complete && info.has_offset && info.next_offset == c;
-        if (!current && partitions[i] < parts) {
-            want[partitions[i]] = true;
-            n_want++;
-        }
-    }
-    if (n_want) {
-        struct rebuild_ctx r = {.txn = t, .want = want, .partitions = parts};
-        for (size_t i = 0; i < n; i++) {
-            if (want[partitions[i]] && state_partition_drop(t, partitions[i], e, sizeof(e)) < 0)
-                goto fail;
-        }
-        if (person_ldap_scan(core->ldap, core->cfg, NULL, rebuild_one, &r, e, sizeof(e)) != 0) {
-            if (r.err[0]) /* the callback's error, else the scan's own in e already */
-                snprintf(e, sizeof(e), "%s", r.err);
-            goto fail;
-        }
-        for (size_t i = 0; i < n; i++) {
-            int64_t c = committed[i] < 0 ? 0 : committed[i];
-            if (want[partitions[i]] &&
-                (state_partition_mark_complete(t, partitions[i], e, sizeof(e)) < 0 ||
-                 state_offset_put(t, partitions[i], c, e, sizeof(e)) < 0))
-                goto fail;
-        }
-        char np[24], pp[24];
-        snprintf(np, sizeof(np), "%zu", n_want);
-        snprintf(pp, sizeof(pp), "%zu", r.persons);
-        log_kv(LOG_INFO, "partitions_rebuilt", "partitions", np, "persons", pp, NULL);
-    }
-    if (state_txn_commit(t, e, sizeof(e)) < 0) {
-        t = NULL;
-        goto fail;
-    }
-    free(want);
-    return 0;
-fail:
-    snprintf(err, errn, "preparing partitions: %s", e);
-    if (t)
-        state_txn_abort(t);
-    free(want);
     return rc;
 }

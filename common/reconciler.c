@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "failpoint.h"
 #include "kafka_client.h"
 #include "log.h"
 #include "reconcile.h"
@@ -37,7 +38,6 @@ struct reconciler {
     int32_t *assigned;
     size_t n_assigned;
     bool rebalance_failed;
-    bool closing; /* leaving the group: revoked partitions keep their slices */
     struct reconciler_metrics *metrics;
     char err[512];
     /* The batch in hand. rebalance_cb (which runs only inside rd_kafka_consumer_poll, never
@@ -223,13 +223,15 @@ static size_t drop_from(rd_kafka_message_t **v, size_t *n,
 
 /*
  * Makes the state slices of parts current (reconcile_prepare_partitions) from the group's
- * committed offsets. Returns 0 when done, 1 when it has to wait (the directory is away for a
- * rebuild, or the broker cannot tell the committed offsets: a guessed offset could make a
- * stale slice look current), -1 on a failure of the state store (r->err).
+ * committed offsets and their marks. Returns 0 when done, 1 when it has to wait (the directory
+ * is away for a rebuild, the journal cannot be read, or the broker cannot tell the committed
+ * offsets: a guessed offset could make a stale slice look current), -1 on a failure of the
+ * state store (r->err).
  */
 static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
 {
     int64_t *committed = xcalloc(n + 1, sizeof(int64_t));
+    struct journal_mark *marks = xcalloc(n + 1, sizeof(*marks));
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new((int)n + 1);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(c, r->cfg->kafka.topic_users, parts[i]);
@@ -243,10 +245,13 @@ static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
         rc = 1;
     } else {
         /* rd_kafka_committed answers in the list's order: committed[i] is parts[i]'s. */
-        for (int i = 0; i < c->cnt; i++)
+        for (int i = 0; i < c->cnt; i++) {
             committed[i] = c->elems[i].offset;
-        if (reconcile_prepare_partitions(&r->core, parts, committed, n, err, sizeof(err)) < 0)
-            rc = ldap_conn_is_down(r->core.ldap) ? 1 : -1;
+            journal_mark_parse(c->elems[i].metadata, c->elems[i].metadata_size, &marks[i]);
+        }
+        rc = reconcile_prepare_partitions(&r->core, parts, committed, marks, n, err, sizeof(err));
+        if (rc < 0 && ldap_conn_is_down(r->core.ldap))
+            rc = 1;
     }
     char ns[16];
     snprintf(ns, sizeof(ns), "%zu", n);
@@ -260,6 +265,7 @@ static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
     }
     rd_kafka_topic_partition_list_destroy(c);
     free(committed);
+    free(marks);
     return rc;
 }
 
@@ -304,8 +310,10 @@ static void align_paused(struct reconciler *r, const rd_kafka_topic_partition_li
 }
 
 /* Partitions taken away: their messages in hand are dropped unapplied (the next owner applies
- * them from the committed offset, which is before them: nothing of theirs was committed), and
- * their slices are forgotten. */
+ * them from the committed offset, which is before them: nothing of theirs was committed). The
+ * slices stay: if a partition comes back and the last commit is still this member's, nobody
+ * else applied anything to it, and whatever anyone wrote without committing is in the
+ * journal. */
 static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
 {
     size_t dropped =
@@ -316,22 +324,12 @@ static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *par
         log_kv(LOG_WARN, "messages_dropped", "count", d, "msg",
                "revoked before they were applied; their next owner applies them", NULL);
     }
-    for (int i = 0; i < parts->cnt; i++)
-        flag_set(&r->unprepared, parts->elems[i].partition, false);
-    /* Everything before was committed after its batch: nothing to flush here. A slice given
-     * to a live member is forgotten: that member may apply a batch whose commit fails, and
-     * then the committed offset would wrongly prove this slice current. */
-    if (r->closing)
-        return;
     int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
-    for (int i = 0; i < parts->cnt; i++)
+    for (int i = 0; i < parts->cnt; i++) {
+        flag_set(&r->unprepared, parts->elems[i].partition, false);
         p[i] = parts->elems[i].partition;
-    char e[512];
-    if (reconcile_forget_partitions(&r->core, p, (size_t)parts->cnt, e, sizeof(e)) < 0) {
-        log_kv(LOG_ERROR, "forget_failed", "error", e, NULL);
-        r->rebalance_failed = true;
-        snprintf(r->err, sizeof(r->err), "%s", e);
     }
+    reconcile_release_partitions(&r->core, p, (size_t)parts->cnt);
     free(p);
 }
 
@@ -438,8 +436,9 @@ static rd_kafka_t *make_consumer(struct reconciler *r, char *err, size_t n)
     return rk;
 }
 
-/* Commits the offsets after the batch's last message of each partition, synchronously: a
- * partition that moves must find exactly what this reconciler applied. */
+/* Commits the offsets after the batch's last message of each partition, synchronously, each
+ * with its mark (journal.h): a partition that moves must find exactly what this reconciler
+ * applied, and whether the slice that applied it was this one. */
 static void commit_batch(struct reconciler *r)
 {
     rd_kafka_message_t **msgs = r->batch;
@@ -452,6 +451,15 @@ static void commit_batch(struct reconciler *r)
         if (msgs[i]->offset + 1 > p->offset)
             p->offset = msgs[i]->offset + 1;
     }
+    for (int i = 0; i < l->cnt; i++) {
+        struct journal_mark mark;
+        char meta[128];
+        reconcile_commit_mark(&r->core, l->elems[i].partition, l->elems[i].offset, &mark);
+        journal_mark_format(&mark, meta, sizeof(meta));
+        l->elems[i].metadata = xstrdup(meta); /* freed with the list */
+        l->elems[i].metadata_size = strlen(meta);
+    }
+    failpoint("before_commit");
     rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, l, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_kv(LOG_WARN, "commit_failed", "error", rd_kafka_err2str(e), "msg",
@@ -757,6 +765,7 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
         goto out;
     }
     r.max_poll_s = max_poll_seconds(r.rk);
+    r.core.consumer = r.rk;
     log_kv(LOG_INFO, "started", "group", cfg->reconciler.group_id, "ldap", cfg->ldap.uri, "state",
            cfg->reconciler.state_dir, NULL);
     rc = loop(&r, o);
@@ -764,7 +773,6 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
     for (size_t i = 0; i < r.n_held; i++)
         rd_kafka_message_destroy(r.held[i]);
     r.n_held = 0;
-    r.closing = true;
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
 out:

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "state_codec.h"
@@ -283,6 +284,30 @@ static int open_dbs(struct state_store *s, char *err, size_t n)
         mdb_txn_abort(txn);
         return state_mdb_fail(s, err, n, mrc, "checking the format version");
     }
+    /* The store's own random id: it tells this store's slices from any other member's. */
+    k = (MDB_val){.mv_size = 8, .mv_data = "store_id"};
+    unsigned char id[8];
+    mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+            mdb_txn_abort(txn);
+            return state_seterr(err, n, STATE_ERR, "state store: getrandom: %s", strerror(errno));
+        }
+        v = (MDB_val){.mv_size = 8, .mv_data = id};
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (mrc == 0 && v.mv_size == 8) {
+        memcpy(id, v.mv_data, 8);
+    } else if (mrc == 0) {
+        mdb_txn_abort(txn);
+        return state_seterr(err, n, STATE_ERR_CORRUPT, "state store: store id undecodable");
+    }
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return state_mdb_fail(s, err, n, mrc, "reading the store id");
+    }
+    s->id = 0;
+    for (int i = 0; i < 8; i++)
+        s->id = s->id << 8 | id[i];
     if ((mrc = mdb_txn_commit(txn)) != 0)
         return state_mdb_fail(s, err, n, mrc, "committing the setup transaction");
     return 0;
@@ -325,6 +350,11 @@ out:
     }
     *out = s;
     return 0;
+}
+
+uint64_t state_store_id(const struct state_store *s)
+{
+    return s->id;
 }
 
 void state_store_close(struct state_store *s)

@@ -8,6 +8,7 @@
  *
  *   meta        "format"                          -> u32 BE format version (STATE_FORMAT_VERSION)
  *               "epoch_seq"                       -> u64 BE last slice epoch handed out
+ *               "store_id"                        -> u64 BE random id of this environment
  *   partitions  P                                 -> 18 bytes: version, flags (1 complete,
  *                                                    2 has offset), u64 BE epoch, i64 BE offset
  *   persons     P lc(record_uid)                  -> person blob (state_codec.h)
@@ -140,6 +141,9 @@ struct state_txn;
  * format version fails with STATE_ERR_FORMAT. *out is closed with state_store_close(). */
 int state_store_open(const char *dir, size_t map_size_bytes, bool durable, struct state_store **out,
                      char *err, size_t n);
+/* The store's random 64-bit id, made when its environment was created: with a slice's epoch it
+ * names that slice among every member's (the owner in the journal's commit mark). */
+uint64_t state_store_id(const struct state_store *s);
 /* Closes the store; every transaction must have ended. NULL is fine. */
 void state_store_close(struct state_store *s);
 

@@ -165,6 +165,53 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
     return rc;
 }
 
+int topic_read_partitions(const struct config *cfg, const char *topic, const int32_t *parts,
+                          const int64_t *from, size_t n, int64_t *low, int64_t *high,
+                          int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
+                          size_t errstr_size)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_t *rk = make_consumer(cfg, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    int32_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max = parts[i] > max ? parts[i] : max;
+    int64_t *end = xcalloc((size_t)max + 1, sizeof(int64_t)), deadline = mono_ms() + timeout_ms;
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new((int)n);
+    int rc = 0, remaining = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, parts[i], &lo, &hi, timeout_ms);
+        if (e) {
+            snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: %s", topic, parts[i],
+                     rd_kafka_err2str(e));
+            rc = -1;
+            break;
+        }
+        if (low)
+            low[i] = lo;
+        if (high)
+            high[i] = hi;
+        int64_t start = from[i] < lo ? lo : from[i];
+        end[parts[i]] = hi;
+        if (start < hi) {
+            rd_kafka_topic_partition_list_add(tp, topic, parts[i])->offset = start;
+            remaining++;
+        }
+    }
+    if (rc == 0 && remaining > 0)
+        rc = read_to_ends(rk, topic, tp, end, remaining, deadline, timeout_ms, cb, opaque, errstr,
+                          errstr_size);
+    rd_kafka_topic_partition_list_destroy(tp);
+    free(end);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
                             char *errstr, size_t errstr_size)
 {

@@ -31,6 +31,18 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
                      size_t errstr_size);
 
 /*
+ * Reads n partitions of topic: parts[i] from offset from[i] (one below the partition's
+ * beginning, e.g. -1, reads from the beginning) up to the end it has when reading starts.
+ * low[i] and high[i] (either may be NULL) get the beginning and that end, so a caller can tell
+ * whether what it asked for was still there. Returns 0, the callback's non-zero value, or -1
+ * with errstr.
+ */
+int topic_read_partitions(const struct config *cfg, const char *topic, const int32_t *parts,
+                          const int64_t *from, size_t n, int64_t *low, int64_t *high,
+                          int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
+                          size_t errstr_size);
+
+/*
  * A consumer assigned to every partition of topic at its end as of this call: it sees what is
  * written from now on (poll it with rd_kafka_consumer_poll; nothing is ever committed). Close
  * with rd_kafka_consumer_close + rd_kafka_destroy. NULL with errstr on failure.

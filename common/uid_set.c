@@ -69,6 +69,21 @@ bool uid_set_has(const struct uid_set *s, const char *uid)
     return find_slot(s->slots, s->cap, uid, str_hash_ci(uid))->uid != NULL;
 }
 
+int64_t uid_set_get(const struct uid_set *s, const char *uid)
+{
+    const struct uid_entry *e = find_slot(s->slots, s->cap, uid, str_hash_ci(uid));
+    return e->uid ? e->line : 0;
+}
+
+void uid_set_each_line(const struct uid_set *s,
+                       void (*cb)(const char *uid, int64_t line, void *opaque), void *opaque)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->slots[i].uid)
+            cb(s->slots[i].uid, s->slots[i].line, opaque);
+    }
+}
+
 void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque)
 {
     for (size_t i = 0; i < s->cap; i++) {

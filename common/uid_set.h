@@ -23,6 +23,13 @@ int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line);
 /* Whether uid (ASCII case-insensitively) is in the set. */
 bool uid_set_has(const struct uid_set *s, const char *uid);
 
+/* The line uid was first added with, or 0 when it is not in the set. */
+int64_t uid_set_get(const struct uid_set *s, const char *uid);
+
+/* Calls cb for every uid with its line, in no particular order. */
+void uid_set_each_line(const struct uid_set *s,
+                       void (*cb)(const char *uid, int64_t line, void *opaque), void *opaque);
+
 /* Calls cb for every uid, in no particular order. */
 void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque);
 

@@ -1,7 +1,7 @@
 /*
  * sisopi-audit verify: the directory against what the topic history implies. Reads the
  * events (the state machine), the dead letters (records never applied), the records (the
- * classes), then every person sisopi manages in the directory.
+ * classes), then every person sisopi manages in the directory, with the groups that hold it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,10 +102,20 @@ static void print_diff(const struct audit_diff *d, void *opaque)
     fputc('\n', stdout);
 }
 
-static int on_person(const struct person *p, void *opaque)
+/* Besides what the history implies: the groups must hold the person as it is (Domain Users
+ * and the role groups of its schools, its classes; by DN and by uid; none in limbo), which no
+ * event records but every change keeps. */
+static int on_person(const struct person *p, const struct person_ldap_groups *g, void *opaque)
 {
     struct verify_ctx *c = opaque;
     audit_expect_compare(c->x, p, print_diff, c);
+    if (g->missing || g->extra || g->stale) {
+        struct audit_diff d = {.record_uid = p->record_uid,
+                               .field = "groups",
+                               .expected = "its groups by DN and uid, no others",
+                               .actual = g->detail};
+        print_diff(&d, c);
+    }
     return 0;
 }
 

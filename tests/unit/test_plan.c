@@ -175,12 +175,89 @@ static void test_limbo_role_source_are_never_shortcut(void **state)
     person_free(&before);
 }
 
+/* A change planned from the person's state, carried out against its entry as a crash left it:
+ * the attributes still to write are the entry's against the target's, the move starts from the
+ * entry's DN, a creation whose entry exists keeps that entry's name. */
+static void test_rebase_writes_what_the_entry_lacks(void **state)
+{
+    (void)state;
+    struct person before;
+    created(&before);
+    struct user_record r = record();
+    r.lastname = "Neu"; /* the change: a new last name */
+    struct person_plan p;
+    assert_int_equal(plan_user_record(&cfg, &before, &r, &p), PLAN_MODIFY);
+    assert_false(p.move);
+    /* The entry has the new sn already (the modify got through), cn not yet. */
+    struct attr_list entry = {0};
+    plan_entry_attrs(&cfg, &before, &entry);
+    attr_list_set1(&entry, "sn", "Neu");
+    plan_rebase(&cfg, &p, before.dn, before.username, &entry);
+    assert_int_equal(p.action, PLAN_MODIFY);
+    assert_false(p.move);
+    size_t n_cn = 0, n_sn = 0;
+    for (size_t i = 0; i < p.n_mods; i++) {
+        n_cn += strcmp(p.mods[i].name, "cn") == 0 || strcmp(p.mods[i].name, "displayName") == 0;
+        n_sn += strcmp(p.mods[i].name, "sn") == 0;
+    }
+    assert_int_equal(n_cn, 2);
+    assert_int_equal(n_sn, 0);
+    assert_int_equal(p.n_mods, 2);
+    person_plan_free(&p);
+
+    /* The entry is somewhere else already (a move done, its modify not): no move again. */
+    struct person_plan q;
+    struct user_record same = record();
+    assert_int_equal(plan_remove_school(&cfg, &before, "Gym1", 1700000000000LL, &q), PLAN_MODIFY);
+    assert_true(q.move);
+    struct attr_list old = {0};
+    plan_entry_attrs(&cfg, &before, &old);
+    plan_rebase(&cfg, &q, q.after.dn, before.username, &old);
+    assert_false(q.move);
+    assert_true(q.n_mods > 0); /* the limbo attributes are still to come */
+    person_plan_free(&q);
+
+    /* A creation whose entry was added before the crash keeps that entry's username. */
+    struct person_plan c;
+    assert_int_equal(plan_user_record(&cfg, NULL, &same, &c), PLAN_CREATE);
+    plan_rebase(&cfg, &c, before.dn, "anna.oeztuerk", &old);
+    assert_int_equal(c.action, PLAN_MODIFY);
+    assert_int_equal(c.event, EVENT_CREATED);
+    assert_string_equal(c.after.username, "anna.oeztuerk");
+    assert_false(c.move);
+    assert_int_equal(c.n_mods, 0);
+    assert_true(c.n_groups > 0); /* the groups are the applier's to check against the groups */
+    person_plan_free(&c);
+    attr_list_free(&entry);
+    attr_list_free(&old);
+    person_free(&before);
+}
+
+/* plan_keep never says "nothing": the target is the state itself. */
+static void test_keep_is_a_plan_of_the_state_itself(void **state)
+{
+    (void)state;
+    struct person before;
+    created(&before);
+    struct person_plan k;
+    plan_keep(&cfg, &before, &k);
+    assert_int_equal(k.action, PLAN_MODIFY);
+    assert_false(k.move);
+    assert_int_equal(k.n_mods, 0);
+    assert_int_equal(k.n_groups, 0);
+    assert_true(person_equal(&before, &k.after));
+    person_plan_free(&k);
+    person_free(&before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_record_plans_nothing),
         cmocka_unit_test(test_each_difference_plans_a_change),
         cmocka_unit_test(test_limbo_role_source_are_never_shortcut),
+        cmocka_unit_test(test_rebase_writes_what_the_entry_lacks),
+        cmocka_unit_test(test_keep_is_a_plan_of_the_state_itself),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
