@@ -469,18 +469,15 @@ static void submit_delete(struct apply_job *j)
     ldap_conn_delete(j->a->c, entry_dn(j), on_result, j);
 }
 
-/* The filter of the groups that name a person: by uid (NULL or "": not asked), or by any of
- * the DNs it has had (the one before a change, the entry's now, the one after; NULLs and
- * repeats skipped). malloc'd. */
-static char *holders_filter(const char *uid, const char *const *dns, size_t n)
+/* Adds to filter f the assertions of the groups that name a person: by uid (NULL or "": not
+ * asked), or by any of the DNs it has had (the one before a change, the entry's now, the one
+ * after; NULLs and repeats skipped). */
+static void add_holders(char **f, const char *uid, const char *const *dns, size_t n)
 {
-    char *f = xstrdup("(|");
     if (uid && *uid) {
         char *u = ldap_escape_filter_value(uid);
-        char *g = xasprintf("%s(memberUid=%s)", f, u);
+        xappendf(f, "(memberUid=%s)", u);
         free(u);
-        free(f);
-        f = g;
     }
     for (size_t i = 0; i < n; i++) {
         bool seen = !dns[i];
@@ -489,14 +486,9 @@ static char *holders_filter(const char *uid, const char *const *dns, size_t n)
         if (seen)
             continue;
         char *d = ldap_escape_filter_value(dns[i]);
-        char *g = xasprintf("%s(uniqueMember=%s)", f, d);
+        xappendf(f, "(uniqueMember=%s)", d);
         free(d);
-        free(f);
-        f = g;
     }
-    char *g = xasprintf("%s)", f);
-    free(f);
-    return g;
 }
 
 /* Any group, managed or made by hand, may hold the account (by DN or by uid): without the
@@ -505,7 +497,9 @@ static void start_delete(struct apply_job *j)
 {
     const struct person *p = j->before;
     const char *dns[] = {entry_dn(j), p->dn};
-    char *filter = holders_filter(p->username, dns, 2);
+    char *filter = xstrdup("(|");
+    add_holders(&filter, p->username, dns, 2);
+    xappendf(&filter, ")");
     static const char *const attrs[] = {"uniqueMember", NULL};
     j->purge = xcalloc(1, sizeof(struct purge_groups));
     j->stage = ST_FIND_GROUPS;
@@ -744,10 +738,11 @@ static void submit_group_modify(struct applier *a, struct group_change **c, size
 
 /* ---- memberships of persons read back from the directory ---- */
 
-/* A wave writes its entries first and its groups after them: a reconciler killed in between
- * leaves entries that are new and groups that are old. The person is read back on the next
- * start, and its groups cannot be derived from what was read (its schools are already the new
- * ones), so they are asked for and compared with what the person should be in. */
+/* A person that may have been left half-changed (a crash between a wave's entries and its
+ * groups, by this member or another) may be in groups its state does not say, or under a DN it
+ * no longer has, so its memberships are read from the groups themselves and compared with what
+ * it should be in. Read a hundred persons at a time, one search each: a group that holds many
+ * of them (Domain Users of a school) comes once, not once per person. */
 struct held {
     char *group;
     char **dns; /* uniqueMember values naming the person (its DN, or one before a move) */
@@ -757,31 +752,82 @@ struct held {
 struct resync {
     struct held *v;
     size_t n;
+};
+
+#define RESYNC_CHUNK 100
+
+struct resync_chunk {
+    struct apply_job **jobs;
+    size_t n;
+    struct uid_set *by_uid; /* uid -> 1 + index in jobs */
     int rc;
     bool lost;
 };
 
+/* The value of a DN's first RDN if it is uid=... ("uid=a.b,ou=..." -> "a.b"); false if not. */
+static bool first_rdn_uid(const char *dn, char *out, size_t n)
+{
+    if (strncasecmp(dn, "uid=", 4) != 0)
+        return false;
+    size_t len = strcspn(dn + 4, ",+\\");
+    if (dn[4 + len] == '\\') { /* escaped: let libldap parse it */
+        LDAPDN parsed = NULL;
+        bool ok = ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS && parsed &&
+                  parsed[0] && parsed[0][0]->la_value.bv_len < n;
+        if (ok) {
+            memcpy(out, parsed[0][0]->la_value.bv_val, parsed[0][0]->la_value.bv_len);
+            out[parsed[0][0]->la_value.bv_len] = '\0';
+        }
+        if (parsed)
+            ldap_dnfree(parsed);
+        return ok;
+    }
+    if (len >= n)
+        return false;
+    memcpy(out, dn + 4, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* j's record of group, made on first use (the values of one group come in one callback). */
+static struct held *held_in(struct apply_job *j, const char *group)
+{
+    struct resync *rs = j->resync;
+    if (rs->n && strcmp(rs->v[rs->n - 1].group, group) == 0)
+        return &rs->v[rs->n - 1];
+    rs->v = xrealloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
+    rs->v[rs->n] = (struct held){.group = xstrdup(group)};
+    return &rs->v[rs->n++];
+}
+
 static void on_held_group(const struct ldap_entry_info *e, void *opaque)
 {
-    struct apply_job *j = opaque;
-    struct resync *rs = j->resync;
+    struct resync_chunk *c = opaque;
     const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
-    struct held h = {.group = xstrdup(e->dn)};
+    const struct ldap_attr_info *mu = ldap_entry_attr(e, "memberUid");
+    char uid[256];
     for (size_t i = 0; um && i < um->n; i++) { /* the same first RDN: uids are unique */
-        if (ldap_dn_rdn_equal(um->values[i], j->plan.after.dn)) {
-            h.dns = xrealloc(h.dns, (h.n_dns + 1) * sizeof(char *));
-            h.dns[h.n_dns++] = xstrdup(um->values[i]);
-        }
+        int64_t k =
+            first_rdn_uid(um->values[i], uid, sizeof(uid)) ? uid_set_get(c->by_uid, uid) : 0;
+        if (k == 0)
+            continue;
+        struct held *h = held_in(c->jobs[k - 1], e->dn);
+        h->dns = xrealloc(h->dns, (h->n_dns + 1) * sizeof(char *));
+        h->dns[h->n_dns++] = xstrdup(um->values[i]);
     }
-    rs->v = xrealloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
-    rs->v[rs->n++] = h;
+    for (size_t i = 0; mu && i < mu->n; i++) {
+        int64_t k = uid_set_get(c->by_uid, mu->values[i]);
+        if (k > 0)
+            held_in(c->jobs[k - 1], e->dn);
+    }
 }
 
 static void on_held_done(const struct ldap_result_info *r, void *opaque)
 {
-    struct resync *rs = ((struct apply_job *)opaque)->resync;
-    rs->rc = r->rc;
-    rs->lost = r->conn_lost;
+    struct resync_chunk *c = opaque;
+    if (r->rc != LDAP_SUCCESS && c->rc == LDAP_SUCCESS)
+        c->rc = r->rc;
+    c->lost |= r->conn_lost;
 }
 
 static void resync_free(struct apply_job *j)
@@ -828,11 +874,11 @@ static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
         const struct held *h = &rs->v[i];
         bool wanted = false;
         for (size_t w = 0; w < nw && !wanted; w++)
-            wanted = strcasecmp(want[w], h->group) == 0;
+            wanted = ldap_dn_equal(want[w], h->group);
         if (!wanted && !layout_managed_group(cfg, h->group, after->role))
             continue;
         for (size_t k = 0; k < h->n_dns; k++) {
-            if (!wanted || strcasecmp(h->dns[k], after->dn) != 0)
+            if (!wanted || !ldap_dn_equal(h->dns[k], after->dn))
                 push_change(p, h->group, false, h->dns[k],
                             !wanted && k == 0 ? after->username : NULL);
         }
@@ -846,47 +892,59 @@ static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
     free(want);
 }
 
-/* Asks the directory for the groups of every applied job that needs it, then replaces their
- * plan.groups. Returns -1 when the connection was lost. */
-static int resync_memberships(struct applier *a, struct apply_job *jobs, size_t n)
+/* Reads the groups of the chunk's persons (one search) and replaces their plan.groups.
+ * Returns -1 when the connection was lost. */
+static int resync_chunk(struct applier *a, struct apply_job **jobs, size_t n)
 {
-    static const char *const attrs[] = {"uniqueMember", NULL};
-    size_t asked = 0;
+    static const char *const attrs[] = {"uniqueMember", "memberUid", NULL};
+    struct resync_chunk c = {.jobs = jobs, .n = n, .by_uid = uid_set_new()};
+    char *filter = xstrdup("(|");
     for (size_t i = 0; i < n; i++) {
-        struct apply_job *j = &jobs[i];
-        if (!j->resync_groups || !j->applied || j->kind != APPLY_PLAN || !j->plan.after.dn)
-            continue;
+        struct apply_job *j = jobs[i];
         const struct person *p = &j->plan.after;
         const char *dns[] = {p->dn, j->entry_dn, j->before ? j->before->dn : NULL};
-        char *filter = holders_filter(p->username, dns, 3);
+        add_holders(&filter, p->username, dns, 3);
+        uid_set_add(c.by_uid, p->username, (int64_t)i + 1);
         j->resync = xcalloc(1, sizeof(struct resync));
-        ldap_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
-                         on_held_done, j);
-        asked++;
-        free(filter);
     }
-    if (!asked)
-        return 0;
+    xappendf(&filter, ")");
+    ldap_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
+                     on_held_done, &c);
     ldap_conn_drain(a->c);
-    int rc = 0;
+    free(filter);
+    uid_set_free(c.by_uid);
     for (size_t i = 0; i < n; i++) {
-        struct apply_job *j = &jobs[i];
-        struct resync *rs = j->resync;
-        if (!rs)
-            continue;
-        if (rs->lost) {
-            rc = -1;
-        } else if (rs->rc != LDAP_SUCCESS) {
-            log_kv(LOG_ERROR, "memberships_unknown", "dn", j->plan.after.dn, "error",
-                   ldap_err2string(rs->rc), "msg",
-                   "the groups holding a person read back could not be read; its planned "
-                   "group changes are applied as they are",
+        if (!c.lost && c.rc != LDAP_SUCCESS)
+            log_kv(LOG_ERROR, "memberships_unknown", "dn", jobs[i]->plan.after.dn, "error",
+                   ldap_err2string(c.rc), "msg",
+                   "the groups holding a person that may be half-changed could not be read; "
+                   "its planned group changes are applied as they are",
                    NULL);
-        } else {
-            resync_plan_groups(a->cfg, j);
-        }
-        resync_free(j);
+        else if (!c.lost)
+            resync_plan_groups(a->cfg, jobs[i]);
+        resync_free(jobs[i]);
     }
+    return c.lost ? -1 : 0;
+}
+
+/* Replaces plan.groups of every applied job that asks for it by what the groups make right.
+ * Returns -1 when the connection was lost. */
+static int resync_memberships(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    struct apply_job **chunk = xcalloc(RESYNC_CHUNK, sizeof(*chunk));
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct apply_job *j = &jobs[i];
+        if (j->resync_groups && j->applied && j->kind == APPLY_PLAN && j->plan.after.dn &&
+            j->plan.after.username)
+            chunk[k++] = j;
+        if (k == RESYNC_CHUNK || (k > 0 && i + 1 == n)) {
+            rc = resync_chunk(a, chunk, k);
+            k = 0;
+        }
+    }
+    free(chunk);
     return rc;
 }
 

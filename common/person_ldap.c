@@ -456,16 +456,13 @@ int person_ldap_fetch(struct ldap_conn *c, const struct config *cfg, const char 
         char *filter = xstrdup("(|");
         for (size_t k = i; k < i + m; k++) {
             char *one = person_ldap_filter_one(source_uids[k], record_uids[k]);
-            char *longer = xasprintf("%s%s", filter, one);
-            free(filter);
+            xappendf(&filter, "%s", one);
             free(one);
-            filter = longer;
         }
-        char *full = xasprintf("%s)", filter);
-        free(filter);
-        ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, full, attrs, on_fetched,
+        xappendf(&filter, ")");
+        ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_fetched,
                          on_fetch_done, &f);
-        free(full);
+        free(filter);
     }
     ldap_conn_drain(c);
     if (f.err[0] || ldap_conn_is_down(c)) {

@@ -52,16 +52,33 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+static char *xvasprintf(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        oom(0);
+    return s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        oom(0);
     return s;
+}
+
+void xappendf(char **s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *more = xvasprintf(fmt, ap);
+    va_end(ap);
+    size_t had = *s ? strlen(*s) : 0, n = strlen(more);
+    *s = xrealloc(*s, had + n + 1);
+    memcpy(*s + had, more, n + 1);
+    free(more);
 }
 
 char *xconcat(const char *first, ...)

@@ -18,6 +18,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends printf output to *s (malloc'd, or NULL for an empty start): for building filters. */
+void xappendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The strings up to the terminating NULL, one after the other, in a new string: for DNs built
  * on every record, where vasprintf cost a fifth of an unchanged record. */
 char *xconcat(const char *first, ...) __attribute__((sentinel));
