@@ -9,6 +9,7 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
 #   rng_seed 42; rng 100; echo "$RNG"            # 0..99, the same on every run with seed 42
 #   svc_start reconciler "$CFG" "$LOGDIR"; svc_kill9 reconciler; svc_start reconciler ...
+#   svc_start reconciler2 "$CFG2" "$LOGDIR"        # a second sisopi-reconciler, its own log
 #   dir_dump "$OUT" "$TS_LABELS"                  # sorted DN<TAB>attribute<TAB>value lines
 
 # shellcheck source=tests/integration/lib.sh
@@ -40,19 +41,25 @@ rng() {
 
 # ---- services in the background ----
 
-declare -gA SVC_PID=() SVC_LOG=()
+declare -gA SVC_PID=() SVC_LOG=() SVC_START_MS=()
 declare -gA KILLS=()
 
 # svc_start NAME CFG LOGDIR [ARGS...]: runs sisopi-NAME -c CFG ARGS in the background, its log
-# appended to LOGDIR/NAME.log (a marker line per start).
+# appended to LOGDIR/NAME.log (a marker line per start). A NAME ending in digits is one of
+# several processes of one program (reconciler1, reconciler2: sisopi-reconciler, each with its
+# own log). SVC_START_MS[NAME] = when it was started (now_ms).
 svc_start() {
     local name=$1 cfg=$2 dir=$3
     shift 3
     SVC_LOG[$name]=$dir/$name.log
     printf -- '--- start %s\n' "$(date -u +%FT%T.%3NZ)" >>"${SVC_LOG[$name]}"
-    "$FAULT_BIN/sisopi-$name" -c "$cfg" "$@" >>"${SVC_LOG[$name]}" 2>&1 &
+    "$FAULT_BIN/sisopi-${name%%[0-9]*}" -c "$cfg" "$@" >>"${SVC_LOG[$name]}" 2>&1 &
     SVC_PID[$name]=$!
+    SVC_START_MS[$name]=$(now_ms)
 }
+
+# svc_up NAME: the test started the service and has not killed or stopped it since.
+svc_up() { [[ -n ${SVC_PID[$1]:-} ]]; }
 
 # svc_log_since_start NAME: the log of the service's current (or last) process.
 svc_log_since_start() {
@@ -72,7 +79,8 @@ svc_alive_or_fail() {
     fail "sisopi-$name (pid $pid) died on its own (exit $rc):"$'\n'"$(tail -n 30 "${SVC_LOG[$name]}")"
 }
 
-# svc_kill9 NAME: SIGKILL, reaped; counted in KILLS[NAME].
+# svc_kill9 NAME: SIGKILL, reaped; counted in KILLS[NAME] (and in KILLS[PROGRAM] for one of
+# several processes of a program: reconciler2 counts as a reconciler too).
 svc_kill9() {
     local name=$1 pid=${SVC_PID[$1]}
     svc_alive_or_fail "$name"
@@ -81,6 +89,8 @@ svc_kill9() {
     SVC_PID[$name]=""
     printf -- '--- SIGKILL %s\n' "$(date -u +%FT%T.%3NZ)" >>"${SVC_LOG[$name]}"
     KILLS[$name]=$((${KILLS[$name]:-0} + 1))
+    local prog=${name%%[0-9]*}
+    [[ $prog == "$name" ]] || KILLS[$prog]=$((${KILLS[$prog]:-0} + 1))
 }
 
 # svc_stop NAME: SIGTERM; the service must stop cleanly (exit 0) within 60 s.
@@ -209,4 +219,140 @@ dir_integrity() {
             }
             exit bad > 0
         }' "$1"
+}
+
+# dir_rules_check STATE TRIPLES BASE LIMBO: the directory (dir_triples) against the state the
+# rules call for (STATE: lines RECORD_UID ROLE A|L PRIMARY SCHOOLS CLASSES, as
+# data/sisopi_model.awk writes them), person by person:
+#   - exactly one entry per record_uid that should exist, none of one that should not;
+#   - its DN is uid=<its uid>,cn=<role container>,cn=users,ou=<primary school or LIMBO>,BASE;
+#   - ucsschoolSchool is its schools (in limbo: LIMBO);
+#   - shadowExpire and pwdAccountLockedTime are there if and only if it is in limbo;
+#   - each group it belongs to (Domain Users <S>, the role group of each school S, each class
+#     of S: cn=<S>-<class>,cn=klassen,cn=schueler,cn=groups,ou=<S>) exists and holds it by
+#     uniqueMember (its current DN) and by memberUid (its uid), and under no other DN;
+#   - no other managed group (Domain Users, role and class groups of any OU, the limbo OU's
+#     included) holds it: not by its DN, not by its uid, not by a stale DN whose first RDN is
+#     its uid. Nobody in limbo is in any group.
+# DNs and uids are compared without case. Prints one line per person that breaks a rule (its
+# record_uid, its uid, what is wrong), sorted; returns 1 if there are any.
+dir_rules_check() {
+    local out
+    out=$(LC_ALL=C awk -F'\t' -v state="$1" -v base="$3" -v limbo="$4" '
+        function lc(s) { return tolower(s) }
+        function rdn_uid(dn,    c) {
+            if (substr(dn, 1, 4) != "uid=") return ""
+            c = index(dn, ",")
+            return c ? substr(dn, 5, c - 5) : ""
+        }
+        function cn_of(dn,    c) {
+            c = index(dn, ",")
+            return substr(dn, 4, c - 4)
+        }
+        function managed(g,    p) {
+            if (length(g) <= LB || substr(g, length(g) - LB + 1) != B) return 0
+            p = substr(g, 1, length(g) - LB)
+            return p ~ /^cn=domain users [^,]*,cn=groups,ou=[^,]*$/ ||
+                p ~ /^cn=(schueler|lehrer|mitarbeiter)-[^,]*,cn=groups,ou=[^,]*$/ ||
+                p ~ /^cn=[^,]*,cn=klassen,cn=schueler,cn=groups,ou=[^,]*$/
+        }
+        function set_add(s, x,    n, i, a, out, done) {
+            if (s == "") return x
+            n = split(s, a, " ")
+            out = ""; done = 0
+            for (i = 1; i <= n; i++) {
+                if (!done && x < a[i]) { out = out (out == "" ? "" : " ") x; done = 1 }
+                out = out (out == "" ? "" : " ") a[i]
+            }
+            return done ? out : out " " x
+        }
+        function note(g, u) {
+            if (u == "" || ((g, u) in SEEN)) return
+            SEEN[g, u] = 1
+            REFG[u] = REFG[u] "\001" g
+        }
+        function expect_group(g) { EG[lc(g)] = 1 }
+        BEGIN {
+            B = "," lc(base); LB = length(B)
+            CONT["student"] = "schueler"; RG["student"] = "schueler"
+            CONT["teacher"] = "lehrer"; RG["teacher"] = "lehrer"
+            CONT["staff"] = "mitarbeiter"; RG["staff"] = "mitarbeiter"
+        }
+        { d = lc($1) }
+        $2 == "ucsschoolRecordUID" { N[$3]++; DNOF[$3] = $1; ENTRY_RID[d] = $3; next }
+        $2 == "uid" { UID[d] = $3; next }
+        $2 == "ucsschoolSchool" { SCH[d] = set_add(SCH[d], $3); next }
+        $2 == "shadowExpire" { SE[d] = 1; next }
+        $2 == "pwdAccountLockedTime" { LK[d] = 1; next }
+        $2 == "uniqueMember" && managed(d) {
+            MG[d] = $1; v = lc($3); HASDN[d, v] = 1; ORIG[v] = $3; u = rdn_uid(v)
+            if (u != "") { note(d, u); RDNS[d, u] = RDNS[d, u] "\001" v }
+            next
+        }
+        $2 == "memberUid" && managed(d) { MG[d] = $1; HASMU[d, lc($3)] = 1; note(d, lc($3)); next }
+        $2 == "objectClass" && managed(d) { MG[d] = $1; next }
+        END {
+            while ((getline l < state) > 0) {
+                split(l, f, "\t")
+                rid = f[1]; role = f[2]; st = f[3]; prim = f[4]; schools = f[5]; classes = f[6]
+                WANT[rid] = 1
+                if (!(rid in N)) {
+                    print "  " rid ": no entry, expected " (st == "L" ? "in limbo" : "active in " schools " (primary " prim ")")
+                    continue
+                }
+                msg = ""
+                if (N[rid] > 1) msg = msg "; " N[rid] " entries"
+                dn = DNOF[rid]; d = lc(dn); u = lc(UID[d])
+                if (u == "") { u = rdn_uid(d); msg = msg "; no uid" }
+                if (!(role in CONT)) { msg = msg "; role " role " not known to the check"; CONT[role] = role; RG[role] = role }
+                if (d != lc("uid=" UID[d] ",cn=" CONT[role] ",cn=users,ou=" prim "," base))
+                    msg = msg "; DN " dn ", expected under ou=" prim
+                want = st == "L" ? limbo : schools
+                if (SCH[d] != want) msg = msg "; ucsschoolSchool \"" SCH[d] "\", expected \"" want "\""
+                if ((st == "L") != (d in SE)) msg = msg "; shadowExpire " ((d in SE) ? "set" : "missing")
+                if ((st == "L") != (d in LK)) msg = msg "; pwdAccountLockedTime " ((d in LK) ? "set" : "missing")
+                split("", EG)
+                if (st == "A") {
+                    ns = split(schools, s, " ")
+                    for (i = 1; i <= ns; i++) {
+                        ou = ",cn=groups,ou=" s[i] "," base
+                        expect_group("cn=Domain Users " s[i] ou)
+                        expect_group("cn=" RG[role] "-" lc(s[i]) ou)
+                    }
+                    nc = split(classes == "-" ? "" : classes, c, " ")
+                    for (i = 1; i <= nc; i++) {
+                        sc = c[i]; sub(/-.*/, "", sc)
+                        expect_group("cn=" c[i] ",cn=klassen,cn=schueler" ",cn=groups,ou=" sc "," base)
+                    }
+                }
+                missing = ""
+                for (g in EG) {
+                    if (!(g in MG)) { missing = missing ", " cn_of(g) " (no such group)"; continue }
+                    how = ((g, d) in HASDN) ? "" : "uniqueMember"
+                    if (!((g, u) in HASMU)) how = how (how == "" ? "" : "+") "memberUid"
+                    if (how != "") missing = missing ", " cn_of(MG[g]) " (" how ")"
+                }
+                if (missing != "") msg = msg "; not in" substr(missing, 2)
+                extra = ""
+                nr = split(substr(REFG[u], 2), gl, "\001")
+                for (i = 1; i <= nr; i++) {
+                    g = gl[i]; how = ""
+                    nv = split(substr(RDNS[g, u], 2), vl, "\001")
+                    for (k = 1; k <= nv; k++)
+                        if (vl[k] != d) how = how (how == "" ? "" : " and ") "stale DN " ORIG[vl[k]]
+                    if (!(g in EG)) {
+                        if ((g, d) in HASDN) how = how (how == "" ? "" : " and ") "uniqueMember"
+                        if ((g, u) in HASMU) how = how (how == "" ? "" : " and ") "memberUid"
+                    }
+                    if (how != "") extra = extra ", " cn_of(MG[g]) " (" how ")"
+                }
+                if (extra != "") msg = msg "; held by" substr(extra, 2)
+                if (msg != "") print "  " rid " (uid " UID[d] ", " (st == "L" ? "should be in limbo" : "should be active, primary " prim) "): " substr(msg, 3)
+            }
+            for (rid in N)
+                if (!(rid in WANT)) print "  " rid ": " N[rid] " entries (" DNOF[rid] "), expected none"
+        }' "$2" | LC_ALL=C sort)
+    [[ -z $out ]] && return 0
+    printf '%s\n' "$out"
+    return 1
 }
