@@ -869,7 +869,7 @@ static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
     p->groups = NULL;
     p->n_groups = 0;
     char **want = NULL;
-    size_t nw = plan_groups(cfg, after, &want); /* none in limbo */
+    size_t nw = layout_person_groups(cfg, after, &want); /* none in limbo */
     for (size_t i = 0; i < rs->n; i++) {
         const struct held *h = &rs->v[i];
         bool wanted = false;

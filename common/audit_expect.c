@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
-#include "audit_map.h"
+#include "strmap.h"
 #include "audit_text.h"
 #include "ldap_escape.h"
 #include "strutil.h"
@@ -56,7 +56,7 @@ struct exp_person {
 };
 
 struct audit_expect {
-    struct audit_map *persons;
+    struct strmap *persons;
     struct uid_set *dead; /* "partition:offset" of dead-lettered users messages */
     size_t checked;
 };
@@ -64,7 +64,7 @@ struct audit_expect {
 struct audit_expect *audit_expect_new(void)
 {
     struct audit_expect *x = xcalloc(1, sizeof(*x));
-    x->persons = audit_map_new(true);
+    x->persons = strmap_new(true);
     x->dead = uid_set_new();
     return x;
 }
@@ -95,7 +95,7 @@ void audit_expect_free(struct audit_expect *x)
 {
     if (!x)
         return;
-    audit_map_free(x->persons, person_exp_free);
+    strmap_free(x->persons, person_exp_free);
     uid_set_free(x->dead);
     free(x);
 }
@@ -172,7 +172,7 @@ static bool set_equal(char *const *a, size_t na, char *const *b, size_t nb)
 
 static struct exp_person *person_get(struct audit_expect *x, const char *rid)
 {
-    void **slot = audit_map_slot(x->persons, rid, NULL);
+    void **slot = strmap_slot(x->persons, rid, NULL);
     if (!*slot) {
         struct exp_person *p = xcalloc(1, sizeof(*p));
         p->record_uid = xstrdup(rid);
@@ -304,7 +304,7 @@ void audit_expect_record(struct audit_expect *x, const struct user_record *r, in
     /* Staff have no classes; without a class column the classes stay as they were. */
     if (r->dry_run || !r->classes_given || r->role == ROLE_STAFF)
         return;
-    struct exp_person *p = audit_map_get(x->persons, r->record_uid);
+    struct exp_person *p = strmap_get(x->persons, r->record_uid);
     if (!p || p->state == EXP_UNKNOWN || p->state == EXP_DELETED || offset < p->reset_at)
         return;
     pos_key(k, sizeof(k), partition, offset);
@@ -456,7 +456,7 @@ size_t audit_expect_compare(struct audit_expect *x, const struct person *a, audi
                             void *opaque)
 {
     struct differ d = {a->record_uid, cb, opaque, 0};
-    struct exp_person *p = audit_map_get(x->persons, a->record_uid);
+    struct exp_person *p = strmap_get(x->persons, a->record_uid);
     x->checked++;
     if (p && p->seen) {
         /* Two entries with one record_uid: the second is one too many. */
@@ -485,7 +485,7 @@ static int cmp_person(const void *a, const void *b)
 size_t audit_expect_missing(struct audit_expect *x, audit_diff_cb cb, void *opaque)
 {
     size_t n, missing = 0;
-    struct exp_person **v = (struct exp_person **)audit_map_values(x->persons, &n);
+    struct exp_person **v = (struct exp_person **)strmap_values(x->persons, &n);
     for (size_t i = 0; i < n; i++) {
         if (!v[i]->seen && (v[i]->state == EXP_ACTIVE || v[i]->state == EXP_LIMBO))
             v[missing++] = v[i];

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "person.h"
 #include "records.h"
-#include "state_store.h"
 
 /* One difference: FIELD is "account", "dn", "role", "state", "schools", "purge_at" or
  * "classes[SCHOOL]"; expected and actual are short texts ("(none)" for nothing). Valid during

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit_map.h"
+#include "strmap.h"
 #include "strutil.h"
 
 /* A partition number from a message: anything beyond this is not a real topic's. */
 #define MAX_PARTITIONS 65536
 
 struct audit_imports {
-    struct audit_map *by_id;
+    struct strmap *by_id;
     int32_t default_partitions;
     struct audit_import **sorted;
     size_t n_sorted;
@@ -38,14 +38,14 @@ const char *audit_import_state_name(enum audit_import_state s)
 struct audit_imports *audit_imports_new(int32_t default_partitions)
 {
     struct audit_imports *a = xcalloc(1, sizeof(*a));
-    a->by_id = audit_map_new(false);
+    a->by_id = strmap_new(false);
     a->default_partitions = default_partitions;
     return a;
 }
 
 static struct audit_import *get(struct audit_imports *a, const char *import_id)
 {
-    void **slot = audit_map_slot(a->by_id, import_id, NULL);
+    void **slot = strmap_slot(a->by_id, import_id, NULL);
     if (!*slot) {
         struct audit_import *im = xcalloc(1, sizeof(*im));
         im->import_id = xstrdup(import_id);
@@ -194,7 +194,7 @@ static int cmp_import(const void *x, const void *y)
 struct audit_import **audit_imports_result(struct audit_imports *a, size_t *n)
 {
     free(a->sorted);
-    a->sorted = (struct audit_import **)audit_map_values(a->by_id, &a->n_sorted);
+    a->sorted = (struct audit_import **)strmap_values(a->by_id, &a->n_sorted);
     for (size_t i = 0; i < a->n_sorted; i++)
         finish(a, a->sorted[i]);
     if (a->n_sorted > 1)
@@ -205,7 +205,7 @@ struct audit_import **audit_imports_result(struct audit_imports *a, size_t *n)
 
 const struct audit_import *audit_imports_find(const struct audit_imports *a, const char *import_id)
 {
-    return audit_map_get(a->by_id, import_id);
+    return strmap_get(a->by_id, import_id);
 }
 
 static void import_free(void *v)
@@ -222,7 +222,7 @@ void audit_imports_free(struct audit_imports *a)
 {
     if (!a)
         return;
-    audit_map_free(a->by_id, import_free);
+    strmap_free(a->by_id, import_free);
     free(a->sorted);
     free(a);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "audit_map.h"
+#include "strmap.h"
 #include "audit_text.h"
 #include "csv_write.h"
 #include "json_out.h"
@@ -23,7 +23,7 @@ const char *const audit_report_columns[AUDIT_REPORT_N_COLUMNS] = {
 
 struct audit_report {
     char *import_id;
-    struct audit_map *rows;
+    struct strmap *rows;
     bool known, dry_run, has_role;
     enum role role; /* the import's */
     int64_t read;
@@ -35,7 +35,7 @@ struct audit_report *audit_report_new(const char *import_id)
 {
     struct audit_report *r = xcalloc(1, sizeof(*r));
     r->import_id = xstrdup(import_id);
-    r->rows = audit_map_new(true);
+    r->rows = strmap_new(true);
     return r;
 }
 
@@ -149,7 +149,7 @@ void audit_report_event(struct audit_report *r, const struct event *e)
         return;
     bool created;
     struct audit_report_row **slot =
-        (struct audit_report_row **)audit_map_slot(r->rows, e->record_uid, &created);
+        (struct audit_report_row **)strmap_slot(r->rows, e->record_uid, &created);
     if (created) {
         *slot = xcalloc(1, sizeof(**slot));
         (*slot)->record_uid = xstrdup(e->record_uid);
@@ -229,7 +229,7 @@ void audit_report_users(struct audit_report *r, const struct users_msg *m, int32
         import_role(r, u->role, u->dry_run);
         r->read++;
     }
-    struct audit_report_row *row = audit_map_get(r->rows, u->record_uid);
+    struct audit_report_row *row = strmap_get(r->rows, u->record_uid);
     if (!row || row->record_from_import)
         return;
     if (mine) {
@@ -266,7 +266,7 @@ static int cmp_row(const void *x, const void *y)
 struct audit_report_row **audit_report_rows(struct audit_report *r, size_t *n)
 {
     if (!r->sorted) {
-        r->sorted = (struct audit_report_row **)audit_map_values(r->rows, &r->n_sorted);
+        r->sorted = (struct audit_report_row **)strmap_values(r->rows, &r->n_sorted);
         if (r->n_sorted > 1)
             qsort(r->sorted, r->n_sorted, sizeof(*r->sorted), cmp_row);
     }
@@ -544,7 +544,7 @@ void audit_report_free(struct audit_report *r)
 {
     if (!r)
         return;
-    audit_map_free(r->rows, row_free);
+    strmap_free(r->rows, row_free);
     free(r->sorted);
     free(r->import_id);
     free(r);

@@ -225,3 +225,32 @@ bool layout_managed_group(const struct config *cfg, const char *dn, enum role ro
     free(school);
     return managed;
 }
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t layout_person_groups(const struct config *cfg, const struct person *p, char ***out)
+{
+    size_t n = 0, cap = 8;
+    char **g = xcalloc(cap, sizeof(char *));
+    for (size_t s = 0; !p->limbo && s < p->n_schools; s++) {
+        const char *school = p->schools[s];
+        ssize_t ci = -1;
+        for (size_t k = 0; k < p->n_classes && ci < 0; k++)
+            ci = strcasecmp(p->classes[k].school, school) == 0 ? (ssize_t)k : -1;
+        size_t need = n + 3 + (ci >= 0 ? p->classes[ci].n_classes : 0);
+        if (need > cap) {
+            cap = 2 * need;
+            g = xrealloc(g, cap * sizeof(char *));
+        }
+        g[n++] = layout_domain_users_dn(cfg, school);
+        n += layout_role_group_dns(cfg, school, p->role, &g[n]);
+        for (size_t c = 0; ci >= 0 && c < p->classes[ci].n_classes; c++)
+            g[n++] = layout_class_dn(cfg, school, p->classes[ci].classes[c]);
+    }
+    qsort(g, n, sizeof(char *), cmp_strp);
+    *out = g;
+    return n;
+}

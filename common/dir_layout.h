@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "person.h"
 #include "records.h"
 
 /* ou=<school>,<base> */
@@ -63,5 +64,10 @@ int layout_group_parts(const char *dn, char **cn, char **school);
 /* Whether dn is a group sisopi keeps for role at a school: Domain Users, the role groups, the
  * classes. Groups made by hand are not. */
 bool layout_managed_group(const struct config *cfg, const char *dn, enum role role);
+
+/* The DNs of the groups a person belongs to (sorted, unique): Domain Users and the role groups
+ * of each of its schools, its classes; none in limbo. Returns the count; *out and each DN are
+ * malloc'd. */
+size_t layout_person_groups(const struct config *cfg, const struct person *p, char ***out);
 
 #endif

@@ -8,13 +8,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int import_id_new(char out[IMPORT_ID_LEN + 1], int64_t unix_ms)
 {
     uint8_t b[16];

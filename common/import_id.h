@@ -17,7 +17,4 @@ int import_id_new(char out[IMPORT_ID_LEN + 1], int64_t unix_ms);
 /* True for a canonical lower-case UUID string (any version). */
 bool import_id_valid(const char *s);
 
-/* Milliseconds since the epoch, wall clock. */
-int64_t now_ms(void);
-
 #endif

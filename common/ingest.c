@@ -16,6 +16,7 @@
 
 #include "avro_codec.h"
 #include "cli.h"
+#include "clock.h"
 #include "import_reader.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -57,13 +58,6 @@ void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         dr_state.first_offset[p] = msg->offset;
 }
 
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void print_row_error(FILE *f, const char *path, const struct import_error *e)
 {
     fprintf(f, "%s:%" PRId64, path, e->line);
@@ -87,7 +81,7 @@ static void progress_tick(struct progress *p, const struct import_reader *r, int
 {
     if (!p->enabled)
         return;
-    double now = mono_seconds();
+    double now = clock_mono_s();
     if (now - p->last < INGEST_PROGRESS_SECONDS)
         return;
     p->last = now;
@@ -189,7 +183,7 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
                     struct kept *kept)
 {
     struct progress pg = {.enabled = job->progress, .phase = "validate"};
-    pg.start = pg.last = mono_seconds();
+    pg.start = pg.last = clock_mono_s();
     struct import_reader *r = open_reader(job, res->import_id, true, res);
     if (!r)
         return -1;
@@ -230,33 +224,25 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
     return rc;
 }
 
-/* Produces one message, waiting for room in the queue rather than failing, unless a
- * delivery has failed meanwhile: then the import cannot complete, and waiting for room would
+/* A delivery failed: the import cannot complete, and waiting for room in a full queue would
  * only wait for message.timeout.ms once more for every queue-full of records. */
-static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *key, void *buf,
-                   size_t len, char *errstr, size_t errstr_size)
+static bool delivery_failed(void *opaque)
 {
-    for (;;) {
-        if (dr_state.failed > 0) {
-            snprintf(errstr, errstr_size, "stopped publishing: a delivery failed (%.200s)",
-                     dr_state.first_errstr);
-            free(buf);
-            return -1;
-        }
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE(buf, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
-        if (!err)
-            return 0;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            snprintf(errstr, errstr_size, "cannot produce to %s [%d]: %s", topic, partition,
-                     rd_kafka_err2str(err));
-            free(buf);
-            return -1;
-        }
-        rd_kafka_poll(rk, 50);
-    }
+    (void)opaque;
+    return dr_state.failed > 0;
+}
+
+/* Encodes and produces one message of the import (kafka_produce_users_msg). */
+static int produce(rd_kafka_t *rk, const struct config *cfg, int32_t partition, const char *key,
+                   const struct users_msg *m, char *err, size_t errlen)
+{
+    if (kafka_produce_users_msg(rk, cfg, partition, key, m, delivery_failed, NULL, err, errlen) ==
+        0)
+        return 0;
+    if (dr_state.failed > 0)
+        snprintf(err, errlen, "stopped publishing: a delivery failed (%.200s)",
+                 dr_state.first_errstr);
+    return -1;
 }
 
 /* Waits until every produced message is acknowledged or failed (librdkafka retries until
@@ -265,19 +251,19 @@ static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const c
 static int await_delivery(rd_kafka_t *rk, int64_t expected, const char *what, char *errstr,
                           size_t errstr_size)
 {
-    double start = mono_seconds(), said = start;
+    double start = clock_mono_s(), said = start;
     while (rd_kafka_outq_len(rk) > 0) {
         rd_kafka_flush(rk, INGEST_FLUSH_SLICE_MS);
-        if (mono_seconds() - said >= INGEST_WAIT_LOG_SECONDS && rd_kafka_outq_len(rk) > 0) {
+        if (clock_mono_s() - said >= INGEST_WAIT_LOG_SECONDS && rd_kafka_outq_len(rk) > 0) {
             char n[24], sec[24];
             snprintf(n, sizeof(n), "%d", rd_kafka_outq_len(rk));
-            snprintf(sec, sizeof(sec), "%.0f", mono_seconds() - start);
+            snprintf(sec, sizeof(sec), "%.0f", clock_mono_s() - start);
             log_kv(LOG_WARN, "delivery_waiting", "what", what, "unacknowledged", n, "seconds", sec,
                    "msg",
                    "the broker does not acknowledge; librdkafka retries until "
                    "message.timeout.ms (kafka.properties), then the import fails",
                    NULL);
-            said = mono_seconds();
+            said = clock_mono_s();
         }
     }
     rd_kafka_poll(rk, 0);
@@ -300,9 +286,8 @@ static int await_delivery(rd_kafka_t *rk, int64_t expected, const char *what, ch
 static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
                            int64_t *per_partition)
 {
-    const char *topic = job->cfg->kafka.topic_users;
     struct progress pg = {.enabled = job->progress, .phase = "publish"};
-    pg.start = pg.last = mono_seconds();
+    pg.start = pg.last = clock_mono_s();
     struct import_reader *r = open_reader(job, res->import_id, false, res);
     if (!r)
         return -1;
@@ -324,13 +309,10 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
         }
         if (got != 1)
             continue;
-        void *buf = NULL;
-        size_t len = 0;
         const char *key = m.u.user.record_uid;
         int32_t p = partitioner_partition(key, strlen(key), res->partitions);
         char why[256];
-        if (users_msg_encode(&m, &buf, &len, why, sizeof(why)) < 0 ||
-            produce(rk, topic, p, key, buf, len, why, sizeof(why)) < 0) {
+        if (produce(rk, job->cfg, p, key, &m, why, sizeof(why)) < 0) {
             snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": record_uid \"%s\": %s",
                      job->path, m.u.user.line, key, why);
             users_msg_free(&m);
@@ -358,7 +340,7 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
                            const int64_t *per_partition, const int64_t *first_offset,
                            const struct kept *kept)
 {
-    int64_t produced_at = now_ms();
+    int64_t produced_at = clock_wall_ms();
     for (int p = 0; p < res->partitions; p++) {
         struct users_msg m = {.type = USERS_MSG_IMPORT_END};
         struct import_end *e = &m.u.end;
@@ -375,14 +357,10 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
         e->kept_record_uids = kept[p].uids;
         e->n_kept = kept[p].n;
         e->dry_run = job->dry_run;
-        void *buf = NULL;
-        size_t len = 0;
         char why[256];
         /* The marker is keyed by the import_id: it has no person, and the key makes it
          * recognisable in any tool without decoding. */
-        if (users_msg_encode(&m, &buf, &len, why, sizeof(why)) < 0 ||
-            produce(rk, job->cfg->kafka.topic_users, p, res->import_id, buf, len, why,
-                    sizeof(why)) < 0) {
+        if (produce(rk, job->cfg, p, res->import_id, &m, why, sizeof(why)) < 0) {
             snprintf(res->error, sizeof(res->error), "end marker for partition %d: %s", p, why);
             return -1;
         }
@@ -453,14 +431,14 @@ static void warn_empty(const struct ingest_job *job, FILE *report)
 int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res)
 {
     FILE *report = job->report ? job->report : stderr;
-    double start = mono_seconds();
+    double start = clock_mono_s();
     struct file_id before, after;
     struct kept *kept = NULL;
 
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
     res->encoding = "";
-    if (import_id_new(res->import_id, now_ms()) < 0) {
+    if (import_id_new(res->import_id, clock_wall_ms()) < 0) {
         snprintf(res->error, sizeof(res->error), "no randomness for the import_id: %s",
                  strerror(errno));
         return res->exit_code;
@@ -496,7 +474,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     res->exit_code = res->errors > 0 ? EXIT_WITH_ERRORS : EXIT_OK;
 out:
     kept_free(kept, job->cfg->kafka.partitions);
-    res->seconds = mono_seconds() - start;
+    res->seconds = clock_mono_s() - start;
     return res->exit_code;
 }
 

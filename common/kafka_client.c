@@ -4,9 +4,12 @@
 #include "kafka_client.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "avro_codec.h"
 #include "log.h"
+#include "partitioner.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
                    size_t errstr_size)
@@ -118,4 +121,45 @@ int kafka_check_topic(rd_kafka_t *rk, const struct config *cfg, const char *topi
         return -1;
     }
     return 0;
+}
+
+int kafka_produce_users(rd_kafka_t *rk, const struct config *cfg, int32_t partition,
+                        const char *key, const void *value, size_t len, bool (*stop)(void *opaque),
+                        void *opaque, char *err, size_t errlen)
+{
+    const char *topic = cfg->kafka.topic_users;
+    size_t klen = key ? strlen(key) : 0;
+    if (partition == KAFKA_KEY_PARTITION)
+        partition = partitioner_partition(key ? key : "", klen, cfg->kafka.partitions);
+    for (;;) {
+        if (stop && stop(opaque)) {
+            snprintf(err, errlen, "stopped producing to %s: a delivery failed", topic);
+            return -1;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!e)
+            return 0;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            snprintf(err, errlen, "cannot produce to %s [%d]: %s", topic, partition,
+                     rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(rk, 50);
+    }
+}
+
+int kafka_produce_users_msg(rd_kafka_t *rk, const struct config *cfg, int32_t partition,
+                            const char *key, const struct users_msg *m, bool (*stop)(void *opaque),
+                            void *opaque, char *err, size_t errlen)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    if (users_msg_encode(m, &buf, &len, err, errlen) < 0)
+        return -1;
+    int rc = kafka_produce_users(rk, cfg, partition, key, buf, len, stop, opaque, err, errlen);
+    free(buf);
+    return rc;
 }

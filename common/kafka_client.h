@@ -6,9 +6,12 @@
 #define SISOPI_KAFKA_CLIENT_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+#include "records.h"
 
 /* A conf with bootstrap.servers and kafka.properties applied (properties win, so an operator
  * can override anything). Returns NULL with errstr naming the property that was refused. */
@@ -35,5 +38,22 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, ch
  * an import count records per partition, so every party must agree. */
 int kafka_check_topic(rd_kafka_t *rk, const struct config *cfg, const char *topic, int timeout_ms,
                       char *errstr, size_t errstr_size);
+
+/*
+ * Produces one message of sisopi.users: value (len bytes, copied) keyed by key (may be NULL), to
+ * partition, or to the key's partition (partitioner.h, what every producer computes) when
+ * partition is KAFKA_KEY_PARTITION. While librdkafka's queue is full it serves the delivery
+ * reports and tries again, unless stop(opaque) (may be NULL) says to give up (the caller saw a
+ * delivery fail). Returns 0 or -1 with err.
+ */
+#define KAFKA_KEY_PARTITION (-1)
+int kafka_produce_users(rd_kafka_t *rk, const struct config *cfg, int32_t partition,
+                        const char *key, const void *value, size_t len, bool (*stop)(void *opaque),
+                        void *opaque, char *err, size_t errlen);
+
+/* users_msg_encode(m) produced as above. */
+int kafka_produce_users_msg(rd_kafka_t *rk, const struct config *cfg, int32_t partition,
+                            const char *key, const struct users_msg *m, bool (*stop)(void *opaque),
+                            void *opaque, char *err, size_t errlen);
 
 #endif

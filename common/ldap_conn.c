@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ldap_session.h"
 #include "log.h"
 #include "strutil.h"
@@ -51,13 +52,6 @@ struct ldap_conn {
     struct ldap_session_guard guard; /* SIGPIPE, from submit_begin to submit_end */
     struct ldap_conn_stats stats;
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static const char *const op_names[LDAP_CONN_OP_COUNT] = {"add",    "modify", "rename",
                                                          "delete", "search", "counter"};
@@ -101,7 +95,7 @@ static struct pending *pending_new(enum ldap_conn_op op, const char *dn, ldap_co
     p->dn = xstrdup(dn ? dn : "");
     p->cb = cb;
     p->opaque = opaque;
-    p->t_start = p->t_active = now_us();
+    p->t_start = p->t_active = clock_mono_us();
     return p;
 }
 
@@ -147,7 +141,7 @@ static void finish(struct ldap_conn *c, struct pending *p, struct ldap_result_in
     if (!r->matched_dn)
         r->matched_dn = "";
     r->entries = p->entries;
-    r->latency_us = now_us() - p->t_start;
+    r->latency_us = clock_mono_us() - p->t_start;
     if (!c) { /* bad arguments without a connection */
         if (p->cb)
             p->cb(r, p->opaque);
@@ -340,7 +334,7 @@ static void search_done(struct ldap_conn *c, struct pending *p, LDAPMessage *msg
         return;
     }
     parsed_free(&pr);
-    p->t_active = now_us();
+    p->t_active = clock_mono_us();
     int rc = search_send(c, p);
     if (rc != LDAP_SUCCESS && is_conn_error(rc)) {
         conn_fail(c, rc, NULL); /* completes p too */
@@ -365,7 +359,7 @@ static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
     case LDAP_RES_SEARCH_ENTRY: {
         struct ldap_entry_info *e = ldap_entry_from_msg(c->ld, msg);
         p->entries++;
-        p->t_active = now_us();
+        p->t_active = clock_mono_us();
         if (p->entry_cb) {
             c->cb_depth++;
             p->entry_cb(e, p->opaque);
@@ -376,7 +370,7 @@ static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
     }
     case LDAP_RES_SEARCH_REFERENCE:
     case LDAP_RES_INTERMEDIATE:
-        p->t_active = now_us();
+        p->t_active = clock_mono_us();
         break;
     case LDAP_RES_SEARCH_RESULT:
         search_done(c, p, msg);
@@ -400,7 +394,7 @@ static int step(struct ldap_conn *c, int timeout_ms)
         return -1;
     if (c->n_pend == 0)
         return 0;
-    uint64_t now = now_us(), oldest = now;
+    uint64_t now = clock_mono_us(), oldest = now;
     for (size_t i = 0; i < c->n_pend; i++) {
         if (c->pend[i]->t_active < oldest)
             oldest = c->pend[i]->t_active;
@@ -471,7 +465,7 @@ static int submit_begin(struct ldap_conn *c, struct pending *p)
     }
     if (c->down || !c->ld)
         return finish_rc(c, p, LDAP_SERVER_DOWN, "not connected (connection lost; reconnect)");
-    p->t_start = p->t_active = now_us(); /* latency without the wait for the window */
+    p->t_start = p->t_active = clock_mono_us(); /* latency without the wait for the window */
     ldap_session_guard_begin(&c->guard);
     return LDAP_SUCCESS;
 }

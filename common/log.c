@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "json_out.h"
 
 static const char *log_service = "sisopi";
@@ -58,13 +59,13 @@ static void field(FILE *f, const char *k, const char *v)
 
 static void begin(FILE *f, enum log_level level, const char *event)
 {
-    struct timespec ts;
     struct tm tm;
     char when[40];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    int64_t ms = clock_wall_ms();
+    time_t sec = (time_t)(ms / 1000);
+    gmtime_r(&sec, &tm);
     size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    snprintf(when + n, sizeof(when) - n, ".%03dZ", (int)(ms % 1000));
     if (log_json) {
         fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":", when, level_names[level]);
         json_write_string(f, log_service);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "strutil.h"
 
 struct series {
@@ -38,20 +39,13 @@ struct metrics {
     int stale_after;
 };
 
-static time_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
-
 struct metrics *metrics_new(const char *service)
 {
     struct metrics *m = xcalloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->service = xstrdup(service);
     m->why = xstrdup("starting");
-    m->heartbeat = mono_now();
+    m->heartbeat = (time_t)clock_mono_s();
     m->stale_after = 60;
     return m;
 }
@@ -173,7 +167,7 @@ void metrics_health(struct metrics *m, bool ok, const char *why)
 void metrics_heartbeat(struct metrics *m)
 {
     pthread_mutex_lock(&m->lock);
-    m->heartbeat = mono_now();
+    m->heartbeat = (time_t)clock_mono_s();
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -186,7 +180,7 @@ void metrics_set_stale_after(struct metrics *m, int seconds)
 
 static bool healthy_locked(struct metrics *m, char **why)
 {
-    long idle = (long)(mono_now() - m->heartbeat);
+    long idle = (long)((time_t)clock_mono_s() - m->heartbeat);
     if (idle > m->stale_after) {
         if (why)
             *why = xasprintf("main loop silent for %ld s", idle);

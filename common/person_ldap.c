@@ -11,7 +11,6 @@
 
 #include "attr_list.h"
 #include "dir_layout.h"
-#include "plan.h"
 #include "strutil.h"
 
 /* The personal attributes sisopi writes, besides the extra ones the CSV mapping names. */
@@ -301,7 +300,7 @@ static void check_groups(const struct scan *s, const struct found *f, struct per
 {
     memset(g, 0, sizeof(*g));
     char **want = NULL;
-    size_t nw = plan_groups(s->cfg, &f->p, &want);
+    size_t nw = layout_person_groups(s->cfg, &f->p, &want);
     for (size_t w = 0; w < nw; w++) {
         unsigned how = 0;
         for (size_t i = 0; i < f->n_held; i++) {

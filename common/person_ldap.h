@@ -13,7 +13,7 @@
 #include "attr_list.h"
 #include "config.h"
 #include "ldap_conn.h"
-#include "state_store.h"
+#include "person.h"
 
 /* The role an entry's object classes give (ucsschoolStudent, ...Teacher, ...Staff, both of the
  * last two: teacher_and_staff). Returns 0, or -1 when it has none of them (an administrator). */
@@ -24,8 +24,8 @@ int person_ldap_role(const struct ldap_entry_info *e, enum role *out);
 int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e, struct person *out,
                       char *err, size_t n);
 
-/* How the groups hold a person, against the groups it should be in (plan_groups of the person
- * as read: Domain Users and the role groups of each school, its classes; none in limbo). */
+/* How the groups hold a person, against the groups it should be in (layout_person_groups of the
+ * person as read: Domain Users and the role groups of each school, its classes; none in limbo). */
 struct person_ldap_groups {
     size_t missing;   /* groups it should be in that lack its DN or its uid */
     size_t extra;     /* groups sisopi manages that hold it although it should not be there */

@@ -170,28 +170,6 @@ void plan_entry_attrs(const struct config *cfg, const struct person *p, struct a
     }
 }
 
-size_t plan_groups(const struct config *cfg, const struct person *p, char ***out)
-{
-    size_t n = 0, cap = 8;
-    char **g = xcalloc(cap, sizeof(char *));
-    for (size_t s = 0; !p->limbo && s < p->n_schools; s++) {
-        const char *school = p->schools[s];
-        ssize_t ci = classes_index(p, school);
-        size_t need = n + 3 + (ci >= 0 ? p->classes[ci].n_classes : 0);
-        if (need > cap) {
-            cap = 2 * need;
-            g = xrealloc(g, cap * sizeof(char *));
-        }
-        g[n++] = layout_domain_users_dn(cfg, school);
-        n += layout_role_group_dns(cfg, school, p->role, &g[n]);
-        for (size_t c = 0; ci >= 0 && c < p->classes[ci].n_classes; c++)
-            g[n++] = layout_class_dn(cfg, school, p->classes[ci].classes[c]);
-    }
-    qsort(g, n, sizeof(char *), cmp_str);
-    *out = g;
-    return n;
-}
-
 static void add_group_change(struct person_plan *p, const char *group, bool add, const char *dn,
                              const char *uid)
 {
@@ -211,8 +189,8 @@ static void diff_groups(const struct config *cfg, const struct person *before,
                         struct person_plan *p)
 {
     char **old = NULL, **new = NULL;
-    size_t n_old = before ? plan_groups(cfg, before, &old) : 0;
-    size_t n_new = plan_groups(cfg, &p->after, &new);
+    size_t n_old = before ? layout_person_groups(cfg, before, &old) : 0;
+    size_t n_new = layout_person_groups(cfg, &p->after, &new);
     const char *uid = p->after.username;
     bool dn_changed = before && strcasecmp(before->dn, p->after.dn) != 0;
     for (size_t i = 0; i < n_old; i++) {

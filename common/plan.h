@@ -4,7 +4,7 @@
  * the two states to the attributes, the move and the group memberships to write.
  *
  * Every change is the difference of two derived views of a person: the managed attributes of
- * its entry (plan_entry_attrs) and the groups it belongs to (plan_groups). So creation,
+ * its entry (plan_entry_attrs) and the groups it belongs to (layout_person_groups). So creation,
  * a new school, a lost school, limbo and reactivation are one mechanism, and the events can
  * name exactly the attributes that changed.
  */
@@ -77,10 +77,6 @@ enum plan_action plan_remove_school(const struct config *cfg, const struct perso
  * ucsschoolSchool, ucsschoolRole, departmentNumber, and the deactivation and purge
  * attributes while in limbo. */
 void plan_entry_attrs(const struct config *cfg, const struct person *p, struct attr_list *out);
-
-/* The DNs of the groups a person belongs to (sorted, unique); none while in limbo. Returns
- * the count; *out is malloc'd, each DN too. */
-size_t plan_groups(const struct config *cfg, const struct person *p, char ***out);
 
 /* The attributes written only when an entry is created (objectClass, uid, the source and
  * record ids) followed by the managed ones; password_hash may be NULL. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "avro_codec.h"
+#include "clock.h"
 #include "failpoint.h"
 #include "import_id.h"
 #include "journal.h"
@@ -87,7 +88,7 @@ static struct event *new_event(struct batch *b, enum event_type t, int32_t parti
     struct event *e = &b->events[b->n_events++];
     memset(e, 0, sizeof(*e));
     e->type = t;
-    e->produced_at_ms = now_ms();
+    e->produced_at_ms = clock_wall_ms();
     e->input_topic = xstrdup(b->topic);
     e->input_partition = partition;
     e->input_offset = offset;
@@ -271,13 +272,6 @@ static int save_item(struct batch *b, struct item *it)
     return rc < 0 ? -1 : 0;
 }
 
-static double wave_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *item_uid(const struct item *it)
 {
     return it->has_before ? it->before.record_uid : it->job.plan.after.record_uid;
@@ -425,7 +419,7 @@ static int flush_wave(struct batch *b)
     if (b->n_items == 0)
         return 0;
     int rc = 0;
-    double t0 = wave_clock();
+    double t0 = clock_mono_s();
     if (c->consumer && rd_kafka_assignment_lost(c->consumer)) {
         /* The group gave the partitions away (this member missed max.poll.interval.ms or its
          * session): their next owner writes now, not this one. */
@@ -438,7 +432,7 @@ static int flush_wave(struct batch *b)
         rc = -1;
         goto out;
     }
-    double t1 = wave_clock();
+    double t1 = clock_mono_s();
     size_t n_real = 0;
     struct apply_job *jobs = xcalloc(b->n_items, sizeof(*jobs));
     for (size_t i = 0; i < b->n_items; i++) {
@@ -465,7 +459,7 @@ static int flush_wave(struct batch *b)
         char sn[24], sl[24], sa[24];
         snprintf(sn, sizeof(sn), "%zu", n_real);
         snprintf(sl, sizeof(sl), "%.3f", t1 - t0);
-        snprintf(sa, sizeof(sa), "%.3f", wave_clock() - t1);
+        snprintf(sa, sizeof(sa), "%.3f", clock_mono_s() - t1);
         log_kv(LOG_DEBUG, "wave", "jobs", sn, "journal_s", sl, "apply_s", sa, NULL);
     }
     /* The plans were moved into jobs and back. */
@@ -932,7 +926,7 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
         why = "not in limbo";
     else if (before.purge_at_ms / 1000 != pd->purge_at_ms / 1000)
         why = "another purge date";
-    else if (pd->purge_at_ms > now_ms())
+    else if (pd->purge_at_ms > clock_wall_ms())
         why = "purge date not reached";
     if (why) {
         char at[24];
@@ -1067,14 +1061,14 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         return RECONCILE_FATAL;
     }
     int hrc = 0;
-    double t0 = wave_clock();
+    double t0 = clock_mono_s();
     for (size_t i = 0; i < n && hrc == 0; i++)
         hrc = handle(&b, msgs[i]);
     if (hrc == 0)
         hrc = flush_wave(&b);
     if (hrc == 0)
         hrc = import_cache_flush(&b);
-    double t1 = wave_clock();
+    double t1 = clock_mono_s();
     if (hrc < 0) {
         /* Nothing is saved: every person the batch touched may be half-changed, and its
          * change is carried out against its entry as it is on the retry. The events of what
@@ -1100,7 +1094,7 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
     if (log_enabled(LOG_DEBUG)) {
         char sw[24], sp[24];
         snprintf(sw, sizeof(sw), "%.3f", t1 - t0);
-        snprintf(sp, sizeof(sp), "%.3f", wave_clock() - t1);
+        snprintf(sp, sizeof(sp), "%.3f", clock_mono_s() - t1);
         log_kv(LOG_DEBUG, "batch_parts", "waves_s", sw, "events_and_commit_s", sp, NULL);
     }
     uid_set_free(core->resolved);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "failpoint.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -70,13 +71,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static bool flag_get(const struct part_flags *f, int32_t p)
@@ -283,7 +277,7 @@ static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *par
         for (size_t i = 0; i < n; i++)
             flag_set(&r->unprepared, p[i], true);
         r->prepare_backoff = 1;
-        r->prepare_at = mono_s() + r->prepare_backoff;
+        r->prepare_at = clock_mono_s() + r->prepare_backoff;
     }
     free(p);
 }
@@ -358,7 +352,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Tries again to prepare the assigned partitions that wait for it, with back-off. */
 static void retry_prepare(struct reconciler *r)
 {
-    if (count_unprepared(r) == 0 || mono_s() < r->prepare_at)
+    if (count_unprepared(r) == 0 || clock_mono_s() < r->prepare_at)
         return;
     int32_t *p = xcalloc(r->n_assigned + 1, sizeof(int32_t));
     size_t n = 0;
@@ -384,7 +378,7 @@ static void retry_prepare(struct reconciler *r)
     } else if (rc > 0) {
         r->prepare_backoff =
             r->prepare_backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : r->prepare_backoff * 2;
-        r->prepare_at = mono_s() + r->prepare_backoff;
+        r->prepare_at = clock_mono_s() + r->prepare_backoff;
     }
     free(p);
 }
@@ -552,10 +546,10 @@ static bool caught_up(struct reconciler *r)
  */
 static void wait_serving(struct reconciler *r, int ms, const char *trouble)
 {
-    double until = mono_s() + ms / 1000.0;
+    double until = clock_mono_s() + ms / 1000.0;
     while (!stop_requested && !r->rebalance_failed && r->n_batch > 0) {
         publish(r, trouble);
-        int left = (int)((until - mono_s()) * 1000.0);
+        int left = (int)((until - clock_mono_s()) * 1000.0);
         if (left <= 0)
             break;
         rd_kafka_message_t *m =
@@ -574,14 +568,14 @@ static void wait_serving(struct reconciler *r, int ms, const char *trouble)
 static enum reconcile_rc run_batch(struct reconciler *r)
 {
     int backoff = 1, attempt = 0;
-    double started = mono_s();
+    double started = clock_mono_s();
     enum reconcile_rc rc = RECONCILE_OK;
     while (r->n_batch > 0) {
         char err[512];
         attempt++;
-        double t0 = mono_s();
+        double t0 = clock_mono_s();
         rc = reconcile_batch(&r->core, r->batch, r->n_batch, err, sizeof(err));
-        r->attempt_s = mono_s() - t0;
+        r->attempt_s = clock_mono_s() - t0;
         if (rc != RECONCILE_RETRY) {
             if (rc == RECONCILE_FATAL)
                 log_kv(LOG_ERROR, "batch_failed", "error", err, NULL);
@@ -610,7 +604,7 @@ static enum reconcile_rc run_batch(struct reconciler *r)
         leave_retry(r);
         char a[16], sec[24], m[24];
         snprintf(a, sizeof(a), "%d", attempt);
-        snprintf(sec, sizeof(sec), "%.1f", mono_s() - started);
+        snprintf(sec, sizeof(sec), "%.1f", clock_mono_s() - started);
         snprintf(m, sizeof(m), "%zu", r->n_batch);
         log_kv(LOG_INFO, "batch_resumed", "attempts", a, "seconds", sec, "messages", m, "result",
                rc == RECONCILE_OK ? "applied" : "not applied", NULL);
@@ -667,7 +661,7 @@ static void adapt_batch_limit(struct reconciler *r)
 
 static int loop(struct reconciler *r, const struct reconciler_opts *o)
 {
-    double started = mono_s(), idle_since = 0;
+    double started = clock_mono_s(), idle_since = 0;
     int rc = EXIT_OK;
     while (!stop_requested) {
         retry_prepare(r);
@@ -681,7 +675,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
         if (r->n_batch == 0) {
             if (!o->until_idle)
                 continue;
-            if (r->n_assigned == 0 && mono_s() - started > ASSIGN_WAIT_S) {
+            if (r->n_assigned == 0 && clock_mono_s() - started > ASSIGN_WAIT_S) {
                 log_kv(LOG_ERROR, "no_partitions", "msg", "no partition assigned", NULL);
                 rc = EXIT_FAILED;
                 break;
@@ -692,8 +686,8 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
             }
             size_t open = reconcile_open_imports(&r->core, r->assigned, r->n_assigned);
             if (idle_since == 0)
-                idle_since = mono_s();
-            if (open == 0 || mono_s() - idle_since > o->idle_open_seconds) {
+                idle_since = clock_mono_s();
+            if (open == 0 || clock_mono_s() - idle_since > o->idle_open_seconds) {
                 if (open) {
                     char s[24];
                     snprintf(s, sizeof(s), "%zu", open);
@@ -705,12 +699,12 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
             continue;
         }
         idle_since = 0;
-        double t0 = mono_s();
+        double t0 = clock_mono_s();
         enum reconcile_rc brc = run_batch(r);
         if (log_enabled(LOG_DEBUG)) {
             char sn[24], sd[24];
             snprintf(sn, sizeof(sn), "%zu", r->n_batch);
-            snprintf(sd, sizeof(sd), "%.3f", mono_s() - t0);
+            snprintf(sd, sizeof(sd), "%.3f", clock_mono_s() - t0);
             log_kv(LOG_DEBUG, "batch", "messages", sn, "seconds", sd, NULL);
         }
         if (brc == RECONCILE_OK && r->n_batch > 0)

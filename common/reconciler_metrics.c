@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "event_sink.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -22,13 +23,6 @@ struct reconciler_metrics {
     struct metrics_http *http;
     double last, last_imports;
 };
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void declare(struct metrics *m)
 {
@@ -139,7 +133,7 @@ void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reco
     struct metrics *m = rm->m;
     metrics_heartbeat(m);
     metrics_health(m, ok, why);
-    double now = mono_s();
+    double now = clock_mono_s();
     if (now - rm->last < 1.0)
         return;
     rm->last = now;

@@ -13,6 +13,7 @@
 
 #include "avro_codec.h"
 #include "cli.h"
+#include "clock.h"
 #include "dir_layout.h"
 #include "import_id.h"
 #include "kafka_client.h"
@@ -83,7 +84,8 @@ static void publish_metrics(struct sched *s)
     metrics_heartbeat(m);
     metrics_health(m, s->sweep_ok, s->sweep_ok ? "ok" : "the last directory sweep failed");
     metrics_set(m, "sisopi_purges_scheduled", NULL, (double)purge_schedule_size(s->plan));
-    metrics_set(m, "sisopi_purges_due", NULL, (double)purge_schedule_count_due(s->plan, now_ms()));
+    metrics_set(m, "sisopi_purges_due", NULL,
+                (double)purge_schedule_count_due(s->plan, clock_wall_ms()));
     set_labeled(m, "sisopi_purge_orders_total", "result", "sent", (double)(s->sent - s->failed));
     set_labeled(m, "sisopi_purge_orders_total", "result", "lost", (double)s->failed);
     set_labeled(m, "sisopi_purge_skipped_accounts", "reason", "no_school_role",
@@ -180,24 +182,11 @@ static int send_order(const char *record_uid, int64_t purge_at_ms, void *opaque)
     struct users_msg m = {.type = USERS_MSG_PURGE_DUE};
     m.u.purge.record_uid = (char *)record_uid;
     m.u.purge.purge_at_ms = purge_at_ms;
-    m.u.purge.produced_at_ms = now_ms();
-    void *buf = NULL;
-    size_t len = 0;
+    m.u.purge.produced_at_ms = clock_wall_ms();
     char err[256];
-    if (users_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0) {
+    if (kafka_produce_users_msg(s->producer, cfg, KAFKA_KEY_PARTITION, record_uid, &m, NULL, NULL,
+                                err, sizeof(err)) < 0) {
         log_kv(LOG_ERROR, "purge_due_failed", "record_uid", record_uid, "error", err, NULL);
-        return -1;
-    }
-    size_t klen = strlen(record_uid);
-    int32_t part = partitioner_partition(record_uid, klen, cfg->kafka.partitions);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        s->producer, RD_KAFKA_V_TOPIC(cfg->kafka.topic_users), RD_KAFKA_V_PARTITION(part),
-        RD_KAFKA_V_KEY(record_uid, klen), RD_KAFKA_V_VALUE(buf, len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
-    if (e) {
-        free(buf);
-        log_kv(LOG_ERROR, "purge_due_failed", "record_uid", record_uid, "error",
-               rd_kafka_err2str(e), NULL);
         return -1;
     }
     char at[24];
@@ -235,9 +224,9 @@ static int64_t min64(int64_t a, int64_t b)
 static int run_loop(struct sched *s)
 {
     const int64_t interval = s->cfg->scheduler.sweep_interval_seconds * 1000;
-    int64_t next_sweep = now_ms() + interval, retry = RETRY_FIRST_MS;
+    int64_t next_sweep = clock_wall_ms() + interval, retry = RETRY_FIRST_MS;
     while (!stop_requested) {
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         /* An order that cannot be sent (queue full, broker away) stays due: try again in a
          * second, not in a busy loop. */
         bool stuck = purge_schedule_take_due(s->plan, now, send_order, s, NULL) != 0;
@@ -266,7 +255,7 @@ static int run_loop(struct sched *s)
 
 static int run_once(struct sched *s)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     if (sweep(s, now) < 0)
         return EXIT_FAILED;
     size_t n = 0;

@@ -10,15 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka_client.h"
 #include "strutil.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static rd_kafka_t *make_consumer(const struct config *cfg, char *errstr, size_t n)
 {
@@ -52,7 +46,7 @@ static int read_to_ends(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partit
 {
     rd_kafka_assign(rk, tp);
     while (remaining > 0) {
-        if (mono_ms() > deadline) {
+        if (clock_mono_ms() > deadline) {
             snprintf(errstr, errstr_size, "%s: not read to its end within %d ms", topic,
                      timeout_ms);
             return -1;
@@ -106,7 +100,7 @@ int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, 
     if (!rk)
         return -1;
     int rc = -1, parts = kafka_topic_partitions(rk, topic, timeout_ms, errstr, errstr_size);
-    int64_t *end = NULL, deadline = mono_ms() + timeout_ms;
+    int64_t *end = NULL, deadline = clock_mono_ms() + timeout_ms;
     rd_kafka_topic_partition_list_t *tp = NULL;
     if (parts == 0)
         snprintf(errstr, errstr_size, "topic %s does not exist", topic);
@@ -156,8 +150,8 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
     end[partition] = to;
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, topic, partition)->offset = from;
-    int rc = read_to_ends(rk, topic, tp, end, 1, mono_ms() + timeout_ms, timeout_ms, cb, opaque,
-                          errstr, errstr_size);
+    int rc = read_to_ends(rk, topic, tp, end, 1, clock_mono_ms() + timeout_ms, timeout_ms, cb,
+                          opaque, errstr, errstr_size);
     rd_kafka_topic_partition_list_destroy(tp);
     free(end);
     rd_kafka_consumer_close(rk);
@@ -178,7 +172,8 @@ int topic_read_partitions(const struct config *cfg, const char *topic, const int
     int32_t max = 0;
     for (size_t i = 0; i < n; i++)
         max = parts[i] > max ? parts[i] : max;
-    int64_t *end = xcalloc((size_t)max + 1, sizeof(int64_t)), deadline = mono_ms() + timeout_ms;
+    int64_t *end = xcalloc((size_t)max + 1, sizeof(int64_t)),
+            deadline = clock_mono_ms() + timeout_ms;
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new((int)n);
     int rc = 0, remaining = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {

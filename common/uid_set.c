@@ -1,108 +1,78 @@
 /*
- * uid_set: open addressing with linear probing, FNV-1a over the ASCII-lower-cased key.
+ * uid_set: a case-folding strmap whose values are the lines (any int64 > 0, kept in the pointer).
  */
 #include "uid_set.h"
 
-#include <stdlib.h>
-#include <strings.h>
+#include <stdint.h>
 
-#include "strutil.h"
+#include "strmap.h"
 
-struct uid_entry {
-    char *uid; /* NULL: empty slot */
-    uint64_t hash;
-    int64_t line;
-};
-
-struct uid_set {
-    struct uid_entry *slots;
-    size_t cap; /* a power of two */
-    size_t count;
-};
+_Static_assert(sizeof(void *) >= sizeof(int64_t), "uid_set keeps a line in a pointer");
 
 struct uid_set *uid_set_new(void)
 {
-    struct uid_set *s = xcalloc(1, sizeof(*s));
-    s->cap = 1024;
-    s->slots = xcalloc(s->cap, sizeof(*s->slots));
-    return s;
+    return (struct uid_set *)strmap_new(true);
 }
 
-static struct uid_entry *find_slot(struct uid_entry *slots, size_t cap, const char *uid, uint64_t h)
+static struct strmap *map(const struct uid_set *s)
 {
-    size_t i = (size_t)h & (cap - 1);
-    while (slots[i].uid && !(slots[i].hash == h && strcasecmp(slots[i].uid, uid) == 0))
-        i = (i + 1) & (cap - 1);
-    return &slots[i];
-}
-
-static void grow(struct uid_set *s)
-{
-    size_t cap = s->cap * 2;
-    struct uid_entry *slots = xcalloc(cap, sizeof(*slots));
-    for (size_t i = 0; i < s->cap; i++) {
-        if (s->slots[i].uid)
-            *find_slot(slots, cap, s->slots[i].uid, s->slots[i].hash) = s->slots[i];
-    }
-    free(s->slots);
-    s->slots = slots;
-    s->cap = cap;
+    return (struct strmap *)s;
 }
 
 int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line)
 {
-    uint64_t h = str_hash_ci(uid);
-    struct uid_entry *e = find_slot(s->slots, s->cap, uid, h);
-    if (e->uid)
-        return e->line;
-    e->uid = xstrdup(uid);
-    e->hash = h;
-    e->line = line;
-    /* Keep the load under 70 % so probe runs stay short. */
-    if (++s->count * 10 > s->cap * 7)
-        grow(s);
+    bool created;
+    void **v = strmap_slot(map(s), uid, &created);
+    if (!created)
+        return (int64_t)(intptr_t)*v;
+    *v = (void *)(intptr_t)line;
     return 0;
 }
 
 bool uid_set_has(const struct uid_set *s, const char *uid)
 {
-    return find_slot(s->slots, s->cap, uid, str_hash_ci(uid))->uid != NULL;
+    return strmap_get(map(s), uid) != NULL;
 }
 
 int64_t uid_set_get(const struct uid_set *s, const char *uid)
 {
-    const struct uid_entry *e = find_slot(s->slots, s->cap, uid, str_hash_ci(uid));
-    return e->uid ? e->line : 0;
+    return (int64_t)(intptr_t)strmap_get(map(s), uid);
+}
+
+struct each_ctx {
+    void (*uid)(const char *uid, void *opaque);
+    void (*line)(const char *uid, int64_t line, void *opaque);
+    void *opaque;
+};
+
+static void each_one(const char *key, void *value, void *opaque)
+{
+    struct each_ctx *c = opaque;
+    if (c->uid)
+        c->uid(key, c->opaque);
+    else
+        c->line(key, (int64_t)(intptr_t)value, c->opaque);
 }
 
 void uid_set_each_line(const struct uid_set *s,
                        void (*cb)(const char *uid, int64_t line, void *opaque), void *opaque)
 {
-    for (size_t i = 0; i < s->cap; i++) {
-        if (s->slots[i].uid)
-            cb(s->slots[i].uid, s->slots[i].line, opaque);
-    }
+    struct each_ctx c = {.line = cb, .opaque = opaque};
+    strmap_each(map(s), each_one, &c);
 }
 
 void uid_set_each(const struct uid_set *s, void (*cb)(const char *uid, void *opaque), void *opaque)
 {
-    for (size_t i = 0; i < s->cap; i++) {
-        if (s->slots[i].uid)
-            cb(s->slots[i].uid, opaque);
-    }
+    struct each_ctx c = {.uid = cb, .opaque = opaque};
+    strmap_each(map(s), each_one, &c);
 }
 
 size_t uid_set_count(const struct uid_set *s)
 {
-    return s->count;
+    return strmap_count(map(s));
 }
 
 void uid_set_free(struct uid_set *s)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i].uid);
-    free(s->slots);
-    free(s);
+    strmap_free(map(s), NULL);
 }

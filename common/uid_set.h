@@ -1,6 +1,8 @@
 /*
- * uid_set: the record_uids an import has seen so far, with the line each was first seen on.
- * The only per-row state the CSV import keeps, so memory grows with people, not with the file.
+ * uid_set: a set of record_uids (or usernames), each with a number > 0 given when it was first
+ * added: the line an import first saw it on, the offset from which a person is a suspect. The
+ * ingest's only per-row state (memory grows with people, not with the file) and the
+ * reconciler's sets of persons. A strmap underneath.
  *
  * Keys compare ASCII case-insensitively: the directory matches ucsschoolRecordUID with
  * caseIgnoreMatch, so "A1" and "a1" would be one person there.
@@ -16,8 +18,8 @@ struct uid_set;
 
 struct uid_set *uid_set_new(void);
 
-/* Adds uid (copied) first seen on line (> 0). Returns 0 if it is new, else the line it was
- * first added with (the set keeps that one). */
+/* Adds uid (copied) with line (> 0). Returns 0 if it is new, else the line it was first added
+ * with (the set keeps that one). */
 int64_t uid_set_add(struct uid_set *s, const char *uid, int64_t line);
 
 /* Whether uid (ASCII case-insensitively) is in the set. */

@@ -10,6 +10,7 @@
 
 #include "avro_codec.h"
 #include "cli.h"
+#include "clock.h"
 #include "import_id.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -67,25 +68,13 @@ static int cmd_release(const struct config *cfg, const char *import_id)
     struct users_msg m = {.type = USERS_MSG_IMPORT_RELEASE};
     m.u.release.import_id = (char *)import_id;
     m.u.release.released_by = pw ? pw->pw_name : "unknown";
-    m.u.release.produced_at_ms = now_ms();
-    void *buf;
-    size_t len;
-    if (users_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sisopi-admin: %s\n", err);
-        goto out;
-    }
+    m.u.release.produced_at_ms = clock_wall_ms();
     for (int p = 0; p < cfg->kafka.partitions; p++) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(cfg->kafka.topic_users), RD_KAFKA_V_PARTITION(p),
-            RD_KAFKA_V_KEY(import_id, strlen(import_id)), RD_KAFKA_V_VALUE(buf, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (e) {
-            fprintf(stderr, "sisopi-admin: %s\n", rd_kafka_err2str(e));
-            free(buf);
+        if (kafka_produce_users_msg(rk, cfg, p, import_id, &m, NULL, NULL, err, sizeof(err)) < 0) {
+            fprintf(stderr, "sisopi-admin: %s\n", err);
             goto out;
         }
     }
-    free(buf);
     if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "sisopi-admin: the release was not delivered within 30 s\n");
         goto out;

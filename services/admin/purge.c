@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "import_id.h"
 #include "json_out.h"
 #include "ldap_conn.h"
@@ -145,7 +146,7 @@ int admin_purge(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "sisopi-admin: %s\n", err);
         return EXIT_FAILED;
     }
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     struct rows r = {0};
     int rc = purge_sweep(lc, cfg, due_only ? now : INT64_MAX, collect, &r, err, sizeof(err));
     ldap_conn_close(lc);

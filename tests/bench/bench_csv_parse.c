@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "csv_reader.h"
 
 #define CHUNK 65536
@@ -41,13 +42,6 @@ static void on_row(int ch, void *data)
     struct counts *c = data;
     (void)ch;
     c->rows++;
-}
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int parse_libcsv(const char *path, char delim, struct counts *c)
@@ -153,9 +147,9 @@ int main(int argc, char **argv)
     }
     const char *path = argv[optind];
     struct counts n = {0};
-    double t0 = mono_seconds();
+    double t0 = clock_mono_s();
     int rc = reader ? parse_csv_reader(path, &n) : parse_libcsv(path, delim, &n);
-    double s = mono_seconds() - t0;
+    double s = clock_mono_s() - t0;
     printf("bench_csv_parse mode=%s rows=%" PRId64 " fields=%" PRId64 " field_bytes=%" PRId64
            " seconds=%.3f rows_per_s=%.0f\n",
            reader ? "csv_reader" : "libcsv", n.rows, n.fields, n.bytes, s,

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "ldap_conn.h"
 #include "strutil.h"
 
@@ -168,8 +169,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ldap_conn_set_window(c, window);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_mono_s();
     for (long i = 0; i < n; i++) {
         if (mode == MODE_ADD)
             add_one(c, parent, i);
@@ -177,8 +177,7 @@ int main(int argc, char **argv)
             modify_one(c, parent, i);
     }
     ldap_conn_drain(c);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double s = clock_mono_s() - t0;
     const char *what = mode == MODE_ADD ? "adds" : "modifies";
     printf("%s %ld seconds %.3f %s_per_s %.0f failed %ld window %d\n", what, n, s, what,
            (double)n / s, failed, window);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "kafka_client.h"
 #include "partitioner.h"
 
@@ -41,13 +42,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         return;
     }
     d->acked++;
-}
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct options {
@@ -131,9 +125,9 @@ static rd_kafka_resp_err_t produce(rd_kafka_t *rk, const char *topic, int32_t pa
 /* Flushes in slices until the queue is empty; bounded so that a dead broker cannot hang us. */
 static int flush_all(rd_kafka_t *rk)
 {
-    double deadline = mono_seconds() + FLUSH_LIMIT_S;
+    double deadline = clock_mono_s() + FLUSH_LIMIT_S;
     while (rd_kafka_outq_len(rk) > 0) {
-        if (mono_seconds() > deadline) {
+        if (clock_mono_s() > deadline) {
             fprintf(stderr, "bench_raw_produce: %d messages still queued after %.0f s\n",
                     rd_kafka_outq_len(rk), FLUSH_LIMIT_S);
             return -1;
@@ -184,7 +178,7 @@ static int run(rd_kafka_t *rk, const struct config *cfg, const struct options *o
         value[i] = (unsigned char)x;
     }
     int rc = 0;
-    double t0 = mono_seconds();
+    double t0 = clock_mono_s();
     for (long i = 0; i < o->n; i++) {
         char key[96];
         int key_len = snprintf(key, sizeof(key), "%s-%07ld", o->prefix, i);
@@ -199,10 +193,10 @@ static int run(rd_kafka_t *rk, const struct config *cfg, const struct options *o
         if ((i + 1) % o->poll_every == 0)
             rd_kafka_poll(rk, 0);
     }
-    double t_queued = mono_seconds();
+    double t_queued = clock_mono_s();
     if (flush_all(rk) < 0)
         rc = -1;
-    double t1 = mono_seconds();
+    double t1 = clock_mono_s();
     free(value);
 
     char fatal[256];

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ldap_conn.h"
 #include "log.h"
@@ -40,13 +41,6 @@ static int failures;
             printf("\n");                                                                          \
         }                                                                                          \
     } while (0)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Callback bookkeeping: one slot per submitted operation. */
@@ -236,7 +230,7 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
 {
     struct book *b = book_new((size_t)n);
     struct token *t = tokens_new(b);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     for (int i = 0; i < n; i++) {
         char uid[32];
         snprintf(uid, sizeof(uid), "lct-%05d", i);
@@ -249,7 +243,7 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
               ldap_conn_outstanding(c));
     }
     ldap_conn_drain(c);
-    double t_add = now_s() - t0;
+    double t_add = clock_mono_s() - t0;
     for (int i = 0; i < n; i++)
         CHECK(b->s[i].calls == 1 && b->s[i].rc == 0, "add %d: calls %d rc %d %s", i, b->s[i].calls,
               b->s[i].rc, b->s[i].message);
@@ -257,9 +251,9 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
     struct collect col = {0};
     col.seen = xcalloc((size_t)n, sizeof(int));
     col.n_expected = (size_t)n;
-    t0 = now_s();
+    t0 = clock_mono_s();
     int rc = search(c, parent, LDAP_SCOPE_ONELEVEL, "(ucsschoolSourceUID=lct)", &col);
-    double t_search = now_s() - t0;
+    double t_search = clock_mono_s() - t0;
     CHECK(rc == 0 && col.entries == (size_t)n && col.bad == 0, "search rc %d entries %zu bad %zu",
           rc, col.entries, col.bad);
     for (int i = 0; i < n; i++)
@@ -267,7 +261,7 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
     free(col.seen);
 
     memset(b->s, 0, (size_t)n * sizeof(*b->s));
-    t0 = now_s();
+    t0 = clock_mono_s();
     for (int i = 0; i < n; i++) {
         char uid[32];
         snprintf(uid, sizeof(uid), "lct-%05d", i);
@@ -279,7 +273,7 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
         free(dn);
     }
     ldap_conn_drain(c);
-    double t_mod = now_s() - t0;
+    double t_mod = clock_mono_s() - t0;
     for (int i = 0; i < n; i++)
         CHECK(b->s[i].calls == 1 && b->s[i].rc == 0, "modify %d: rc %d", i, b->s[i].rc);
     struct collect mod = {0};
@@ -579,14 +573,14 @@ static double down_submit(struct ldap_conn *c, const char *parent, struct book *
         free(dn);
         if (rc != LDAP_SUCCESS) {
             if (!*t_lost)
-                *t_lost = now_s();
+                *t_lost = clock_mono_s();
             /* Not sent: completed inside the submit, with the code it returned. */
             CHECK(b->s[i].calls == 1 && b->s[i].rc == rc, "op %d: submit rc %d, callback rc %d", i,
                   rc, b->s[i].rc);
             b->s[i].calls += 100;
         }
         if (i == 2 * ldap_conn_window(c)) {
-            t_kill = now_s();
+            t_kill = clock_mono_s();
             CHECK(kill(pid, stop ? SIGSTOP : SIGKILL) == 0, "kill %d: %s", pid, strerror(errno));
         }
     }
@@ -629,7 +623,7 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
     double t_lost = 0, t_kill = down_submit(c, parent, b, t, pid, stop, &t_lost);
     int drc = ldap_conn_drain(c);
     if (!t_lost)
-        t_lost = now_s();
+        t_lost = clock_mono_s();
     down_classify(c, b, expect, &ok, &lost, &refused);
     CHECK(ldap_conn_is_down(c) && drc == expect, "is_down %d, drain rc %d", ldap_conn_is_down(c),
           drc);
@@ -640,11 +634,11 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
 
     if (stop) {
         char err[1024];
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         int rc = ldap_conn_reconnect(c, err, sizeof(err));
-        CHECK(rc != 0 && now_s() - t0 < 10, "reconnect to a stopped slapd: rc %d after %.1f s", rc,
-              now_s() - t0);
-        printf("reconnect while stopped: rc %d after %.2f s: %s\n", rc, now_s() - t0, err);
+        CHECK(rc != 0 && clock_mono_s() - t0 < 10,
+              "reconnect to a stopped slapd: rc %d after %.1f s", rc, clock_mono_s() - t0);
+        printf("reconnect while stopped: rc %d after %.2f s: %s\n", rc, clock_mono_s() - t0, err);
         CHECK(kill(pid, SIGCONT) == 0, "SIGCONT: %s", strerror(errno));
     } else {
         FILE *f = fopen(flag, "w"); /* tells the test to restart slapd */

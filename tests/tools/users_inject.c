@@ -23,6 +23,7 @@
 
 #include "avro_codec.h"
 #include "cli.h"
+#include "clock.h"
 #include "import_id.h"
 #include "kafka_client.h"
 #include "partitioner.h"
@@ -59,12 +60,9 @@ static int produce(struct out *o, int32_t part, const char *key, const void *buf
         }
         return 0;
     }
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        o->rk, RD_KAFKA_V_TOPIC(o->cfg->kafka.topic_users), RD_KAFKA_V_PARTITION(part),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)buf, len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (e) {
-        fprintf(stderr, "users_inject: %s\n", rd_kafka_err2str(e));
+    char err[256];
+    if (kafka_produce_users(o->rk, o->cfg, part, key, buf, len, NULL, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "users_inject: %s\n", err);
         return 1;
     }
     return 0;
@@ -151,7 +149,7 @@ static int run(struct out *o, int argc, char **argv)
         role_parse(argv[5], &m.u.end.role);
         m.u.end.record_count = atoll(argv[6]);
         m.u.end.first_offset = -1;
-        m.u.end.produced_at_ms = argc == 8 ? atoll(argv[7]) : now_ms();
+        m.u.end.produced_at_ms = argc == 8 ? atoll(argv[7]) : clock_wall_ms();
         m.u.end.partition = atoi(argv[1]);
         m.u.end.partition_count = o->cfg->kafka.partitions;
         return produce_msg(o, atoi(argv[1]), argv[2], &m, -1);
@@ -190,7 +188,7 @@ static int run(struct out *o, int argc, char **argv)
         m.type = USERS_MSG_PURGE_DUE;
         m.u.purge.record_uid = argv[1];
         m.u.purge.purge_at_ms = atoll(argv[2]);
-        m.u.purge.produced_at_ms = now_ms();
+        m.u.purge.produced_at_ms = clock_wall_ms();
         const char *key = argc == 4 ? key_arg(argv[3]) : argv[1];
         return produce_msg(o, part_of(o, key ? key : argv[1]), key, &m, -1);
     }

@@ -1,5 +1,5 @@
 /*
- * test_audit_map: the audit's hash map keeps 100,000 persons, finds record_uids whatever their
+ * test_strmap: the hash map keeps 100,000 persons, finds record_uids whatever their
  * case, and import_ids only as written; the text helpers print times and lists one way.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "audit_map.h"
+#include "strmap.h"
 #include "audit_text.h"
 
 static void count_cb(const char *key, void *value, void *opaque)
@@ -24,42 +24,42 @@ static void count_cb(const char *key, void *value, void *opaque)
 static void test_many_persons(void **state)
 {
     (void)state;
-    struct audit_map *m = audit_map_new(true);
+    struct strmap *m = strmap_new(true);
     char key[32];
     for (uintptr_t i = 1; i <= 100000; i++) {
         snprintf(key, sizeof(key), "Rec-%lu", (unsigned long)i);
         bool created;
-        void **slot = audit_map_slot(m, key, &created);
+        void **slot = strmap_slot(m, key, &created);
         assert_true(created);
         *slot = (void *)i;
     }
-    assert_int_equal(audit_map_count(m), 100000);
+    assert_int_equal(strmap_count(m), 100000);
     for (uintptr_t i = 1; i <= 100000; i += 997) {
         snprintf(key, sizeof(key), "REC-%lu", (unsigned long)i); /* another case */
-        assert_ptr_equal(audit_map_get(m, key), (void *)i);
+        assert_ptr_equal(strmap_get(m, key), (void *)i);
     }
     bool created = true;
-    audit_map_slot(m, "rec-5", &created);
+    strmap_slot(m, "rec-5", &created);
     assert_false(created);
-    assert_null(audit_map_get(m, "Rec-0"));
+    assert_null(strmap_get(m, "Rec-0"));
     size_t sum = 0, n;
-    audit_map_each(m, count_cb, &sum);
+    strmap_each(m, count_cb, &sum);
     assert_int_equal(sum, (size_t)100000 * 100001 / 2);
-    void **v = audit_map_values(m, &n);
+    void **v = strmap_values(m, &n);
     assert_int_equal(n, 100000);
     free(v);
-    audit_map_free(m, NULL);
+    strmap_free(m, NULL);
 }
 
 static void test_case_sensitive(void **state)
 {
     (void)state;
-    struct audit_map *m = audit_map_new(false);
-    *audit_map_slot(m, "Abc", NULL) = strdup("x");
-    assert_null(audit_map_get(m, "abc"));
-    assert_string_equal(audit_map_get(m, "Abc"), "x");
-    audit_map_free(m, free);
-    audit_map_free(NULL, free);
+    struct strmap *m = strmap_new(false);
+    *strmap_slot(m, "Abc", NULL) = strdup("x");
+    assert_null(strmap_get(m, "abc"));
+    assert_string_equal(strmap_get(m, "Abc"), "x");
+    strmap_free(m, free);
+    strmap_free(NULL, free);
 }
 
 static void test_text(void **state)

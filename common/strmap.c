@@ -1,8 +1,8 @@
 /*
- * audit_map: open addressing with linear probing, FNV-1a over the (folded) key; the load stays
+ * strmap: open addressing with linear probing, FNV-1a over the (folded) key; the load stays
  * under 70 % so probe runs stay short.
  */
-#include "audit_map.h"
+#include "strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ struct slot {
     void *value;
 };
 
-struct audit_map {
+struct strmap {
     struct slot *slots;
     size_t cap; /* a power of two */
     size_t count;
@@ -27,28 +27,28 @@ struct audit_map {
 static uint64_t hash_key(const char *s, bool fold)
 {
     if (fold)
-        return str_hash_ci(s); /* the same folding as uid_set and the state keys */
+        return str_hash_ci(s); /* the same folding as the state keys */
     uint64_t h = 14695981039346656037ULL;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
-static bool key_eq(const struct audit_map *m, const char *a, const char *b)
+static bool key_eq(const struct strmap *m, const char *a, const char *b)
 {
     return m->fold ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
 }
 
-struct audit_map *audit_map_new(bool fold_case)
+struct strmap *strmap_new(bool fold_case)
 {
-    struct audit_map *m = xcalloc(1, sizeof(*m));
+    struct strmap *m = xcalloc(1, sizeof(*m));
     m->cap = 256;
     m->slots = xcalloc(m->cap, sizeof(*m->slots));
     m->fold = fold_case;
     return m;
 }
 
-static struct slot *find(const struct audit_map *m, struct slot *slots, size_t cap, const char *key,
+static struct slot *find(const struct strmap *m, struct slot *slots, size_t cap, const char *key,
                          uint64_t h)
 {
     size_t i = (size_t)h & (cap - 1);
@@ -57,7 +57,7 @@ static struct slot *find(const struct audit_map *m, struct slot *slots, size_t c
     return &slots[i];
 }
 
-static void grow(struct audit_map *m)
+static void grow(struct strmap *m)
 {
     size_t cap = m->cap * 2;
     struct slot *slots = xcalloc(cap, sizeof(*slots));
@@ -70,13 +70,13 @@ static void grow(struct audit_map *m)
     m->cap = cap;
 }
 
-void *audit_map_get(const struct audit_map *m, const char *key)
+void *strmap_get(const struct strmap *m, const char *key)
 {
     struct slot *s = find(m, m->slots, m->cap, key, hash_key(key, m->fold));
     return s->key ? s->value : NULL;
 }
 
-void **audit_map_slot(struct audit_map *m, const char *key, bool *created)
+void **strmap_slot(struct strmap *m, const char *key, bool *created)
 {
     uint64_t h = hash_key(key, m->fold);
     if ((m->count + 1) * 10 > m->cap * 7)
@@ -93,8 +93,8 @@ void **audit_map_slot(struct audit_map *m, const char *key, bool *created)
     return &s->value;
 }
 
-void audit_map_each(const struct audit_map *m, void (*cb)(const char *key, void *value, void *op),
-                    void *opaque)
+void strmap_each(const struct strmap *m, void (*cb)(const char *key, void *value, void *op),
+                 void *opaque)
 {
     for (size_t i = 0; i < m->cap; i++) {
         if (m->slots[i].key)
@@ -102,7 +102,7 @@ void audit_map_each(const struct audit_map *m, void (*cb)(const char *key, void 
     }
 }
 
-void **audit_map_values(const struct audit_map *m, size_t *n)
+void **strmap_values(const struct strmap *m, size_t *n)
 {
     void **v = xcalloc(m->count + 1, sizeof(void *));
     size_t k = 0;
@@ -114,12 +114,12 @@ void **audit_map_values(const struct audit_map *m, size_t *n)
     return v;
 }
 
-size_t audit_map_count(const struct audit_map *m)
+size_t strmap_count(const struct strmap *m)
 {
     return m->count;
 }
 
-void audit_map_free(struct audit_map *m, void (*free_value)(void *))
+void strmap_free(struct strmap *m, void (*free_value)(void *))
 {
     if (!m)
         return;
