@@ -43,7 +43,7 @@ struct names {
 
 struct applier {
     const struct config *cfg;
-    struct ldap_conn *c;
+    struct dir_conn *c;
     struct uid_set *known_groups;
     struct uid_set *known_counters; /* "<store>/<key>" of counter entries seen to exist */
     struct apply_job **ready;
@@ -51,7 +51,7 @@ struct applier {
     struct apply_stats stats;
 };
 
-struct applier *applier_new(const struct config *cfg, struct ldap_conn *c)
+struct applier *applier_new(const struct config *cfg, struct dir_conn *c)
 {
     struct applier *a = xcalloc(1, sizeof(*a));
     a->cfg = cfg;
@@ -91,7 +91,7 @@ static void push_ready(struct applier *a, struct apply_job *j)
     a->ready[a->n_ready++] = j;
 }
 
-static void on_result(const struct ldap_result_info *r, void *opaque)
+static void on_result(const struct dir_result *r, void *opaque)
 {
     struct apply_job *j = opaque;
     j->last_rc = r->rc;
@@ -175,19 +175,19 @@ static void take_counter(struct apply_job *j, const char *store, const char *key
     j->counter_dn = layout_counter_dn(j->a->cfg, store, key);
     j->stage = stage;
     j->a->stats.counters++;
-    ldap_conn_counter_take(j->a->c, j->counter_dn, "ucsschoolUsernameNextNumber", on_result, j);
+    dir_conn_counter_take(j->a->c, j->counter_dn, "ucsschoolUsernameNextNumber", on_result, j);
 }
 
 /* A counter entry that does not exist yet: create it holding 2 ("the first number is used"). */
 static void create_counter(struct apply_job *j, const char *key, int stage)
 {
-    struct ldap_mods *m = ldap_mods_new();
-    ldap_mods_add1(m, LDAP_MOD_ADD, "objectClass", "ucsschoolUsername");
-    ldap_mods_add1(m, LDAP_MOD_ADD, "cn", key);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolUsernameNextNumber", "2");
+    struct dir_mods *m = dir_mods_new();
+    dir_mods_add1(m, LDAP_MOD_ADD, "objectClass", "ucsschoolUsername");
+    dir_mods_add1(m, LDAP_MOD_ADD, "cn", key);
+    dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolUsernameNextNumber", "2");
     j->stage = stage;
-    ldap_conn_add(j->a->c, j->counter_dn, m, on_result, j);
-    ldap_mods_destroy(m);
+    dir_conn_add(j->a->c, j->counter_dn, m, on_result, j);
+    dir_mods_destroy(m);
 }
 
 /* The number for a name with a counter. A counter not known to exist is created first: in an
@@ -205,10 +205,10 @@ static void use_counter(struct apply_job *j, bool email, const char *key)
     create_counter(j, key, email ? ST_EMAIL_CREATE : ST_USER_CREATE);
 }
 
-static void mods_from_list(struct ldap_mods *m, int op, const struct attr_list *l)
+static void mods_from_list(struct dir_mods *m, int op, const struct attr_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        ldap_mods_add(m, op, l->v[i].name, (const char *const *)l->v[i].values, l->v[i].n_values);
+        dir_mods_add(m, op, l->v[i].name, (const char *const *)l->v[i].values, l->v[i].n_values);
 }
 
 /* The hash a new account gets when its record brings none (import.initial_password). */
@@ -247,29 +247,29 @@ static void submit_add(struct apply_job *j, const char *uid)
     struct attr_list attrs;
     plan_create_attrs(&j->plan, hash ? hash : j->record->password_hash, &attrs);
     free(hash);
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     mods_from_list(m, LDAP_MOD_ADD, &attrs);
     attr_list_free(&attrs);
     j->stage = ST_ADD;
     a->stats.adds++;
-    ldap_conn_add(a->c, j->plan.after.dn, m, on_result, j);
-    ldap_mods_destroy(m);
+    dir_conn_add(a->c, j->plan.after.dn, m, on_result, j);
+    dir_mods_destroy(m);
 }
 
 static void submit_modify(struct apply_job *j)
 {
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     for (size_t i = 0; i < j->plan.n_mods; i++) {
         const struct attr_change *c = &j->plan.mods[i];
         if (c->n_values == 0)
-            ldap_mods_add(m, LDAP_MOD_DELETE, c->name, NULL, 0);
+            dir_mods_add(m, LDAP_MOD_DELETE, c->name, NULL, 0);
         else
-            ldap_mods_add(m, LDAP_MOD_REPLACE, c->name, c->values, c->n_values);
+            dir_mods_add(m, LDAP_MOD_REPLACE, c->name, c->values, c->n_values);
     }
     j->stage = ST_MODIFY;
     j->a->stats.modifies++;
-    ldap_conn_modify(j->a->c, j->plan.after.dn, m, LDAP_CONN_PERMISSIVE, NULL, on_result, j);
-    ldap_mods_destroy(m);
+    dir_conn_modify(j->a->c, j->plan.after.dn, m, DIR_CONN_PERMISSIVE, NULL, on_result, j);
+    dir_mods_destroy(m);
 }
 
 /* The DN the entry has now: where a move starts and what a purge deletes. */
@@ -281,12 +281,12 @@ static const char *entry_dn(const struct apply_job *j)
 static void submit_rename(struct apply_job *j)
 {
     const struct person *after = &j->plan.after;
-    char *uid = ldap_escape_dn_value(after->username);
+    char *uid = dir_escape_dn_value(after->username);
     char *rdn = xasprintf("uid=%s", uid);
     char *parent = layout_users_container_dn(j->a->cfg, after->primary_school, after->role);
     j->stage = ST_RENAME;
     j->a->stats.renames++;
-    ldap_conn_rename(j->a->c, entry_dn(j), rdn, parent, 1, on_result, j);
+    dir_conn_rename(j->a->c, entry_dn(j), rdn, parent, 1, on_result, j);
     free(parent);
     free(rdn);
     free(uid);
@@ -421,7 +421,7 @@ static void advance_add(struct apply_job *j)
 
 struct held_by {
     char *group;
-    struct ldap_mods *leave; /* the values naming the account */
+    struct dir_mods *leave; /* the values naming the account */
 };
 
 struct purge_groups {
@@ -432,19 +432,19 @@ struct purge_groups {
 
 /* Which of a group's uniqueMember values are the account: its DN, and a DN it had before a
  * move (same first RDN: uids are unique), which a hand-made group may still hold. */
-static void on_group_entry(const struct ldap_entry_info *e, void *opaque)
+static void on_group_entry(const struct dir_entry *e, void *opaque)
 {
     struct apply_job *j = opaque;
     struct purge_groups *pg = j->purge;
     const struct person *p = j->before;
-    struct ldap_mods *m = ldap_mods_new();
-    const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
+    struct dir_mods *m = dir_mods_new();
+    const struct dir_attr *um = dir_entry_attr(e, "uniqueMember");
     for (size_t i = 0; um && i < um->n; i++) { /* the current DN has the same first RDN too */
-        if (ldap_dn_rdn_equal(um->values[i], p->dn))
-            ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", um->values[i]);
+        if (dir_dn_rdn_equal(um->values[i], p->dn))
+            dir_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", um->values[i]);
     }
     if (p->username && *p->username)
-        ldap_mods_add1(m, LDAP_MOD_DELETE, "memberUid", p->username);
+        dir_mods_add1(m, LDAP_MOD_DELETE, "memberUid", p->username);
     pg->v = xrealloc(pg->v, (pg->n + 1) * sizeof(*pg->v));
     pg->v[pg->n++] = (struct held_by){.group = xstrdup(e->dn), .leave = m};
 }
@@ -454,7 +454,7 @@ static void purge_groups_free(struct apply_job *j)
     struct purge_groups *pg = j->purge;
     for (size_t i = 0; pg && i < pg->n; i++) {
         free(pg->v[i].group);
-        ldap_mods_destroy(pg->v[i].leave);
+        dir_mods_destroy(pg->v[i].leave);
     }
     if (pg)
         free(pg->v);
@@ -466,7 +466,7 @@ static void submit_delete(struct apply_job *j)
 {
     j->stage = ST_DELETE;
     j->a->stats.deletes++;
-    ldap_conn_delete(j->a->c, entry_dn(j), on_result, j);
+    dir_conn_delete(j->a->c, entry_dn(j), on_result, j);
 }
 
 /* Adds to filter f the assertions of the groups that name a person: by uid (NULL or "": not
@@ -475,17 +475,17 @@ static void submit_delete(struct apply_job *j)
 static void add_holders(char **f, const char *uid, const char *const *dns, size_t n)
 {
     if (uid && *uid) {
-        char *u = ldap_escape_filter_value(uid);
+        char *u = dir_escape_filter_value(uid);
         xappendf(f, "(memberUid=%s)", u);
         free(u);
     }
     for (size_t i = 0; i < n; i++) {
         bool seen = !dns[i];
         for (size_t k = 0; k < i && !seen; k++)
-            seen = dns[k] && ldap_dn_equal(dns[k], dns[i]);
+            seen = dns[k] && dir_dn_equal(dns[k], dns[i]);
         if (seen)
             continue;
-        char *d = ldap_escape_filter_value(dns[i]);
+        char *d = dir_escape_filter_value(dns[i]);
         xappendf(f, "(uniqueMember=%s)", d);
         free(d);
     }
@@ -503,8 +503,8 @@ static void start_delete(struct apply_job *j)
     static const char *const attrs[] = {"uniqueMember", NULL};
     j->purge = xcalloc(1, sizeof(struct purge_groups));
     j->stage = ST_FIND_GROUPS;
-    ldap_conn_search(j->a->c, j->a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs,
-                     on_group_entry, on_result, j);
+    dir_conn_search(j->a->c, j->a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs,
+                    on_group_entry, on_result, j);
     free(filter);
 }
 
@@ -523,8 +523,8 @@ static void leave_groups(struct apply_job *j)
     pg->pending = pg->n;
     for (size_t i = 0; i < pg->n; i++) {
         j->a->stats.group_modifies++;
-        ldap_conn_modify(j->a->c, pg->v[i].group, pg->v[i].leave, LDAP_CONN_PERMISSIVE, NULL,
-                         on_result, j);
+        dir_conn_modify(j->a->c, pg->v[i].group, pg->v[i].leave, DIR_CONN_PERMISSIVE, NULL,
+                        on_result, j);
     }
 }
 
@@ -624,9 +624,9 @@ static void run_entries(struct applier *a, struct apply_job *jobs, size_t n)
             advance(j);
         }
     }
-    while (ldap_conn_outstanding(a->c) > 0 || a->n_ready) {
+    while (dir_conn_outstanding(a->c) > 0 || a->n_ready) {
         if (!a->n_ready)
-            ldap_conn_poll(a->c, 1000);
+            dir_conn_poll(a->c, 1000);
         while (a->n_ready) {
             struct apply_job *j = a->ready[--a->n_ready];
             advance(j);
@@ -658,7 +658,7 @@ struct group_op {
     char msg[200];
 };
 
-static void on_group_result(const struct ldap_result_info *r, void *opaque)
+static void on_group_result(const struct dir_result *r, void *opaque)
 {
     struct group_op *g = opaque;
     g->rc = r->rc;
@@ -685,14 +685,14 @@ static void ensure_class_group(struct applier *a, const char *dn, struct group_o
         return;
     }
     char *role = xasprintf("school_class:school:%s", school);
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *oc[] = {"sisopiGroup", "ucsschoolGroup"};
-    ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 2);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "cn", cn);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRole", role);
+    dir_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 2);
+    dir_mods_add1(m, LDAP_MOD_ADD, "cn", cn);
+    dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRole", role);
     a->stats.group_creates++;
-    ldap_conn_add(a->c, dn, m, on_group_result, g);
-    ldap_mods_destroy(m);
+    dir_conn_add(a->c, dn, m, on_group_result, g);
+    dir_mods_destroy(m);
     free(role);
     free(cn);
     free(school);
@@ -715,21 +715,21 @@ static void submit_group_modify(struct applier *a, struct group_change **c, size
                 del_uid[ndu++] = c[i]->member_uid;
         }
     }
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     /* Deletions first: a moved member's old DN goes before its new one comes. */
     if (nd)
-        ldap_mods_add(m, LDAP_MOD_DELETE, "uniqueMember", del_dn, nd);
+        dir_mods_add(m, LDAP_MOD_DELETE, "uniqueMember", del_dn, nd);
     if (ndu)
-        ldap_mods_add(m, LDAP_MOD_DELETE, "memberUid", del_uid, ndu);
+        dir_mods_add(m, LDAP_MOD_DELETE, "memberUid", del_uid, ndu);
     if (na)
-        ldap_mods_add(m, LDAP_MOD_ADD, "uniqueMember", add_dn, na);
+        dir_mods_add(m, LDAP_MOD_ADD, "uniqueMember", add_dn, na);
     if (nau)
-        ldap_mods_add(m, LDAP_MOD_ADD, "memberUid", add_uid, nau);
+        dir_mods_add(m, LDAP_MOD_ADD, "memberUid", add_uid, nau);
     g->a = a;
     g->dn = c[0]->group_dn;
     a->stats.group_modifies++;
-    ldap_conn_modify(a->c, g->dn, m, LDAP_CONN_PERMISSIVE, NULL, on_group_result, g);
-    ldap_mods_destroy(m);
+    dir_conn_modify(a->c, g->dn, m, DIR_CONN_PERMISSIVE, NULL, on_group_result, g);
+    dir_mods_destroy(m);
     free(add_dn);
     free(add_uid);
     free(del_dn);
@@ -800,11 +800,11 @@ static struct held *held_in(struct apply_job *j, const char *group)
     return &rs->v[rs->n++];
 }
 
-static void on_held_group(const struct ldap_entry_info *e, void *opaque)
+static void on_held_group(const struct dir_entry *e, void *opaque)
 {
     struct resync_chunk *c = opaque;
-    const struct ldap_attr_info *um = ldap_entry_attr(e, "uniqueMember");
-    const struct ldap_attr_info *mu = ldap_entry_attr(e, "memberUid");
+    const struct dir_attr *um = dir_entry_attr(e, "uniqueMember");
+    const struct dir_attr *mu = dir_entry_attr(e, "memberUid");
     char uid[256];
     for (size_t i = 0; um && i < um->n; i++) { /* the same first RDN: uids are unique */
         int64_t k =
@@ -822,7 +822,7 @@ static void on_held_group(const struct ldap_entry_info *e, void *opaque)
     }
 }
 
-static void on_held_done(const struct ldap_result_info *r, void *opaque)
+static void on_held_done(const struct dir_result *r, void *opaque)
 {
     struct resync_chunk *c = opaque;
     if (r->rc != LDAP_SUCCESS && c->rc == LDAP_SUCCESS)
@@ -874,11 +874,11 @@ static void resync_plan_groups(const struct config *cfg, struct apply_job *j)
         const struct held *h = &rs->v[i];
         bool wanted = false;
         for (size_t w = 0; w < nw && !wanted; w++)
-            wanted = ldap_dn_equal(want[w], h->group);
+            wanted = dir_dn_equal(want[w], h->group);
         if (!wanted && !layout_managed_group(cfg, h->group, after->role))
             continue;
         for (size_t k = 0; k < h->n_dns; k++) {
-            if (!wanted || !ldap_dn_equal(h->dns[k], after->dn))
+            if (!wanted || !dir_dn_equal(h->dns[k], after->dn))
                 push_change(p, h->group, false, h->dns[k],
                             !wanted && k == 0 ? after->username : NULL);
         }
@@ -908,14 +908,14 @@ static int resync_chunk(struct applier *a, struct apply_job **jobs, size_t n)
         j->resync = xcalloc(1, sizeof(struct resync));
     }
     xappendf(&filter, ")");
-    ldap_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
-                     on_held_done, &c);
-    ldap_conn_drain(a->c);
+    dir_conn_search(a->c, a->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_held_group,
+                    on_held_done, &c);
+    dir_conn_drain(a->c);
     free(filter);
     uid_set_free(c.by_uid);
     for (size_t i = 0; i < n; i++) {
         if (!c.lost && c.rc != LDAP_SUCCESS)
-            log_kv(LOG_ERROR, "memberships_unknown", "dn", jobs[i]->plan.after.dn, "error",
+            log_kv(LEVEL_ERROR, "memberships_unknown", "dn", jobs[i]->plan.after.dn, "error",
                    ldap_err2string(c.rc), "msg",
                    "the groups holding a person that may be half-changed could not be read; "
                    "its planned group changes are applied as they are",
@@ -978,25 +978,25 @@ static int run_groups(struct applier *a, struct apply_job *jobs, size_t n)
         if (adds && uid_set_add(a->known_groups, c[start[g]]->group_dn, 1) == 0)
             ensure_class_group(a, c[start[g]]->group_dn, &ops[g]);
     }
-    ldap_conn_drain(a->c);
+    dir_conn_drain(a->c);
     int rc = 0;
     for (size_t g = 0; g < ngroups; g++) {
         if (ops[g].lost)
             rc = -1;
         else if (ops[g].rc > 0 && ops[g].rc != LDAP_ALREADY_EXISTS)
-            log_kv(LOG_ERROR, "group_create_failed", "group", ops[g].dn, "error",
+            log_kv(LEVEL_ERROR, "group_create_failed", "group", ops[g].dn, "error",
                    ldap_err2string(ops[g].rc), "msg", ops[g].msg, NULL);
         memset(&ops[g], 0, sizeof(ops[g]));
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++)
         submit_group_modify(a, &c[start[g]], start[g + 1] - start[g], &ops[g]);
-    ldap_conn_drain(a->c);
+    dir_conn_drain(a->c);
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
         if (ops[g].lost) {
             rc = -1;
         } else if (ops[g].rc != LDAP_SUCCESS) {
             a->stats.group_errors++;
-            log_kv(LOG_ERROR, "group_change_failed", "group", ops[g].dn, "error",
+            log_kv(LEVEL_ERROR, "group_change_failed", "group", ops[g].dn, "error",
                    ldap_err2string(ops[g].rc), "msg", ops[g].msg, NULL);
         }
     }

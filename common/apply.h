@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "plan.h"
 #include "records.h"
 #include "state_store.h"
@@ -60,7 +60,7 @@ struct apply_job {
 struct applier;
 
 /* The directory connection, the config and the caches of groups known to exist. */
-struct applier *applier_new(const struct config *cfg, struct ldap_conn *c);
+struct applier *applier_new(const struct config *cfg, struct dir_conn *c);
 void applier_free(struct applier *a);
 
 /* Carries out every job, then the group changes of the applied ones. Returns 0, or -1 when

@@ -14,7 +14,7 @@
 
 #include "strmap.h"
 #include "audit_text.h"
-#include "ldap_escape.h"
+#include "dir_escape.h"
 #include "strutil.h"
 #include "uid_set.h"
 
@@ -435,7 +435,7 @@ static char *time_text(int64_t ms, bool with_ms)
 
 static void compare_fields(struct differ *d, const struct exp_person *p, const struct person *a)
 {
-    if (p->dn && !ldap_dn_equal(p->dn, a->dn))
+    if (p->dn && !dir_dn_equal(p->dn, a->dn))
         diff(d, "dn", p->dn, a->dn);
     if (p->has_role && p->role != a->role)
         diff(d, "role", role_name(p->role), role_name(a->role));

@@ -86,7 +86,7 @@ void cli_print_version(const char *service)
 void cli_warn_settings(const struct config *cfg)
 {
     if (cfg->import.deletion_grace_seconds == 0)
-        log_kv(LOG_WARN, "no_grace_period", "msg",
+        log_kv(LEVEL_WARN, "no_grace_period", "msg",
                "import.deletion_grace_period is 0: accounts are purged as soon as they reach "
                "limbo",
                NULL);

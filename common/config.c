@@ -240,7 +240,7 @@ void config_defaults(struct config *cfg)
     k->partitions = 12;
     k->replication_factor = 3;
 
-    struct ldap_config *l = &cfg->ldap;
+    struct dir_config *l = &cfg->ldap;
     l->uri = xstrdup("ldap://127.0.0.1:389/");
     l->users_container[ROLE_STUDENT] = xstrdup("schueler");
     l->users_container[ROLE_TEACHER] = xstrdup("lehrer");
@@ -456,7 +456,7 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
     return 0;
 }
 
-static int load_ldap(struct cfg_ctx *c, const config_setting_t *root, struct ldap_config *l)
+static int load_ldap(struct cfg_ctx *c, const config_setting_t *root, struct dir_config *l)
 {
     static const char *const keys[] = {"uri",      "base",    "bind_dn",    "password_file",
                                        "starttls", "ca_file", "containers", NULL};
@@ -781,7 +781,7 @@ void config_free(struct config *cfg)
         free(k->properties[i].value);
     }
     free(k->properties);
-    struct ldap_config *l = &cfg->ldap;
+    struct dir_config *l = &cfg->ldap;
     free(l->uri);
     free(l->base);
     free(l->bind_dn);

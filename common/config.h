@@ -93,7 +93,7 @@ struct kafka_config {
     size_t n_properties;
 };
 
-struct ldap_config {
+struct dir_config {
     char *uri;
     char *base;
     char *bind_dn;
@@ -133,7 +133,7 @@ struct metrics_config {
 struct config {
     char *path;
     struct kafka_config kafka;
-    struct ldap_config ldap;
+    struct dir_config ldap;
     struct import_config import;
     struct reconciler_config reconciler;
     struct scheduler_config scheduler;

@@ -12,7 +12,7 @@
 
 #include <ldap.h>
 
-#include "ldap_escape.h"
+#include "dir_escape.h"
 #include "strutil.h"
 
 static char *lower_ascii(const char *s)
@@ -25,7 +25,7 @@ static char *lower_ascii(const char *s)
 
 char *layout_school_dn(const struct config *cfg, const char *school)
 {
-    char *s = ldap_escape_dn_value(school);
+    char *s = dir_escape_dn_value(school);
     char *dn = xconcat("ou=", s, ",", cfg->ldap.base, NULL);
     free(s);
     return dn;
@@ -34,7 +34,7 @@ char *layout_school_dn(const struct config *cfg, const char *school)
 char *layout_users_container_dn(const struct config *cfg, const char *school, enum role role)
 {
     char *ou = layout_school_dn(cfg, school);
-    char *c = ldap_escape_dn_value(cfg->ldap.users_container[role]);
+    char *c = dir_escape_dn_value(cfg->ldap.users_container[role]);
     char *dn = xconcat("cn=", c, ",cn=users,", ou, NULL);
     free(c);
     free(ou);
@@ -44,7 +44,7 @@ char *layout_users_container_dn(const struct config *cfg, const char *school, en
 char *layout_user_dn(const struct config *cfg, const char *uid, const char *school, enum role role)
 {
     char *container = layout_users_container_dn(cfg, school, role);
-    char *u = ldap_escape_dn_value(uid);
+    char *u = dir_escape_dn_value(uid);
     char *dn = xconcat("uid=", u, ",", container, NULL);
     free(u);
     free(container);
@@ -54,7 +54,7 @@ char *layout_user_dn(const struct config *cfg, const char *uid, const char *scho
 static char *group_dn(const struct config *cfg, const char *school, const char *cn)
 {
     char *ou = layout_school_dn(cfg, school);
-    char *c = ldap_escape_dn_value(cn);
+    char *c = dir_escape_dn_value(cn);
     char *dn = xconcat("cn=", c, ",cn=groups,", ou, NULL);
     free(c);
     free(ou);
@@ -92,7 +92,7 @@ size_t layout_role_group_dns(const struct config *cfg, const char *school, enum 
 char *layout_class_dn(const struct config *cfg, const char *school, const char *klass)
 {
     char *ou = layout_school_dn(cfg, school);
-    char *c = ldap_escape_dn_value(klass);
+    char *c = dir_escape_dn_value(klass);
     char *dn = xconcat("cn=", c, ",cn=klassen,cn=schueler,cn=groups,", ou, NULL);
     free(c);
     free(ou);
@@ -101,7 +101,7 @@ char *layout_class_dn(const struct config *cfg, const char *school, const char *
 
 char *layout_counter_dn(const struct config *cfg, const char *store, const char *key)
 {
-    char *k = ldap_escape_dn_value(key);
+    char *k = dir_escape_dn_value(key);
     char *dn = xasprintf("cn=%s,cn=%s,cn=ucsschool,cn=univention,%s", k, store, cfg->ldap.base);
     free(k);
     return dn;
@@ -218,7 +218,7 @@ bool layout_managed_group(const struct config *cfg, const char *dn, enum role ro
     size_t ng = layout_role_group_dns(cfg, school, role, g);
     g[ng++] = layout_domain_users_dn(cfg, school);
     for (size_t i = 0; i < ng; i++) {
-        managed |= ldap_dn_equal(g[i], dn);
+        managed |= dir_dn_equal(g[i], dn);
         free(g[i]);
     }
     free(cn);

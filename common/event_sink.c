@@ -240,7 +240,7 @@ static int dead_letter_stub(struct event_sink *s, const rd_kafka_headers_t *orig
         rd_kafka_headers_destroy(h);
         return -1;
     }
-    log_kv(LOG_WARN, "dead_letter_without_value", "msg", note, NULL);
+    log_kv(LEVEL_WARN, "dead_letter_without_value", "msg", note, NULL);
     return 0;
 }
 

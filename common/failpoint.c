@@ -26,7 +26,7 @@ static void parse(void)
     char *end = NULL;
     long n = colon ? strtol(colon + 1, &end, 10) : 1;
     if (len == 0 || len >= sizeof(point) || n < 1 || (colon && *end)) {
-        log_kv(LOG_WARN, "failpoint_ignored", "value", v, "msg", "expected NAME or NAME:N", NULL);
+        log_kv(LEVEL_WARN, "failpoint_ignored", "value", v, "msg", "expected NAME or NAME:N", NULL);
         return;
     }
     memcpy(point, v, len);
@@ -40,7 +40,7 @@ void failpoint(const char *name)
         parse();
     if (!point[0] || strcmp(point, name) != 0 || --countdown > 0)
         return;
-    log_kv(LOG_WARN, "failpoint", "name", name, "msg", "killing this process (SISOPI_FAILPOINT)",
+    log_kv(LEVEL_WARN, "failpoint", "name", name, "msg", "killing this process (SISOPI_FAILPOINT)",
            NULL);
     fflush(NULL);
     raise(SIGKILL);

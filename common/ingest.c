@@ -90,8 +90,8 @@ static void progress_tick(struct progress *p, const struct import_reader *r, int
     snprintf(rows_s, sizeof(rows_s), "%" PRId64, rows);
     snprintf(pct, sizeof(pct), "%.0f%%", total > 0 ? 100.0 * (double)done / (double)total : 0.0);
     snprintf(rate, sizeof(rate), "%.0f", (double)rows / (now - p->start));
-    log_kv(LOG_INFO, "progress", "phase", p->phase, "rows", rows_s, "done", pct, "rows_per_s", rate,
-           NULL);
+    log_kv(LEVEL_INFO, "progress", "phase", p->phase, "rows", rows_s, "done", pct, "rows_per_s",
+           rate, NULL);
 }
 
 /* The identity of the file, to notice it changing between the two passes. */
@@ -258,8 +258,8 @@ static int await_delivery(rd_kafka_t *rk, int64_t expected, const char *what, ch
             char n[24], sec[24];
             snprintf(n, sizeof(n), "%d", rd_kafka_outq_len(rk));
             snprintf(sec, sizeof(sec), "%.0f", clock_mono_s() - start);
-            log_kv(LOG_WARN, "delivery_waiting", "what", what, "unacknowledged", n, "seconds", sec,
-                   "msg",
+            log_kv(LEVEL_WARN, "delivery_waiting", "what", what, "unacknowledged", n, "seconds",
+                   sec, "msg",
                    "the broker does not acknowledge; librdkafka retries until "
                    "message.timeout.ms (kafka.properties), then the import fails",
                    NULL);
@@ -424,7 +424,7 @@ static void warn_empty(const struct ingest_job *job, FILE *report)
             "reconciler's deletion guard holds the import.\n",
             job->path, job->school, role_name(job->role),
             job->source_uid ? job->source_uid : job->cfg->import.source_uid);
-    log_kv(LOG_WARN, "empty_import", "file", job->path, "school", job->school, "role",
+    log_kv(LEVEL_WARN, "empty_import", "file", job->path, "school", job->school, "role",
            role_name(job->role), NULL);
 }
 

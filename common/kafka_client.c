@@ -27,13 +27,13 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    enum log_level l = level <= 3   ? LOG_ERROR
-                       : level == 4 ? LOG_WARN
-                       : level <= 6 ? LOG_INFO
-                                    : LOG_DEBUG;
+    enum log_level l = level <= 3   ? LEVEL_ERROR
+                       : level == 4 ? LEVEL_WARN
+                       : level <= 6 ? LEVEL_INFO
+                                    : LEVEL_DEBUG;
     if (strcmp(fac, "CONFWARN") == 0 &&
         (strstr(buf, "is a consumer property") || strstr(buf, "is a producer property")))
-        l = LOG_DEBUG;
+        l = LEVEL_DEBUG;
     log_kv(l, "kafka", "facility", fac, "msg", buf, NULL);
 }
 

@@ -13,7 +13,7 @@
 
 static const char *log_service = "sisopi";
 static bool log_json;
-static enum log_level log_min = LOG_INFO;
+static enum log_level log_min = LEVEL_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_init(const char *service, const char *format, const char *level)

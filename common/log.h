@@ -7,14 +7,14 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { LEVEL_DEBUG = 0, LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR };
 
 /* service names the program ("ingest"); format is "kv" or "json"; level as in the config. */
 void log_init(const char *service, const char *format, const char *level);
 bool log_enabled(enum log_level level);
 
 /* Logs event with key/value string pairs, terminated by NULL:
- *   log_kv(LOG_INFO, "import_published", "import_id", id, "records", n_str, NULL);
+ *   log_kv(LEVEL_INFO, "import_published", "import_id", id, "records", n_str, NULL);
  * A NULL value is skipped (with its key) so optional fields need no special casing. */
 void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
 

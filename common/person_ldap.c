@@ -31,9 +31,9 @@ static bool is_personal(const struct config *cfg, const char *name)
     return false;
 }
 
-int person_ldap_role(const struct ldap_entry_info *e, enum role *out)
+int person_ldap_role(const struct dir_entry *e, enum role *out)
 {
-    const struct ldap_attr_info *oc = ldap_entry_attr(e, "objectClass");
+    const struct dir_attr *oc = dir_entry_attr(e, "objectClass");
     bool st = false, t = false, s = false;
     for (size_t i = 0; oc && i < oc->n; i++) {
         st |= strcasecmp(oc->values[i], "ucsschoolStudent") == 0;
@@ -58,13 +58,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e, struct person *out,
+int person_from_entry(const struct config *cfg, const struct dir_entry *e, struct person *out,
                       char *err, size_t n)
 {
     memset(out, 0, sizeof(*out));
-    const char *sid = ldap_entry_value(e, "ucsschoolSourceUID");
-    const char *rid = ldap_entry_value(e, "ucsschoolRecordUID");
-    const char *uid = ldap_entry_value(e, "uid");
+    const char *sid = dir_entry_value(e, "ucsschoolSourceUID");
+    const char *rid = dir_entry_value(e, "ucsschoolRecordUID");
+    const char *uid = dir_entry_value(e, "uid");
     if (!sid || !rid || !uid || person_ldap_role(e, &out->role) < 0) {
         snprintf(err, n, "%s: not a person sisopi manages", e->dn);
         return -1;
@@ -73,12 +73,12 @@ int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e,
     out->source_uid = xstrdup(sid);
     out->username = xstrdup(uid);
     out->dn = xstrdup(e->dn);
-    out->limbo = ldap_entry_value(e, "pwdAccountLockedTime") != NULL;
-    const char *purge = ldap_entry_value(e, "ucsschoolPurgeTimestamp");
+    out->limbo = dir_entry_value(e, "pwdAccountLockedTime") != NULL;
+    const char *purge = dir_entry_value(e, "ucsschoolPurgeTimestamp");
     if (purge)
         layout_parse_generalized_time(purge, &out->purge_at_ms);
-    const struct ldap_attr_info *schools = ldap_entry_attr(e, "ucsschoolSchool");
-    const char *primary = ldap_entry_value(e, "departmentNumber");
+    const struct dir_attr *schools = dir_entry_attr(e, "ucsschoolSchool");
+    const char *primary = dir_entry_value(e, "departmentNumber");
     if (out->limbo) {
         out->primary_school = xstrdup(cfg->import.limbo_ou);
     } else {
@@ -104,7 +104,7 @@ int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e,
 
 char *person_ldap_filter_one(const char *source_uid, const char *record_uid)
 {
-    char *s = ldap_escape_filter_value(source_uid), *r = ldap_escape_filter_value(record_uid);
+    char *s = dir_escape_filter_value(source_uid), *r = dir_escape_filter_value(record_uid);
     char *f = xasprintf("(&(ucsschoolSourceUID=%s)(ucsschoolRecordUID=%s))", s, r);
     free(s);
     free(r);
@@ -159,7 +159,7 @@ static char *dn_key(const char *dn)
     return k;
 }
 
-static void on_person(const struct ldap_entry_info *e, void *opaque)
+static void on_person(const struct dir_entry *e, void *opaque)
 {
     struct scan *s = opaque;
     struct person p;
@@ -218,9 +218,9 @@ static void note_held(struct found *f, size_t group, unsigned how)
     f->held[f->n_held++] = (struct held){group, how};
 }
 
-static bool is_class_group(const struct ldap_entry_info *e)
+static bool is_class_group(const struct dir_entry *e)
 {
-    const struct ldap_attr_info *r = ldap_entry_attr(e, "ucsschoolRole");
+    const struct dir_attr *r = dir_entry_attr(e, "ucsschoolRole");
     for (size_t i = 0; r && i < r->n; i++) {
         if (strncasecmp(r->values[i], "school_class:", 13) == 0)
             return true;
@@ -230,12 +230,12 @@ static bool is_class_group(const struct ldap_entry_info *e)
 
 /* A group: who it names, by DN (current or stale) and by uid; a class group also gives the
  * persons it holds by DN their class (the classes are what the directory says). */
-static void on_group(const struct ldap_entry_info *e, void *opaque)
+static void on_group(const struct dir_entry *e, void *opaque)
 {
     struct scan *s = opaque;
-    const char *cn = ldap_entry_value(e, "cn");
-    const struct ldap_attr_info *m = ldap_entry_attr(e, "uniqueMember");
-    const struct ldap_attr_info *u = ldap_entry_attr(e, "memberUid");
+    const char *cn = dir_entry_value(e, "cn");
+    const struct dir_attr *m = dir_entry_attr(e, "uniqueMember");
+    const struct dir_attr *u = dir_entry_attr(e, "memberUid");
     if (!cn || (!m && !u) || s->n == 0)
         return;
     size_t g = s->n_groups;
@@ -245,7 +245,7 @@ static void on_group(const struct ldap_entry_info *e, void *opaque)
         struct found *f = find_by_key(s, dn_key(m->values[i]));
         if (!f)
             continue;
-        note_held(f, g, ldap_dn_equal(m->values[i], f->p.dn) ? HELD_DN : HELD_STALE_DN);
+        note_held(f, g, dir_dn_equal(m->values[i], f->p.dn) ? HELD_DN : HELD_STALE_DN);
         used = true;
         if (school && !f->p.limbo)
             add_class(&f->p, school, cn);
@@ -273,7 +273,7 @@ static int cmp_classes(const void *a, const void *b)
                       ((const struct school_classes *)b)->school);
 }
 
-static void on_done(const struct ldap_result_info *r, void *opaque)
+static void on_done(const struct dir_result *r, void *opaque)
 {
     struct scan *s = opaque;
     if (r->rc != LDAP_SUCCESS && !s->err[0])
@@ -304,7 +304,7 @@ static void check_groups(const struct scan *s, const struct found *f, struct per
     for (size_t w = 0; w < nw; w++) {
         unsigned how = 0;
         for (size_t i = 0; i < f->n_held; i++) {
-            if (ldap_dn_equal(s->groups[f->held[i].group], want[w]))
+            if (dir_dn_equal(s->groups[f->held[i].group], want[w]))
                 how = f->held[i].how;
         }
         if ((how & (HELD_DN | HELD_UID)) != (HELD_DN | HELD_UID)) {
@@ -316,7 +316,7 @@ static void check_groups(const struct scan *s, const struct found *f, struct per
         const char *dn = s->groups[f->held[i].group];
         bool wanted = false;
         for (size_t w = 0; w < nw && !wanted; w++)
-            wanted = ldap_dn_equal(dn, want[w]);
+            wanted = dir_dn_equal(dn, want[w]);
         if (f->held[i].how & HELD_STALE_DN) {
             g->stale++;
             note_problem(g, "an old DN in", dn);
@@ -330,7 +330,7 @@ static void check_groups(const struct scan *s, const struct found *f, struct per
     free(want);
 }
 
-int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *filter,
+int person_ldap_scan(struct dir_conn *c, const struct config *cfg, const char *filter,
                      person_ldap_cb cb, void *opaque, char *err, size_t n)
 {
     struct scan s = {.cfg = cfg};
@@ -342,16 +342,15 @@ int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *
                         "(objectClass=ucsschoolStaff))%s)",
                         filter ? filter : "");
     int rc = 0;
-    ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, person_attrs, on_person, on_done,
-                     &s);
-    ldap_conn_drain(c);
+    dir_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, person_attrs, on_person, on_done, &s);
+    dir_conn_drain(c);
     free(f);
     if (!s.err[0] && s.n > 0) {
         qsort(s.v, s.n, sizeof(*s.v), cmp_found);
-        ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE,
-                         "(&(objectClass=sisopiGroup)(|(uniqueMember=*)(memberUid=*)))",
-                         group_attrs, on_group, on_done, &s);
-        ldap_conn_drain(c);
+        dir_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE,
+                        "(&(objectClass=sisopiGroup)(|(uniqueMember=*)(memberUid=*)))", group_attrs,
+                        on_group, on_done, &s);
+        dir_conn_drain(c);
     }
     if (s.err[0]) {
         snprintf(err, n, "%s", s.err);
@@ -414,12 +413,12 @@ struct fetch {
     char err[256];
 };
 
-static void on_fetched(const struct ldap_entry_info *e, void *opaque)
+static void on_fetched(const struct dir_entry *e, void *opaque)
 {
     struct fetch *f = opaque;
-    const char *sid = ldap_entry_value(e, "ucsschoolSourceUID");
-    const char *rid = ldap_entry_value(e, "ucsschoolRecordUID");
-    const char *uid = ldap_entry_value(e, "uid");
+    const char *sid = dir_entry_value(e, "ucsschoolSourceUID");
+    const char *rid = dir_entry_value(e, "ucsschoolRecordUID");
+    const char *uid = dir_entry_value(e, "uid");
     if (!sid || !rid || !uid)
         return;
     struct person_entry pe = {.record_uid = xstrdup(rid),
@@ -434,7 +433,7 @@ static void on_fetched(const struct ldap_entry_info *e, void *opaque)
     f->cb(&pe, f->opaque);
 }
 
-static void on_fetch_done(const struct ldap_result_info *r, void *opaque)
+static void on_fetch_done(const struct dir_result *r, void *opaque)
 {
     struct fetch *f = opaque;
     if (r->rc != LDAP_SUCCESS && !f->err[0])
@@ -444,7 +443,7 @@ static void on_fetch_done(const struct ldap_result_info *r, void *opaque)
 
 #define FETCH_CHUNK 100
 
-int person_ldap_fetch(struct ldap_conn *c, const struct config *cfg, const char *const *source_uids,
+int person_ldap_fetch(struct dir_conn *c, const struct config *cfg, const char *const *source_uids,
                       const char *const *record_uids, size_t n, person_entry_cb cb, void *opaque,
                       char *err, size_t errlen)
 {
@@ -459,12 +458,12 @@ int person_ldap_fetch(struct ldap_conn *c, const struct config *cfg, const char 
             free(one);
         }
         xappendf(&filter, ")");
-        ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_fetched,
-                         on_fetch_done, &f);
+        dir_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_fetched,
+                        on_fetch_done, &f);
         free(filter);
     }
-    ldap_conn_drain(c);
-    if (f.err[0] || ldap_conn_is_down(c)) {
+    dir_conn_drain(c);
+    if (f.err[0] || dir_conn_is_down(c)) {
         snprintf(err, errlen, "%s", f.err[0] ? f.err : "the directory connection was lost");
         return -1;
     }

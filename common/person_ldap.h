@@ -12,16 +12,16 @@
 
 #include "attr_list.h"
 #include "config.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "person.h"
 
 /* The role an entry's object classes give (ucsschoolStudent, ...Teacher, ...Staff, both of the
  * last two: teacher_and_staff). Returns 0, or -1 when it has none of them (an administrator). */
-int person_ldap_role(const struct ldap_entry_info *e, enum role *out);
+int person_ldap_role(const struct dir_entry *e, enum role *out);
 
 /* The person an entry describes (classes not included). Returns 0, or -1 with err when the
  * entry is not a person sisopi manages (no ids, no role class). */
-int person_from_entry(const struct config *cfg, const struct ldap_entry_info *e, struct person *out,
+int person_from_entry(const struct config *cfg, const struct dir_entry *e, struct person *out,
                       char *err, size_t n);
 
 /* How the groups hold a person, against the groups it should be in (layout_person_groups of the
@@ -43,7 +43,7 @@ typedef int (*person_ldap_cb)(const struct person *p, const struct person_ldap_g
  * NULL: all) and every sisopi group, and calls cb for each person. Returns 0, the callback's
  * non-zero value, or -1 with err (LDAP error or connection loss).
  */
-int person_ldap_scan(struct ldap_conn *c, const struct config *cfg, const char *filter,
+int person_ldap_scan(struct dir_conn *c, const struct config *cfg, const char *filter,
                      person_ldap_cb cb, void *opaque, char *err, size_t n);
 
 /* A person's entry as the directory holds it now. */
@@ -63,7 +63,7 @@ typedef void (*person_entry_cb)(struct person_entry *e, void *opaque);
 /* Reads the entries of n persons (source_uids[i], record_uids[i]), a hundred to a search; cb for
  * each found (a person not found gets no call). Returns 0, or -1 with err (LDAP error or
  * connection loss). */
-int person_ldap_fetch(struct ldap_conn *c, const struct config *cfg, const char *const *source_uids,
+int person_ldap_fetch(struct dir_conn *c, const struct config *cfg, const char *const *source_uids,
                       const char *const *record_uids, size_t n, person_entry_cb cb, void *opaque,
                       char *err, size_t errlen);
 

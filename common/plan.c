@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "dir_layout.h"
-#include "ldap_escape.h"
+#include "dir_escape.h"
 #include "strutil.h"
 
 /* ---- small helpers over the person struct ---- */
@@ -477,7 +477,7 @@ void plan_rebase(const struct config *cfg, struct person_plan *p, const char *dn
     p->mods = NULL;
     p->n_mods = attr_list_diff(p->before_entry.v, p->before_entry.n, p->after_entry.v,
                                p->after_entry.n, &p->mods);
-    p->move = !ldap_dn_equal(dn, p->after.dn);
+    p->move = !dir_dn_equal(dn, p->after.dn);
 }
 
 void person_plan_free(struct person_plan *p)

@@ -18,24 +18,24 @@ struct sweep {
     char err[256];
 };
 
-static void on_entry(const struct ldap_entry_info *e, void *opaque)
+static void on_entry(const struct dir_entry *e, void *opaque)
 {
     struct sweep *s = opaque;
     if (s->stop)
         return;
     struct purge_candidate c = {.dn = e->dn};
-    const char *ts = ldap_entry_value(e, "ucsschoolPurgeTimestamp");
+    const char *ts = dir_entry_value(e, "ucsschoolPurgeTimestamp");
     if (!ts || layout_parse_generalized_time(ts, &c.purge_at_ms) < 0)
         return; /* the filter matched, so this is a value we cannot read: nothing to order */
-    c.record_uid = ldap_entry_value(e, "ucsschoolRecordUID");
-    c.source_uid = ldap_entry_value(e, "ucsschoolSourceUID");
-    c.username = ldap_entry_value(e, "uid");
+    c.record_uid = dir_entry_value(e, "ucsschoolRecordUID");
+    c.source_uid = dir_entry_value(e, "ucsschoolSourceUID");
+    c.username = dir_entry_value(e, "uid");
     c.has_role = person_ldap_role(e, &c.role) == 0;
-    c.locked = ldap_entry_value(e, "pwdAccountLockedTime") != NULL;
+    c.locked = dir_entry_value(e, "pwdAccountLockedTime") != NULL;
     s->stop = s->cb(&c, s->opaque);
 }
 
-static void on_done(const struct ldap_result_info *r, void *opaque)
+static void on_done(const struct dir_result *r, void *opaque)
 {
     struct sweep *s = opaque;
     if (r->rc != LDAP_SUCCESS)
@@ -43,7 +43,7 @@ static void on_done(const struct ldap_result_info *r, void *opaque)
                  ldap_err2string(r->rc), r->message ? r->message : "");
 }
 
-int purge_sweep(struct ldap_conn *c, const struct config *cfg, int64_t upto_ms, purge_sweep_cb cb,
+int purge_sweep(struct dir_conn *c, const struct config *cfg, int64_t upto_ms, purge_sweep_cb cb,
                 void *opaque, char *err, size_t n)
 {
     static const char *const attrs[] = {"objectClass",
@@ -60,8 +60,8 @@ int purge_sweep(struct ldap_conn *c, const struct config *cfg, int64_t upto_ms, 
         layout_generalized_time(upto_ms, upto);
     char *filter = xasprintf("(&(objectClass=ucsschoolType)(ucsschoolPurgeTimestamp<=%s))", upto);
     struct sweep s = {.cb = cb, .opaque = opaque};
-    ldap_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_entry, on_done, &s);
-    int rc = ldap_conn_drain(c);
+    dir_conn_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, on_entry, on_done, &s);
+    int rc = dir_conn_drain(c);
     free(filter);
     if (!s.err[0] && rc != LDAP_SUCCESS)
         snprintf(s.err, sizeof(s.err), "purge sweep: %s", ldap_err2string(rc));

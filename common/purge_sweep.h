@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "records.h"
 
 /* One entry found. Strings are valid during the callback only; NULL when absent. */
@@ -35,7 +35,7 @@ typedef int (*purge_sweep_cb)(const struct purge_candidate *c, void *opaque);
  * ucsschoolPurgeTimestamp <= upto_ms (INT64_MAX: all of them), in the order the server sends
  * them. Returns 0, the callback's value, or -1 with err (search failed, connection lost).
  */
-int purge_sweep(struct ldap_conn *c, const struct config *cfg, int64_t upto_ms, purge_sweep_cb cb,
+int purge_sweep(struct dir_conn *c, const struct config *cfg, int64_t upto_ms, purge_sweep_cb cb,
                 void *opaque, char *err, size_t n);
 
 #endif

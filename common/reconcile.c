@@ -375,7 +375,7 @@ static int rebase_wave(struct batch *b)
     free(rids);
     free(sids);
     if (rc < 0) {
-        b->lost = ldap_conn_is_down(c->ldap);
+        b->lost = dir_conn_is_down(c->ldap);
         snprintf(b->err, sizeof(b->err), "reading suspects back: %s", err);
         return -1;
     }
@@ -394,7 +394,7 @@ static int finish_item(struct batch *b, struct item *it)
     bool ok = it->dry_run || it->job.applied;
     if (!ok) {
         person_event(b, it, EVENT_REJECTED, it->job.error);
-        log_kv(LOG_WARN, "rejected", "record_uid", it->job.plan.after.record_uid, "import_id",
+        log_kv(LEVEL_WARN, "rejected", "record_uid", it->job.plan.after.record_uid, "import_id",
                it->import_id, "error", it->job.error, NULL);
         return count_outcome(b, it, false);
     }
@@ -447,20 +447,20 @@ static int flush_wave(struct batch *b)
         it->job.record = it->record;
         jobs[n_real++] = it->job;
     }
-    if (log_enabled(LOG_DEBUG)) { /* the fault tests time kills by it */
+    if (log_enabled(LEVEL_DEBUG)) { /* the fault tests time kills by it */
         char sn[24];
         snprintf(sn, sizeof(sn), "%zu", n_real);
-        log_kv(LOG_DEBUG, "wave_start", "jobs", sn, NULL);
+        log_kv(LEVEL_DEBUG, "wave_start", "jobs", sn, NULL);
     }
     if (apply_wave(c->applier, jobs, n_real) < 0)
         b->lost = true;
     failpoint("wave_applied");
-    if (log_enabled(LOG_DEBUG)) {
+    if (log_enabled(LEVEL_DEBUG)) {
         char sn[24], sl[24], sa[24];
         snprintf(sn, sizeof(sn), "%zu", n_real);
         snprintf(sl, sizeof(sl), "%.3f", t1 - t0);
         snprintf(sa, sizeof(sa), "%.3f", clock_mono_s() - t1);
-        log_kv(LOG_DEBUG, "wave", "jobs", sn, "journal_s", sl, "apply_s", sa, NULL);
+        log_kv(LEVEL_DEBUG, "wave", "jobs", sn, "journal_s", sl, "apply_s", sa, NULL);
     }
     /* The plans were moved into jobs and back. */
     for (size_t i = 0, k = 0; i < b->n_items; i++) {
@@ -701,7 +701,7 @@ static int replay_import(struct batch *b, const rd_kafka_message_t *m, const str
         return -1;
     }
     is->records_seen += x.found;
-    log_kv(LOG_INFO, "import_replayed", "import_id", e->import_id, NULL);
+    log_kv(LEVEL_INFO, "import_replayed", "import_id", e->import_id, NULL);
     return 0;
 }
 
@@ -809,7 +809,7 @@ static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct im
                  im->deletion_guard_ratio * 100, is->import_id);
         is->status = STATE_IMPORT_HELD;
         import_event(b, m, is, EVENT_IMPORT_HELD, why);
-        log_kv(LOG_WARN, "import_held", "import_id", is->import_id, "reason", why, NULL);
+        log_kv(LEVEL_WARN, "import_held", "import_id", is->import_id, "reason", why, NULL);
         rc = put_import(b, m->partition, is);
     } else {
         rc = remove_unseen(b, m, is, &u, is->produced_at_ms);
@@ -866,7 +866,7 @@ static int handle_import_end(struct batch *b, const rd_kafka_message_t *m, struc
                  m->partition, is.records_seen, e->record_count);
         is.status = STATE_IMPORT_INCOMPLETE;
         import_event(b, m, &is, EVENT_IMPORT_INCOMPLETE, why);
-        log_kv(LOG_ERROR, "import_incomplete", "import_id", e->import_id, "reason", why, NULL);
+        log_kv(LEVEL_ERROR, "import_incomplete", "import_id", e->import_id, "reason", why, NULL);
         size_t cleared;
         if (state_seen_clear(b->txn, m->partition, e->import_id, &cleared, err, sizeof(err)) < 0) {
             snprintf(b->err, sizeof(b->err), "state: %s", err);
@@ -893,7 +893,7 @@ static int handle_release(struct batch *b, const rd_kafka_message_t *m, struct u
         return g < 0 ? -1 : 0; /* nothing held here */
     int rc = 0;
     if (is.status == STATE_IMPORT_HELD) {
-        log_kv(LOG_WARN, "import_released", "import_id", is.import_id, "released_by",
+        log_kv(LEVEL_WARN, "import_released", "import_id", is.import_id, "released_by",
                u->u.release.released_by, NULL);
         rc = finish_import(b, m, &is, true);
     }
@@ -912,7 +912,7 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
     if (g < 0)
         return -1;
     if (g == 1) { /* purged already (a repeated order), or never known here */
-        log_kv(LOG_INFO, "purge_skipped", "record_uid", pd->record_uid, "msg", "unknown person",
+        log_kv(LEVEL_INFO, "purge_skipped", "record_uid", pd->record_uid, "msg", "unknown person",
                NULL);
         b->core->purges_skipped++;
         return 0;
@@ -931,8 +931,8 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
     if (why) {
         char at[24];
         snprintf(at, sizeof(at), "%" PRId64, pd->purge_at_ms);
-        log_kv(why[0] == 'p' ? LOG_WARN : LOG_INFO, "purge_skipped", "record_uid", pd->record_uid,
-               "purge_at_ms", at, "msg", why, NULL);
+        log_kv(why[0] == 'p' ? LEVEL_WARN : LEVEL_INFO, "purge_skipped", "record_uid",
+               pd->record_uid, "purge_at_ms", at, "msg", why, NULL);
         b->core->purges_skipped++;
         person_free(&before);
         return 0;
@@ -982,7 +982,7 @@ static int handle(struct batch *b, const rd_kafka_message_t *m)
         snprintf(why, sizeof(why), "%s", invalid);
         char where[48];
         snprintf(where, sizeof(where), "%" PRId32 ":%" PRId64, m->partition, m->offset);
-        log_kv(LOG_WARN, "dead_letter", "at", where, "reason", why, NULL);
+        log_kv(LEVEL_WARN, "dead_letter", "at", where, "reason", why, NULL);
         if (event_sink_dead_letter(c->events, m, why, err, sizeof(err)) < 0) {
             snprintf(b->err, sizeof(b->err), "dead letter: %s", err);
             b->lost = true; /* the broker: retry */
@@ -1037,7 +1037,7 @@ static int publish_events(struct batch *b)
     char err[256];
     for (size_t i = 0; i < b->n_events; i++) {
         if (event_sink_emit(b->core->events, &b->events[i], err, sizeof(err)) < 0) {
-            log_kv(LOG_ERROR, "event_not_encoded", "error", err, NULL);
+            log_kv(LEVEL_ERROR, "event_not_encoded", "error", err, NULL);
             continue; /* a bug, not an outage: do not block the partition on it */
         }
     }
@@ -1091,11 +1091,11 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         reconcile_settle_suspects(core);
         core->messages += (int64_t)n;
     }
-    if (log_enabled(LOG_DEBUG)) {
+    if (log_enabled(LEVEL_DEBUG)) {
         char sw[24], sp[24];
         snprintf(sw, sizeof(sw), "%.3f", t1 - t0);
         snprintf(sp, sizeof(sp), "%.3f", clock_mono_s() - t1);
-        log_kv(LOG_DEBUG, "batch_parts", "waves_s", sw, "events_and_commit_s", sp, NULL);
+        log_kv(LEVEL_DEBUG, "batch_parts", "waves_s", sw, "events_and_commit_s", sp, NULL);
     }
     uid_set_free(core->resolved);
     core->resolved = uid_set_new();

@@ -29,7 +29,7 @@
 #include "config.h"
 #include "event_sink.h"
 #include "journal.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "state_store.h"
 #include "uid_set.h"
 
@@ -37,7 +37,7 @@ struct part_journal; /* reconcile_partitions.c: what this member knows of a part
 
 struct reconcile_core {
     const struct config *cfg;
-    struct ldap_conn *ldap;
+    struct dir_conn *ldap;
     struct applier *applier;
     struct state_store *state;
     struct event_sink *events;
@@ -101,7 +101,7 @@ size_t reconcile_open_imports(struct reconcile_core *core, const int32_t *partit
  * from the mark's position: every person an entry of work after the committed offset names
  * becomes a suspect, with the state that entry says it had.
  * Returns 0; 1 when it must wait (the journal cannot be read now); -1 with err (the state store
- * or the directory failed: the caller tells which by ldap_conn_is_down).
+ * or the directory failed: the caller tells which by dir_conn_is_down).
  */
 int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *partitions,
                                  const int64_t *committed, const struct journal_mark *marks,

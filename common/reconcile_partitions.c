@@ -70,7 +70,7 @@ static int lock_state_dir(struct reconcile_core *core, const char *dir, char *er
     char pid[32];
     int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-        log_kv(LOG_WARN, "lock_pid_not_written", "file", path, "error", strerror(errno), NULL);
+        log_kv(LEVEL_WARN, "lock_pid_not_written", "file", path, "error", strerror(errno), NULL);
     free(path);
     core->lock_fd = fd;
     return 0;
@@ -305,7 +305,7 @@ static int recover_one(const rd_kafka_message_t *m, void *opaque)
     if (journal_entry_decode(m->key, m->key_len, m->payload, m->len, &e, err, sizeof(err)) < 0) {
         char at[48];
         snprintf(at, sizeof(at), "%" PRId32 ":%" PRId64, m->partition, m->offset);
-        log_kv(LOG_ERROR, "journal_undecodable", "at", at, "error", err, NULL);
+        log_kv(LEVEL_ERROR, "journal_undecodable", "at", at, "error", err, NULL);
         r->undecoded[m->partition] = true;
         return 0;
     }
@@ -362,7 +362,7 @@ static int rebuild_one(const struct person *p, const struct person_ldap_groups *
     r->persons++;
     if ((g->missing || g->extra || g->stale) && !uid_set_has(r->recovered, p->record_uid)) {
         if (r->n_repair < REPAIRS_LOGGED)
-            log_kv(LOG_WARN, "memberships_wrong", "record_uid", p->record_uid, "dn", p->dn,
+            log_kv(LEVEL_WARN, "memberships_wrong", "record_uid", p->record_uid, "dn", p->dn,
                    "groups", g->detail, NULL);
         if (r->n_repair == r->cap_repair) {
             r->cap_repair = r->cap_repair ? 2 * r->cap_repair : 16;
@@ -407,8 +407,8 @@ static void repair_memberships(struct reconcile_core *core, struct person *v, si
     char nn[24], dd[24];
     snprintf(nn, sizeof(nn), "%zu", n);
     snprintf(dd, sizeof(dd), "%zu", done);
-    log_kv(done == n ? LOG_INFO : LOG_WARN, "memberships_repaired", "persons", nn, "repaired", dd,
-           NULL);
+    log_kv(done == n ? LEVEL_INFO : LEVEL_WARN, "memberships_repaired", "persons", nn, "repaired",
+           dd, NULL);
 }
 
 static void owner_token(struct reconcile_core *core, const struct state_partition_info *info,
@@ -460,7 +460,7 @@ static int read_journal(struct reconcile_core *core, const int32_t *partitions,
             snprintf(pos, sizeof(pos), "%" PRId64, marks[i].position);
             snprintf(lo, sizeof(lo), "%" PRId64, low[i]);
             snprintf(hi, sizeof(hi), "%" PRId64, high[i]);
-            log_kv(LOG_ERROR, "journal_lost", "partition", p, "from", pos, "low", lo, "high", hi,
+            log_kv(LEVEL_ERROR, "journal_lost", "partition", p, "from", pos, "low", lo, "high", hi,
                    "msg",
                    "entries of work no commit covers are gone or undecodable: the partition is "
                    "rebuilt and its memberships repaired, but a change left half-done may keep "
@@ -559,8 +559,8 @@ int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *par
         snprintf(np, sizeof(np), "%zu", n_want);
         snprintf(pp, sizeof(pp), "%zu", rb.persons);
         snprintf(rp, sizeof(rp), "%zu", rb.n_repair);
-        log_kv(LOG_INFO, "partitions_rebuilt", "partitions", np, "persons", pp, "memberships_wrong",
-               rp, NULL);
+        log_kv(LEVEL_INFO, "partitions_rebuilt", "partitions", np, "persons", pp,
+               "memberships_wrong", rp, NULL);
     }
     if (apply_recovery(core, t, &rec, e, sizeof(e)) < 0)
         goto fail;
@@ -574,7 +574,7 @@ int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *par
             char p[16], ne[24];
             snprintf(p, sizeof(p), "%" PRId32, partitions[i]);
             snprintf(ne, sizeof(ne), "%zu", cnt);
-            log_kv(LOG_WARN, "journal_recovered", "partition", p, "entries", ne, "msg",
+            log_kv(LEVEL_WARN, "journal_recovered", "partition", p, "entries", ne, "msg",
                    "changes no commit covers: their persons are carried out against the "
                    "directory as it is",
                    NULL);

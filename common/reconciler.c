@@ -117,9 +117,9 @@ static void publish(struct reconciler *r, const char *trouble)
                  waiting);
         trouble = buf;
     }
-    const char *why = trouble                                           ? trouble
-                      : r->core.ldap && ldap_conn_is_down(r->core.ldap) ? "ldap: connection lost"
-                                                                        : "ok";
+    const char *why = trouble                                          ? trouble
+                      : r->core.ldap && dir_conn_is_down(r->core.ldap) ? "ldap: connection lost"
+                                                                       : "ok";
     reconciler_metrics_publish(r->metrics, &r->core, r->rk, r->assigned, r->n_assigned,
                                strcmp(why, "ok") == 0, why);
 }
@@ -154,7 +154,7 @@ static void set_paused(struct reconciler *r, const int32_t *parts, size_t n, boo
         if (pe) {
             char ps[16];
             snprintf(ps, sizeof(ps), "%" PRId32, l->elems[i].partition);
-            log_kv(LOG_WARN, pause ? "pause_failed" : "resume_failed", "partition", ps, "error",
+            log_kv(LEVEL_WARN, pause ? "pause_failed" : "resume_failed", "partition", ps, "error",
                    rd_kafka_err2str(pe), NULL);
         }
         /* A failed resume clears the flag too: the partition is then unknown to librdkafka,
@@ -244,16 +244,16 @@ static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
             journal_mark_parse(c->elems[i].metadata, c->elems[i].metadata_size, &marks[i]);
         }
         rc = reconcile_prepare_partitions(&r->core, parts, committed, marks, n, err, sizeof(err));
-        if (rc < 0 && ldap_conn_is_down(r->core.ldap))
+        if (rc < 0 && dir_conn_is_down(r->core.ldap))
             rc = 1;
     }
     char ns[16];
     snprintf(ns, sizeof(ns), "%zu", n);
     if (rc > 0) {
-        log_kv(LOG_WARN, "prepare_deferred", "partitions", ns, "error", err, "msg",
+        log_kv(LEVEL_WARN, "prepare_deferred", "partitions", ns, "error", err, "msg",
                "the partitions stay paused until their state can be made current", NULL);
     } else if (rc < 0) {
-        log_kv(LOG_ERROR, "prepare_failed", "error", err, NULL);
+        log_kv(LEVEL_ERROR, "prepare_failed", "error", err, NULL);
         r->rebalance_failed = true;
         snprintf(r->err, sizeof(r->err), "%s", err);
     }
@@ -315,7 +315,7 @@ static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *par
     if (dropped) {
         char d[24];
         snprintf(d, sizeof(d), "%zu", dropped);
-        log_kv(LOG_WARN, "messages_dropped", "count", d, "msg",
+        log_kv(LEVEL_WARN, "messages_dropped", "count", d, "msg",
                "revoked before they were applied; their next owner applies them", NULL);
     }
     int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
@@ -334,9 +334,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char n[16];
     snprintf(n, sizeof(n), "%d", parts->cnt);
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-    log_kv(LOG_INFO, assign ? "partitions_assigned" : "partitions_revoked", "count", n, NULL);
+    log_kv(LEVEL_INFO, assign ? "partitions_assigned" : "partitions_revoked", "count", n, NULL);
     if (r->retrying)
-        log_kv(LOG_WARN, "rebalance_while_retrying", assign ? "assigned" : "revoked", n, NULL);
+        log_kv(LEVEL_WARN, "rebalance_while_retrying", assign ? "assigned" : "revoked", n, NULL);
     if (assign) {
         on_assign(r, parts);
         rd_kafka_incremental_assign(rk, parts);
@@ -361,9 +361,9 @@ static void retry_prepare(struct reconciler *r)
             p[n++] = r->assigned[i];
     char err[512];
     int rc = 1;
-    if (ldap_conn_is_down(r->core.ldap) &&
-        ldap_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
-        log_kv(LOG_WARN, "ldap_reconnect_failed", "error", err, NULL);
+    if (dir_conn_is_down(r->core.ldap) &&
+        dir_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
+        log_kv(LEVEL_WARN, "ldap_reconnect_failed", "error", err, NULL);
     else
         rc = prepare(r, p, n);
     if (rc == 0) {
@@ -373,7 +373,7 @@ static void retry_prepare(struct reconciler *r)
             set_paused(r, p, n, false);
         char ns[16];
         snprintf(ns, sizeof(ns), "%zu", n);
-        log_kv(LOG_INFO, "partitions_prepared", "partitions", ns, NULL);
+        log_kv(LEVEL_INFO, "partitions_prepared", "partitions", ns, NULL);
         r->prepare_backoff = 1;
     } else if (rc > 0) {
         r->prepare_backoff =
@@ -456,7 +456,7 @@ static void commit_batch(struct reconciler *r)
     failpoint("before_commit");
     rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, l, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        log_kv(LOG_WARN, "commit_failed", "error", rd_kafka_err2str(e), "msg",
+        log_kv(LEVEL_WARN, "commit_failed", "error", rd_kafka_err2str(e), "msg",
                "the state is saved; a partition that moves now is rebuilt from the directory",
                NULL);
     rd_kafka_topic_partition_list_destroy(l);
@@ -468,7 +468,7 @@ static bool keep_message(struct reconciler *r, rd_kafka_message_t *m)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            log_kv(LOG_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
+            log_kv(LEVEL_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
         rd_kafka_message_destroy(m);
         return false;
     }
@@ -578,7 +578,7 @@ static enum reconcile_rc run_batch(struct reconciler *r)
         r->attempt_s = clock_mono_s() - t0;
         if (rc != RECONCILE_RETRY) {
             if (rc == RECONCILE_FATAL)
-                log_kv(LOG_ERROR, "batch_failed", "error", err, NULL);
+                log_kv(LEVEL_ERROR, "batch_failed", "error", err, NULL);
             break;
         }
         if (!r->retrying)
@@ -587,17 +587,17 @@ static enum reconcile_rc run_batch(struct reconciler *r)
         snprintf(s, sizeof(s), "%d", backoff);
         snprintf(a, sizeof(a), "%d", attempt);
         snprintf(m, sizeof(m), "%zu", r->n_batch);
-        log_kv(LOG_WARN, "batch_retry", "error", err, "attempt", a, "messages", m, "retry_in_s", s,
-               NULL);
+        log_kv(LEVEL_WARN, "batch_retry", "error", err, "attempt", a, "messages", m, "retry_in_s",
+               s, NULL);
         char trouble[600];
         snprintf(trouble, sizeof(trouble), "retrying: %s", err);
         wait_serving(r, backoff * 1000, trouble);
         if (stop_requested || r->rebalance_failed)
             break;
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
-        if (ldap_conn_is_down(r->core.ldap)) {
-            if (ldap_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
-                log_kv(LOG_WARN, "ldap_reconnect_failed", "error", err, NULL);
+        if (dir_conn_is_down(r->core.ldap)) {
+            if (dir_conn_reconnect(r->core.ldap, err, sizeof(err)) != LDAP_SUCCESS)
+                log_kv(LEVEL_WARN, "ldap_reconnect_failed", "error", err, NULL);
         }
     }
     if (r->retrying) {
@@ -606,7 +606,7 @@ static enum reconcile_rc run_batch(struct reconciler *r)
         snprintf(a, sizeof(a), "%d", attempt);
         snprintf(sec, sizeof(sec), "%.1f", clock_mono_s() - started);
         snprintf(m, sizeof(m), "%zu", r->n_batch);
-        log_kv(LOG_INFO, "batch_resumed", "attempts", a, "seconds", sec, "messages", m, "result",
+        log_kv(LEVEL_INFO, "batch_resumed", "attempts", a, "seconds", sec, "messages", m, "result",
                rc == RECONCILE_OK ? "applied" : "not applied", NULL);
     }
     return rc;
@@ -626,7 +626,7 @@ static void log_summary(struct reconciler *r)
     snprintf(rj, sizeof(rj), "%" PRId64, r->core.totals[EVENT_REJECTED]);
     snprintf(de, sizeof(de), "%" PRId64, r->core.totals[EVENT_DELETED]);
     snprintf(ps, sizeof(ps), "%" PRId64, r->core.purges_skipped);
-    log_kv(LOG_INFO, "summary", "messages", m, "created", cr, "modified", mo, "limbo", li,
+    log_kv(LEVEL_INFO, "summary", "messages", m, "created", cr, "modified", mo, "limbo", li,
            "deleted", de, "purges_skipped", ps, "unchanged", un, "rejected", rj, "dead_letters", dl,
            NULL);
     struct apply_stats a = applier_stats(r->core.applier);
@@ -637,7 +637,7 @@ static void log_summary(struct reconciler *r)
     snprintf(dt, sizeof(dt), "%" PRId64, a.deletes);
     snprintf(gm, sizeof(gm), "%" PRId64, a.group_modifies);
     snprintf(ge, sizeof(ge), "%" PRId64, a.group_errors);
-    log_kv(LOG_INFO, "ldap_summary", "adds", ad, "moves", rn, "modifies", md, "deletes", dt,
+    log_kv(LEVEL_INFO, "ldap_summary", "adds", ad, "moves", rn, "modifies", md, "deletes", dt,
            "group_modifies", gm, "group_errors", ge, NULL);
 }
 
@@ -654,7 +654,7 @@ static void adapt_batch_limit(struct reconciler *r)
         snprintf(a, sizeof(a), "%zu", was);
         snprintf(b, sizeof(b), "%zu", r->batch_limit);
         snprintf(sec, sizeof(sec), "%.1f", r->attempt_s);
-        log_kv(LOG_WARN, "batch_shrunk", "from", a, "to", b, "seconds", sec, "msg",
+        log_kv(LEVEL_WARN, "batch_shrunk", "from", a, "to", b, "seconds", sec, "msg",
                "a batch took more than half of max.poll.interval.ms", NULL);
     }
 }
@@ -668,7 +668,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
         poll_batch(r);
         publish(r, r->rebalance_failed ? r->err : NULL);
         if (r->rebalance_failed) {
-            log_kv(LOG_ERROR, "stopping", "error", r->err, NULL);
+            log_kv(LEVEL_ERROR, "stopping", "error", r->err, NULL);
             rc = EXIT_FAILED;
             break;
         }
@@ -676,7 +676,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
             if (!o->until_idle)
                 continue;
             if (r->n_assigned == 0 && clock_mono_s() - started > ASSIGN_WAIT_S) {
-                log_kv(LOG_ERROR, "no_partitions", "msg", "no partition assigned", NULL);
+                log_kv(LEVEL_ERROR, "no_partitions", "msg", "no partition assigned", NULL);
                 rc = EXIT_FAILED;
                 break;
             }
@@ -691,7 +691,7 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
                 if (open) {
                     char s[24];
                     snprintf(s, sizeof(s), "%zu", open);
-                    log_kv(LOG_WARN, "open_imports", "count", s, "msg",
+                    log_kv(LEVEL_WARN, "open_imports", "count", s, "msg",
                            "imports without ImportEnd remain (they remove nobody)", NULL);
                 }
                 break;
@@ -701,11 +701,11 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
         idle_since = 0;
         double t0 = clock_mono_s();
         enum reconcile_rc brc = run_batch(r);
-        if (log_enabled(LOG_DEBUG)) {
+        if (log_enabled(LEVEL_DEBUG)) {
             char sn[24], sd[24];
             snprintf(sn, sizeof(sn), "%zu", r->n_batch);
             snprintf(sd, sizeof(sd), "%.3f", clock_mono_s() - t0);
-            log_kv(LOG_DEBUG, "batch", "messages", sn, "seconds", sd, NULL);
+            log_kv(LEVEL_DEBUG, "batch", "messages", sn, "seconds", sd, NULL);
         }
         if (brc == RECONCILE_OK && r->n_batch > 0)
             commit_batch(r);
@@ -741,12 +741,12 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
     }
     /* Away at start: exit 1 at once rather than wait unseen; the service manager restarts
      * it (deploy/systemd: every 15 s) and the log says why each time. */
-    if (ldap_conn_open(cfg, &r.core.ldap, err, sizeof(err)) != LDAP_SUCCESS) {
+    if (dir_conn_open(cfg, &r.core.ldap, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr,
                 "sisopi-reconciler: the directory is unreachable, nothing was consumed: %s\n", err);
         goto out;
     }
-    ldap_conn_set_window(r.core.ldap, cfg->reconciler.window);
+    dir_conn_set_window(r.core.ldap, cfg->reconciler.window);
     r.core.applier = applier_new(cfg, r.core.ldap);
     if (!(r.core.events = event_sink_open(cfg, err, sizeof(err)))) {
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
@@ -760,7 +760,7 @@ int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
     }
     r.max_poll_s = max_poll_seconds(r.rk);
     r.core.consumer = r.rk;
-    log_kv(LOG_INFO, "started", "group", cfg->reconciler.group_id, "ldap", cfg->ldap.uri, "state",
+    log_kv(LEVEL_INFO, "started", "group", cfg->reconciler.group_id, "ldap", cfg->ldap.uri, "state",
            cfg->reconciler.state_dir, NULL);
     rc = loop(&r, o);
     log_summary(&r);
@@ -773,7 +773,7 @@ out:
     reconciler_metrics_free(r.metrics);
     event_sink_close(r.core.events);
     applier_free(r.core.applier);
-    ldap_conn_close(r.core.ldap);
+    dir_conn_close(r.core.ldap);
     reconcile_core_close(&r.core);
     free(r.assigned);
     free(r.batch);

@@ -1,6 +1,6 @@
 /*
  * reconciler_metrics: figures gathered on the reconciler's thread from what it already counts
- * (reconcile_core, event_sink, ldap_conn) and from librdkafka's cached offsets: publishing
+ * (reconcile_core, event_sink, dir_conn) and from librdkafka's cached offsets: publishing
  * costs no network round trip.
  */
 #include "reconciler_metrics.h"

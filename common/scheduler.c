@@ -17,7 +17,7 @@
 #include "dir_layout.h"
 #include "import_id.h"
 #include "kafka_client.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "log.h"
 #include "partitioner.h"
 #include "purge_schedule.h"
@@ -41,7 +41,7 @@ static void on_signal(int sig)
 struct sched {
     const struct config *cfg;
     rd_kafka_t *producer, *tail;
-    struct ldap_conn *ldap;
+    struct dir_conn *ldap;
     struct purge_schedule *plan;
     struct uid_set *warned; /* DNs already warned about: once per process, not every sweep */
     int64_t found, sent, skipped_role, skipped_active, skipped_uid, failed, events, undecodable;
@@ -105,7 +105,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     struct sched *s = opaque;
     if (m->err) {
         s->failed++;
-        log_kv(LOG_ERROR, "purge_due_lost", "error", rd_kafka_err2str(m->err), "msg",
+        log_kv(LEVEL_ERROR, "purge_due_lost", "error", rd_kafka_err2str(m->err), "msg",
                "a PurgeDue was not delivered; it is sent again after scheduler.sweep_interval",
                NULL);
     }
@@ -116,7 +116,7 @@ static void warn_once(struct sched *s, const char *dn, const char *event, const 
     if (uid_set_has(s->warned, dn))
         return;
     uid_set_add(s->warned, dn, 0);
-    log_kv(LOG_WARN, event, "dn", dn, "msg", why, NULL);
+    log_kv(LEVEL_WARN, event, "dn", dn, "msg", why, NULL);
 }
 
 static int on_candidate(const struct purge_candidate *c, void *opaque)
@@ -156,14 +156,14 @@ static int sweep(struct sched *s, int64_t upto_ms)
 static int sweep_once(struct sched *s, int64_t upto_ms)
 {
     char err[512];
-    if (ldap_conn_is_down(s->ldap) && ldap_conn_reconnect(s->ldap, err, sizeof(err)) != 0) {
-        log_kv(LOG_WARN, "sweep_failed", "error", err, NULL);
+    if (dir_conn_is_down(s->ldap) && dir_conn_reconnect(s->ldap, err, sizeof(err)) != 0) {
+        log_kv(LEVEL_WARN, "sweep_failed", "error", err, NULL);
         return -1;
     }
     s->found = s->skipped_role = s->skipped_active = s->skipped_uid = 0;
     purge_schedule_sweep_begin(s->plan);
     if (purge_sweep(s->ldap, s->cfg, upto_ms, on_candidate, s, err, sizeof(err)) < 0) {
-        log_kv(LOG_WARN, "sweep_failed", "error", err, NULL);
+        log_kv(LEVEL_WARN, "sweep_failed", "error", err, NULL);
         return -1;
     }
     size_t gone = purge_schedule_sweep_end(s->plan);
@@ -171,7 +171,7 @@ static int sweep_once(struct sched *s, int64_t upto_ms)
     snprintf(f, sizeof(f), "%" PRId64, s->found);
     snprintf(sc, sizeof(sc), "%zu", purge_schedule_size(s->plan));
     snprintf(g, sizeof(g), "%zu", gone);
-    log_kv(LOG_INFO, "swept", "found", f, "scheduled", sc, "purged_since", g, NULL);
+    log_kv(LEVEL_INFO, "swept", "found", f, "scheduled", sc, "purged_since", g, NULL);
     return 0;
 }
 
@@ -186,12 +186,12 @@ static int send_order(const char *record_uid, int64_t purge_at_ms, void *opaque)
     char err[256];
     if (kafka_produce_users_msg(s->producer, cfg, KAFKA_KEY_PARTITION, record_uid, &m, NULL, NULL,
                                 err, sizeof(err)) < 0) {
-        log_kv(LOG_ERROR, "purge_due_failed", "record_uid", record_uid, "error", err, NULL);
+        log_kv(LEVEL_ERROR, "purge_due_failed", "record_uid", record_uid, "error", err, NULL);
         return -1;
     }
     char at[24];
     layout_generalized_time(purge_at_ms, at);
-    log_kv(LOG_INFO, "purge_due_sent", "record_uid", record_uid, "purge_at", at, NULL);
+    log_kv(LEVEL_INFO, "purge_due_sent", "record_uid", record_uid, "purge_at", at, NULL);
     s->sent++;
     return 0;
 }
@@ -200,7 +200,7 @@ static void follow_event(struct sched *s, const rd_kafka_message_t *m)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            log_kv(LOG_WARN, "events_read", "error", rd_kafka_message_errstr(m), NULL);
+            log_kv(LEVEL_WARN, "events_read", "error", rd_kafka_message_errstr(m), NULL);
         return;
     }
     struct event e;
@@ -209,7 +209,7 @@ static void follow_event(struct sched *s, const rd_kafka_message_t *m)
     if (event_decode(m->payload, m->len, &e, err, sizeof(err)) < 0) {
         /* Not ours to judge: the sweep still finds every date in the directory. */
         if (s->undecodable++ == 0)
-            log_kv(LOG_WARN, "event_undecodable", "error", err, NULL);
+            log_kv(LEVEL_WARN, "event_undecodable", "error", err, NULL);
     } else {
         purge_schedule_apply_event(s->plan, &e);
     }
@@ -305,7 +305,7 @@ int scheduler_run(const struct config *cfg, const struct scheduler_opts *o)
     if (!o->once && !(s.tail = topic_tail_open(cfg, cfg->kafka.topic_events, KAFKA_TIMEOUT_MS, err,
                                                sizeof(err))))
         goto fail;
-    if (ldap_conn_open(cfg, &s.ldap, err, sizeof(err)) != LDAP_SUCCESS)
+    if (dir_conn_open(cfg, &s.ldap, err, sizeof(err)) != LDAP_SUCCESS)
         goto fail;
     if (o->once) {
         rc = run_once(&s);
@@ -313,7 +313,7 @@ int scheduler_run(const struct config *cfg, const struct scheduler_opts *o)
     }
     char iv[24];
     snprintf(iv, sizeof(iv), "%" PRId64, cfg->scheduler.sweep_interval_seconds);
-    log_kv(LOG_INFO, "started", "ldap", cfg->ldap.uri, "sweep_interval_s", iv, NULL);
+    log_kv(LEVEL_INFO, "started", "ldap", cfg->ldap.uri, "sweep_interval_s", iv, NULL);
     if (sweep(&s, INT64_MAX) < 0) {
         snprintf(err, sizeof(err), "the first sweep of the directory failed (see the log)");
         goto fail;
@@ -322,7 +322,7 @@ int scheduler_run(const struct config *cfg, const struct scheduler_opts *o)
     char sent[24], ev[24];
     snprintf(sent, sizeof(sent), "%" PRId64, s.sent);
     snprintf(ev, sizeof(ev), "%" PRId64, s.events);
-    log_kv(LOG_INFO, "summary", "purge_due_sent", sent, "events_read", ev, NULL);
+    log_kv(LEVEL_INFO, "summary", "purge_due_sent", sent, "events_read", ev, NULL);
     goto out;
 fail:
     fprintf(stderr, "sisopi-scheduler: %s\n", err);
@@ -337,7 +337,7 @@ out:
     }
     metrics_http_stop(s.http);
     metrics_free(s.metrics);
-    ldap_conn_close(s.ldap);
+    dir_conn_close(s.ldap);
     purge_schedule_free(s.plan);
     uid_set_free(s.warned);
     return rc;

@@ -1,5 +1,5 @@
 /*
- * service_metrics: the LDAP figures come from ldap_conn's own counters (kept on the service's
+ * service_metrics: the LDAP figures come from dir_conn's own counters (kept on the service's
  * thread without locks), copied into the registry when the service publishes.
  */
 #include "service_metrics.h"
@@ -18,7 +18,7 @@ int service_metrics_start(struct metrics *m, const char *listen, struct metrics_
         return -1;
     char port[16];
     snprintf(port, sizeof(port), "%d", metrics_http_port(*out));
-    log_kv(LOG_INFO, "metrics_listening", "listen", listen, "port", port, NULL);
+    log_kv(LEVEL_INFO, "metrics_listening", "listen", listen, "port", port, NULL);
     return 0;
 }
 
@@ -33,27 +33,27 @@ void service_metrics_declare_ldap(struct metrics *m)
                     "Times the directory connection was lost (each is followed by a reconnect).");
 }
 
-void service_metrics_publish_ldap(struct metrics *m, const struct ldap_conn *c)
+void service_metrics_publish_ldap(struct metrics *m, const struct dir_conn *c)
 {
     if (!c)
         return;
-    struct ldap_conn_stats s;
-    ldap_conn_get_stats(c, &s);
-    double bounds[LDAP_CONN_LATENCY_BUCKETS];
-    for (size_t b = 0; b < LDAP_CONN_LATENCY_BUCKETS; b++)
-        bounds[b] = (double)ldap_conn_latency_bounds_us[b] / 1e6;
-    for (int op = 0; op < LDAP_CONN_OP_COUNT; op++) {
-        const struct ldap_conn_op_stats *o = &s.op[op];
+    struct dir_conn_stats s;
+    dir_conn_get_stats(c, &s);
+    double bounds[DIR_CONN_LATENCY_BUCKETS];
+    for (size_t b = 0; b < DIR_CONN_LATENCY_BUCKETS; b++)
+        bounds[b] = (double)dir_conn_latency_bounds_us[b] / 1e6;
+    for (int op = 0; op < DIR_CONN_OP_COUNT; op++) {
+        const struct dir_conn_op_stats *o = &s.op[op];
         char ok[64] = "", bad[64] = "", lab[64] = "";
-        metrics_label(ok, sizeof(ok), "op", ldap_conn_op_name((enum ldap_conn_op)op));
-        metrics_label(lab, sizeof(lab), "op", ldap_conn_op_name((enum ldap_conn_op)op));
+        metrics_label(ok, sizeof(ok), "op", dir_conn_op_name((enum dir_conn_op)op));
+        metrics_label(lab, sizeof(lab), "op", dir_conn_op_name((enum dir_conn_op)op));
         snprintf(bad, sizeof(bad), "%s", ok);
         metrics_label(ok, sizeof(ok), "result", "success");
         metrics_label(bad, sizeof(bad), "result", "error");
         metrics_set(m, "sisopi_ldap_operations_total", ok, (double)(o->count - o->errors));
         metrics_set(m, "sisopi_ldap_operations_total", bad, (double)o->errors);
         metrics_set_histogram(m, "sisopi_ldap_latency_seconds", lab, bounds, o->latency,
-                              LDAP_CONN_LATENCY_BUCKETS, o->count, (double)o->sum_us / 1e6);
+                              DIR_CONN_LATENCY_BUCKETS, o->count, (double)o->sum_us / 1e6);
     }
     metrics_set(m, "sisopi_ldap_connection_losses_total", NULL, (double)s.conn_lost);
 }

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "metrics.h"
 #include "metrics_http.h"
 
@@ -19,6 +19,6 @@ int service_metrics_start(struct metrics *m, const char *listen, struct metrics_
 
 /* Declares the LDAP families once; publishes c's counters (c may be NULL: nothing). */
 void service_metrics_declare_ldap(struct metrics *m);
-void service_metrics_publish_ldap(struct metrics *m, const struct ldap_conn *c);
+void service_metrics_publish_ldap(struct metrics *m, const struct dir_conn *c);
 
 #endif

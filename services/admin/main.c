@@ -81,7 +81,7 @@ static int cmd_release(const struct config *cfg, const char *import_id)
     }
     printf("released %s on %d partitions (by %s)\n", import_id, cfg->kafka.partitions,
            m.u.release.released_by);
-    log_kv(LOG_INFO, "import_release_sent", "import_id", import_id, NULL);
+    log_kv(LEVEL_INFO, "import_release_sent", "import_id", import_id, NULL);
     rc = EXIT_OK;
 out:
     rd_kafka_destroy(rk);

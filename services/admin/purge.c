@@ -15,7 +15,7 @@
 #include "clock.h"
 #include "import_id.h"
 #include "json_out.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "purge_sweep.h"
 #include "strutil.h"
 
@@ -141,15 +141,15 @@ int admin_purge(const struct config *cfg, int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512];
-    struct ldap_conn *lc = NULL;
-    if (ldap_conn_open(cfg, &lc, err, sizeof(err)) != LDAP_SUCCESS) {
+    struct dir_conn *lc = NULL;
+    if (dir_conn_open(cfg, &lc, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr, "sisopi-admin: %s\n", err);
         return EXIT_FAILED;
     }
     int64_t now = clock_wall_ms();
     struct rows r = {0};
     int rc = purge_sweep(lc, cfg, due_only ? now : INT64_MAX, collect, &r, err, sizeof(err));
-    ldap_conn_close(lc);
+    dir_conn_close(lc);
     if (rc < 0) {
         fprintf(stderr, "sisopi-admin: %s\n", err);
     } else {

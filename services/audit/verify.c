@@ -13,7 +13,7 @@
 #include "audit_text.h"
 #include "cli.h"
 #include "json_out.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "person_ldap.h"
 
 struct verify_ctx {
@@ -131,12 +131,12 @@ static int read_history(struct verify_ctx *c, const struct config *cfg, const st
 int audit_verify(const struct config *cfg, const struct audit_args *a)
 {
     struct verify_ctx c = {.cfg = cfg, .x = audit_expect_new(), .json = a->json};
-    struct ldap_conn *conn = NULL;
+    struct dir_conn *conn = NULL;
     char err[512];
     int rc = EXIT_FAILED;
     if (read_history(&c, cfg, a) < 0)
         goto out;
-    if (ldap_conn_open(cfg, &conn, err, sizeof(err)) != LDAP_SUCCESS) {
+    if (dir_conn_open(cfg, &conn, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr, "sisopi-audit: %s\n", err);
         goto out;
     }
@@ -155,7 +155,7 @@ int audit_verify(const struct config *cfg, const struct audit_args *a)
     rc = c.differences ? AUDIT_EXIT_DRIFT : EXIT_OK;
 out:
     fflush(stdout);
-    ldap_conn_close(conn);
+    dir_conn_close(conn);
     audit_expect_free(c.x);
     return rc;
 }

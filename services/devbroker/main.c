@@ -74,7 +74,7 @@ static int create_topics(rd_kafka_mock_cluster_t *mc, const struct config *cfg, 
         }
         char parts[16];
         snprintf(parts, sizeof(parts), "%d", cfg->kafka.partitions);
-        log_kv(LOG_INFO, "topic_created", "topic", topics[i], "partitions", parts, NULL);
+        log_kv(LEVEL_INFO, "topic_created", "topic", topics[i], "partitions", parts, NULL);
     }
     return 0;
 }
@@ -93,7 +93,7 @@ static void set_brokers(rd_kafka_mock_cluster_t *mc, int first, int last, bool u
         snprintf(ids, sizeof(ids), "%d", first);
     else
         snprintf(ids, sizeof(ids), "%d-%d", first, last);
-    log_kv(LOG_WARN, up ? "brokers_up" : "brokers_down", "brokers", ids, NULL);
+    log_kv(LEVEL_WARN, up ? "brokers_up" : "brokers_down", "brokers", ids, NULL);
 }
 
 int main(int argc, char **argv)
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
         goto out_mc;
     printf("%s\n", bootstrap);
     fflush(stdout);
-    log_kv(LOG_INFO, "started", "bootstrap", bootstrap, "bootstrap_file", bootstrap_file, NULL);
+    log_kv(LEVEL_INFO, "started", "bootstrap", bootstrap, "bootstrap_file", bootstrap_file, NULL);
 
     for (;;) {
         int sig = 0;
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
             set_brokers(mc, sig - SIGRTMIN, sig - SIGRTMIN, false);
             continue;
         }
-        log_kv(LOG_INFO, "stopping", "signal", strsignal(sig), NULL);
+        log_kv(LEVEL_INFO, "stopping", "signal", strsignal(sig), NULL);
         break;
     }
     if (bootstrap_file)

@@ -112,7 +112,7 @@ static size_t scan(const char *dir, struct candidate *c, size_t *pending, bool *
     struct dirent *e;
     *ok = d != NULL;
     if (!d) {
-        log_kv(LOG_ERROR, "watch_scan_failed", "dir", dir, "error", strerror(errno), NULL);
+        log_kv(LEVEL_ERROR, "watch_scan_failed", "dir", dir, "error", strerror(errno), NULL);
         return 0;
     }
     while ((e = readdir(d)) && n < MAX_CANDIDATES) {
@@ -160,8 +160,8 @@ static char *file_away(const char *dir, const char *outcome, const struct candid
                            : xasprintf("%s/%s-%s", to_dir, when, c->role);
     char *to = xasprintf("%s.csv", base);
     if (mkdir_p(to_dir) < 0 || rename(c->path, to) < 0) {
-        log_kv(LOG_ERROR, "watch_move_failed", "file", c->path, "to", to, "error", strerror(errno),
-               NULL);
+        log_kv(LEVEL_ERROR, "watch_move_failed", "file", c->path, "to", to, "error",
+               strerror(errno), NULL);
         free(base);
         base = NULL;
     }
@@ -220,7 +220,7 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
         }
         free(rpath);
     }
-    log_kv(ok ? LOG_INFO : LOG_ERROR, ok ? "watch_imported" : "watch_failed", "file", c->path,
+    log_kv(ok ? LEVEL_INFO : LEVEL_ERROR, ok ? "watch_imported" : "watch_failed", "file", c->path,
            "school", c->school, "role", c->role, "import_id", ok ? res.import_id : NULL, "filed_as",
            base, "error", ok ? NULL : res.error, NULL);
     free(base);
@@ -289,7 +289,7 @@ int watch_run(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts 
     }
     struct candidate *c = xcalloc(MAX_CANDIDATES, sizeof(*c));
     int rc = EXIT_OK;
-    log_kv(LOG_INFO, "watch_started", "dir", o->dir, NULL);
+    log_kv(LEVEL_INFO, "watch_started", "dir", o->dir, NULL);
     while (!stop_requested) {
         size_t pending = 0, n = scan(o->dir, c, &pending, &st.scan_ok);
         publish(&st, o->dir);
@@ -314,6 +314,6 @@ int watch_run(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts 
     free(c);
     metrics_http_stop(http);
     metrics_free(st.m);
-    log_kv(LOG_INFO, "watch_stopped", "dir", o->dir, NULL);
+    log_kv(LEVEL_INFO, "watch_stopped", "dir", o->dir, NULL);
     return rc;
 }

@@ -21,12 +21,12 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "strutil.h"
 
 static long failed;
 
-static void done(const struct ldap_result_info *r, void *opaque)
+static void done(const struct dir_result *r, void *opaque)
 {
     (void)opaque;
     if (r->rc != LDAP_SUCCESS && failed++ < 5)
@@ -65,37 +65,37 @@ static int student(long i, char uid[64], char rid[64], struct attr a[N_ATTRS])
     return (int)(sizeof(v) / sizeof(v[0]));
 }
 
-static void add_one(struct ldap_conn *c, const char *parent, long i)
+static void add_one(struct dir_conn *c, const char *parent, long i)
 {
     char uid[64], rid[64];
     struct attr a[N_ATTRS];
     int n = student(i, uid, rid, a);
     char *dn = xasprintf("uid=%s,%s", uid, parent);
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *oc[4];
     int n_oc = 0;
     for (int k = 0; k < n; k++)
         if (strcmp(a[k].name, "objectClass") == 0)
             oc[n_oc++] = a[k].value;
-    ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, (size_t)n_oc);
+    dir_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, (size_t)n_oc);
     for (int k = 0; k < n; k++)
         if (strcmp(a[k].name, "objectClass") != 0)
-            ldap_mods_add1(m, LDAP_MOD_ADD, a[k].name, a[k].value);
-    ldap_conn_add(c, dn, m, done, NULL);
-    ldap_mods_destroy(m);
+            dir_mods_add1(m, LDAP_MOD_ADD, a[k].name, a[k].value);
+    dir_conn_add(c, dn, m, done, NULL);
+    dir_mods_destroy(m);
     free(dn);
 }
 
 /* The reconciler's commonest change of an existing person: a new last name. */
-static void modify_one(struct ldap_conn *c, const char *parent, long i)
+static void modify_one(struct dir_conn *c, const char *parent, long i)
 {
     char *dn = xasprintf("uid=raw.user%ld,%s", i, parent);
-    struct ldap_mods *m = ldap_mods_new();
-    ldap_mods_add1(m, LDAP_MOD_REPLACE, "sn", "Changed");
-    ldap_mods_add1(m, LDAP_MOD_REPLACE, "cn", "Raw Changed");
-    ldap_mods_add1(m, LDAP_MOD_REPLACE, "displayName", "Raw Changed");
-    ldap_conn_modify(c, dn, m, 0, NULL, done, NULL);
-    ldap_mods_destroy(m);
+    struct dir_mods *m = dir_mods_new();
+    dir_mods_add1(m, LDAP_MOD_REPLACE, "sn", "Changed");
+    dir_mods_add1(m, LDAP_MOD_REPLACE, "cn", "Raw Changed");
+    dir_mods_add1(m, LDAP_MOD_REPLACE, "displayName", "Raw Changed");
+    dir_conn_modify(c, dn, m, 0, NULL, done, NULL);
+    dir_mods_destroy(m);
     free(dn);
 }
 
@@ -162,13 +162,13 @@ int main(int argc, char **argv)
     if (cli_load(&cfg, "bench", cfg_path, NULL) < 0)
         return 1;
     int window = npos > 2 ? atoi(argv[optind + 2]) : cfg.reconciler.window;
-    struct ldap_conn *c;
-    if (ldap_conn_open(&cfg, &c, err, sizeof(err)) != LDAP_SUCCESS) {
+    struct dir_conn *c;
+    if (dir_conn_open(&cfg, &c, err, sizeof(err)) != LDAP_SUCCESS) {
         fprintf(stderr, "bench_raw_ldap: %s\n", err);
         config_free(&cfg);
         return 1;
     }
-    ldap_conn_set_window(c, window);
+    dir_conn_set_window(c, window);
     double t0 = clock_mono_s();
     for (long i = 0; i < n; i++) {
         if (mode == MODE_ADD)
@@ -176,12 +176,12 @@ int main(int argc, char **argv)
         else
             modify_one(c, parent, i);
     }
-    ldap_conn_drain(c);
+    dir_conn_drain(c);
     double s = clock_mono_s() - t0;
     const char *what = mode == MODE_ADD ? "adds" : "modifies";
     printf("%s %ld seconds %.3f %s_per_s %.0f failed %ld window %d\n", what, n, s, what,
            (double)n / s, failed, window);
-    ldap_conn_close(c);
+    dir_conn_close(c);
     config_free(&cfg);
     return failed ? 1 : 0;
 }

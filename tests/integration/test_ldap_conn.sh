@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# common/ldap_conn against a real slapd (tests/tools/ldap_conn_check drives it): 2,000 adds with
+# common/dir_conn against a real slapd (tests/tools/dir_conn_check drives it): 2,000 adds with
 # a window of 64 read back by a paged search, permissive modifies and read-back controls, a uid
 # collision (unique overlay) failing only its own operation, atomic counters over two
 # connections, rename/move, delete, bind failures with clear messages, ldapi:// with SASL
@@ -8,7 +8,7 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TOOL=$SISOPI_BUILD/tests/ldap_conn_check
+TOOL=$SISOPI_BUILD/tests/dir_conn_check
 [[ -x $TOOL ]] || fail "$TOOL is not built"
 
 step "start the stack"

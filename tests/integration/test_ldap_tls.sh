@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# common/ldap_conn over TLS: a second slapd (the stack's config plus a certificate from a test
+# common/dir_conn over TLS: a second slapd (the stack's config plus a certificate from a test
 # CA made here with openssl) on loopback; StartTLS and ldaps:// succeed with the CA and fail
 # with a verification error without it, with another CA, or for a name the certificate does not
 # carry. openssl comes from deploy/install-deps.sh.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TOOL=$SISOPI_BUILD/tests/ldap_conn_check
+TOOL=$SISOPI_BUILD/tests/dir_conn_check
 [[ -x $TOOL ]] || fail "$TOOL is not built"
 command -v openssl >/dev/null || fail "openssl is missing (deploy/install-deps.sh installs it)"
 

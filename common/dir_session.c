@@ -1,7 +1,7 @@
 /*
- * ldap_session: connect, TLS and bind for one libldap handle.
+ * dir_session: connect, TLS and bind for one libldap handle.
  */
-#include "ldap_session.h"
+#include "dir_session.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +20,7 @@ static void set_timeval(struct timeval *tv, int ms)
     tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }
 
-void ldap_session_set_timeouts(LDAP *ld, int network_ms, int result_ms)
+void dir_session_set_timeouts(LDAP *ld, int network_ms, int result_ms)
 {
     struct timeval net, res;
     set_timeval(&net, network_ms);
@@ -29,7 +29,7 @@ void ldap_session_set_timeouts(LDAP *ld, int network_ms, int result_ms)
     ldap_set_option(ld, LDAP_OPT_TIMEOUT, &res); /* bounds synchronous calls: bind, StartTLS */
 }
 
-void ldap_session_guard_begin(struct ldap_session_guard *g)
+void dir_session_guard_begin(struct dir_session_guard *g)
 {
     sigset_t pipe;
     sigemptyset(&pipe);
@@ -37,7 +37,7 @@ void ldap_session_guard_begin(struct ldap_session_guard *g)
     pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
 }
 
-void ldap_session_guard_end(struct ldap_session_guard *g)
+void dir_session_guard_end(struct dir_session_guard *g)
 {
     if (!sigismember(&g->old, SIGPIPE)) {
         /* The outermost guard: discard a SIGPIPE our writes raised before unblocking. */
@@ -51,21 +51,21 @@ void ldap_session_guard_end(struct ldap_session_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-void ldap_session_close(LDAP *ld)
+void dir_session_close(LDAP *ld)
 {
     if (!ld)
         return;
-    struct ldap_session_guard g;
-    ldap_session_guard_begin(&g);
+    struct dir_session_guard g;
+    dir_session_guard_begin(&g);
     ldap_unbind_ext(ld, NULL, NULL);
-    ldap_session_guard_end(&g);
+    dir_session_guard_end(&g);
 }
 
 /* "URI: WHAT: Invalid credentials (49): server message"; returns rc. With tls set, a failure
  * that libldap leaves unexplained (GnuTLS's verification errors reach it as "(unknown error
  * code)") is explained by what must hold for TLS to succeed, and returned as
  * LDAP_CONNECT_ERROR. */
-static int fail_msg(const struct ldap_session_params *p, LDAP *ld, int rc, const char *what,
+static int fail_msg(const struct dir_session_params *p, LDAP *ld, int rc, const char *what,
                     bool tls, char *err, size_t n)
 {
     char *diag = NULL;
@@ -89,7 +89,7 @@ static int fail_msg(const struct ldap_session_params *p, LDAP *ld, int rc, const
 
 /* GnuTLS takes a file without any certificate as an empty CA list, and every handshake then
  * fails for a reason libldap cannot name: say so up front. */
-static int check_ca_file(const struct ldap_session_params *p, char *err, size_t n)
+static int check_ca_file(const struct dir_session_params *p, char *err, size_t n)
 {
     FILE *f = fopen(p->ca_file, "r");
     if (!f) {
@@ -110,14 +110,14 @@ static int check_ca_file(const struct ldap_session_params *p, char *err, size_t 
 }
 
 /* Options of a fresh handle; TLS needs them before the connection is opened. */
-static int set_options(const struct ldap_session_params *p, LDAP *ld, bool tls, char *err, size_t n)
+static int set_options(const struct dir_session_params *p, LDAP *ld, bool tls, char *err, size_t n)
 {
     int v3 = LDAP_VERSION3, rc;
     ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     /* A signal (SIGCHLD, a shutdown flag handler) must not look like a lost connection. */
     ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
-    ldap_session_set_timeouts(ld, p->network_ms, p->result_ms);
+    dir_session_set_timeouts(ld, p->network_ms, p->result_ms);
     /* A peer that vanishes without a FIN (cable, firewall state) is noticed within ~90 s. */
     int idle = 60, probes = 3, interval = 10;
     ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
@@ -140,7 +140,7 @@ static int set_options(const struct ldap_session_params *p, LDAP *ld, bool tls, 
     return LDAP_SUCCESS;
 }
 
-static int do_bind(const struct ldap_session_params *p, LDAP *ld, char *err, size_t n)
+static int do_bind(const struct dir_session_params *p, LDAP *ld, char *err, size_t n)
 {
     int rc;
     if (!p->bind_dn || !*p->bind_dn) {
@@ -175,7 +175,7 @@ static int do_bind(const struct ldap_session_params *p, LDAP *ld, char *err, siz
     return LDAP_SUCCESS;
 }
 
-static int session_open(const struct ldap_session_params *p, LDAP **out, char *err, size_t n)
+static int session_open(const struct dir_session_params *p, LDAP **out, char *err, size_t n)
 {
     LDAP *ld = NULL;
     *out = NULL;
@@ -183,7 +183,7 @@ static int session_open(const struct ldap_session_params *p, LDAP **out, char *e
     int rc = ldap_initialize(&ld, p->uri);
     if (rc != LDAP_SUCCESS) {
         snprintf(err, n, "%s: not a usable LDAP URI: %s (%d)", p->uri, ldap_err2string(rc), rc);
-        log_kv(LOG_WARN, "ldap_connect_failed", "uri", p->uri, "error", err, NULL);
+        log_kv(LEVEL_WARN, "ldap_connect_failed", "uri", p->uri, "error", err, NULL);
         return rc;
     }
     if ((rc = set_options(p, ld, ldaps || starttls, err, n)) != LDAP_SUCCESS)
@@ -199,7 +199,7 @@ static int session_open(const struct ldap_session_params *p, LDAP **out, char *e
     }
     if ((rc = do_bind(p, ld, err, n)) != LDAP_SUCCESS)
         goto fail;
-    log_kv(LOG_INFO, "ldap_connected", "uri", p->uri, "bind_dn",
+    log_kv(LEVEL_INFO, "ldap_connected", "uri", p->uri, "bind_dn",
            p->bind_dn && *p->bind_dn ? p->bind_dn : "(SASL EXTERNAL)", "tls",
            ldaps      ? "ldaps"
            : starttls ? "starttls"
@@ -208,16 +208,16 @@ static int session_open(const struct ldap_session_params *p, LDAP **out, char *e
     *out = ld;
     return LDAP_SUCCESS;
 fail:
-    log_kv(LOG_WARN, "ldap_connect_failed", "uri", p->uri, "error", err, NULL);
+    log_kv(LEVEL_WARN, "ldap_connect_failed", "uri", p->uri, "error", err, NULL);
     ldap_unbind_ext(ld, NULL, NULL);
     return rc;
 }
 
-int ldap_session_open(const struct ldap_session_params *p, LDAP **out, char *err, size_t n)
+int dir_session_open(const struct dir_session_params *p, LDAP **out, char *err, size_t n)
 {
-    struct ldap_session_guard g;
-    ldap_session_guard_begin(&g);
+    struct dir_session_guard g;
+    dir_session_guard_begin(&g);
     int rc = session_open(p, out, err, n);
-    ldap_session_guard_end(&g);
+    dir_session_guard_end(&g);
     return rc;
 }

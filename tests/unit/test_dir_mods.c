@@ -1,4 +1,4 @@
-/* Unit tests of ldap_mods: the builder, merging, refusals, copies, and the array sent with the
+/* Unit tests of dir_mods: the builder, merging, refusals, copies, and the array sent with the
  * Permissive Modify control (slapd 2.5 workaround). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,25 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldap_mods.h"
+#include "dir_mods.h"
 
 static void test_mods(void **state)
 {
     (void)state;
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *classes[] = {"Gym1-5a", "Gym1-5b"};
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "objectClass", "inetOrgPerson"), 0);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "uid", "max"), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "objectClass", "inetOrgPerson"), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "uid", "max"), 0);
     /* A second ADD of the same attribute is merged (an add names each attribute once). */
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "objectclass", "ucsschoolStudent"), 0);
-    assert_int_equal(ldap_mods_add(m, LDAP_MOD_REPLACE, "description", classes, 2), 0);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_DELETE, "shadowExpire", NULL), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "objectclass", "ucsschoolStudent"), 0);
+    assert_int_equal(dir_mods_add(m, LDAP_MOD_REPLACE, "description", classes, 2), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_DELETE, "shadowExpire", NULL), 0);
     /* After a DELETE of the attribute, an ADD is a new change (order matters). */
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_DELETE, "memberUid", "old"), 0);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "memberUid", "new"), 0);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_INCREMENT, "ucsschoolUsernameNextNumber", "1"), 0);
-    assert_int_equal(ldap_mods_count(m), 7);
-    LDAPMod **a = ldap_mods_array(m);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_DELETE, "memberUid", "old"), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "memberUid", "new"), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_INCREMENT, "ucsschoolUsernameNextNumber", "1"), 0);
+    assert_int_equal(dir_mods_count(m), 7);
+    LDAPMod **a = dir_mods_array(m);
     assert_string_equal(a[0]->mod_type, "objectClass");
     assert_int_equal(a[0]->mod_op, LDAP_MOD_ADD | LDAP_MOD_BVALUES);
     assert_string_equal(a[0]->mod_bvalues[1]->bv_val, "ucsschoolStudent");
@@ -39,34 +39,34 @@ static void test_mods(void **state)
     assert_int_equal(a[5]->mod_op, LDAP_MOD_ADD | LDAP_MOD_BVALUES);
     assert_null(a[7]);
     /* Refused, m unchanged. */
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "uid", NULL), -EINVAL);
-    assert_int_equal(ldap_mods_add1(m, 42, "uid", "x"), -EINVAL);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "u id", "x"), -EINVAL);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "", "x"), -EINVAL);
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_INCREMENT, "n", NULL), -EINVAL);
-    assert_int_equal(ldap_mods_add(m, LDAP_MOD_ADD, "cn", NULL, 1), -EINVAL);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "uid", NULL), -EINVAL);
+    assert_int_equal(dir_mods_add1(m, 42, "uid", "x"), -EINVAL);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "u id", "x"), -EINVAL);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "", "x"), -EINVAL);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_INCREMENT, "n", NULL), -EINVAL);
+    assert_int_equal(dir_mods_add(m, LDAP_MOD_ADD, "cn", NULL, 1), -EINVAL);
     const char *with_null[] = {"a", NULL};
-    assert_int_equal(ldap_mods_add(m, LDAP_MOD_ADD, "cn", with_null, 2), -EINVAL);
-    assert_int_equal(ldap_mods_count(m), 7);
+    assert_int_equal(dir_mods_add(m, LDAP_MOD_ADD, "cn", with_null, 2), -EINVAL);
+    assert_int_equal(dir_mods_count(m), 7);
     /* Copies: the caller's buffer may change afterwards. */
     char buf[] = "first";
-    assert_int_equal(ldap_mods_add1(m, LDAP_MOD_ADD, "cn;lang-de", buf), 0);
+    assert_int_equal(dir_mods_add1(m, LDAP_MOD_ADD, "cn;lang-de", buf), 0);
     strcpy(buf, "other");
-    assert_string_equal(ldap_mods_array(m)[7]->mod_bvalues[0]->bv_val, "first");
-    ldap_mods_destroy(m);
-    ldap_mods_destroy(NULL);
+    assert_string_equal(dir_mods_array(m)[7]->mod_bvalues[0]->bv_val, "first");
+    dir_mods_destroy(m);
+    dir_mods_destroy(NULL);
 }
 
 static void test_permissive_array(void **state)
 {
     (void)state;
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *gone[] = {"a", "b"};
-    ldap_mods_add(m, LDAP_MOD_DELETE, "memberUid", gone, 2);
-    ldap_mods_add1(m, LDAP_MOD_DELETE, "shadowExpire", NULL); /* whole attribute: unchanged */
-    ldap_mods_add1(m, LDAP_MOD_ADD, "memberUid", "c");
-    ldap_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", "uid=x,dc=org");
-    LDAPMod **a = ldap_mods_array_permissive(m);
+    dir_mods_add(m, LDAP_MOD_DELETE, "memberUid", gone, 2);
+    dir_mods_add1(m, LDAP_MOD_DELETE, "shadowExpire", NULL); /* whole attribute: unchanged */
+    dir_mods_add1(m, LDAP_MOD_ADD, "memberUid", "c");
+    dir_mods_add1(m, LDAP_MOD_DELETE, "uniqueMember", "uid=x,dc=org");
+    LDAPMod **a = dir_mods_array_permissive(m);
     /* add memberUid a b; delete memberUid a b; delete shadowExpire; add memberUid c;
      * add uniqueMember; delete uniqueMember */
     int want_op[] = {LDAP_MOD_ADD, LDAP_MOD_DELETE, LDAP_MOD_DELETE,
@@ -83,14 +83,14 @@ static void test_permissive_array(void **state)
     assert_string_equal(a[0]->mod_bvalues[1]->bv_val, "b");
     free(a);
     /* Nothing to rewrite: the same changes. */
-    struct ldap_mods *plain = ldap_mods_new();
-    ldap_mods_add1(plain, LDAP_MOD_REPLACE, "sn", "x");
-    a = ldap_mods_array_permissive(plain);
-    assert_ptr_equal(a[0], ldap_mods_array(plain)[0]);
+    struct dir_mods *plain = dir_mods_new();
+    dir_mods_add1(plain, LDAP_MOD_REPLACE, "sn", "x");
+    a = dir_mods_array_permissive(plain);
+    assert_ptr_equal(a[0], dir_mods_array(plain)[0]);
     assert_null(a[1]);
     free(a);
-    ldap_mods_destroy(plain);
-    ldap_mods_destroy(m);
+    dir_mods_destroy(plain);
+    dir_mods_destroy(m);
 }
 
 int main(void)

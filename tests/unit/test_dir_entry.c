@@ -1,4 +1,4 @@
-/* Unit tests of ldap_entry: decoding the entry of an RFC 4527 read control (as slapd encodes it),
+/* Unit tests of dir_entry: decoding the entry of an RFC 4527 read control (as slapd encodes it),
  * the attribute helpers, and refusing malformed control values without crashing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldap_entry.h"
+#include "dir_entry.h"
 
 /* A post-read control as a server would send it: the value is a SearchResultEntry body,
  * { dn { { type1 [ values1 ] } { type2 [ values2 ] } } }. */
@@ -34,18 +34,18 @@ static void test_read_control(void **state)
     char *counter[] = {"42", NULL};
     LDAPControl *c = control("uid=max,ou=Gym1,dc=org", "ucsschoolSchool", schools,
                              "ucsschoolUsernameNextNumber", counter);
-    struct ldap_entry_info *e = ldap_entry_from_control(c);
+    struct dir_entry *e = dir_entry_from_control(c);
     assert_non_null(e);
     assert_string_equal(e->dn, "uid=max,ou=Gym1,dc=org");
     assert_int_equal(e->n_attrs, 2);
-    assert_int_equal(ldap_entry_count(e, "UCSSCHOOLSCHOOL"), 2);
-    assert_string_equal(ldap_entry_attr(e, "ucsschoolschool")->values[1], "Gym2");
-    assert_string_equal(ldap_entry_value(e, "ucsschoolUsernameNextNumber"), "42");
-    assert_int_equal(ldap_entry_attr(e, "ucsschoolUsernameNextNumber")->lens[0], 2);
-    assert_null(ldap_entry_value(e, "mail"));
-    assert_int_equal(ldap_entry_count(e, "mail"), 0);
-    assert_null(ldap_entry_attr(NULL, "mail"));
-    ldap_entry_free(e);
+    assert_int_equal(dir_entry_count(e, "UCSSCHOOLSCHOOL"), 2);
+    assert_string_equal(dir_entry_attr(e, "ucsschoolschool")->values[1], "Gym2");
+    assert_string_equal(dir_entry_value(e, "ucsschoolUsernameNextNumber"), "42");
+    assert_int_equal(dir_entry_attr(e, "ucsschoolUsernameNextNumber")->lens[0], 2);
+    assert_null(dir_entry_value(e, "mail"));
+    assert_int_equal(dir_entry_count(e, "mail"), 0);
+    assert_null(dir_entry_attr(NULL, "mail"));
+    dir_entry_free(e);
     ldap_control_free(c);
 }
 
@@ -66,15 +66,15 @@ static void test_malformed_controls(void **state)
                 buf[flip] ^= 0x5a;
             bad.ldctl_value.bv_val = buf;
             bad.ldctl_value.bv_len = cut;
-            ldap_entry_free(ldap_entry_from_control(&bad));
+            dir_entry_free(dir_entry_from_control(&bad));
             free(buf);
         }
     }
     LDAPControl empty = *good;
     empty.ldctl_value.bv_val = NULL;
     empty.ldctl_value.bv_len = 0;
-    assert_null(ldap_entry_from_control(&empty));
-    assert_null(ldap_entry_from_control(NULL));
+    assert_null(dir_entry_from_control(&empty));
+    assert_null(dir_entry_from_control(NULL));
     ldap_control_free(good);
 }
 

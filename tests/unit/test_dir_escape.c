@@ -1,4 +1,4 @@
-/* Unit tests of ldap_escape (filter and DN value escaping, DN equality). Pure: no
+/* Unit tests of dir_escape (filter and DN value escaping, DN equality). Pure: no
  * server; libldap's own DN parser and printer (ldap_str2dn, ldap_dn2str) check that what we
  * produce means what we want. */
 #include <setjmp.h>
@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldap_escape.h"
+#include "dir_escape.h"
 #include "strutil.h"
 
 static void check_filter(const char *in, const char *want)
 {
-    char *got = ldap_escape_filter_value(in);
+    char *got = dir_escape_filter_value(in);
     assert_non_null(got);
     assert_string_equal(got, want);
     free(got);
@@ -34,7 +34,7 @@ static void test_filter_escaping(void **state)
     /* Non-ASCII bytes are hex-escaped (valid RFC 4515, slapd decodes them). */
     check_filter("Müller", "M\\C3\\BCller");
     check_filter("tab\there", "tab\\09here");
-    assert_null(ldap_escape_filter_value(NULL));
+    assert_null(dir_escape_filter_value(NULL));
 }
 
 /* True if s[0..len) is UTF-8 (NUL bytes allowed): libldap's ldap_dn2str refuses anything else
@@ -60,7 +60,7 @@ static int is_utf8(const char *s, size_t len)
 /* The escaped value parses back, as the value of an RDN, to exactly the input. */
 static void assert_dn_round_trip(const char *raw, size_t len)
 {
-    char *esc = ldap_escape_dn_value_len(raw, len);
+    char *esc = dir_escape_dn_value_len(raw, len);
     assert_non_null(esc);
     char *dn = xasprintf("cn=%s,ou=Gym1,dc=example,dc=org", esc);
     LDAPDN parsed = NULL;
@@ -79,7 +79,7 @@ static void assert_dn_round_trip(const char *raw, size_t len)
     if (is_utf8(raw, len)) {
         char *again = NULL;
         assert_int_equal(ldap_dn2str(parsed, &again, LDAP_DN_FORMAT_LDAPV3), LDAP_SUCCESS);
-        assert_int_equal(ldap_dn_equal(again, dn), 1);
+        assert_int_equal(dir_dn_equal(again, dn), 1);
         ldap_memfree(again);
     }
     ldap_dnfree(parsed);
@@ -89,7 +89,7 @@ static void assert_dn_round_trip(const char *raw, size_t len)
 
 static void check_dn(const char *in, const char *want)
 {
-    char *got = ldap_escape_dn_value(in);
+    char *got = dir_escape_dn_value(in);
     assert_non_null(got);
     assert_string_equal(got, want);
     free(got);
@@ -117,14 +117,14 @@ static void test_dn_escaping(void **state)
     check_dn("", "");
     /* Bytes that are not UTF-8 are hex-escaped, so the DN string stays well-formed. */
     check_dn("bad\xff\xc3", "bad\\FF\\C3");
-    assert_null(ldap_escape_dn_value(NULL));
+    assert_null(dir_escape_dn_value(NULL));
 }
 
 static void test_dn_escaping_nul(void **state)
 {
     (void)state;
     static const char raw[] = {'a', '\0', 'b'};
-    char *got = ldap_escape_dn_value_len(raw, sizeof(raw));
+    char *got = dir_escape_dn_value_len(raw, sizeof(raw));
     assert_string_equal(got, "a\\00b");
     free(got);
     assert_dn_round_trip(raw, sizeof(raw));
@@ -148,45 +148,44 @@ static void test_dn_equal(void **state)
 {
     (void)state;
     const char *b = "uid=max,cn=schueler,cn=users,ou=Gym1,dc=example,dc=org";
-    assert_int_equal(ldap_dn_equal(b, b), 1);
+    assert_int_equal(dir_dn_equal(b, b), 1);
     /* slapd's hex escaping vs ours. */
-    assert_int_equal(ldap_dn_equal("cn=M\\C3\\BCller\\2C Hans,ou=Gym1,dc=example,dc=org",
-                                   "cn=Müller\\, Hans,ou=Gym1,dc=example,dc=org"),
+    assert_int_equal(dir_dn_equal("cn=M\\C3\\BCller\\2C Hans,ou=Gym1,dc=example,dc=org",
+                                  "cn=Müller\\, Hans,ou=Gym1,dc=example,dc=org"),
                      1);
     /* Case of types and values, spaces after commas. */
-    assert_int_equal(ldap_dn_equal("UID=Max, CN=Schueler,cn=users,OU=gym1,DC=Example,dc=ORG", b),
-                     1);
-    assert_int_equal(ldap_dn_equal("cn=ÄÖÜ,dc=org", "cn=äöü,dc=org"), 1);
+    assert_int_equal(dir_dn_equal("UID=Max, CN=Schueler,cn=users,OU=gym1,DC=Example,dc=ORG", b), 1);
+    assert_int_equal(dir_dn_equal("cn=ÄÖÜ,dc=org", "cn=äöü,dc=org"), 1);
     assert_int_equal(
-        ldap_dn_equal("cn=lehrer  und mitarbeiter,dc=org", "cn=lehrer und mitarbeiter,dc=org"), 1);
+        dir_dn_equal("cn=lehrer  und mitarbeiter,dc=org", "cn=lehrer und mitarbeiter,dc=org"), 1);
     /* Long names and OIDs of the naming attributes. */
-    assert_int_equal(ldap_dn_equal("commonName=x,organizationalUnitName=y,domainComponent=org",
-                                   "cn=x,ou=y,dc=org"),
+    assert_int_equal(dir_dn_equal("commonName=x,organizationalUnitName=y,domainComponent=org",
+                                  "cn=x,ou=y,dc=org"),
                      1);
-    assert_int_equal(ldap_dn_equal("2.5.4.3=x,dc=org", "cn=x,dc=org"), 1);
+    assert_int_equal(dir_dn_equal("2.5.4.3=x,dc=org", "cn=x,dc=org"), 1);
     /* Multi-valued RDNs in any order. */
-    assert_int_equal(ldap_dn_equal("cn=a+uid=b,dc=org", "uid=b+cn=a,dc=org"), 1);
+    assert_int_equal(dir_dn_equal("cn=a+uid=b,dc=org", "uid=b+cn=a,dc=org"), 1);
     /* Differences. */
-    assert_int_equal(ldap_dn_equal("uid=max,ou=Gym1,dc=org", "uid=max,ou=Gym2,dc=org"), 0);
-    assert_int_equal(ldap_dn_equal("uid=max,dc=org", "cn=max,dc=org"), 0);
-    assert_int_equal(ldap_dn_equal("uid=max,dc=org", "uid=max,ou=x,dc=org"), 0);
-    assert_int_equal(ldap_dn_equal("cn=a\\,b,dc=org", "cn=a,cn=b,dc=org"), 0);
-    assert_int_equal(ldap_dn_equal("cn=a+uid=b,dc=org", "cn=a,dc=org"), 0);
-    assert_int_equal(ldap_dn_equal("cn=a\\00b,dc=org", "cn=a,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("uid=max,ou=Gym1,dc=org", "uid=max,ou=Gym2,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("uid=max,dc=org", "cn=max,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("uid=max,dc=org", "uid=max,ou=x,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("cn=a\\,b,dc=org", "cn=a,cn=b,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("cn=a+uid=b,dc=org", "cn=a,dc=org"), 0);
+    assert_int_equal(dir_dn_equal("cn=a\\00b,dc=org", "cn=a,dc=org"), 0);
     /* First RDN only: the same account before and after a move. */
-    assert_int_equal(ldap_dn_rdn_equal("uid=Max,cn=schueler,ou=Gym1,dc=org",
-                                       "uid=max,cn=schueler,ou=limbo,dc=org"),
+    assert_int_equal(dir_dn_rdn_equal("uid=Max,cn=schueler,ou=Gym1,dc=org",
+                                      "uid=max,cn=schueler,ou=limbo,dc=org"),
                      1);
-    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "uid=maxi,ou=a,dc=org"), 0);
-    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "cn=max,ou=a,dc=org"), 0);
-    assert_int_equal(ldap_dn_rdn_equal("uid=max,ou=a,dc=org", "not a dn"), 0);
-    assert_int_equal(ldap_dn_equal("cn=ß,dc=org", "cn=ss,dc=org"), 0);
+    assert_int_equal(dir_dn_rdn_equal("uid=max,ou=a,dc=org", "uid=maxi,ou=a,dc=org"), 0);
+    assert_int_equal(dir_dn_rdn_equal("uid=max,ou=a,dc=org", "cn=max,ou=a,dc=org"), 0);
+    assert_int_equal(dir_dn_rdn_equal("uid=max,ou=a,dc=org", "not a dn"), 0);
+    assert_int_equal(dir_dn_equal("cn=ß,dc=org", "cn=ss,dc=org"), 0);
     /* Invalid DNs equal nothing, not even themselves. */
-    assert_int_equal(ldap_dn_equal("not a dn", "not a dn"), 0);
-    assert_int_equal(ldap_dn_equal("cn=x,", "cn=x"), 0);
-    assert_int_equal(ldap_dn_equal(NULL, b), 0);
-    assert_int_equal(ldap_dn_equal("", ""), 1);
-    assert_int_equal(ldap_dn_equal("", "dc=org"), 0);
+    assert_int_equal(dir_dn_equal("not a dn", "not a dn"), 0);
+    assert_int_equal(dir_dn_equal("cn=x,", "cn=x"), 0);
+    assert_int_equal(dir_dn_equal(NULL, b), 0);
+    assert_int_equal(dir_dn_equal("", ""), 1);
+    assert_int_equal(dir_dn_equal("", "dc=org"), 0);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /*
- * ldap_escape: filter and DN value escaping (RFC 4515, RFC 4514) and DN equality by meaning.
+ * dir_escape: filter and DN value escaping (RFC 4515, RFC 4514) and DN equality by meaning.
  */
-#include "ldap_escape.h"
+#include "dir_escape.h"
 
 #include <ldap.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 
 #include "strutil.h"
 
-char *ldap_escape_filter_value(const char *s)
+char *dir_escape_filter_value(const char *s)
 {
     if (!s)
         return NULL;
@@ -66,7 +66,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-char *ldap_escape_dn_value_len(const char *s, size_t n)
+char *dir_escape_dn_value_len(const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (!s)
@@ -101,9 +101,9 @@ char *ldap_escape_dn_value_len(const char *s, size_t n)
     return out;
 }
 
-char *ldap_escape_dn_value(const char *s)
+char *dir_escape_dn_value(const char *s)
 {
-    return s ? ldap_escape_dn_value_len(s, strlen(s)) : NULL;
+    return s ? dir_escape_dn_value_len(s, strlen(s)) : NULL;
 }
 
 /* The short name of a naming attribute type, lower-cased, in buf (size n). */
@@ -234,12 +234,12 @@ out:
     return eq;
 }
 
-int ldap_dn_equal(const char *a, const char *b)
+int dir_dn_equal(const char *a, const char *b)
 {
     return dn_compare(a, b, SIZE_MAX);
 }
 
-int ldap_dn_rdn_equal(const char *a, const char *b)
+int dir_dn_rdn_equal(const char *a, const char *b)
 {
     return dn_compare(a, b, 1);
 }

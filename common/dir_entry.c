@@ -1,7 +1,7 @@
 /*
- * ldap_entry: copies of search entries and read-control entries as plain structs.
+ * dir_entry: copies of search entries and read-control entries as plain structs.
  */
-#include "ldap_entry.h"
+#include "dir_entry.h"
 
 #include <lber.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "strutil.h"
 
-void ldap_entry_free(struct ldap_entry_info *e)
+void dir_entry_free(struct dir_entry *e)
 {
     if (!e)
         return;
@@ -26,19 +26,18 @@ void ldap_entry_free(struct ldap_entry_info *e)
     free(e);
 }
 
-static struct ldap_entry_info *entry_new(const char *dn, size_t len)
+static struct dir_entry *entry_new(const char *dn, size_t len)
 {
-    struct ldap_entry_info *e = xcalloc(1, sizeof(*e));
+    struct dir_entry *e = xcalloc(1, sizeof(*e));
     e->dn = xstrndup(dn ? dn : "", dn ? len : 0);
     return e;
 }
 
 /* Appends an attribute with room for n values; returns it. */
-static struct ldap_attr_info *add_attr(struct ldap_entry_info *e, const char *name, size_t len,
-                                       size_t n)
+static struct dir_attr *add_attr(struct dir_entry *e, const char *name, size_t len, size_t n)
 {
     e->attrs = xrealloc(e->attrs, (e->n_attrs + 1) * sizeof(*e->attrs));
-    struct ldap_attr_info *a = &e->attrs[e->n_attrs++];
+    struct dir_attr *a = &e->attrs[e->n_attrs++];
     a->name = xstrndup(name, len);
     a->values = xcalloc(n + 1, sizeof(*a->values));
     a->lens = xcalloc(n + 1, sizeof(*a->lens));
@@ -46,17 +45,17 @@ static struct ldap_attr_info *add_attr(struct ldap_entry_info *e, const char *na
     return a;
 }
 
-static void add_value(struct ldap_attr_info *a, const struct berval *bv)
+static void add_value(struct dir_attr *a, const struct berval *bv)
 {
     size_t len = bv->bv_val ? bv->bv_len : 0;
     a->values[a->n] = xstrndup(bv->bv_val ? bv->bv_val : "", len);
     a->lens[a->n++] = len;
 }
 
-struct ldap_entry_info *ldap_entry_from_msg(LDAP *ld, LDAPMessage *msg)
+struct dir_entry *dir_entry_from_msg(LDAP *ld, LDAPMessage *msg)
 {
     char *dn = ldap_get_dn(ld, msg);
-    struct ldap_entry_info *e = entry_new(dn, dn ? strlen(dn) : 0);
+    struct dir_entry *e = entry_new(dn, dn ? strlen(dn) : 0);
     ldap_memfree(dn);
     BerElement *ber = NULL;
     for (char *a = ldap_first_attribute(ld, msg, &ber); a; a = ldap_next_attribute(ld, msg, ber)) {
@@ -64,7 +63,7 @@ struct ldap_entry_info *ldap_entry_from_msg(LDAP *ld, LDAPMessage *msg)
         size_t n = 0;
         while (vals && vals[n])
             n++;
-        struct ldap_attr_info *attr = add_attr(e, a, strlen(a), n);
+        struct dir_attr *attr = add_attr(e, a, strlen(a), n);
         for (size_t i = 0; i < n; i++)
             add_value(attr, vals[i]);
         ldap_value_free_len(vals);
@@ -77,7 +76,7 @@ struct ldap_entry_info *ldap_entry_from_msg(LDAP *ld, LDAPMessage *msg)
 
 /* The control value is a SearchResultEntry without its tag: {dn {{type [values]}...}}, decoded
  * as OpenLDAP's clients/tools/common.c (print_prepostread) does. */
-struct ldap_entry_info *ldap_entry_from_control(const LDAPControl *ctrl)
+struct dir_entry *dir_entry_from_control(const LDAPControl *ctrl)
 {
     /* ber_init of an empty value leaves a BerElement that ber_scanf dereferences as NULL. */
     if (!ctrl || !ctrl->ldctl_value.bv_val || ctrl->ldctl_value.bv_len == 0)
@@ -86,21 +85,21 @@ struct ldap_entry_info *ldap_entry_from_control(const LDAPControl *ctrl)
     BerElement *ber = ber_init(&value); /* copies the value */
     if (!ber)
         return NULL;
-    struct ldap_entry_info *e = NULL;
+    struct dir_entry *e = NULL;
     if (ber_scanf(ber, "{m{" /*}}*/, &bv) == LBER_ERROR)
         goto out;
     e = entry_new(bv.bv_val, bv.bv_len);
     while (ber_scanf(ber, "{m" /*}*/, &bv) != LBER_ERROR) {
         BerVarray vals = NULL;
         if (ber_scanf(ber, "[W]", &vals) == LBER_ERROR) {
-            ldap_entry_free(e);
+            dir_entry_free(e);
             e = NULL;
             goto out;
         }
         size_t n = 0;
         while (vals && vals[n].bv_val)
             n++;
-        struct ldap_attr_info *a = add_attr(e, bv.bv_val, bv.bv_len, n);
+        struct dir_attr *a = add_attr(e, bv.bv_val, bv.bv_len, n);
         for (size_t i = 0; i < n; i++)
             add_value(a, &vals[i]);
         ber_bvarray_free(vals);
@@ -110,7 +109,7 @@ out:
     return e;
 }
 
-const struct ldap_attr_info *ldap_entry_attr(const struct ldap_entry_info *e, const char *name)
+const struct dir_attr *dir_entry_attr(const struct dir_entry *e, const char *name)
 {
     for (size_t i = 0; e && name && i < e->n_attrs; i++) {
         if (strcasecmp(e->attrs[i].name, name) == 0)
@@ -119,14 +118,14 @@ const struct ldap_attr_info *ldap_entry_attr(const struct ldap_entry_info *e, co
     return NULL;
 }
 
-const char *ldap_entry_value(const struct ldap_entry_info *e, const char *name)
+const char *dir_entry_value(const struct dir_entry *e, const char *name)
 {
-    const struct ldap_attr_info *a = ldap_entry_attr(e, name);
+    const struct dir_attr *a = dir_entry_attr(e, name);
     return a && a->n ? a->values[0] : NULL;
 }
 
-size_t ldap_entry_count(const struct ldap_entry_info *e, const char *name)
+size_t dir_entry_count(const struct dir_entry *e, const char *name)
 {
-    const struct ldap_attr_info *a = ldap_entry_attr(e, name);
+    const struct dir_attr *a = dir_entry_attr(e, name);
     return a ? a->n : 0;
 }

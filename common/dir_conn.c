@@ -1,8 +1,8 @@
 /*
- * ldap_conn: asynchronous libldap with a window of outstanding operations, each completed by
+ * dir_conn: asynchronous libldap with a window of outstanding operations, each completed by
  * its callback exactly once; connection loss completes everything outstanding.
  */
-#include "ldap_conn.h"
+#include "dir_conn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,22 +14,22 @@
 #include <time.h>
 
 #include "clock.h"
-#include "ldap_session.h"
+#include "dir_session.h"
 #include "log.h"
 #include "strutil.h"
 
 /* One operation in flight. */
 struct pending {
     int msgid;
-    enum ldap_conn_op op;
+    enum dir_conn_op op;
     unsigned flags;
     char *dn;
-    ldap_conn_cb cb;
+    dir_conn_cb cb;
     void *opaque;
     uint64_t t_start;  /* submit */
     uint64_t t_active; /* submit, or the last message of a search: the result timeout's base */
     /* search */
-    ldap_conn_entry_cb entry_cb;
+    dir_conn_entry_cb entry_cb;
     int scope;
     char *filter;
     char **attrs;
@@ -39,7 +39,7 @@ struct pending {
     char *counter_attr;
 };
 
-struct ldap_conn {
+struct dir_conn {
     LDAP *ld; /* NULL while down */
     char *uri, *bind_dn, *password_file, *ca_file;
     bool starttls;
@@ -49,16 +49,16 @@ struct ldap_conn {
     int cb_depth; /* > 0 while a callback runs */
     bool down;
     int down_rc;
-    struct ldap_session_guard guard; /* SIGPIPE, from submit_begin to submit_end */
-    struct ldap_conn_stats stats;
+    struct dir_session_guard guard; /* SIGPIPE, from submit_begin to submit_end */
+    struct dir_conn_stats stats;
 };
 
-static const char *const op_names[LDAP_CONN_OP_COUNT] = {"add",    "modify", "rename",
-                                                         "delete", "search", "counter"};
+static const char *const op_names[DIR_CONN_OP_COUNT] = {"add",    "modify", "rename",
+                                                        "delete", "search", "counter"};
 
-const char *ldap_conn_op_name(enum ldap_conn_op op)
+const char *dir_conn_op_name(enum dir_conn_op op)
 {
-    return (unsigned)op < LDAP_CONN_OP_COUNT ? op_names[op] : "?";
+    return (unsigned)op < DIR_CONN_OP_COUNT ? op_names[op] : "?";
 }
 
 /* Codes after which the connection is unusable: every outstanding operation shares the fate. */
@@ -86,7 +86,7 @@ static void pending_free(struct pending *p)
     free(p);
 }
 
-static struct pending *pending_new(enum ldap_conn_op op, const char *dn, ldap_conn_cb cb,
+static struct pending *pending_new(enum dir_conn_op op, const char *dn, dir_conn_cb cb,
                                    void *opaque)
 {
     struct pending *p = xcalloc(1, sizeof(*p));
@@ -99,7 +99,7 @@ static struct pending *pending_new(enum ldap_conn_op op, const char *dn, ldap_co
     return p;
 }
 
-static void table_add(struct ldap_conn *c, struct pending *p)
+static void table_add(struct dir_conn *c, struct pending *p)
 {
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? 2 * c->cap_pend : 64;
@@ -110,7 +110,7 @@ static void table_add(struct ldap_conn *c, struct pending *p)
         c->stats.outstanding_max = c->n_pend;
 }
 
-static struct pending *table_find(struct ldap_conn *c, int msgid)
+static struct pending *table_find(struct dir_conn *c, int msgid)
 {
     for (size_t i = 0; i < c->n_pend; i++) {
         if (c->pend[i]->msgid == msgid)
@@ -119,7 +119,7 @@ static struct pending *table_find(struct ldap_conn *c, int msgid)
     return NULL;
 }
 
-static void table_remove(struct ldap_conn *c, struct pending *p)
+static void table_remove(struct dir_conn *c, struct pending *p)
 {
     for (size_t i = 0; i < c->n_pend; i++) {
         if (c->pend[i] == p) {
@@ -132,7 +132,7 @@ static void table_remove(struct ldap_conn *c, struct pending *p)
 
 /* Completes p (already out of the table): stats, the callback, then frees p. r carries rc and
  * whatever the caller knows; this fills the rest. */
-static void finish(struct ldap_conn *c, struct pending *p, struct ldap_result_info *r)
+static void finish(struct dir_conn *c, struct pending *p, struct dir_result *r)
 {
     r->op = p->op;
     r->dn = p->dn;
@@ -148,12 +148,12 @@ static void finish(struct ldap_conn *c, struct pending *p, struct ldap_result_in
         pending_free(p);
         return;
     }
-    struct ldap_conn_op_stats *s = &c->stats.op[p->op];
+    struct dir_conn_op_stats *s = &c->stats.op[p->op];
     s->count++;
     s->errors += r->rc != LDAP_SUCCESS;
     s->sum_us += r->latency_us;
     size_t b = 0;
-    while (b < LDAP_CONN_LATENCY_BUCKETS && r->latency_us > ldap_conn_latency_bounds_us[b])
+    while (b < DIR_CONN_LATENCY_BUCKETS && r->latency_us > dir_conn_latency_bounds_us[b])
         b++;
     s->latency[b]++;
     if (r->latency_us > s->max_us)
@@ -167,9 +167,9 @@ static void finish(struct ldap_conn *c, struct pending *p, struct ldap_result_in
 }
 
 /* Completes p (not in the table) with rc and a local message. */
-static int finish_rc(struct ldap_conn *c, struct pending *p, int rc, const char *message)
+static int finish_rc(struct dir_conn *c, struct pending *p, int rc, const char *message)
 {
-    struct ldap_result_info r = {0};
+    struct dir_result r = {0};
     r.rc = rc;
     r.conn_lost = is_conn_error(rc);
     r.message = message ? message : ldap_err2string(rc);
@@ -191,7 +191,7 @@ static char *diagnostic(LDAP *ld)
  * The connection is lost: drop the handle and complete every outstanding operation, oldest
  * first, with rc. Callbacks that submit meanwhile see `down` and complete at once.
  */
-static void conn_fail(struct ldap_conn *c, int rc, const char *why)
+static void conn_fail(struct dir_conn *c, int rc, const char *why)
 {
     if (rc == LDAP_SUCCESS)
         rc = LDAP_SERVER_DOWN;
@@ -202,16 +202,16 @@ static void conn_fail(struct ldap_conn *c, int rc, const char *why)
     c->down = true;
     c->down_rc = rc;
     c->stats.conn_lost++;
-    ldap_session_close(c->ld);
+    dir_session_close(c->ld);
     c->ld = NULL;
     char outstanding[24];
     snprintf(outstanding, sizeof(outstanding), "%zu", c->n_pend);
-    log_kv(LOG_WARN, "ldap_connection_lost", "uri", c->uri, "error", msg, "outstanding",
+    log_kv(LEVEL_WARN, "ldap_connection_lost", "uri", c->uri, "error", msg, "outstanding",
            outstanding, NULL);
     while (c->n_pend > 0) {
         struct pending *p = c->pend[0];
         table_remove(c, p);
-        struct ldap_result_info r = {0};
+        struct dir_result r = {0};
         r.rc = rc;
         r.conn_lost = true;
         r.message = msg;
@@ -225,8 +225,8 @@ static void conn_fail(struct ldap_conn *c, int rc, const char *why)
  * ------------------------------------------------------------------------------------------- */
 
 /* The entry of the read control oid in ctrls; sets *rc (and *why) when it is missing or bad. */
-static struct ldap_entry_info *read_control(LDAPControl **ctrls, const char *oid, int *rc,
-                                            const char **why)
+static struct dir_entry *read_control(LDAPControl **ctrls, const char *oid, int *rc,
+                                      const char **why)
 {
     LDAPControl *ctl = ctrls ? ldap_control_find(oid, ctrls, NULL) : NULL;
     if (!ctl) {
@@ -234,7 +234,7 @@ static struct ldap_entry_info *read_control(LDAPControl **ctrls, const char *oid
         *why = "the change was applied but the server returned no read control";
         return NULL;
     }
-    struct ldap_entry_info *e = ldap_entry_from_control(ctl);
+    struct dir_entry *e = dir_entry_from_control(ctl);
     if (!e) {
         *rc = LDAP_DECODING_ERROR;
         *why = "the change was applied but its read control could not be decoded";
@@ -243,9 +243,9 @@ static struct ldap_entry_info *read_control(LDAPControl **ctrls, const char *oid
 }
 
 /* The counter's value before the increment, from the pre-read entry. */
-static void read_counter(struct pending *p, struct ldap_result_info *r)
+static void read_counter(struct pending *p, struct dir_result *r)
 {
-    const char *v = ldap_entry_value(r->pre_read, p->counter_attr);
+    const char *v = dir_entry_value(r->pre_read, p->counter_attr);
     char *end = NULL;
     errno = 0;
     long long n = v ? strtoll(v, &end, 10) : 0;
@@ -259,12 +259,12 @@ static void read_counter(struct pending *p, struct ldap_result_info *r)
 
 /* A final response, parsed; parsed_free releases what libldap allocated. */
 struct parsed {
-    struct ldap_result_info r;
+    struct dir_result r;
     char *matched, *diag;
     LDAPControl **ctrls;
 };
 
-static void parse(struct ldap_conn *c, LDAPMessage *msg, struct parsed *pr)
+static void parse(struct dir_conn *c, LDAPMessage *msg, struct parsed *pr)
 {
     int err = LDAP_SUCCESS;
     memset(pr, 0, sizeof(*pr));
@@ -282,30 +282,30 @@ static void parsed_free(struct parsed *pr)
 }
 
 /* The final response of an add, modify, rename, delete or counter. */
-static void op_done(struct ldap_conn *c, struct pending *p, LDAPMessage *msg)
+static void op_done(struct dir_conn *c, struct pending *p, LDAPMessage *msg)
 {
     struct parsed pr;
     parse(c, msg, &pr);
-    struct ldap_result_info *r = &pr.r;
-    struct ldap_entry_info *pre = NULL, *post = NULL;
-    if (r->rc == LDAP_SUCCESS && (p->flags & LDAP_CONN_PREREAD)) {
+    struct dir_result *r = &pr.r;
+    struct dir_entry *pre = NULL, *post = NULL;
+    if (r->rc == LDAP_SUCCESS && (p->flags & DIR_CONN_PREREAD)) {
         r->pre_read = pre = read_control(pr.ctrls, LDAP_CONTROL_PRE_READ, &r->rc, &r->message);
-        if (pre && p->op == LDAP_CONN_OP_COUNTER)
+        if (pre && p->op == DIR_CONN_OP_COUNTER)
             read_counter(p, r);
     }
-    if (r->rc == LDAP_SUCCESS && (p->flags & LDAP_CONN_POSTREAD))
+    if (r->rc == LDAP_SUCCESS && (p->flags & DIR_CONN_POSTREAD))
         r->post_read = post = read_control(pr.ctrls, LDAP_CONTROL_POST_READ, &r->rc, &r->message);
     table_remove(c, p);
     finish(c, p, r);
-    ldap_entry_free(pre);
-    ldap_entry_free(post);
+    dir_entry_free(pre);
+    dir_entry_free(post);
     parsed_free(&pr);
 }
 
-static int search_send(struct ldap_conn *c, struct pending *p);
+static int search_send(struct dir_conn *c, struct pending *p);
 
 /* The end of one page: ask for the next one, or complete the search. */
-static void search_done(struct ldap_conn *c, struct pending *p, LDAPMessage *msg)
+static void search_done(struct dir_conn *c, struct pending *p, LDAPMessage *msg)
 {
     struct parsed pr;
     parse(c, msg, &pr);
@@ -344,7 +344,7 @@ static void search_done(struct ldap_conn *c, struct pending *p, LDAPMessage *msg
     }
 }
 
-static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
+static void dispatch(struct dir_conn *c, LDAPMessage *msg)
 {
     struct pending *p = table_find(c, ldap_msgid(msg));
     if (!p) {
@@ -357,7 +357,7 @@ static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
     }
     switch (ldap_msgtype(msg)) {
     case LDAP_RES_SEARCH_ENTRY: {
-        struct ldap_entry_info *e = ldap_entry_from_msg(c->ld, msg);
+        struct dir_entry *e = dir_entry_from_msg(c->ld, msg);
         p->entries++;
         p->t_active = clock_mono_us();
         if (p->entry_cb) {
@@ -365,7 +365,7 @@ static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
             p->entry_cb(e, p->opaque);
             c->cb_depth--;
         }
-        ldap_entry_free(e);
+        dir_entry_free(e);
         break;
     }
     case LDAP_RES_SEARCH_REFERENCE:
@@ -388,7 +388,7 @@ static void dispatch(struct ldap_conn *c, LDAPMessage *msg)
  * no answer to the oldest one for result_ms is declared lost (LDAP_TIMEOUT): a stopped or hung
  * server must not block the caller forever.
  */
-static int step(struct ldap_conn *c, int timeout_ms)
+static int step(struct dir_conn *c, int timeout_ms)
 {
     if (c->down || !c->ld)
         return -1;
@@ -426,7 +426,7 @@ static int step(struct ldap_conn *c, int timeout_ms)
     return 1;
 }
 
-int ldap_conn_poll(struct ldap_conn *c, int timeout_ms)
+int dir_conn_poll(struct dir_conn *c, int timeout_ms)
 {
     if (!c || c->cb_depth > 0)
         return LDAP_PARAM_ERROR;
@@ -438,7 +438,7 @@ int ldap_conn_poll(struct ldap_conn *c, int timeout_ms)
     return c->down ? c->down_rc : LDAP_SUCCESS;
 }
 
-int ldap_conn_drain(struct ldap_conn *c)
+int dir_conn_drain(struct dir_conn *c)
 {
     if (!c || c->cb_depth > 0)
         return LDAP_PARAM_ERROR;
@@ -457,7 +457,7 @@ int ldap_conn_drain(struct ldap_conn *c)
  * Before sending p: waits for room in the window (not inside a callback). Returns LDAP_SUCCESS
  * when p may be sent; otherwise p has been completed with the returned code.
  */
-static int submit_begin(struct ldap_conn *c, struct pending *p)
+static int submit_begin(struct dir_conn *c, struct pending *p)
 {
     if (c->cb_depth == 0) {
         while (!c->down && c->n_pend >= (size_t)c->window && step(c, 1000) >= 0)
@@ -466,14 +466,14 @@ static int submit_begin(struct ldap_conn *c, struct pending *p)
     if (c->down || !c->ld)
         return finish_rc(c, p, LDAP_SERVER_DOWN, "not connected (connection lost; reconnect)");
     p->t_start = p->t_active = clock_mono_us(); /* latency without the wait for the window */
-    ldap_session_guard_begin(&c->guard);
+    dir_session_guard_begin(&c->guard);
     return LDAP_SUCCESS;
 }
 
 /* After the libldap call that sent p: in flight, or completed with the send error. */
-static int submit_end(struct ldap_conn *c, struct pending *p, int rc)
+static int submit_end(struct dir_conn *c, struct pending *p, int rc)
 {
-    ldap_session_guard_end(&c->guard);
+    dir_session_guard_end(&c->guard);
     if (rc == LDAP_SUCCESS) {
         table_add(c, p);
         return LDAP_SUCCESS;
@@ -489,18 +489,18 @@ static int submit_end(struct ldap_conn *c, struct pending *p, int rc)
 }
 
 /* Bad arguments: still called back, as promised (c may be NULL). */
-static int bad_args(struct ldap_conn *c, struct pending *p, const char *why)
+static int bad_args(struct dir_conn *c, struct pending *p, const char *why)
 {
     return finish_rc(c, p, LDAP_PARAM_ERROR, why);
 }
 
-int ldap_conn_add(struct ldap_conn *c, const char *dn, const struct ldap_mods *mods,
-                  ldap_conn_cb cb, void *opaque)
+int dir_conn_add(struct dir_conn *c, const char *dn, const struct dir_mods *mods, dir_conn_cb cb,
+                 void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_ADD, dn, cb, opaque);
-    if (!c || !dn || !ldap_mods_count(mods))
+    struct pending *p = pending_new(DIR_CONN_OP_ADD, dn, cb, opaque);
+    if (!c || !dn || !dir_mods_count(mods))
         return bad_args(c, p, "add needs a connection, a DN and attributes");
-    LDAPMod **m = ldap_mods_array(mods);
+    LDAPMod **m = dir_mods_array(mods);
     for (size_t i = 0; m[i]; i++) {
         if ((m[i]->mod_op & ~LDAP_MOD_BVALUES) != LDAP_MOD_ADD)
             return bad_args(c, p, "every change of an add must be LDAP_MOD_ADD");
@@ -527,18 +527,18 @@ static int make_read_control(const char *oid, const char *const *attrs, LDAPCont
     return rc;
 }
 
-static int submit_modify(struct ldap_conn *c, struct pending *p, LDAPMod **m,
+static int submit_modify(struct dir_conn *c, struct pending *p, LDAPMod **m,
                          const char *const *read_attrs)
 {
     LDAPControl *ctrls[4] = {NULL, NULL, NULL, NULL};
     int n = 0, rc = submit_begin(c, p);
     if (rc != LDAP_SUCCESS)
         return rc;
-    if (p->flags & LDAP_CONN_PERMISSIVE)
+    if (p->flags & DIR_CONN_PERMISSIVE)
         rc = ldap_control_create(LDAP_CONTROL_X_PERMISSIVE_MODIFY, 1, NULL, 0, &ctrls[n++]);
-    if (rc == LDAP_SUCCESS && (p->flags & LDAP_CONN_PREREAD))
+    if (rc == LDAP_SUCCESS && (p->flags & DIR_CONN_PREREAD))
         rc = make_read_control(LDAP_CONTROL_PRE_READ, read_attrs, &ctrls[n++]);
-    if (rc == LDAP_SUCCESS && (p->flags & LDAP_CONN_POSTREAD))
+    if (rc == LDAP_SUCCESS && (p->flags & DIR_CONN_POSTREAD))
         rc = make_read_control(LDAP_CONTROL_POST_READ, read_attrs, &ctrls[n++]);
     if (rc == LDAP_SUCCESS)
         rc = ldap_modify_ext(c->ld, p->dn, m, ctrls, NULL, &p->msgid);
@@ -547,45 +547,45 @@ static int submit_modify(struct ldap_conn *c, struct pending *p, LDAPMod **m,
     return submit_end(c, p, rc);
 }
 
-int ldap_conn_modify(struct ldap_conn *c, const char *dn, const struct ldap_mods *mods,
-                     unsigned flags, const char *const *read_attrs, ldap_conn_cb cb, void *opaque)
+int dir_conn_modify(struct dir_conn *c, const char *dn, const struct dir_mods *mods, unsigned flags,
+                    const char *const *read_attrs, dir_conn_cb cb, void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_MODIFY, dn, cb, opaque);
+    struct pending *p = pending_new(DIR_CONN_OP_MODIFY, dn, cb, opaque);
     p->flags = flags;
-    if (!c || !dn || !ldap_mods_count(mods))
+    if (!c || !dn || !dir_mods_count(mods))
         return bad_args(c, p, "modify needs a connection, a DN and changes");
-    if (flags & ~(LDAP_CONN_PERMISSIVE | LDAP_CONN_PREREAD | LDAP_CONN_POSTREAD))
+    if (flags & ~(DIR_CONN_PERMISSIVE | DIR_CONN_PREREAD | DIR_CONN_POSTREAD))
         return bad_args(c, p, "unknown modify flag");
-    if (!(flags & LDAP_CONN_PERMISSIVE))
-        return submit_modify(c, p, ldap_mods_array(mods), read_attrs);
-    LDAPMod **m = ldap_mods_array_permissive(mods);
+    if (!(flags & DIR_CONN_PERMISSIVE))
+        return submit_modify(c, p, dir_mods_array(mods), read_attrs);
+    LDAPMod **m = dir_mods_array_permissive(mods);
     int rc = submit_modify(c, p, m, read_attrs);
     free(m);
     return rc;
 }
 
-int ldap_conn_counter_take(struct ldap_conn *c, const char *dn, const char *attr, ldap_conn_cb cb,
-                           void *opaque)
+int dir_conn_counter_take(struct dir_conn *c, const char *dn, const char *attr, dir_conn_cb cb,
+                          void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_COUNTER, dn, cb, opaque);
-    p->flags = LDAP_CONN_PREREAD;
-    struct ldap_mods *mods = ldap_mods_new();
+    struct pending *p = pending_new(DIR_CONN_OP_COUNTER, dn, cb, opaque);
+    p->flags = DIR_CONN_PREREAD;
+    struct dir_mods *mods = dir_mods_new();
     int rc;
-    if (!c || !dn || ldap_mods_add1(mods, LDAP_MOD_INCREMENT, attr, "1") != 0) {
+    if (!c || !dn || dir_mods_add1(mods, LDAP_MOD_INCREMENT, attr, "1") != 0) {
         rc = bad_args(c, p, "counter_take needs a connection, a DN and an attribute name");
     } else {
         p->counter_attr = xstrdup(attr);
         const char *const read[] = {attr, NULL};
-        rc = submit_modify(c, p, ldap_mods_array(mods), read);
+        rc = submit_modify(c, p, dir_mods_array(mods), read);
     }
-    ldap_mods_destroy(mods);
+    dir_mods_destroy(mods);
     return rc;
 }
 
-int ldap_conn_rename(struct ldap_conn *c, const char *dn, const char *newrdn,
-                     const char *newsuperior, int deleteoldrdn, ldap_conn_cb cb, void *opaque)
+int dir_conn_rename(struct dir_conn *c, const char *dn, const char *newrdn, const char *newsuperior,
+                    int deleteoldrdn, dir_conn_cb cb, void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_RENAME, dn, cb, opaque);
+    struct pending *p = pending_new(DIR_CONN_OP_RENAME, dn, cb, opaque);
     if (!c || !dn || !newrdn || !*newrdn)
         return bad_args(c, p, "rename needs a connection, a DN and a new RDN");
     int rc = submit_begin(c, p);
@@ -596,9 +596,9 @@ int ldap_conn_rename(struct ldap_conn *c, const char *dn, const char *newrdn,
         ldap_rename(c->ld, dn, newrdn, newsuperior, deleteoldrdn ? 1 : 0, NULL, NULL, &p->msgid));
 }
 
-int ldap_conn_delete(struct ldap_conn *c, const char *dn, ldap_conn_cb cb, void *opaque)
+int dir_conn_delete(struct dir_conn *c, const char *dn, dir_conn_cb cb, void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_DELETE, dn, cb, opaque);
+    struct pending *p = pending_new(DIR_CONN_OP_DELETE, dn, cb, opaque);
     if (!c || !dn)
         return bad_args(c, p, "delete needs a connection and a DN");
     int rc = submit_begin(c, p);
@@ -608,7 +608,7 @@ int ldap_conn_delete(struct ldap_conn *c, const char *dn, ldap_conn_cb cb, void 
 }
 
 /* Sends (the next page of) search p; p->msgid becomes the new request's. */
-static int search_send(struct ldap_conn *c, struct pending *p)
+static int search_send(struct dir_conn *c, struct pending *p)
 {
     LDAPControl *page = NULL, *sctrls[2] = {NULL, NULL};
     if (c->page_size > 0) {
@@ -618,21 +618,21 @@ static int search_send(struct ldap_conn *c, struct pending *p)
             return rc;
         sctrls[0] = page;
     }
-    struct ldap_session_guard g; /* the next page is sent from a result, outside a submit */
-    ldap_session_guard_begin(&g);
+    struct dir_session_guard g; /* the next page is sent from a result, outside a submit */
+    dir_session_guard_begin(&g);
     int rc = ldap_search_ext(c->ld, p->dn, p->scope, p->filter, p->attrs, 0, sctrls, NULL, NULL,
                              LDAP_NO_LIMIT, &p->msgid);
-    ldap_session_guard_end(&g);
+    dir_session_guard_end(&g);
     if (page)
         ldap_control_free(page);
     return rc;
 }
 
-int ldap_conn_search(struct ldap_conn *c, const char *base, int scope, const char *filter,
-                     const char *const *attrs, ldap_conn_entry_cb entry_cb, ldap_conn_cb done_cb,
-                     void *opaque)
+int dir_conn_search(struct dir_conn *c, const char *base, int scope, const char *filter,
+                    const char *const *attrs, dir_conn_entry_cb entry_cb, dir_conn_cb done_cb,
+                    void *opaque)
 {
-    struct pending *p = pending_new(LDAP_CONN_OP_SEARCH, base, done_cb, opaque);
+    struct pending *p = pending_new(DIR_CONN_OP_SEARCH, base, done_cb, opaque);
     if (!c || !base)
         return bad_args(c, p, "search needs a connection and a base");
     if (scope != LDAP_SCOPE_BASE && scope != LDAP_SCOPE_ONELEVEL && scope != LDAP_SCOPE_SUBTREE)
@@ -659,9 +659,9 @@ int ldap_conn_search(struct ldap_conn *c, const char *base, int scope, const cha
  * ------------------------------------------------------------------------------------------- */
 
 /* A new bound handle in c->ld (the old one must be gone). */
-static int conn_connect(struct ldap_conn *c, char *err, size_t n)
+static int conn_connect(struct dir_conn *c, char *err, size_t n)
 {
-    struct ldap_session_params sp = {
+    struct dir_session_params sp = {
         .uri = c->uri,
         .bind_dn = c->bind_dn,
         .password_file = c->password_file,
@@ -670,7 +670,7 @@ static int conn_connect(struct ldap_conn *c, char *err, size_t n)
         .network_ms = c->network_ms,
         .result_ms = c->result_ms,
     };
-    int rc = ldap_session_open(&sp, &c->ld, err, n);
+    int rc = dir_session_open(&sp, &c->ld, err, n);
     if (rc != LDAP_SUCCESS)
         return rc;
     c->down = false;
@@ -679,71 +679,71 @@ static int conn_connect(struct ldap_conn *c, char *err, size_t n)
     return LDAP_SUCCESS;
 }
 
-int ldap_conn_open(const struct config *cfg, struct ldap_conn **out, char *err, size_t n)
+int dir_conn_open(const struct config *cfg, struct dir_conn **out, char *err, size_t n)
 {
     *out = NULL;
     if (!cfg || !cfg->ldap.uri) {
         snprintf(err, n, "ldap.uri is not set");
         return LDAP_PARAM_ERROR;
     }
-    struct ldap_conn *c = xcalloc(1, sizeof(*c));
+    struct dir_conn *c = xcalloc(1, sizeof(*c));
     c->uri = xstrdup(cfg->ldap.uri);
     c->bind_dn = cfg->ldap.bind_dn ? xstrdup(cfg->ldap.bind_dn) : NULL;
     c->password_file = cfg->ldap.password_file ? xstrdup(cfg->ldap.password_file) : NULL;
     c->ca_file = cfg->ldap.ca_file && *cfg->ldap.ca_file ? xstrdup(cfg->ldap.ca_file) : NULL;
     c->starttls = cfg->ldap.starttls;
-    c->window = LDAP_CONN_DEFAULT_WINDOW;
-    c->page_size = LDAP_CONN_DEFAULT_PAGE_SIZE;
-    c->network_ms = LDAP_CONN_DEFAULT_NETWORK_TIMEOUT_MS;
-    c->result_ms = LDAP_CONN_DEFAULT_RESULT_TIMEOUT_MS;
+    c->window = DIR_CONN_DEFAULT_WINDOW;
+    c->page_size = DIR_CONN_DEFAULT_PAGE_SIZE;
+    c->network_ms = DIR_CONN_DEFAULT_NETWORK_TIMEOUT_MS;
+    c->result_ms = DIR_CONN_DEFAULT_RESULT_TIMEOUT_MS;
     int rc = conn_connect(c, err, n);
     if (rc != LDAP_SUCCESS) {
         c->down = true; /* nothing to unbind */
-        ldap_conn_close(c);
+        dir_conn_close(c);
         return rc;
     }
     *out = c;
     return LDAP_SUCCESS;
 }
 
-int ldap_conn_reconnect(struct ldap_conn *c, char *err, size_t n)
+int dir_conn_reconnect(struct dir_conn *c, char *err, size_t n)
 {
     if (!c || c->cb_depth > 0 || c->n_pend > 0) {
         snprintf(err, n, "%s: reconnect with operations outstanding or from a callback",
-                 c ? c->uri : "ldap_conn");
+                 c ? c->uri : "dir_conn");
         return LDAP_PARAM_ERROR;
     }
-    ldap_session_close(c->ld);
+    dir_session_close(c->ld);
     c->ld = NULL;
     c->down = true;
     c->down_rc = LDAP_SERVER_DOWN;
     int rc = conn_connect(c, err, n);
     if (rc == LDAP_SUCCESS)
-        log_kv(LOG_INFO, "ldap_reconnected", "uri", c->uri, NULL);
+        log_kv(LEVEL_INFO, "ldap_reconnected", "uri", c->uri, NULL);
     else
         c->down_rc = is_conn_error(rc) ? rc : LDAP_SERVER_DOWN;
     return rc;
 }
 
-void ldap_conn_close(struct ldap_conn *c)
+void dir_conn_close(struct dir_conn *c)
 {
     if (!c)
         return;
     if (c->cb_depth > 0) {
-        log_kv(LOG_ERROR, "ldap_conn_misuse", "uri", c->uri, "error",
-               "ldap_conn_close called from a callback; ignored", NULL);
+        log_kv(LEVEL_ERROR, "dir_conn_misuse", "uri", c->uri, "error",
+               "dir_conn_close called from a callback; ignored", NULL);
         return;
     }
     while (c->n_pend > 0) {
         struct pending *p = c->pend[0];
         table_remove(c, p);
-        struct ldap_result_info r = {0};
+        struct dir_result r = {0};
         r.rc = LDAP_USER_CANCELLED;
         r.conn_lost = true;
         r.message = "the connection was closed";
         finish(c, p, &r);
     }
-    ldap_session_close(c->ld);
+    dir_session_close(c->ld);
     free(c->pend);
     free(c->uri);
     free(c->bind_dn);
@@ -752,18 +752,18 @@ void ldap_conn_close(struct ldap_conn *c)
     free(c);
 }
 
-void ldap_conn_set_window(struct ldap_conn *c, int n)
+void dir_conn_set_window(struct dir_conn *c, int n)
 {
     if (c)
         c->window = n < 1 ? 1 : n > 65536 ? 65536 : n;
 }
 
-int ldap_conn_window(const struct ldap_conn *c)
+int dir_conn_window(const struct dir_conn *c)
 {
     return c ? c->window : 0;
 }
 
-void ldap_conn_set_timeouts(struct ldap_conn *c, int network_ms, int result_ms)
+void dir_conn_set_timeouts(struct dir_conn *c, int network_ms, int result_ms)
 {
     if (!c)
         return;
@@ -772,31 +772,31 @@ void ldap_conn_set_timeouts(struct ldap_conn *c, int network_ms, int result_ms)
     if (result_ms > 0)
         c->result_ms = result_ms;
     if (c->ld)
-        ldap_session_set_timeouts(c->ld, c->network_ms, c->result_ms);
+        dir_session_set_timeouts(c->ld, c->network_ms, c->result_ms);
 }
 
-void ldap_conn_set_page_size(struct ldap_conn *c, int n)
+void dir_conn_set_page_size(struct dir_conn *c, int n)
 {
     if (c)
         c->page_size = n < 0 ? 0 : n;
 }
 
-int ldap_conn_outstanding(const struct ldap_conn *c)
+int dir_conn_outstanding(const struct dir_conn *c)
 {
     return c ? (int)c->n_pend : 0;
 }
 
-bool ldap_conn_is_down(const struct ldap_conn *c)
+bool dir_conn_is_down(const struct dir_conn *c)
 {
     return !c || c->down;
 }
 
-const char *ldap_conn_uri(const struct ldap_conn *c)
+const char *dir_conn_uri(const struct dir_conn *c)
 {
     return c ? c->uri : "";
 }
 
-void ldap_conn_get_stats(const struct ldap_conn *c, struct ldap_conn_stats *out)
+void dir_conn_get_stats(const struct dir_conn *c, struct dir_conn_stats *out)
 {
     if (c)
         *out = c->stats;
@@ -804,5 +804,5 @@ void ldap_conn_get_stats(const struct ldap_conn *c, struct ldap_conn_stats *out)
         memset(out, 0, sizeof(*out));
 }
 
-const uint64_t ldap_conn_latency_bounds_us[LDAP_CONN_LATENCY_BUCKETS] = {
+const uint64_t dir_conn_latency_bounds_us[DIR_CONN_LATENCY_BUCKETS] = {
     250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};

@@ -1,11 +1,11 @@
 /*
- * ldap_escape: the escaping every string needs before it becomes part of an LDAP filter or DN,
+ * dir_escape: the escaping every string needs before it becomes part of an LDAP filter or DN,
  * and DN comparison by meaning (slapd answers with its own escaping, so never strcmp DNs).
  *
  * Pure functions, no connection needed. Every returned string is malloc'd: the caller frees it.
  */
-#ifndef SISOPI_LDAP_ESCAPE_H
-#define SISOPI_LDAP_ESCAPE_H
+#ifndef SISOPI_DIR_ESCAPE_H
+#define SISOPI_DIR_ESCAPE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,11 +13,11 @@
 /*
  * An assertion value for a search filter (RFC 4515): "*", "(", ")", "\", NUL and every byte
  * that is not printable ASCII become \XX, so "*)(uid=*" can only ever match itself:
- *   char *v = ldap_escape_filter_value(uid);
+ *   char *v = dir_escape_filter_value(uid);
  *   char *filter = xasprintf("(&(objectClass=posixAccount)(uid=%s))", v);
  * Returns NULL only when s is NULL.
  */
-char *ldap_escape_filter_value(const char *s);
+char *dir_escape_filter_value(const char *s);
 
 /*
  * An attribute value for a DN (RFC 4514), to be written after "attr=":
@@ -26,10 +26,10 @@ char *ldap_escape_filter_value(const char *s);
  * UTF-8 (umlauts) is kept as it is. "Müller, Hans" -> "Müller\, Hans".
  * Returns NULL only when s is NULL.
  */
-char *ldap_escape_dn_value(const char *s);
+char *dir_escape_dn_value(const char *s);
 
 /* The same for a value of len bytes that may hold NUL bytes (they become \00). */
-char *ldap_escape_dn_value_len(const char *s, size_t len);
+char *dir_escape_dn_value_len(const char *s, size_t len);
 
 /*
  * 1 if a and b name the same entry, else 0 (also when either is not a valid DN: an invalid DN
@@ -40,10 +40,10 @@ char *ldap_escape_dn_value_len(const char *s, size_t len);
  * trailing spaces and runs of spaces are insignificant; the AVAs of a multi-valued RDN compare
  * in any order.
  */
-int ldap_dn_equal(const char *a, const char *b);
+int dir_dn_equal(const char *a, const char *b);
 
-/* Like ldap_dn_equal, for the first RDN only: "uid=x,ou=A,..." and "uid=X,ou=limbo,..." are
+/* Like dir_dn_equal, for the first RDN only: "uid=x,ou=A,..." and "uid=X,ou=limbo,..." are
  * equal. 0 when either does not parse. */
-int ldap_dn_rdn_equal(const char *a, const char *b);
+int dir_dn_rdn_equal(const char *a, const char *b);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * ldap_mods: LDAPMod arrays built from copied strings, freed in one place.
+ * dir_mods: LDAPMod arrays built from copied strings, freed in one place.
  */
-#include "ldap_mods.h"
+#include "dir_mods.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -11,14 +11,14 @@
 
 #include "strutil.h"
 
-struct ldap_mods {
+struct dir_mods {
     LDAPMod **mods; /* NULL-terminated */
     size_t n, cap;
 };
 
-struct ldap_mods *ldap_mods_new(void)
+struct dir_mods *dir_mods_new(void)
 {
-    struct ldap_mods *m = xcalloc(1, sizeof(*m));
+    struct dir_mods *m = xcalloc(1, sizeof(*m));
     m->cap = 8;
     m->mods = xcalloc(m->cap + 1, sizeof(*m->mods));
     return m;
@@ -62,8 +62,7 @@ static void append_values(LDAPMod *mod, const char *const *values, size_t n)
     mod->mod_bvalues[have + n] = NULL;
 }
 
-int ldap_mods_add(struct ldap_mods *m, int op, const char *attr, const char *const *values,
-                  size_t n)
+int dir_mods_add(struct dir_mods *m, int op, const char *attr, const char *const *values, size_t n)
 {
     if (!m || !valid_attr(attr) || (n > 0 && !values))
         return -EINVAL;
@@ -101,18 +100,18 @@ int ldap_mods_add(struct ldap_mods *m, int op, const char *attr, const char *con
     return 0;
 }
 
-int ldap_mods_add1(struct ldap_mods *m, int op, const char *attr, const char *value)
+int dir_mods_add1(struct dir_mods *m, int op, const char *attr, const char *value)
 {
     const char *v[1] = {value};
-    return ldap_mods_add(m, op, attr, v, value ? 1 : 0);
+    return dir_mods_add(m, op, attr, v, value ? 1 : 0);
 }
 
-size_t ldap_mods_count(const struct ldap_mods *m)
+size_t dir_mods_count(const struct dir_mods *m)
 {
     return m ? m->n : 0;
 }
 
-LDAPMod **ldap_mods_array(const struct ldap_mods *m)
+LDAPMod **dir_mods_array(const struct dir_mods *m)
 {
     return m ? m->mods : NULL;
 }
@@ -122,7 +121,7 @@ static bool is_value_delete(const LDAPMod *mod)
     return (mod->mod_op & ~LDAP_MOD_BVALUES) == LDAP_MOD_DELETE && n_values(mod) > 0;
 }
 
-LDAPMod **ldap_mods_array_permissive(const struct ldap_mods *m)
+LDAPMod **dir_mods_array_permissive(const struct dir_mods *m)
 {
     if (!m)
         return NULL;
@@ -145,7 +144,7 @@ LDAPMod **ldap_mods_array_permissive(const struct ldap_mods *m)
     return out;
 }
 
-void ldap_mods_destroy(struct ldap_mods *m)
+void dir_mods_destroy(struct dir_mods *m)
 {
     if (!m)
         return;

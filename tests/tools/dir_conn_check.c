@@ -1,9 +1,9 @@
 /*
- * ldap_conn_check: drives common/ldap_conn against a real slapd for
+ * dir_conn_check: drives common/dir_conn against a real slapd for
  * tests/integration/test_ldap_conn.sh and test_ldap_tls.sh. Each command checks its outcomes
  * and prints "FAIL: ..." lines (exit 1) or "ok ..." (exit 0); rates are printed, never checked.
  *
- *   ldap_conn_check -c CFG [connection options] COMMAND [ARGS]
+ *   dir_conn_check -c CFG [connection options] COMMAND [ARGS]
  *     --uri URI --bind-dn DN ("" = SASL EXTERNAL on ldapi://) --password-file F --ca-file F
  *     --starttls 0|1 --result-timeout MS --window N --page-size N
  *   open                                   connect, bind, read the base entry
@@ -26,7 +26,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "ldap_conn.h"
+#include "dir_conn.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -66,7 +66,7 @@ struct token {
     size_t i;
 };
 
-static void on_result(const struct ldap_result_info *r, void *opaque)
+static void on_result(const struct dir_result *r, void *opaque)
 {
     struct token *t = opaque;
     struct slot *s = &t->b->s[t->i];
@@ -75,11 +75,11 @@ static void on_result(const struct ldap_result_info *r, void *opaque)
     s->conn_lost = r->conn_lost;
     s->counter = r->counter;
     snprintf(s->message, sizeof(s->message), "%s", r->message);
-    const struct ldap_entry_info *e = r->post_read ? r->post_read : r->pre_read;
+    const struct dir_entry *e = r->post_read ? r->post_read : r->pre_read;
     if (e && t->b->read_attr) {
-        const char *v = ldap_entry_value(e, t->b->read_attr);
+        const char *v = dir_entry_value(e, t->b->read_attr);
         snprintf(s->read_value, sizeof(s->read_value), "%s", v ? v : "");
-        s->read_n = ldap_entry_count(e, t->b->read_attr);
+        s->read_n = dir_entry_count(e, t->b->read_attr);
     }
 }
 
@@ -122,9 +122,9 @@ static struct one one_new(const char *read_attr)
     return o;
 }
 
-static int one_wait(struct ldap_conn *c, struct one *o)
+static int one_wait(struct dir_conn *c, struct one *o)
 {
-    ldap_conn_drain(c);
+    dir_conn_drain(c);
     CHECK(o->b->s[0].calls == 1, "callback called %d times", o->b->s[0].calls);
     return o->b->s[0].rc;
 }
@@ -148,13 +148,13 @@ struct collect {
     int done;
 };
 
-static void on_entry(const struct ldap_entry_info *e, void *opaque)
+static void on_entry(const struct dir_entry *e, void *opaque)
 {
     struct collect *col = opaque;
     col->entries++;
     snprintf(col->last_dn, sizeof(col->last_dn), "%s", e->dn);
-    const char *uid = ldap_entry_value(e, "uid");
-    const char *rid = ldap_entry_value(e, "ucsschoolRecordUID");
+    const char *uid = dir_entry_value(e, "uid");
+    const char *rid = dir_entry_value(e, "ucsschoolRecordUID");
     int i;
     char want[32];
     if (col->seen && uid && sscanf(uid, "lct-%d", &i) == 1 && i >= 0 &&
@@ -167,7 +167,7 @@ static void on_entry(const struct ldap_entry_info *e, void *opaque)
     }
 }
 
-static void on_search_done(const struct ldap_result_info *r, void *opaque)
+static void on_search_done(const struct dir_result *r, void *opaque)
 {
     struct collect *col = opaque;
     col->rc = r->rc;
@@ -175,16 +175,16 @@ static void on_search_done(const struct ldap_result_info *r, void *opaque)
     CHECK(r->entries == col->entries, "r->entries %zu, entry_cb saw %zu", r->entries, col->entries);
 }
 
-static int search(struct ldap_conn *c, const char *base, int scope, const char *filter,
+static int search(struct dir_conn *c, const char *base, int scope, const char *filter,
                   struct collect *col)
 {
-    ldap_conn_search(c, base, scope, filter, NULL, on_entry, on_search_done, col);
-    ldap_conn_drain(c);
+    dir_conn_search(c, base, scope, filter, NULL, on_entry, on_search_done, col);
+    dir_conn_drain(c);
     CHECK(col->done == 1, "search done_cb called %d times", col->done);
     return col->rc;
 }
 
-static int exists(struct ldap_conn *c, const char *dn)
+static int exists(struct dir_conn *c, const char *dn)
 {
     struct collect col = {0};
     int rc = search(c, dn, LDAP_SCOPE_BASE, "(objectClass=*)", &col);
@@ -193,40 +193,40 @@ static int exists(struct ldap_conn *c, const char *dn)
 
 /* ------------------------------------------------------------------------------------------ */
 
-static struct ldap_mods *user_mods(const char *uid, int i)
+static struct dir_mods *user_mods(const char *uid, int i)
 {
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *oc[] = {"inetOrgPerson", "shadowAccount", "ucsschoolStudent"};
     char rid[32];
     snprintf(rid, sizeof(rid), "rid-%d", i);
-    ldap_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 3);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "uid", uid);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "cn", uid);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "sn", "Müller, Hans+Co");
-    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSourceUID", "lct");
-    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRecordUID", rid);
+    dir_mods_add(m, LDAP_MOD_ADD, "objectClass", oc, 3);
+    dir_mods_add1(m, LDAP_MOD_ADD, "uid", uid);
+    dir_mods_add1(m, LDAP_MOD_ADD, "cn", uid);
+    dir_mods_add1(m, LDAP_MOD_ADD, "sn", "Müller, Hans+Co");
+    dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSourceUID", "lct");
+    dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolRecordUID", rid);
     return m;
 }
 
 static char *user_dn(const char *parent, const char *uid)
 {
-    char *v = ldap_escape_dn_value(uid);
+    char *v = dir_escape_dn_value(uid);
     char *dn = xasprintf("uid=%s,%s", v, parent);
     free(v);
     return dn;
 }
 
-static int cmd_open(struct ldap_conn *c, const struct config *cfg)
+static int cmd_open(struct dir_conn *c, const struct config *cfg)
 {
     struct collect col = {0};
     int rc = search(c, cfg->ldap.base, LDAP_SCOPE_BASE, "(objectClass=*)", &col);
     CHECK(rc == LDAP_SUCCESS && col.entries == 1, "base search rc %d entries %zu", rc, col.entries);
-    CHECK(ldap_dn_equal(col.last_dn, cfg->ldap.base), "base DN %s", col.last_dn);
-    printf("ok open %s\n", ldap_conn_uri(c));
+    CHECK(dir_dn_equal(col.last_dn, cfg->ldap.base), "base DN %s", col.last_dn);
+    printf("ok open %s\n", dir_conn_uri(c));
     return 0;
 }
 
-static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
+static int cmd_bulk(struct dir_conn *c, const char *parent, int n)
 {
     struct book *b = book_new((size_t)n);
     struct token *t = tokens_new(b);
@@ -235,14 +235,14 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
         char uid[32];
         snprintf(uid, sizeof(uid), "lct-%05d", i);
         char *dn = user_dn(parent, uid);
-        struct ldap_mods *m = user_mods(uid, i);
-        ldap_conn_add(c, dn, m, on_result, &t[i]);
-        ldap_mods_destroy(m); /* right away: the request is encoded */
+        struct dir_mods *m = user_mods(uid, i);
+        dir_conn_add(c, dn, m, on_result, &t[i]);
+        dir_mods_destroy(m); /* right away: the request is encoded */
         free(dn);
-        CHECK(ldap_conn_outstanding(c) <= ldap_conn_window(c), "outstanding %d > window",
-              ldap_conn_outstanding(c));
+        CHECK(dir_conn_outstanding(c) <= dir_conn_window(c), "outstanding %d > window",
+              dir_conn_outstanding(c));
     }
-    ldap_conn_drain(c);
+    dir_conn_drain(c);
     double t_add = clock_mono_s() - t0;
     for (int i = 0; i < n; i++)
         CHECK(b->s[i].calls == 1 && b->s[i].rc == 0, "add %d: calls %d rc %d %s", i, b->s[i].calls,
@@ -266,13 +266,13 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
         char uid[32];
         snprintf(uid, sizeof(uid), "lct-%05d", i);
         char *dn = user_dn(parent, uid);
-        struct ldap_mods *m = ldap_mods_new();
-        ldap_mods_add1(m, LDAP_MOD_REPLACE, "description", "bulk modified");
-        ldap_conn_modify(c, dn, m, 0, NULL, on_result, &t[i]);
-        ldap_mods_destroy(m);
+        struct dir_mods *m = dir_mods_new();
+        dir_mods_add1(m, LDAP_MOD_REPLACE, "description", "bulk modified");
+        dir_conn_modify(c, dn, m, 0, NULL, on_result, &t[i]);
+        dir_mods_destroy(m);
         free(dn);
     }
-    ldap_conn_drain(c);
+    dir_conn_drain(c);
     double t_mod = clock_mono_s() - t0;
     for (int i = 0; i < n; i++)
         CHECK(b->s[i].calls == 1 && b->s[i].rc == 0, "modify %d: rc %d", i, b->s[i].rc);
@@ -280,32 +280,32 @@ static int cmd_bulk(struct ldap_conn *c, const char *parent, int n)
     rc = search(c, parent, LDAP_SCOPE_ONELEVEL, "(description=bulk modified)", &mod);
     CHECK(rc == 0 && mod.entries == (size_t)n, "modified entries %zu", mod.entries);
 
-    struct ldap_conn_stats st;
-    ldap_conn_get_stats(c, &st);
-    CHECK(st.op[LDAP_CONN_OP_ADD].count == (uint64_t)n, "stats adds %llu",
-          (unsigned long long)st.op[LDAP_CONN_OP_ADD].count);
-    CHECK(st.outstanding_max <= (uint64_t)ldap_conn_window(c), "outstanding_max %llu",
+    struct dir_conn_stats st;
+    dir_conn_get_stats(c, &st);
+    CHECK(st.op[DIR_CONN_OP_ADD].count == (uint64_t)n, "stats adds %llu",
+          (unsigned long long)st.op[DIR_CONN_OP_ADD].count);
+    CHECK(st.outstanding_max <= (uint64_t)dir_conn_window(c), "outstanding_max %llu",
           (unsigned long long)st.outstanding_max);
     printf("rate window=%d add=%.0f/s modify=%.0f/s search=%.0f entries/s "
            "add_latency_avg=%.2fms add_latency_max=%.2fms\n",
-           ldap_conn_window(c), n / t_add, n / t_mod, n / t_search,
-           st.op[LDAP_CONN_OP_ADD].sum_us / 1000.0 / (double)n,
-           st.op[LDAP_CONN_OP_ADD].max_us / 1000.0);
+           dir_conn_window(c), n / t_add, n / t_mod, n / t_search,
+           st.op[DIR_CONN_OP_ADD].sum_us / 1000.0 / (double)n,
+           st.op[DIR_CONN_OP_ADD].max_us / 1000.0);
     book_free(b, t);
     printf("ok bulk %d\n", n);
     return 0;
 }
 
 /* Adds (or deletes) one value of ucsschoolSchool with the given flags; returns rc. */
-static int school_change(struct ldap_conn *c, const char *dn, int op, const char *value,
+static int school_change(struct dir_conn *c, const char *dn, int op, const char *value,
                          unsigned flags, struct slot *out)
 {
     struct one o = one_new("ucsschoolSchool");
-    struct ldap_mods *m = ldap_mods_new();
-    ldap_mods_add1(m, op, "ucsschoolSchool", value);
+    struct dir_mods *m = dir_mods_new();
+    dir_mods_add1(m, op, "ucsschoolSchool", value);
     const char *const attrs[] = {"ucsschoolSchool", NULL};
-    ldap_conn_modify(c, dn, m, flags, attrs, on_result, o.t);
-    ldap_mods_destroy(m);
+    dir_conn_modify(c, dn, m, flags, attrs, on_result, o.t);
+    dir_mods_destroy(m);
     int rc = one_wait(c, &o);
     if (out)
         *out = o.b->s[0];
@@ -313,41 +313,41 @@ static int school_change(struct ldap_conn *c, const char *dn, int op, const char
     return rc;
 }
 
-static int cmd_permissive(struct ldap_conn *c, const char *dn)
+static int cmd_permissive(struct dir_conn *c, const char *dn)
 {
     struct slot s;
     CHECK(school_change(c, dn, LDAP_MOD_ADD, "Gym1", 0, NULL) == 0, "first add of a value");
     int rc = school_change(c, dn, LDAP_MOD_ADD, "Gym1", 0, &s);
     CHECK(rc == LDAP_TYPE_OR_VALUE_EXISTS, "adding an existing value without the control: %d", rc);
     CHECK(*s.message, "the server's message is passed on");
-    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym1", LDAP_CONN_PERMISSIVE, NULL);
+    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym1", DIR_CONN_PERMISSIVE, NULL);
     CHECK(rc == 0, "adding an existing value, permissive: %d", rc);
     rc = school_change(c, dn, LDAP_MOD_DELETE, "Nowhere", 0, NULL);
     CHECK(rc == LDAP_NO_SUCH_ATTRIBUTE, "deleting a missing value: %d", rc);
-    rc = school_change(c, dn, LDAP_MOD_DELETE, "Nowhere", LDAP_CONN_PERMISSIVE, NULL);
+    rc = school_change(c, dn, LDAP_MOD_DELETE, "Nowhere", DIR_CONN_PERMISSIVE, NULL);
     CHECK(rc == 0, "deleting a missing value, permissive: %d", rc);
 
-    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym2", LDAP_CONN_PERMISSIVE | LDAP_CONN_PREREAD, &s);
+    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym2", DIR_CONN_PERMISSIVE | DIR_CONN_PREREAD, &s);
     CHECK(rc == 0 && s.read_n == 1 && strcmp(s.read_value, "Gym1") == 0,
           "pre-read: rc %d n %zu first %s", rc, s.read_n, s.read_value);
-    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym3", LDAP_CONN_POSTREAD, &s);
+    rc = school_change(c, dn, LDAP_MOD_ADD, "Gym3", DIR_CONN_POSTREAD, &s);
     CHECK(rc == 0 && s.read_n == 3, "post-read: rc %d n %zu", rc, s.read_n);
     char *missing = xasprintf("uid=lct-nobody,%s", strchr(dn, ',') + 1);
-    rc = school_change(c, missing, LDAP_MOD_ADD, "X", LDAP_CONN_PERMISSIVE, &s);
+    rc = school_change(c, missing, LDAP_MOD_ADD, "X", DIR_CONN_PERMISSIVE, &s);
     CHECK(rc == LDAP_NO_SUCH_OBJECT, "modify of a missing entry: %d", rc);
     free(missing);
 
     /* Several values, present and missing in any order, with other changes in the same modify:
      * all or nothing, and with the control, all. */
     struct one o = one_new("ucsschoolSchool");
-    struct ldap_mods *m = ldap_mods_new();
+    struct dir_mods *m = dir_mods_new();
     const char *del[] = {"Gym2", "Nowhere", "Gym3", "Elsewhere"};
-    ldap_mods_add(m, LDAP_MOD_DELETE, "ucsschoolSchool", del, 4);
-    ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSchool", "Gym1");
-    ldap_mods_add1(m, LDAP_MOD_DELETE, "mail", "nobody@example.org");
-    ldap_mods_add1(m, LDAP_MOD_REPLACE, "description", "permissive batch");
-    ldap_conn_modify(c, dn, m, LDAP_CONN_PERMISSIVE | LDAP_CONN_POSTREAD, NULL, on_result, o.t);
-    ldap_mods_destroy(m);
+    dir_mods_add(m, LDAP_MOD_DELETE, "ucsschoolSchool", del, 4);
+    dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolSchool", "Gym1");
+    dir_mods_add1(m, LDAP_MOD_DELETE, "mail", "nobody@example.org");
+    dir_mods_add1(m, LDAP_MOD_REPLACE, "description", "permissive batch");
+    dir_conn_modify(c, dn, m, DIR_CONN_PERMISSIVE | DIR_CONN_POSTREAD, NULL, on_result, o.t);
+    dir_mods_destroy(m);
     rc = one_wait(c, &o);
     s = o.b->s[0];
     CHECK(rc == 0 && s.read_n == 1 && strcmp(s.read_value, "Gym1") == 0,
@@ -357,10 +357,10 @@ static int cmd_permissive(struct ldap_conn *c, const char *dn)
 
     /* A single-valued attribute: deleting a value it does not hold keeps the one it has. */
     o = one_new("ucsschoolRecordUID");
-    m = ldap_mods_new();
-    ldap_mods_add1(m, LDAP_MOD_DELETE, "ucsschoolRecordUID", "not-this-one");
-    ldap_conn_modify(c, dn, m, LDAP_CONN_PERMISSIVE | LDAP_CONN_POSTREAD, NULL, on_result, o.t);
-    ldap_mods_destroy(m);
+    m = dir_mods_new();
+    dir_mods_add1(m, LDAP_MOD_DELETE, "ucsschoolRecordUID", "not-this-one");
+    dir_conn_modify(c, dn, m, DIR_CONN_PERMISSIVE | DIR_CONN_POSTREAD, NULL, on_result, o.t);
+    dir_mods_destroy(m);
     rc = one_wait(c, &o);
     s = o.b->s[0];
     CHECK(rc == 0 && s.read_n == 1 && strncmp(s.read_value, "rid-", 4) == 0,
@@ -370,7 +370,7 @@ static int cmd_permissive(struct ldap_conn *c, const char *dn)
     return 0;
 }
 
-static int cmd_unique(struct ldap_conn *c, const char *parent, const char *taken)
+static int cmd_unique(struct dir_conn *c, const char *parent, const char *taken)
 {
     enum { N = 50, DUP = 25 };
     struct book *b = book_new(N);
@@ -382,12 +382,12 @@ static int cmd_unique(struct ldap_conn *c, const char *parent, const char *taken
         else
             snprintf(uid, sizeof(uid), "luq-%d", i);
         char *dn = user_dn(parent, uid);
-        struct ldap_mods *m = user_mods(uid, 100000 + i);
-        ldap_conn_add(c, dn, m, on_result, &t[i]);
-        ldap_mods_destroy(m);
+        struct dir_mods *m = user_mods(uid, 100000 + i);
+        dir_conn_add(c, dn, m, on_result, &t[i]);
+        dir_mods_destroy(m);
         free(dn);
     }
-    ldap_conn_drain(c);
+    dir_conn_drain(c);
     for (int i = 0; i < N; i++) {
         CHECK(b->s[i].calls == 1, "op %d: %d calls", i, b->s[i].calls);
         if (i == DUP)
@@ -403,38 +403,38 @@ static int cmd_unique(struct ldap_conn *c, const char *parent, const char *taken
 
 /* counter_take on a missing counter from a callback chain: 32 -> add (value 2) -> take. */
 struct chain {
-    struct ldap_conn *c;
+    struct dir_conn *c;
     const char *dn;
     int step;
     int rc32;
     long long taken;
 };
 
-static void chain_cb(const struct ldap_result_info *r, void *opaque)
+static void chain_cb(const struct dir_result *r, void *opaque)
 {
     struct chain *ch = opaque;
     ch->step++;
-    if (r->op == LDAP_CONN_OP_COUNTER && r->rc == LDAP_NO_SUCH_OBJECT) {
+    if (r->op == DIR_CONN_OP_COUNTER && r->rc == LDAP_NO_SUCH_OBJECT) {
         ch->rc32 = 1;
-        struct ldap_mods *m = ldap_mods_new();
-        ldap_mods_add1(m, LDAP_MOD_ADD, "objectClass", "ucsschoolUsername");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "cn", "lct-counter");
-        ldap_mods_add1(m, LDAP_MOD_ADD, "ucsschoolUsernameNextNumber", "2");
-        ldap_conn_add(ch->c, ch->dn, m, chain_cb, ch); /* submitting from a callback */
-        ldap_mods_destroy(m);
-    } else if (r->op == LDAP_CONN_OP_ADD && r->rc == 0) {
-        ldap_conn_counter_take(ch->c, ch->dn, "ucsschoolUsernameNextNumber", chain_cb, ch);
-    } else if (r->op == LDAP_CONN_OP_COUNTER && r->rc == 0) {
+        struct dir_mods *m = dir_mods_new();
+        dir_mods_add1(m, LDAP_MOD_ADD, "objectClass", "ucsschoolUsername");
+        dir_mods_add1(m, LDAP_MOD_ADD, "cn", "lct-counter");
+        dir_mods_add1(m, LDAP_MOD_ADD, "ucsschoolUsernameNextNumber", "2");
+        dir_conn_add(ch->c, ch->dn, m, chain_cb, ch); /* submitting from a callback */
+        dir_mods_destroy(m);
+    } else if (r->op == DIR_CONN_OP_ADD && r->rc == 0) {
+        dir_conn_counter_take(ch->c, ch->dn, "ucsschoolUsernameNextNumber", chain_cb, ch);
+    } else if (r->op == DIR_CONN_OP_COUNTER && r->rc == 0) {
         ch->taken = r->counter;
     }
 }
 
-static int cmd_counter(struct ldap_conn *c, struct ldap_conn *c2, const char *dn)
+static int cmd_counter(struct dir_conn *c, struct dir_conn *c2, const char *dn)
 {
     const char *attr = "ucsschoolUsernameNextNumber";
     struct chain ch = {c, dn, 0, 0, -1};
-    ldap_conn_counter_take(c, dn, attr, chain_cb, &ch);
-    ldap_conn_drain(c);
+    dir_conn_counter_take(c, dn, attr, chain_cb, &ch);
+    dir_conn_drain(c);
     CHECK(ch.rc32 && ch.step == 3 && ch.taken == 2, "chain: 32 seen %d, steps %d, taken %lld",
           ch.rc32, ch.step, ch.taken);
 
@@ -443,9 +443,9 @@ static int cmd_counter(struct ldap_conn *c, struct ldap_conn *c2, const char *dn
     struct book *b = book_new(N);
     struct token *t = tokens_new(b);
     for (int i = 0; i < N; i++)
-        ldap_conn_counter_take(i % 2 ? c2 : c, dn, attr, on_result, &t[i]);
-    ldap_conn_drain(c);
-    ldap_conn_drain(c2);
+        dir_conn_counter_take(i % 2 ? c2 : c, dn, attr, on_result, &t[i]);
+    dir_conn_drain(c);
+    dir_conn_drain(c2);
     int seen[N] = {0};
     for (int i = 0; i < N; i++) {
         CHECK(b->s[i].calls == 1 && b->s[i].rc == 0, "take %d: rc %d %s", i, b->s[i].rc,
@@ -460,12 +460,12 @@ static int cmd_counter(struct ldap_conn *c, struct ldap_conn *c2, const char *dn
     book_free(b, t);
 
     struct one o = one_new(attr);
-    ldap_conn_counter_take(c, dn, attr, on_result, o.t);
+    dir_conn_counter_take(c, dn, attr, on_result, o.t);
     one_wait(c, &o);
     CHECK(o.b->s[0].rc == 0 && o.b->s[0].counter == 3 + N, "next take %lld", o.b->s[0].counter);
     one_free(&o);
     o = one_new(NULL);
-    ldap_conn_counter_take(c, dn, "description", on_result, o.t);
+    dir_conn_counter_take(c, dn, "description", on_result, o.t);
     int rc = one_wait(c, &o);
     CHECK(rc != 0, "take of a missing attribute must fail: %d", rc);
     one_free(&o);
@@ -473,7 +473,7 @@ static int cmd_counter(struct ldap_conn *c, struct ldap_conn *c2, const char *dn
     return 0;
 }
 
-static int cmd_rename(struct ldap_conn *c, const char *dn, const char *newparent)
+static int cmd_rename(struct dir_conn *c, const char *dn, const char *newparent)
 {
     if (!strchr(dn, ',')) {
         CHECK(0, "DN %s has no parent", dn);
@@ -482,7 +482,7 @@ static int cmd_rename(struct ldap_conn *c, const char *dn, const char *newparent
     char *oldrdn = xstrndup(dn, (size_t)(strchr(dn, ',') - dn));
     char *oldparent = xstrdup(strchr(dn, ',') + 1);
     struct one o = one_new(NULL);
-    ldap_conn_rename(c, dn, oldrdn, newparent, 1, on_result, o.t);
+    dir_conn_rename(c, dn, oldrdn, newparent, 1, on_result, o.t);
     CHECK(one_wait(c, &o) == 0, "move: %s", o.b->s[0].message);
     one_free(&o);
     char *moved = xasprintf("%s,%s", oldrdn, newparent);
@@ -490,28 +490,28 @@ static int cmd_rename(struct ldap_conn *c, const char *dn, const char *newparent
 
     /* A new RDN full of special characters, found again by a filter on the raw value. */
     const char *raw = "Müller, Hans+Co <5a>; \"x\" \\ y=z #";
-    char *esc = ldap_escape_dn_value(raw), *newrdn = xasprintf("cn=%s", esc);
+    char *esc = dir_escape_dn_value(raw), *newrdn = xasprintf("cn=%s", esc);
     o = one_new(NULL);
-    ldap_conn_rename(c, moved, newrdn, NULL, 0, on_result, o.t);
+    dir_conn_rename(c, moved, newrdn, NULL, 0, on_result, o.t);
     CHECK(one_wait(c, &o) == 0, "rename to %s: %s", newrdn, o.b->s[0].message);
     one_free(&o);
-    char *fval = ldap_escape_filter_value(raw), *filter = xasprintf("(cn=%s)", fval);
+    char *fval = dir_escape_filter_value(raw), *filter = xasprintf("(cn=%s)", fval);
     struct collect col = {0};
     int rc = search(c, newparent, LDAP_SCOPE_ONELEVEL, filter, &col);
     char *want = xasprintf("%s,%s", newrdn, newparent);
     CHECK(rc == 0 && col.entries == 1, "found by (cn=...): rc %d entries %zu", rc, col.entries);
-    CHECK(ldap_dn_equal(col.last_dn, want), "server DN %s equals %s", col.last_dn, want);
+    CHECK(dir_dn_equal(col.last_dn, want), "server DN %s equals %s", col.last_dn, want);
     printf("ok rename: server wrote %s\n", col.last_dn);
 
     /* And back, by the DN the server returned, with the old RDN. */
     o = one_new(NULL);
-    ldap_conn_rename(c, col.last_dn, oldrdn, oldparent, 1, on_result, o.t);
+    dir_conn_rename(c, col.last_dn, oldrdn, oldparent, 1, on_result, o.t);
     CHECK(one_wait(c, &o) == 0, "move back: %s", o.b->s[0].message);
     one_free(&o);
     CHECK(exists(c, dn), "entry back at %s", dn);
     o = one_new(NULL);
     char *missing = xasprintf("uid=lct-nobody,%s", oldparent);
-    ldap_conn_rename(c, missing, "uid=x", NULL, 1, on_result, o.t);
+    dir_conn_rename(c, missing, "uid=x", NULL, 1, on_result, o.t);
     CHECK(one_wait(c, &o) == LDAP_NO_SUCH_OBJECT, "rename of a missing entry: %d", o.b->s[0].rc);
     free(missing);
     one_free(&o);
@@ -520,20 +520,20 @@ static int cmd_rename(struct ldap_conn *c, const char *dn, const char *newparent
     return 0;
 }
 
-static int cmd_delete(struct ldap_conn *c, const char *dn)
+static int cmd_delete(struct dir_conn *c, const char *dn)
 {
     struct one o = one_new(NULL);
-    ldap_conn_delete(c, dn, on_result, o.t);
+    dir_conn_delete(c, dn, on_result, o.t);
     CHECK(one_wait(c, &o) == 0, "delete: %s", o.b->s[0].message);
     one_free(&o);
     CHECK(!exists(c, dn), "entry gone");
     o = one_new(NULL);
-    ldap_conn_delete(c, dn, on_result, o.t);
+    dir_conn_delete(c, dn, on_result, o.t);
     CHECK(one_wait(c, &o) == LDAP_NO_SUCH_OBJECT, "delete again: %d", o.b->s[0].rc);
     one_free(&o);
     const char *parent = strchr(dn, ',') + 1;
     o = one_new(NULL);
-    ldap_conn_delete(c, parent, on_result, o.t);
+    dir_conn_delete(c, parent, on_result, o.t);
     CHECK(one_wait(c, &o) == LDAP_NOT_ALLOWED_ON_NONLEAF, "delete of a non-leaf: %d", o.b->s[0].rc);
     one_free(&o);
     printf("ok delete\n");
@@ -541,12 +541,12 @@ static int cmd_delete(struct ldap_conn *c, const char *dn)
 }
 
 /* Reconnects, retrying while the test restarts slapd; bounded: attempts, 200 ms apart. */
-static int reconnect_retry(struct ldap_conn *c, int attempts)
+static int reconnect_retry(struct dir_conn *c, int attempts)
 {
     char err[1024];
     int rc = -1;
     for (int i = 0; i < attempts; i++) {
-        rc = ldap_conn_reconnect(c, err, sizeof(err));
+        rc = dir_conn_reconnect(c, err, sizeof(err));
         if (rc == LDAP_SUCCESS)
             return 0;
         usleep(200000);
@@ -558,7 +558,7 @@ static int reconnect_retry(struct ldap_conn *c, int attempts)
 
 /* Submits n modifies, stopping or killing slapd once the window is full; returns the time of
  * the signal. Operations refused at submit are marked with calls += 100. */
-static double down_submit(struct ldap_conn *c, const char *parent, struct book *b, struct token *t,
+static double down_submit(struct dir_conn *c, const char *parent, struct book *b, struct token *t,
                           int pid, bool stop, double *t_lost)
 {
     double t_kill = 0;
@@ -566,10 +566,10 @@ static double down_submit(struct ldap_conn *c, const char *parent, struct book *
         char uid[32];
         snprintf(uid, sizeof(uid), "lct-%05d", 1000 + i); /* clear of what other commands touch */
         char *dn = user_dn(parent, uid);
-        struct ldap_mods *m = ldap_mods_new();
-        ldap_mods_add1(m, LDAP_MOD_REPLACE, "description", "before the loss");
-        int rc = ldap_conn_modify(c, dn, m, LDAP_CONN_PERMISSIVE, NULL, on_result, &t[i]);
-        ldap_mods_destroy(m);
+        struct dir_mods *m = dir_mods_new();
+        dir_mods_add1(m, LDAP_MOD_REPLACE, "description", "before the loss");
+        int rc = dir_conn_modify(c, dn, m, DIR_CONN_PERMISSIVE, NULL, on_result, &t[i]);
+        dir_mods_destroy(m);
         free(dn);
         if (rc != LDAP_SUCCESS) {
             if (!*t_lost)
@@ -579,7 +579,7 @@ static double down_submit(struct ldap_conn *c, const char *parent, struct book *
                   rc, b->s[i].rc);
             b->s[i].calls += 100;
         }
-        if (i == 2 * ldap_conn_window(c)) {
+        if (i == 2 * dir_conn_window(c)) {
             t_kill = clock_mono_s();
             CHECK(kill(pid, stop ? SIGSTOP : SIGKILL) == 0, "kill %d: %s", pid, strerror(errno));
         }
@@ -588,7 +588,7 @@ static double down_submit(struct ldap_conn *c, const char *parent, struct book *
 }
 
 /* Every operation completed exactly once: ok, lost in flight (rc expect), or refused. */
-static void down_classify(struct ldap_conn *c, struct book *b, int expect, int *ok, int *lost,
+static void down_classify(struct dir_conn *c, struct book *b, int expect, int *ok, int *lost,
                           int *refused)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -607,13 +607,13 @@ static void down_classify(struct ldap_conn *c, struct book *b, int expect, int *
         else
             CHECK(0, "op %zu: rc %d conn_lost %d (%s)", i, s->rc, s->conn_lost, s->message);
     }
-    int window = ldap_conn_window(c);
+    int window = dir_conn_window(c);
     CHECK(*lost >= 1 && *lost <= window, "lost with rc %d: %d (window %d)", expect, *lost, window);
     CHECK(*ok + *lost + *refused == (int)b->n, "ok %d + lost %d + refused %d != %zu", *ok, *lost,
           *refused, b->n);
 }
 
-static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, const char *how,
+static int cmd_down(struct dir_conn *c, const char *parent, int n, int pid, const char *how,
                     const char *flag)
 {
     bool stop = strcmp(how, "STOP") == 0;
@@ -621,13 +621,13 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
     struct book *b = book_new((size_t)n);
     struct token *t = tokens_new(b);
     double t_lost = 0, t_kill = down_submit(c, parent, b, t, pid, stop, &t_lost);
-    int drc = ldap_conn_drain(c);
+    int drc = dir_conn_drain(c);
     if (!t_lost)
         t_lost = clock_mono_s();
     down_classify(c, b, expect, &ok, &lost, &refused);
-    CHECK(ldap_conn_is_down(c) && drc == expect, "is_down %d, drain rc %d", ldap_conn_is_down(c),
+    CHECK(dir_conn_is_down(c) && drc == expect, "is_down %d, drain rc %d", dir_conn_is_down(c),
           drc);
-    CHECK(ldap_conn_outstanding(c) == 0, "outstanding %d", ldap_conn_outstanding(c));
+    CHECK(dir_conn_outstanding(c) == 0, "outstanding %d", dir_conn_outstanding(c));
     printf("loss %s: %d ok, %d lost (rc %d), %d refused while down; noticed after %.2f s\n", how,
            ok, lost, expect, refused, t_lost - t_kill);
     book_free(b, t);
@@ -635,7 +635,7 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
     if (stop) {
         char err[1024];
         double t0 = clock_mono_s();
-        int rc = ldap_conn_reconnect(c, err, sizeof(err));
+        int rc = dir_conn_reconnect(c, err, sizeof(err));
         CHECK(rc != 0 && clock_mono_s() - t0 < 10,
               "reconnect to a stopped slapd: rc %d after %.1f s", rc, clock_mono_s() - t0);
         printf("reconnect while stopped: rc %d after %.2f s: %s\n", rc, clock_mono_s() - t0, err);
@@ -648,12 +648,12 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
     }
     if (reconnect_retry(c, 150) != 0)
         return 1;
-    CHECK(!ldap_conn_is_down(c), "up after reconnect");
+    CHECK(!dir_conn_is_down(c), "up after reconnect");
     struct collect col = {0};
     int rc = search(c, parent, LDAP_SCOPE_ONELEVEL, "(ucsschoolSourceUID=lct)", &col);
     CHECK(rc == 0 && col.entries > 0, "search after reconnect: rc %d entries %zu", rc, col.entries);
-    struct ldap_conn_stats st;
-    ldap_conn_get_stats(c, &st);
+    struct dir_conn_stats st;
+    dir_conn_get_stats(c, &st);
     CHECK(st.conn_lost >= 1 && st.connects >= 2, "stats: lost %llu connects %llu",
           (unsigned long long)st.conn_lost, (unsigned long long)st.connects);
     printf("ok down %s\n", how);
@@ -662,12 +662,12 @@ static int cmd_down(struct ldap_conn *c, const char *parent, int n, int pid, con
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ldap_conn_check -c CFG [--uri U] [--bind-dn DN] [--password-file F] "
+    fprintf(stderr, "usage: dir_conn_check -c CFG [--uri U] [--bind-dn DN] [--password-file F] "
                     "[--ca-file F] [--starttls 0|1] [--result-timeout MS] [--window N] "
                     "[--page-size N] COMMAND ARGS...\n");
 }
 
-static int run(struct ldap_conn *c, const struct config *cfg, int argc, char **argv)
+static int run(struct dir_conn *c, const struct config *cfg, int argc, char **argv)
 {
     const char *cmd = argv[0];
     if (strcmp(cmd, "open") == 0)
@@ -686,14 +686,14 @@ static int run(struct ldap_conn *c, const struct config *cfg, int argc, char **a
         return cmd_down(c, argv[1], atoi(argv[2]), atoi(argv[3]), argv[4], argv[5]);
     if (strcmp(cmd, "counter") == 0 && argc == 2) {
         char err[1024];
-        struct ldap_conn *c2 = NULL;
-        if (ldap_conn_open(cfg, &c2, err, sizeof(err)) != LDAP_SUCCESS) {
+        struct dir_conn *c2 = NULL;
+        if (dir_conn_open(cfg, &c2, err, sizeof(err)) != LDAP_SUCCESS) {
             printf("FAIL: second connection: %s\n", err);
             return 1;
         }
-        ldap_conn_set_window(c2, ldap_conn_window(c));
+        dir_conn_set_window(c2, dir_conn_window(c));
         int rc = cmd_counter(c, c2, argv[1]);
-        ldap_conn_close(c2);
+        dir_conn_close(c2);
         return rc;
     }
     usage();
@@ -705,7 +705,7 @@ int main(int argc, char **argv)
     const char *cfgpath = NULL;
     struct config cfg = {0};
     int window = 64, page_size = 300, result_ms = 0, i = 1;
-    log_init("ldap_conn_check", "kv", "info");
+    log_init("dir_conn_check", "kv", "info");
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep the order with the log lines on stderr */
     char err[1024];
     /* Options that override the config are applied after loading it. */
@@ -739,7 +739,7 @@ int main(int argc, char **argv)
         return 64;
     }
     if (config_load(&cfg, cfgpath, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "ldap_conn_check: %s\n", err);
+        fprintf(stderr, "dir_conn_check: %s\n", err);
         return 1;
     }
 #define OVERRIDE(field, v)                                                                         \
@@ -752,18 +752,18 @@ int main(int argc, char **argv)
     OVERRIDE(password_file, pwfile)
     OVERRIDE(ca_file, ca)
     cfg.ldap.starttls = cfg.ldap.starttls || starttls;
-    struct ldap_conn *c = NULL;
-    int rc = ldap_conn_open(&cfg, &c, err, sizeof(err));
+    struct dir_conn *c = NULL;
+    int rc = dir_conn_open(&cfg, &c, err, sizeof(err));
     if (rc != LDAP_SUCCESS) {
         printf("open failed: rc=%d: %s\n", rc, err);
         config_free(&cfg);
         return 2;
     }
-    ldap_conn_set_window(c, window);
-    ldap_conn_set_page_size(c, page_size);
-    ldap_conn_set_timeouts(c, 0, result_ms);
+    dir_conn_set_window(c, window);
+    dir_conn_set_page_size(c, page_size);
+    dir_conn_set_timeouts(c, 0, result_ms);
     rc = run(c, &cfg, argc - i, argv + i);
-    ldap_conn_close(c);
+    dir_conn_close(c);
     config_free(&cfg);
     if (rc == 0 && failures)
         rc = 1;

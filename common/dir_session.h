@@ -1,18 +1,18 @@
 /*
- * ldap_session: opens one bound libldap handle as the config says: timeouts, keepalive,
+ * dir_session: opens one bound libldap handle as the config says: timeouts, keepalive,
  * verified TLS (ldaps:// or StartTLS), simple bind from the password file or SASL EXTERNAL.
  *
- * Used by ldap_conn; the returned LDAP handle belongs to the caller (ldap_unbind_ext).
+ * Used by dir_conn; the returned LDAP handle belongs to the caller (ldap_unbind_ext).
  */
-#ifndef SISOPI_LDAP_SESSION_H
-#define SISOPI_LDAP_SESSION_H
+#ifndef SISOPI_DIR_SESSION_H
+#define SISOPI_DIR_SESSION_H
 
 #include <ldap.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-struct ldap_session_params {
+struct dir_session_params {
     const char *uri;
     const char *bind_dn;       /* NULL or "": SASL EXTERNAL, only over ldapi:// */
     const char *password_file; /* first line = password; refused if group/others may read it */
@@ -29,10 +29,10 @@ struct ldap_session_params {
  * (LDAP_LOCAL_ERROR for a password file problem, LDAP_PARAM_ERROR for a missing bind_dn).
  * Logs ldap_connected / ldap_connect_failed (never the password).
  */
-int ldap_session_open(const struct ldap_session_params *p, LDAP **out, char *err, size_t n);
+int dir_session_open(const struct dir_session_params *p, LDAP **out, char *err, size_t n);
 
 /* Unbinds and frees ld (NULL is fine) under a SIGPIPE guard: the server may be gone. */
-void ldap_session_close(LDAP *ld);
+void dir_session_close(LDAP *ld);
 
 /*
  * libldap writes to its socket with write(2): writing to a server that has gone away raises
@@ -41,13 +41,13 @@ void ldap_session_close(LDAP *ld);
  * is discarded, so a lost server surfaces as LDAP_SERVER_DOWN. The process's handlers and
  * dispositions are left alone. Guards nest.
  */
-struct ldap_session_guard {
+struct dir_session_guard {
     sigset_t old;
 };
-void ldap_session_guard_begin(struct ldap_session_guard *g);
-void ldap_session_guard_end(struct ldap_session_guard *g);
+void dir_session_guard_begin(struct dir_session_guard *g);
+void dir_session_guard_end(struct dir_session_guard *g);
 
 /* Applies the timeouts to an open handle. */
-void ldap_session_set_timeouts(LDAP *ld, int network_ms, int result_ms);
+void dir_session_set_timeouts(LDAP *ld, int network_ms, int result_ms);
 
 #endif
