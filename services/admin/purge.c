@@ -13,9 +13,9 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "dir_conn.h"
 #include "import_id.h"
 #include "json_out.h"
-#include "dir_conn.h"
 #include "purge_sweep.h"
 #include "strutil.h"
 

@@ -12,9 +12,9 @@
 #include <strings.h>
 #include <sys/types.h>
 
-#include "strmap.h"
 #include "audit_text.h"
 #include "dir_escape.h"
+#include "strmap.h"
 #include "strutil.h"
 #include "uid_set.h"
 

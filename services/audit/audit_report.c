@@ -10,10 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "strmap.h"
 #include "audit_text.h"
 #include "csv_write.h"
 #include "json_out.h"
+#include "strmap.h"
 #include "strutil.h"
 
 const char *const audit_report_columns[AUDIT_REPORT_N_COLUMNS] = {

@@ -1,7 +1,7 @@
 /*
  * sisopi-audit: read-only answers from the topics (and, for verify, the directory): dump,
  * history, imports, report, verify. This file parses the command line and dispatches; each
- * command is in its own file, its logic in common/audit_*.c.
+ * command is in its own file, its logic in the audit_*.c modules beside it.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -12,8 +12,8 @@
 #include "audit_expect.h"
 #include "audit_text.h"
 #include "cli.h"
-#include "json_out.h"
 #include "dir_conn.h"
+#include "json_out.h"
 #include "person_ldap.h"
 
 struct verify_ctx {

@@ -1,12 +1,12 @@
 /*
- * sisopi-reconciler: applies sisopi.users to the directory (common/reconciler.c).
+ * sisopi-reconciler: applies sisopi.users to the directory (member.c).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
-#include "reconciler.h"
+#include "member.h"
 
 static void usage(FILE *f)
 {
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL, *bootstrap = NULL, *metrics = NULL;
-    struct reconciler_opts o = {.idle_open_seconds = 10};
+    struct member_opts o = {.idle_open_seconds = 10};
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
         return EXIT_FAILED;
     cli_warn_settings(&cfg);
     o.metrics_listen = metrics ? metrics : cfg.metrics.reconciler;
-    int rc = reconciler_run(&cfg, &o);
+    int rc = member_run(&cfg, &o);
     config_free(&cfg);
     return rc;
 }

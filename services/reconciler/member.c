@@ -1,7 +1,7 @@
 /*
- * reconciler: the consumer loop around reconcile_batch().
+ * member: the consumer loop around reconcile_batch().
  */
-#include "reconciler.h"
+#include "member.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -32,7 +32,7 @@ struct part_flags {
     size_t n;
 };
 
-struct reconciler {
+struct member {
     const struct config *cfg;
     struct reconcile_core core;
     rd_kafka_t *rk;
@@ -91,7 +91,7 @@ static void flag_set(struct part_flags *f, int32_t p, bool on)
     f->v[p] = on;
 }
 
-static bool is_assigned(const struct reconciler *r, int32_t p)
+static bool is_assigned(const struct member *r, int32_t p)
 {
     for (size_t i = 0; i < r->n_assigned; i++)
         if (r->assigned[i] == p)
@@ -99,7 +99,7 @@ static bool is_assigned(const struct reconciler *r, int32_t p)
     return false;
 }
 
-static size_t count_unprepared(const struct reconciler *r)
+static size_t count_unprepared(const struct member *r)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->n_assigned; i++)
@@ -108,7 +108,7 @@ static size_t count_unprepared(const struct reconciler *r)
 }
 
 /* The loop is alive; healthy unless the directory is away or retries are going on. */
-static void publish(struct reconciler *r, const char *trouble)
+static void publish(struct member *r, const char *trouble)
 {
     char buf[128];
     size_t waiting = trouble ? 0 : count_unprepared(r);
@@ -124,7 +124,7 @@ static void publish(struct reconciler *r, const char *trouble)
                                strcmp(why, "ok") == 0, why);
 }
 
-static void set_assigned(struct reconciler *r)
+static void set_assigned(struct member *r)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
     free(r->assigned);
@@ -140,7 +140,7 @@ static void set_assigned(struct reconciler *r)
 
 /* Pauses or resumes partitions of sisopi.users and remembers which ones we paused. A
  * partition librdkafka does not know (never assigned) is left as it is. */
-static void set_paused(struct reconciler *r, const int32_t *parts, size_t n, bool pause)
+static void set_paused(struct member *r, const int32_t *parts, size_t n, bool pause)
 {
     if (n == 0)
         return;
@@ -168,7 +168,7 @@ static void set_paused(struct reconciler *r, const int32_t *parts, size_t n, boo
 /* A batch failed: stop fetching everything assigned until it went through. Fetching on
  * would fill memory with messages that cannot be applied before it anyway (they wait for
  * the same directory and broker), and the consumer must keep being polled meanwhile. */
-static void enter_retry(struct reconciler *r)
+static void enter_retry(struct member *r)
 {
     int32_t *p = xcalloc(r->n_assigned + 1, sizeof(int32_t));
     size_t n = 0;
@@ -183,7 +183,7 @@ static void enter_retry(struct reconciler *r)
 /* Resumes what enter_retry (or an assignment during the retry) paused, except partitions
  * whose slice still waits to be prepared. Partitions revoked meanwhile are resumed too, so
  * that they come back unpaused if they are assigned again. */
-static void leave_retry(struct reconciler *r)
+static void leave_retry(struct member *r)
 {
     int32_t *p = xcalloc(r->paused.n + 1, sizeof(int32_t));
     size_t n = 0;
@@ -222,7 +222,7 @@ static size_t drop_from(rd_kafka_message_t **v, size_t *n,
  * offsets: a guessed offset could make a stale slice look current), -1 on a failure of the
  * state store (r->err).
  */
-static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
+static int prepare(struct member *r, const int32_t *parts, size_t n)
 {
     int64_t *committed = xcalloc(n + 1, sizeof(int64_t));
     struct journal_mark *marks = xcalloc(n + 1, sizeof(*marks));
@@ -265,7 +265,7 @@ static int prepare(struct reconciler *r, const int32_t *parts, size_t n)
 
 /* New partitions: make their state slices current before their first message, or keep them
  * paused until that is possible. */
-static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
+static void on_assign(struct member *r, rd_kafka_topic_partition_list_t *parts)
 {
     size_t n = (size_t)parts->cnt;
     if (n == 0)
@@ -284,7 +284,7 @@ static void on_assign(struct reconciler *r, rd_kafka_topic_partition_list_t *par
 
 /* After an assignment: paused while a batch retries or the slice waits to be prepared,
  * else fetching (a partition paused in an earlier assignment would stay paused forever). */
-static void align_paused(struct reconciler *r, const rd_kafka_topic_partition_list_t *parts)
+static void align_paused(struct member *r, const rd_kafka_topic_partition_list_t *parts)
 {
     int32_t *pause = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
     int32_t *resume = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
@@ -308,7 +308,7 @@ static void align_paused(struct reconciler *r, const rd_kafka_topic_partition_li
  * slices stay: if a partition comes back and the last commit is still this member's, nobody
  * else applied anything to it, and whatever anyone wrote without committing is in the
  * journal. */
-static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *parts)
+static void on_revoke(struct member *r, rd_kafka_topic_partition_list_t *parts)
 {
     size_t dropped =
         drop_from(r->batch, &r->n_batch, parts) + drop_from(r->held, &r->n_held, parts);
@@ -330,7 +330,7 @@ static void on_revoke(struct reconciler *r, rd_kafka_topic_partition_list_t *par
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    struct reconciler *r = opaque;
+    struct member *r = opaque;
     char n[16];
     snprintf(n, sizeof(n), "%d", parts->cnt);
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
@@ -350,7 +350,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* Tries again to prepare the assigned partitions that wait for it, with back-off. */
-static void retry_prepare(struct reconciler *r)
+static void retry_prepare(struct member *r)
 {
     if (count_unprepared(r) == 0 || clock_mono_s() < r->prepare_at)
         return;
@@ -394,7 +394,7 @@ static double max_poll_seconds(rd_kafka_t *rk)
     return (double)(ms > 0 ? ms : 300000) / 1000.0;
 }
 
-static rd_kafka_t *make_consumer(struct reconciler *r, char *err, size_t n)
+static rd_kafka_t *make_consumer(struct member *r, char *err, size_t n)
 {
     const struct config *cfg = r->cfg;
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, n);
@@ -433,7 +433,7 @@ static rd_kafka_t *make_consumer(struct reconciler *r, char *err, size_t n)
 /* Commits the offsets after the batch's last message of each partition, synchronously, each
  * with its mark (journal.h): a partition that moves must find exactly what this reconciler
  * applied, and whether the slice that applied it was this one. */
-static void commit_batch(struct reconciler *r)
+static void commit_batch(struct member *r)
 {
     rd_kafka_message_t **msgs = r->batch;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->n_batch);
@@ -464,7 +464,7 @@ static void commit_batch(struct reconciler *r)
 
 /* A fetched message worth keeping: not an error, and of a partition still assigned (one
  * revoked in the very poll that returned it belongs to its next owner). */
-static bool keep_message(struct reconciler *r, rd_kafka_message_t *m)
+static bool keep_message(struct member *r, rd_kafka_message_t *m)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -479,7 +479,7 @@ static bool keep_message(struct reconciler *r, rd_kafka_message_t *m)
     return true;
 }
 
-static void hold(struct reconciler *r, rd_kafka_message_t *m)
+static void hold(struct member *r, rd_kafka_message_t *m)
 {
     if (r->n_held == r->cap_held) {
         r->cap_held = r->cap_held ? 2 * r->cap_held : 64;
@@ -491,7 +491,7 @@ static void hold(struct reconciler *r, rd_kafka_message_t *m)
 /* Fills r->batch with up to batch_limit messages: the held ones of prepared partitions first,
  * then fetched ones; waits up to POLL_MS for the first. Messages of partitions that wait to
  * be prepared are held. */
-static void poll_batch(struct reconciler *r)
+static void poll_batch(struct member *r)
 {
     size_t k = 0;
     r->n_batch = 0;
@@ -517,7 +517,7 @@ static void poll_batch(struct reconciler *r)
 }
 
 /* Caught up: the state has applied every assigned partition up to its end. */
-static bool caught_up(struct reconciler *r)
+static bool caught_up(struct member *r)
 {
     if (r->n_assigned == 0)
         return false;
@@ -544,7 +544,7 @@ static bool caught_up(struct reconciler *r)
  * The paused partitions deliver nothing; a message fetched before the pause took effect is
  * held, never lost. Ends early when a revocation emptied the batch.
  */
-static void wait_serving(struct reconciler *r, int ms, const char *trouble)
+static void wait_serving(struct member *r, int ms, const char *trouble)
 {
     double until = clock_mono_s() + ms / 1000.0;
     while (!stop_requested && !r->rebalance_failed && r->n_batch > 0) {
@@ -565,7 +565,7 @@ static void wait_serving(struct reconciler *r, int ms, const char *trouble)
  * the wait leaves the batch unapplied (on_revoke). Returns the final result; RECONCILE_RETRY
  * only when asked to stop (or a rebalance failed) before it went through.
  */
-static enum reconcile_rc run_batch(struct reconciler *r)
+static enum reconcile_rc run_batch(struct member *r)
 {
     int backoff = 1, attempt = 0;
     double started = clock_mono_s();
@@ -612,7 +612,7 @@ static enum reconcile_rc run_batch(struct reconciler *r)
     return rc;
 }
 
-static void log_summary(struct reconciler *r)
+static void log_summary(struct member *r)
 {
     char m[24], dl[24], un[24], cr[24], mo[24], li[24], rj[24], de[24], ps[24];
     snprintf(m, sizeof(m), "%" PRId64, r->core.messages);
@@ -642,7 +642,7 @@ static void log_summary(struct reconciler *r)
 }
 
 /* See batch_limit. */
-static void adapt_batch_limit(struct reconciler *r)
+static void adapt_batch_limit(struct member *r)
 {
     size_t was = r->batch_limit;
     if (r->attempt_s > r->max_poll_s / 2 && r->n_batch > 1)
@@ -659,7 +659,7 @@ static void adapt_batch_limit(struct reconciler *r)
     }
 }
 
-static int loop(struct reconciler *r, const struct reconciler_opts *o)
+static int loop(struct member *r, const struct member_opts *o)
 {
     double started = clock_mono_s(), idle_since = 0;
     int rc = EXIT_OK;
@@ -722,9 +722,9 @@ static int loop(struct reconciler *r, const struct reconciler_opts *o)
     return rc;
 }
 
-int reconciler_run(const struct config *cfg, const struct reconciler_opts *o)
+int member_run(const struct config *cfg, const struct member_opts *o)
 {
-    struct reconciler r = {.cfg = cfg};
+    struct member r = {.cfg = cfg};
     char err[512];
     int rc = EXIT_FAILED;
     struct sigaction sa = {.sa_handler = on_signal};

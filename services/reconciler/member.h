@@ -1,6 +1,6 @@
 /*
- * reconciler: sisopi-reconciler's life: a consumer-group member (cooperative-sticky) that
- * hands batches of sisopi.users to reconcile.c, keeps the state slices of its partitions
+ * member: sisopi-reconciler's life as a consumer-group member (cooperative-sticky): it
+ * hands batches of sisopi.users to the reconcile core (reconcile.h), keeps the state slices of its partitions
  * current across rebalances, retries with back-off while the directory or the broker is
  * away, and commits Kafka offsets only after the state before them is durable.
  *
@@ -10,20 +10,20 @@
  * paused. A partition whose state slice must be rebuilt while the directory is away stays
  * assigned and paused until the rebuild succeeds. The directory away at start: exit 1.
  */
-#ifndef SISOPI_RECONCILER_H
-#define SISOPI_RECONCILER_H
+#ifndef SISOPI_MEMBER_H
+#define SISOPI_MEMBER_H
 
 #include <stdbool.h>
 
 #include "config.h"
 
-struct reconciler_opts {
+struct member_opts {
     bool until_idle;            /* exit once caught up with every assigned partition */
     int idle_open_seconds;      /* with until_idle: exit even with open imports after this long */
     const char *metrics_listen; /* /metrics and /healthz: "HOST:PORT", "" = off */
 };
 
 /* Runs until SIGTERM/SIGINT (or idle). Returns an exit code (EXIT_OK, EXIT_FAILED). */
-int reconciler_run(const struct config *cfg, const struct reconciler_opts *o);
+int member_run(const struct config *cfg, const struct member_opts *o);
 
 #endif

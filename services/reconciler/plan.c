@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dir_layout.h"
 #include "dir_escape.h"
+#include "dir_layout.h"
 #include "strutil.h"
 
 /* ---- small helpers over the person struct ---- */

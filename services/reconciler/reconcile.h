@@ -2,13 +2,13 @@
  * reconcile: one batch of sisopi.users messages, in order, to directory changes, state and
  * events (DESIGN: "How a partial import becomes directory changes"), and the ownership of a
  * partition's state slice across members and crashes. The Kafka side (consumer group,
- * rebalances, commits) is reconciler.c.
+ * rebalances, commits) is member.c.
  *
  * A batch is all or nothing for the state: LDAP writes run in waves (one change per person in
  * flight); before a wave writes, every person it changes is written to the journal topic with
  * its state before (journal.h), acknowledged; the events of the batch are produced and flushed,
  * and only then the state (persons, import bookkeeping, each partition's next offset) is
- * committed in one LMDB transaction; then reconciler.c commits the offsets with a mark
+ * committed in one LMDB transaction; then member.c commits the offsets with a mark
  * (reconcile_commit_mark) naming the slice and where the journal's uncommitted part begins.
  *
  * Suspects: persons a crash (of this member or another) or a lost connection may have left
@@ -27,9 +27,9 @@
 
 #include "apply.h"
 #include "config.h"
+#include "dir_conn.h"
 #include "event_sink.h"
 #include "journal.h"
-#include "dir_conn.h"
 #include "state_store.h"
 #include "uid_set.h"
 

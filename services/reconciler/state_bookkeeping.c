@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "state_codec.h"
-#include "state_internal.h"
+#include "state_store_int.h"
 
 #define PART_REC_LEN    18
 #define PART_COMPLETE   1u

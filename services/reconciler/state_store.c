@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "state_codec.h"
-#include "state_internal.h"
+#include "state_store_int.h"
 #include "strutil.h"
 
 /* ---- errors ---- */

@@ -1,9 +1,9 @@
 /*
- * state_internal: what state_store.c and state_bookkeeping.c share: the store and transaction
+ * state_store_int: what state_store.c and state_bookkeeping.c share: the store and transaction
  * structs, key building and LMDB helpers. Private to the state store; nothing else includes it.
  */
-#ifndef SISOPI_STATE_INTERNAL_H
-#define SISOPI_STATE_INTERNAL_H
+#ifndef SISOPI_STATE_STORE_INT_H
+#define SISOPI_STATE_STORE_INT_H
 
 #include <lmdb.h>
 #include <stdbool.h>

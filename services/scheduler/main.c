@@ -1,6 +1,6 @@
 /*
  * sisopi-scheduler: sends PurgeDue for accounts whose grace period in limbo is over
- * (common/scheduler.c).
+ * (scheduler.c).
  */
 #include <getopt.h>
 #include <stdio.h>

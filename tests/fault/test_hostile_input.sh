@@ -20,7 +20,7 @@
 #      the same file again changes nothing
 #   5. sisopi-audit report IMPORT_ID --csv: every cell a spreadsheet would run is defused with
 #      a leading ', and the values are otherwise literal; sisopi-audit verify agrees
-# The CSV corpus of refused files is tests/data/bad/ (checked by tests/unit/test_import_reader).
+# The CSV corpus of refused files is tests/data/bad/ (checked by tests/unit/ingest/test_import_reader).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 

@@ -250,6 +250,15 @@ static void test_keep_is_a_plan_of_the_state_itself(void **state)
     person_free(&before);
 }
 
+static void test_purge_date_rounds_up_to_a_second(void **state)
+{
+    (void)state;
+    cfg.import.deletion_grace_seconds = 30;
+    assert_int_equal(plan_purge_date(&cfg, 1700000000000), 1700000030000);
+    assert_int_equal(plan_purge_date(&cfg, 1700000000001), 1700000031000);
+    assert_int_equal(plan_purge_date(&cfg, 1700000000999), 1700000031000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_limbo_role_source_are_never_shortcut),
         cmocka_unit_test(test_rebase_writes_what_the_entry_lacks),
         cmocka_unit_test(test_keep_is_a_plan_of_the_state_itself),
+        cmocka_unit_test(test_purge_date_rounds_up_to_a_second),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

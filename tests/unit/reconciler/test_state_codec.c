@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "state_codec.h"
-#include "strutil.h"
 #include "state_fixtures.h"
+#include "strutil.h"
 
 static char err[512];
 

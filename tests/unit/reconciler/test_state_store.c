@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "state_fixtures.h"
 #include "state_store.h"
 #include "strutil.h"
-#include "state_fixtures.h"
 
 struct fixture {
     char dir[64];

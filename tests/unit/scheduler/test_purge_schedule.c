@@ -1,4 +1,4 @@
-/* Unit tests of purge_schedule (when the scheduler emits PurgeDue) and plan_purge_date. */
+/* Unit tests of purge_schedule (when the scheduler emits PurgeDue). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "plan.h"
 #include "purge_schedule.h"
 
 #define REEMIT 60000
@@ -161,18 +160,6 @@ static void test_sweep_forgets_purged(void **state)
     purge_schedule_free(s);
 }
 
-static void test_purge_date_rounds_up_to_a_second(void **state)
-{
-    (void)state;
-    struct config cfg;
-    config_defaults(&cfg);
-    cfg.import.deletion_grace_seconds = 30;
-    assert_int_equal(plan_purge_date(&cfg, 1700000000000), 1700000030000);
-    assert_int_equal(plan_purge_date(&cfg, 1700000000001), 1700000031000);
-    assert_int_equal(plan_purge_date(&cfg, 1700000000999), 1700000031000);
-    config_free(&cfg);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,7 +168,6 @@ int main(void)
         cmocka_unit_test(test_failed_emit_stays_due),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_sweep_forgets_purged),
-        cmocka_unit_test(test_purge_date_rounds_up_to_a_second),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
