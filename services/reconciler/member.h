@@ -1,7 +1,7 @@
 /*
  * member: sisopi-reconciler's life as a consumer-group member (cooperative-sticky): it
- * hands batches of sisopi.users to the reconcile core (reconcile.h), keeps the state slices of its partitions
- * current across rebalances, retries with back-off while the directory or the broker is
+ * hands batches of sisopi.users to the reconcile core (reconcile.h), keeps the state slices of its
+ * partitions current across rebalances, retries with back-off while the directory or the broker is
  * away, and commits Kafka offsets only after the state before them is durable.
  *
  * During a retry every assigned partition is paused and the consumer is still polled, so an

@@ -1,5 +1,5 @@
 /*
- * reconcile_partitions: who may trust which state slice, what a member reads from the journal
+ * ownership: who may trust which state slice, what a member reads from the journal
  * when it is given a partition, the repair of memberships a rebuild finds wrong, the marks of
  * the offset commits, the suspects, and the lock of the state directory.
  */

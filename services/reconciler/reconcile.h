@@ -33,7 +33,7 @@
 #include "state_store.h"
 #include "uid_set.h"
 
-struct part_journal; /* reconcile_partitions.c: what this member knows of a partition's journal */
+struct part_journal; /* ownership.c: what this member knows of a partition's journal */
 
 struct reconcile_core {
     const struct config *cfg;
