@@ -26,11 +26,13 @@ struct audit_args {
     int n_pos;
 };
 
-int audit_dump(const struct config *cfg, const struct audit_args *a);
-int audit_history(const struct config *cfg, const struct audit_args *a);
-int audit_imports(const struct config *cfg, const struct audit_args *a);
-int audit_report(const struct config *cfg, const struct audit_args *a);
-int audit_verify(const struct config *cfg, const struct audit_args *a);
+/* The commands, one file each (dump.c, ...): exit codes as cli.h and docs/audit.md say. Named
+ * apart from the modules (struct audit_history, audit_imports, audit_report) they drive. */
+int audit_cmd_dump(const struct config *cfg, const struct audit_args *a);
+int audit_cmd_history(const struct config *cfg, const struct audit_args *a);
+int audit_cmd_imports(const struct config *cfg, const struct audit_args *a);
+int audit_cmd_report(const struct config *cfg, const struct audit_args *a);
+int audit_cmd_verify(const struct config *cfg, const struct audit_args *a);
 
 /* Reads the whole topic (topic_read_all) within the --timeout; on failure prints
  * "sisopi-audit: ..." and returns -1, else 0. */

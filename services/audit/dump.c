@@ -69,7 +69,7 @@ static int dump_one(const rd_kafka_message_t *m, void *opaque)
     return 0;
 }
 
-int audit_dump(const struct config *cfg, const struct audit_args *a)
+int audit_cmd_dump(const struct config *cfg, const struct audit_args *a)
 {
     const char *which = a->topic ? a->topic : "users";
     /* A short name or a topic's own name; only the events topic holds Event messages. */

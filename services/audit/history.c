@@ -31,7 +31,7 @@ static void history_one(const rd_kafka_message_t *m, struct users_msg *u, struct
         x->messages++;
 }
 
-int audit_history(const struct config *cfg, const struct audit_args *a)
+int audit_cmd_history(const struct config *cfg, const struct audit_args *a)
 {
     const char *rid = a->pos[0];
     struct history_ctx x = {0};

@@ -98,7 +98,7 @@ static void imports_text(struct audit_import *const *v, size_t n)
     printf("imports: %zu\n", n);
 }
 
-int audit_imports(const struct config *cfg, const struct audit_args *a)
+int audit_cmd_imports(const struct config *cfg, const struct audit_args *a)
 {
     struct audit_imports *agg = audit_imports_new(cfg->kafka.partitions);
     int rc = EXIT_FAILED;

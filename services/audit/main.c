@@ -65,11 +65,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"dump", A_TIMEOUT | A_TOPIC, 0, 0, audit_dump},
-    {"history", A_TIMEOUT | A_JSON, 1, 1, audit_history},
-    {"imports", A_TIMEOUT | A_JSON, 0, 0, audit_imports},
-    {"report", A_TIMEOUT | A_JSON | A_CSV | A_OUTPUT, 1, 1, audit_report},
-    {"verify", A_TIMEOUT | A_JSON, 0, 0, audit_verify},
+    {"dump", A_TIMEOUT | A_TOPIC, 0, 0, audit_cmd_dump},
+    {"history", A_TIMEOUT | A_JSON, 1, 1, audit_cmd_history},
+    {"imports", A_TIMEOUT | A_JSON, 0, 0, audit_cmd_imports},
+    {"report", A_TIMEOUT | A_JSON | A_CSV | A_OUTPUT, 1, 1, audit_cmd_report},
+    {"verify", A_TIMEOUT | A_JSON, 0, 0, audit_cmd_verify},
 };
 
 /* Parses the command's options (argv[0] is the command). Returns 0, or EXIT_USAGE. */

@@ -47,7 +47,7 @@ static int write_csv_file(struct audit_report *r, const char *path)
     return rc;
 }
 
-int audit_report(const struct config *cfg, const struct audit_args *a)
+int audit_cmd_report(const struct config *cfg, const struct audit_args *a)
 {
     const char *import_id = a->pos[0];
     struct audit_report *r = audit_report_new(import_id);

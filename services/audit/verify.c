@@ -128,7 +128,7 @@ static int read_history(struct verify_ctx *c, const struct config *cfg, const st
     return audit_read_decoded(cfg, cfg->kafka.topic_users, a, NULL, history_one, c);
 }
 
-int audit_verify(const struct config *cfg, const struct audit_args *a)
+int audit_cmd_verify(const struct config *cfg, const struct audit_args *a)
 {
     struct verify_ctx c = {.cfg = cfg, .x = audit_expect_new(), .json = a->json};
     struct dir_conn *conn = NULL;
