@@ -16,9 +16,9 @@
 /*
  * Writes the Parsing Canonical Form of s (spec "Parsing Canonical Form for Schemas": fullnames,
  * no doc/aliases/defaults/logicalType/order, fixed key order, no whitespace) to *out, a
- * NUL-terminated string the caller frees with free(). Returns 0, or -1 with errstr filled.
+ * NUL-terminated string the caller frees with free(). Returns 0, or -1 with err filled.
  */
-int avro_canonical_form(avro_schema_t s, char **out, char *errstr, size_t n);
+int avro_canonical_form(avro_schema_t s, char **out, char *err, size_t errlen);
 
 /* CRC-64-AVRO of len bytes: the 64-bit Rabin fingerprint the Avro spec defines. */
 uint64_t avro_fingerprint64(const void *buf, size_t len);

@@ -21,17 +21,17 @@
 /* C3 01 + 8-byte little-endian fingerprint. */
 #define AVRO_CODEC_HEADER_SIZE 10
 
-/* All return 0, or -1 with a one-line reason in errstr; they never abort on input. */
-int users_msg_encode(const struct users_msg *m, void **buf, size_t *len, char *errstr, size_t n);
-int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n);
+/* All return 0, or -1 with a one-line reason in err; they never abort on input. */
+int users_msg_encode(const struct users_msg *m, void **buf, size_t *len, char *err, size_t errlen);
+int users_msg_decode(const void *buf, size_t len, struct users_msg *out, char *err, size_t errlen);
 /* The same through avro-c's generic values only, without users_wire's direct path: for the
  * tests and the fuzz target that prove the two give the same. */
-int users_msg_encode_generic(const struct users_msg *m, void **buf, size_t *len, char *errstr,
-                             size_t n);
-int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out, char *errstr,
-                             size_t n);
-int event_encode(const struct event *e, void **buf, size_t *len, char *errstr, size_t n);
-int event_decode(const void *buf, size_t len, struct event *out, char *errstr, size_t n);
+int users_msg_encode_generic(const struct users_msg *m, void **buf, size_t *len, char *err,
+                             size_t errlen);
+int users_msg_decode_generic(const void *buf, size_t len, struct users_msg *out, char *err,
+                             size_t errlen);
+int event_encode(const struct event *e, void **buf, size_t *len, char *err, size_t errlen);
+int event_decode(const void *buf, size_t len, struct event *out, char *err, size_t errlen);
 
 /* The writer fingerprint of a framed message (for logs and DLQ headers). 0, or -1 if buf does
  * not start with a single-object header. */
@@ -39,7 +39,7 @@ int avro_codec_peek_fingerprint(const void *buf, size_t len, uint64_t *fp);
 
 /* Frames any avro-c value as single-object encoding under the given schema fingerprint: how
  * tools and tests write a message with a schema other than the current one. */
-int avro_codec_write_value(uint64_t fp, avro_value_t *v, void **buf, size_t *len, char *errstr,
-                           size_t n);
+int avro_codec_write_value(uint64_t fp, avro_value_t *v, void **buf, size_t *len, char *err,
+                           size_t errlen);
 
 #endif

@@ -146,11 +146,11 @@ void config_defaults(struct config *cfg);
 
 /*
  * Loads path over the defaults. bootstrap_override (may be NULL) wins over SISOPI_BOOTSTRAP,
- * which wins over kafka.bootstrap in the file. Returns 0, or -1 with errstr set to
+ * which wins over kafka.bootstrap in the file. Returns 0, or -1 with err set to
  * "FILE:LINE: KEY: what is wrong".
  */
-int config_load(struct config *cfg, const char *path, const char *bootstrap_override, char *errstr,
-                size_t errstr_size);
+int config_load(struct config *cfg, const char *path, const char *bootstrap_override, char *err,
+                size_t errlen);
 
 void config_free(struct config *cfg);
 
@@ -159,9 +159,9 @@ int config_parse_duration(const char *s, int64_t *seconds);
 
 /*
  * Reads the bind password from ldap.password_file (the first line, without its newline).
- * Refuses a file that others can read. Returns a malloc'd string or NULL with errstr set.
+ * Refuses a file that others can read. Returns a malloc'd string or NULL with err set.
  */
-char *config_read_password(const struct config *cfg, char *errstr, size_t errstr_size);
+char *config_read_password(const struct config *cfg, char *err, size_t errlen);
 
 /* Maps a mapping target name ("record_uid", "__ignore", ...) to its enum; CSV_T_EXTRA for
  * anything that looks like an LDAP attribute name, -1 for anything else. */

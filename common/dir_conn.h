@@ -123,7 +123,7 @@ struct dir_conn;
  * LDAP_INVALID_CREDENTIALS, LDAP_CONNECT_ERROR: TLS failed, LDAP_LOCAL_ERROR: password file,
  * ...) with *out NULL and err naming the URI and the server's message.
  */
-int dir_conn_open(const struct config *cfg, struct dir_conn **out, char *err, size_t n);
+int dir_conn_open(const struct config *cfg, struct dir_conn **out, char *err, size_t errlen);
 
 /* Completes every outstanding operation with LDAP_USER_CANCELLED (conn_lost), unbinds, frees.
  * NULL is fine. Drain first to get results instead. */
@@ -208,7 +208,7 @@ bool dir_conn_is_down(const struct dir_conn *c);
 
 /* Connects and binds again (re-reading the password file), also when not down. Nothing may be
  * outstanding (drain first). Returns as dir_conn_open; on failure the connection stays down. */
-int dir_conn_reconnect(struct dir_conn *c, char *err, size_t n);
+int dir_conn_reconnect(struct dir_conn *c, char *err, size_t errlen);
 
 const char *dir_conn_uri(const struct dir_conn *c);
 

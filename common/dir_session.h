@@ -29,7 +29,7 @@ struct dir_session_params {
  * (LDAP_LOCAL_ERROR for a password file problem, LDAP_PARAM_ERROR for a missing bind_dn).
  * Logs ldap_connected / ldap_connect_failed (never the password).
  */
-int dir_session_open(const struct dir_session_params *p, LDAP **out, char *err, size_t n);
+int dir_session_open(const struct dir_session_params *p, LDAP **out, char *err, size_t errlen);
 
 /* Unbinds and frees ld (NULL is fine) under a SIGPIPE guard: the server may be gone. */
 void dir_session_close(LDAP *ld);

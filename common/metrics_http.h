@@ -18,13 +18,14 @@ struct metrics_http;
  * and serves m, which must outlive the server. Returns NULL with err (bad address, port in
  * use). metrics_http_port() tells the port actually bound.
  */
-struct metrics_http *metrics_http_start(struct metrics *m, const char *listen, char *err, size_t n);
+struct metrics_http *metrics_http_start(struct metrics *m, const char *listen, char *err,
+                                        size_t errlen);
 int metrics_http_port(const struct metrics_http *h);
 void metrics_http_stop(struct metrics_http *h); /* NULL is fine */
 
 /* Splits "host:port" / "[v6]:port" into a socket address. Returns 0 or -1 with err. */
 struct sockaddr_storage;
 int metrics_parse_listen(const char *listen, struct sockaddr_storage *out, size_t *len, char *err,
-                         size_t n);
+                         size_t errlen);
 
 #endif

@@ -22,7 +22,7 @@ int person_ldap_role(const struct dir_entry *e, enum role *out);
 /* The person an entry describes (classes not included). Returns 0, or -1 with err when the
  * entry is not a person sisopi manages (no ids, no role class). */
 int person_from_entry(const struct config *cfg, const struct dir_entry *e, struct person *out,
-                      char *err, size_t n);
+                      char *err, size_t errlen);
 
 /* How the groups hold a person, against the groups it should be in (layout_person_groups of the
  * person as read: Domain Users and the role groups of each school, its classes; none in limbo). */
@@ -44,7 +44,7 @@ typedef int (*person_ldap_cb)(const struct person *p, const struct person_ldap_g
  * non-zero value, or -1 with err (LDAP error or connection loss).
  */
 int person_ldap_scan(struct dir_conn *c, const struct config *cfg, const char *filter,
-                     person_ldap_cb cb, void *opaque, char *err, size_t n);
+                     person_ldap_cb cb, void *opaque, char *err, size_t errlen);
 
 /* A person's entry as the directory holds it now. */
 struct person_entry {

@@ -36,6 +36,6 @@ typedef int (*purge_sweep_cb)(const struct purge_candidate *c, void *opaque);
  * them. Returns 0, the callback's value, or -1 with err (search failed, connection lost).
  */
 int purge_sweep(struct dir_conn *c, const struct config *cfg, int64_t upto_ms, purge_sweep_cb cb,
-                void *opaque, char *err, size_t n);
+                void *opaque, char *err, size_t errlen);
 
 #endif

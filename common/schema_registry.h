@@ -37,9 +37,9 @@ struct schema_entry {
 /*
  * Parses every embedded schema. Idempotent and thread-safe; the lookups and
  * schema_registry_add() call it themselves, so services only need it to fail early.
- * Returns 0, or -1 with errstr filled (a broken embedded schema: a build defect).
+ * Returns 0, or -1 with err filled (a broken embedded schema: a build defect).
  */
-int schema_registry_init(char *errstr, size_t n);
+int schema_registry_init(char *err, size_t errlen);
 
 /* Releases every entry; afterwards init may run again. No other thread may use the registry
  * (or a pointer it returned) during or after the call. */
@@ -49,9 +49,10 @@ void schema_registry_shutdown(void);
  * Registers one more version of a family, e.g. an older writer's schema that was never
  * embedded. Refuses a (family, version) or fingerprint already known with a different schema;
  * registering the identical schema again is a no-op. A version above all others of its family
- * becomes that family's current (writer) schema. Returns 0, or -1 with errstr filled.
+ * becomes that family's current (writer) schema. Returns 0, or -1 with err filled.
  */
-int schema_registry_add(const char *family, int version, const char *json, char *errstr, size_t n);
+int schema_registry_add(const char *family, int version, const char *json, char *err,
+                        size_t errlen);
 
 /* The entry whose fingerprint is fp, or NULL. */
 const struct schema_entry *schema_registry_by_fingerprint(uint64_t fp);

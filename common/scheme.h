@@ -58,12 +58,12 @@ struct scheme_result {
 
 /*
  * Expands scheme with the values lookup gives (lookup may be NULL: every value is absent).
- * flags: 0 or SCHEME_IMPLICIT_UMLAUTS. Returns 0 with *out filled, or -1 with errstr saying
+ * flags: 0 or SCHEME_IMPLICIT_UMLAUTS. Returns 0 with *out filled, or -1 with err saying
  * what is wrong and where ("at character 12: ..."; positions count characters of scheme from
- * 1): a syntax error, or an index beyond a value. errstr never repeats a value.
+ * 1): a syntax error, or an index beyond a value. err never repeats a value.
  */
 int scheme_expand(const char *scheme, unsigned flags, scheme_lookup_fn lookup, void *opaque,
-                  struct scheme_result *out, char *errstr, size_t errstr_size);
+                  struct scheme_result *out, char *err, size_t errlen);
 
 void scheme_result_free(struct scheme_result *r);
 
@@ -75,9 +75,9 @@ void scheme_result_apply(struct scheme_result *r, enum scheme_cmd cmd);
  * The syntax check of config validation (the reference's "defaults" check, stricter where it
  * lets nonsense through): "<" and ">" pair up without nesting and enclose something; "[" only
  * as [n] or [a:b] right after an <attr>, or as [ALWAYSCOUNTER] / [COUNTER2]; at most one
- * counter; known commands only. Returns 0, or -1 with errstr as for scheme_expand.
+ * counter; known commands only. Returns 0, or -1 with err as for scheme_expand.
  */
-int scheme_check(const char *scheme, char *errstr, size_t errstr_size);
+int scheme_check(const char *scheme, char *err, size_t errlen);
 
 /* True if scheme (which must pass scheme_check) uses <attr> (with or without commands): the
  * caller derives attributes that other schemes use first ("<username>@<maildomain>"). */

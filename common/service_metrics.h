@@ -15,7 +15,7 @@
 /* Serves m on listen unless listen is "" (then *out = NULL). Logs metrics_listening with the
  * address and port. Returns 0, or -1 with err (bad address, port in use). */
 int service_metrics_start(struct metrics *m, const char *listen, struct metrics_http **out,
-                          char *err, size_t n);
+                          char *err, size_t errlen);
 
 /* Declares the LDAP families once; publishes c's counters (c may be NULL: nothing). */
 void service_metrics_declare_ldap(struct metrics *m);

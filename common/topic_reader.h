@@ -17,37 +17,37 @@ typedef int (*topic_reader_cb)(const rd_kafka_message_t *m, void *opaque);
 /*
  * Reads topic from the beginning of each partition up to the end it had when reading started.
  * Returns 0 when everything was read, the callback's non-zero value if it stopped, or -1 with
- * errstr (topic missing, broker unreachable, or not done within timeout_ms).
+ * err (topic missing, broker unreachable, or not done within timeout_ms).
  */
 int topic_read_all(const struct config *cfg, const char *topic, int timeout_ms, topic_reader_cb cb,
-                   void *opaque, char *errstr, size_t errstr_size);
+                   void *opaque, char *err, size_t errlen);
 
 /*
  * Reads partition of topic from offset `from` up to, not including, offset `to`, calling cb
- * for each message. Returns 0, the callback's non-zero value, or -1 with errstr.
+ * for each message. Returns 0, the callback's non-zero value, or -1 with err.
  */
 int topic_read_range(const struct config *cfg, const char *topic, int32_t partition, int64_t from,
-                     int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
-                     size_t errstr_size);
+                     int64_t to, int timeout_ms, topic_reader_cb cb, void *opaque, char *err,
+                     size_t errlen);
 
 /*
  * Reads n partitions of topic: parts[i] from offset from[i] (one below the partition's
  * beginning, e.g. -1, reads from the beginning) up to the end it has when reading starts.
  * low[i] and high[i] (either may be NULL) get the beginning and that end, so a caller can tell
  * whether what it asked for was still there. Returns 0, the callback's non-zero value, or -1
- * with errstr.
+ * with err.
  */
 int topic_read_partitions(const struct config *cfg, const char *topic, const int32_t *parts,
                           const int64_t *from, size_t n, int64_t *low, int64_t *high,
-                          int timeout_ms, topic_reader_cb cb, void *opaque, char *errstr,
-                          size_t errstr_size);
+                          int timeout_ms, topic_reader_cb cb, void *opaque, char *err,
+                          size_t errlen);
 
 /*
  * A consumer assigned to every partition of topic at its end as of this call: it sees what is
  * written from now on (poll it with rd_kafka_consumer_poll; nothing is ever committed). Close
- * with rd_kafka_consumer_close + rd_kafka_destroy. NULL with errstr on failure.
+ * with rd_kafka_consumer_close + rd_kafka_destroy. NULL with err on failure.
  */
-rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
-                            char *errstr, size_t errstr_size);
+rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms, char *err,
+                            size_t errlen);
 
 #endif

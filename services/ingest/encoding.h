@@ -53,12 +53,12 @@ struct encoding_decoder *encoding_decoder_new(int fd, enum encoding enc, size_t 
 
 /*
  * Fills out[0..cap) with the next UTF-8 bytes (cap >= 16); a character may be split between two
- * calls. Returns the number of bytes (> 0), 0 at the end of the file, or -1 with errstr set
+ * calls. Returns the number of bytes (> 0), 0 at the end of the file, or -1 with err set
  * (invalid or truncated UTF-16, read error); errors come only after all valid output before
  * them was returned.
  */
-ssize_t encoding_decoder_read(struct encoding_decoder *d, unsigned char *out, size_t cap,
-                              char *errstr, size_t errstr_size);
+ssize_t encoding_decoder_read(struct encoding_decoder *d, unsigned char *out, size_t cap, char *err,
+                              size_t errlen);
 
 /* Bytes of the file consumed so far (BOM included), for progress reports. */
 int64_t encoding_decoder_offset(const struct encoding_decoder *d);

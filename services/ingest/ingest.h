@@ -55,7 +55,7 @@ void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 /* Checks a job's school (a valid name, not the limbo OU), role and source_uid before anything
  * is read; fills *out. Returns 0, or -1 with err set. */
 int ingest_check_job(const struct config *cfg, const char *school, const char *role,
-                     const char *source_uid, enum role *out, char *err, size_t n);
+                     const char *source_uid, enum role *out, char *err, size_t errlen);
 
 /* Prints the human summary of a finished import. */
 void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct ingest_result *res);

@@ -15,28 +15,28 @@
 struct event_sink;
 
 /* An idempotent producer from the config. NULL with err on failure. */
-struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t n);
+struct event_sink *event_sink_open(const struct config *cfg, char *err, size_t errlen);
 void event_sink_close(struct event_sink *s);
 
 /* Encodes and produces e (copied). Returns 0 or -1 with err (an encoding error). */
-int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size_t n);
+int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size_t errlen);
 
 /* Sends an undecodable or invalid message to the dead-letter topic, unchanged, with headers
  * sisopi-error, sisopi-topic, sisopi-partition, sisopi-offset. */
 int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
-                           char *err, size_t n);
+                           char *err, size_t errlen);
 
 /* Produces a journal entry (journal.h) to the journal topic's partition `partition`, keyed by
  * the record_uid. Durable once event_sink_flush() says so. Returns 0 or -1 with err. */
 int event_sink_journal(struct event_sink *s, int32_t partition, const char *key, const void *value,
-                       size_t len, char *err, size_t n);
+                       size_t len, char *err, size_t errlen);
 /* The journal offset after the last entry this producer had acknowledged in partition, or -1
  * when it wrote none there. */
 int64_t event_sink_journal_next(const struct event_sink *s, int32_t partition);
 
 /* Waits until everything produced is acknowledged (or timeout_ms passed). Returns 0, or -1
  * with err if anything failed or is still in flight: the caller must not commit past it. */
-int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t n);
+int event_sink_flush(struct event_sink *s, int timeout_ms, char *err, size_t errlen);
 
 struct event_sink_stats {
     int64_t events, dead_letters, failed;

@@ -61,12 +61,13 @@ enum reconcile_rc {
 
 /* Opens what the core needs besides the connections: the state store, locked for this process
  * (another process on the same state_dir: -1, err names it). */
-int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, char *err, size_t n);
+int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, char *err,
+                        size_t errlen);
 void reconcile_core_close(struct reconcile_core *core);
 
 /* Processes msgs (all from sisopi.users, in partition order). */
 enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_t **msgs, size_t n,
-                                  char *err, size_t errn);
+                                  char *err, size_t errlen);
 
 /* Partitions this member gave up: what it knew of their journals and their suspects goes; the
  * slices stay (the mark of the next commit tells whether they may be trusted again). */
@@ -105,6 +106,6 @@ size_t reconcile_open_imports(struct reconcile_core *core, const int32_t *partit
  */
 int reconcile_prepare_partitions(struct reconcile_core *core, const int32_t *partitions,
                                  const int64_t *committed, const struct journal_mark *marks,
-                                 size_t n, char *err, size_t errn);
+                                 size_t n, char *err, size_t errlen);
 
 #endif

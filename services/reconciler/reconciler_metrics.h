@@ -16,7 +16,7 @@
 struct reconciler_metrics;
 
 /* Starts the endpoint on listen ("" = none, the figures are still kept). NULL with err. */
-struct reconciler_metrics *reconciler_metrics_new(const char *listen, char *err, size_t n);
+struct reconciler_metrics *reconciler_metrics_new(const char *listen, char *err, size_t errlen);
 void reconciler_metrics_free(struct reconciler_metrics *rm); /* NULL is fine */
 
 /* Publishes the current figures (at most once a second; the imports every 5 s) and the

@@ -38,12 +38,12 @@ void state_codec_buf_append(struct state_buf *b, const void *p, size_t n);
 void state_codec_person_encode(const struct person *p, struct state_buf *b);
 /* 0 and *out filled (free with person_free), or STATE_ERR_CORRUPT with *out zeroed. */
 int state_codec_person_decode(const void *data, size_t len, struct person *out, char *err,
-                              size_t n);
+                              size_t errlen);
 
 /* Replaces b's contents with the encoding of s. s must have an import_id. */
 void state_codec_import_encode(const struct import_state *s, struct state_buf *b);
 /* 0 and *out filled (free with import_state_free), or STATE_ERR_CORRUPT with *out zeroed. */
 int state_codec_import_decode(const void *data, size_t len, struct import_state *out, char *err,
-                              size_t n);
+                              size_t errlen);
 
 #endif

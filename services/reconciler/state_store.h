@@ -106,7 +106,7 @@ struct state_txn;
  * benchmarks: a crash may lose the last commits, never corrupt). An environment of another
  * format version fails with STATE_ERR_FORMAT. *out is closed with state_store_close(). */
 int state_store_open(const char *dir, size_t map_size_bytes, bool durable, struct state_store **out,
-                     char *err, size_t n);
+                     char *err, size_t errlen);
 /* The store's random 64-bit id, made when its environment was created: with a slice's epoch it
  * names that slice among every member's (the owner in the journal's commit mark). */
 uint64_t state_store_id(const struct state_store *s);
@@ -114,9 +114,10 @@ uint64_t state_store_id(const struct state_store *s);
 void state_store_close(struct state_store *s);
 
 /* Starts a transaction (write=false: a read-only snapshot). */
-int state_txn_begin(struct state_store *s, bool write, struct state_txn **out, char *err, size_t n);
+int state_txn_begin(struct state_store *s, bool write, struct state_txn **out, char *err,
+                    size_t errlen);
 /* Commits and ends t, also on failure. A read transaction just ends. */
-int state_txn_commit(struct state_txn *t, char *err, size_t n);
+int state_txn_commit(struct state_txn *t, char *err, size_t errlen);
 /* Discards t's changes and ends it. NULL is fine. */
 void state_txn_abort(struct state_txn *t);
 
@@ -124,14 +125,14 @@ void state_txn_abort(struct state_txn *t);
 
 /* 0 found (*out filled; free with person_free), 1 not found (*out zeroed), < 0 error. */
 int state_person_get(struct state_txn *t, int32_t partition, const char *record_uid,
-                     struct person *out, char *err, size_t n);
+                     struct person *out, char *err, size_t errlen);
 /* Inserts or replaces the person keyed by p->record_uid, and updates the members index from
  * the difference between the old and the new (source_uid, school, role) sets. */
 int state_person_put(struct state_txn *t, int32_t partition, const struct person *p, char *err,
-                     size_t n);
+                     size_t errlen);
 /* Deletes the person and its members entries: 0 deleted, 1 not found, < 0 error. */
 int state_person_del(struct state_txn *t, int32_t partition, const char *record_uid, char *err,
-                     size_t n);
+                     size_t errlen);
 
 /* Callback over record_uids; a non-zero return stops the iteration and is returned. */
 typedef int (*state_uid_cb)(const char *record_uid, void *opaque);
@@ -141,9 +142,10 @@ typedef int (*state_person_cb)(const struct person *p, void *opaque);
 /* Every person of the partition in key order. The callback must not write persons or members
  * in the same transaction (it runs under an open cursor). */
 int state_persons_each(struct state_txn *t, int32_t partition, state_person_cb cb, void *opaque,
-                       char *err, size_t n);
+                       char *err, size_t errlen);
 /* Number of persons in the partition (a scan of its key range). */
-int state_person_count(struct state_txn *t, int32_t partition, size_t *out, char *err, size_t n);
+int state_person_count(struct state_txn *t, int32_t partition, size_t *out, char *err,
+                       size_t errlen);
 
 /* ---- members index: (source_uid, school, role) -> record_uids, maintained by put/del ---- */
 
@@ -151,45 +153,45 @@ int state_person_count(struct state_txn *t, int32_t partition, size_t *out, char
  * copied before the first call, so the callback may put/delete persons in the same txn. */
 int state_members_each(struct state_txn *t, int32_t partition, const char *source_uid,
                        const char *school, enum role role, state_uid_cb cb, void *opaque, char *err,
-                       size_t n);
+                       size_t errlen);
 /* The members not in import_id's seen set: the people an ImportEnd removes from the school.
  * Same snapshot rule as state_members_each(). */
 int state_members_unseen_each(struct state_txn *t, int32_t partition, const char *source_uid,
                               const char *school, enum role role, const char *import_id,
-                              state_uid_cb cb, void *opaque, char *err, size_t n);
+                              state_uid_cb cb, void *opaque, char *err, size_t errlen);
 /* Size of that member set (for the deletion guard's ratio). */
 int state_member_count(struct state_txn *t, int32_t partition, const char *source_uid,
-                       const char *school, enum role role, size_t *out, char *err, size_t n);
+                       const char *school, enum role role, size_t *out, char *err, size_t errlen);
 
 /* ---- imports and their seen sets ---- */
 
 /* 0 found (*out filled; free with import_state_free), 1 not found, < 0 error. */
 int state_import_get(struct state_txn *t, int32_t partition, const char *import_id,
-                     struct import_state *out, char *err, size_t n);
+                     struct import_state *out, char *err, size_t errlen);
 /* Inserts or replaces the import keyed by s->import_id. */
 int state_import_put(struct state_txn *t, int32_t partition, const struct import_state *s,
-                     char *err, size_t n);
+                     char *err, size_t errlen);
 /* Deletes the import and all of its seen entries: 0 deleted, 1 not found (seen entries are
  * removed either way), < 0 error. */
 int state_import_del(struct state_txn *t, int32_t partition, const char *import_id, char *err,
-                     size_t n);
+                     size_t errlen);
 /* Every import of the partition, in import_id order (UUIDv7: oldest first). The callback must
  * not write imports in the same transaction. */
 int state_imports_each(struct state_txn *t, int32_t partition,
                        int (*cb)(const struct import_state *s, void *opaque), void *opaque,
-                       char *err, size_t n);
+                       char *err, size_t errlen);
 
 /* Remembers that import_id saw record_uid: 1 newly added, 0 already seen (a redelivery or a
  * duplicate: do not count it again), < 0 error. */
 int state_seen_add(struct state_txn *t, int32_t partition, const char *import_id,
-                   const char *record_uid, char *err, size_t n);
+                   const char *record_uid, char *err, size_t errlen);
 /* 0 seen, 1 not seen, < 0 error. */
 int state_seen_has(struct state_txn *t, int32_t partition, const char *import_id,
-                   const char *record_uid, char *err, size_t n);
+                   const char *record_uid, char *err, size_t errlen);
 /* Removes import_id's seen set (a prefix range; the import record stays). *removed (may be
  * NULL) gets the number of entries removed. */
 int state_seen_clear(struct state_txn *t, int32_t partition, const char *import_id, size_t *removed,
-                     char *err, size_t n);
+                     char *err, size_t errlen);
 
 /* ---- partitions: offsets, completeness, drop ---- */
 
@@ -208,18 +210,19 @@ struct state_partition_info {
 
 /* 0 found, 1 nothing stored for the partition (*out zeroed), < 0 error. */
 int state_partition_get(struct state_txn *t, int32_t partition, struct state_partition_info *out,
-                        char *err, size_t n);
+                        char *err, size_t errlen);
 /* 0 found (*out set), 1 none stored, < 0 error. */
-int state_offset_get(struct state_txn *t, int32_t partition, int64_t *out, char *err, size_t n);
+int state_offset_get(struct state_txn *t, int32_t partition, int64_t *out, char *err,
+                     size_t errlen);
 int state_offset_put(struct state_txn *t, int32_t partition, int64_t next_offset, char *err,
-                     size_t n);
+                     size_t errlen);
 /* Marks the slice complete and gives it a new epoch (unique in this environment). */
-int state_partition_mark_complete(struct state_txn *t, int32_t partition, char *err, size_t n);
+int state_partition_mark_complete(struct state_txn *t, int32_t partition, char *err, size_t errlen);
 /* 0 and *out set (false when nothing is stored), < 0 error. */
 int state_partition_is_complete(struct state_txn *t, int32_t partition, bool *out, char *err,
-                                size_t n);
+                                size_t errlen);
 /* Deletes every key of the partition in every sub-database (persons, members, imports, seen,
  * its offset and complete flag); other partitions are untouched. For rebuilds. */
-int state_partition_drop(struct state_txn *t, int32_t partition, char *err, size_t n);
+int state_partition_drop(struct state_txn *t, int32_t partition, char *err, size_t errlen);
 
 #endif

@@ -86,17 +86,16 @@ struct username_base {
  *     counter turns out empty (the key); the number goes where the counter stood, or at the
  *     end if the cut reached that far. Without a counter, cuts to max_length;
  *  4. strips "." from both ends; an empty result is an error.
- * Returns 0 with *out filled, or -1 with errstr (the row's error: bad scheme, index beyond a
+ * Returns 0 with *out filled, or -1 with err (the row's error: bad scheme, index beyond a
  * value, empty username).
  */
 int username_derive(const char *scheme, scheme_lookup_fn lookup, void *opaque, int max_length,
-                    const char *specials, struct username_base *out, char *errstr,
-                    size_t errstr_size);
+                    const char *specials, struct username_base *out, char *err, size_t errlen);
 
 /* The same on an expansion that is already there (username_derive = scheme_expand with
  * SCHEME_IMPLICIT_UMLAUTS, then this). */
 int username_from_expansion(const struct scheme_result *x, int max_length, const char *specials,
-                            struct username_base *out, char *errstr, size_t errstr_size);
+                            struct username_base *out, char *err, size_t errlen);
 
 /*
  * The e-mail handler: expands the e-mail scheme with <maildomain> = maildomain (over what
@@ -105,22 +104,22 @@ int username_from_expansion(const struct scheme_result *x, int max_length, const
  * that only whitespace is removed. Whitespace is removed from the domain too. The counter key
  * is the local part alone (store: cn=unique-email).
  * Returns 1 with *out zeroed when there is no address to make (no scheme, or no maildomain: the
- * reference then makes none), 0 with *out filled, -1 with errstr (bad scheme, no "@", counter
+ * reference then makes none), 0 with *out filled, -1 with err (bad scheme, no "@", counter
  * after the "@", an address that is not name@domain.tld).
  */
 int username_email_derive(const char *scheme, scheme_lookup_fn lookup, void *opaque,
-                          const char *maildomain, struct username_base *out, char *errstr,
-                          size_t errstr_size);
+                          const char *maildomain, struct username_base *out, char *err,
+                          size_t errlen);
 
 /*
  * The final name from b and the counter value the store gave (0: there was no entry yet). The
  * number is "1" (ALWAYSCOUNTER) or "" (COUNTER2) on first use, else n in decimal; ignored
- * without a counter. Writes the NUL-terminated name to out. Returns 0, or -1 with errstr when
+ * without a counter. Writes the NUL-terminated name to out. Returns 0, or -1 with err when
  * the result is empty, longer than allowed (a counter past 999 can overflow the cut: the
  * reference then fails the row with UsernameToLong, and so does this), or does not fit outsz.
  */
 int username_compose(const struct username_base *b, uint64_t n_from_store, char *out, size_t outsz,
-                     char *errstr, size_t errstr_size);
+                     char *err, size_t errlen);
 
 void username_base_free(struct username_base *b);
 
