@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <ldap.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,39 +42,61 @@ int cli_load(struct config *cfg, const char *service, const char *config_path,
 int cli_parse_global(int argc, char **argv, const char *service, void (*usage)(FILE *),
                      struct cli_global *g)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {CLI_SHARED_OPTIONS, {NULL, 0, NULL, 0}};
+    struct cli_shared s = {0};
     int c;
     memset(g, 0, sizeof(*g));
     /* "+": stop at the command, whose options are its own. */
-    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            g->config = optarg;
-            break;
-        case 'b':
-            g->bootstrap = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version(service);
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
+    while ((c = getopt_long(argc, argv, "+" CLI_SHARED_SHORT, opts, NULL)) != -1) {
+        int rc = cli_shared_option(c, optarg, service, usage, &s);
+        if (rc != CLI_GO_ON)
+            return rc;
     }
+    g->config = s.config;
+    g->bootstrap = s.bootstrap;
     if (optind >= argc) {
         usage(stderr);
         return EXIT_USAGE;
     }
     g->command = optind;
     return -1;
+}
+
+int cli_shared_option(int c, const char *arg, const char *service, void (*usage)(FILE *),
+                      struct cli_shared *s)
+{
+    switch (c) {
+    case 'c':
+        s->config = arg;
+        return CLI_GO_ON;
+    case CLI_OPT_BOOTSTRAP:
+        s->bootstrap = arg;
+        return CLI_GO_ON;
+    case 'h':
+        usage(stdout);
+        return EXIT_OK;
+    case 'V':
+        cli_print_version(service);
+        return EXIT_OK;
+    default:
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+}
+
+int cli_number(const char *service, const char *option, const char *text, long min, long max,
+               long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = text && *text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < min || v > max) {
+        fprintf(stderr, "sisopi-%s: --%s: \"%s\" is not a number from %ld to %ld\n", service,
+                option, text ? text : "", min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 void cli_print_version(const char *service)

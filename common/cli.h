@@ -28,7 +28,40 @@ const char *cli_config_path(const char *given);
 int cli_load(struct config *cfg, const char *service, const char *config_path,
              const char *bootstrap);
 
-/* The options before a command (sisopi-admin, sisopi-audit): -c, --bootstrap, -h, -V. */
+/*
+ * The options every program shares, parsed one way: -c/--config FILE, --bootstrap SERVERS,
+ * -h/--help, -V/--version. A program puts CLI_SHARED_OPTIONS first in its struct option array
+ * and CLI_SHARED_SHORT in its short options, and hands every option its own switch does not
+ * know to cli_shared_option().
+ */
+#define CLI_OPT_BOOTSTRAP 1000 /* getopt value of --bootstrap; a program's own start above it */
+#define CLI_SHARED_SHORT  "c:hV"
+/* clang-format off */
+#define CLI_SHARED_OPTIONS                                          \
+    {"config", required_argument, NULL, 'c'},                      \
+    {"bootstrap", required_argument, NULL, CLI_OPT_BOOTSTRAP},     \
+    {"help", no_argument, NULL, 'h'},                              \
+    {"version", no_argument, NULL, 'V'}
+/* clang-format on */
+
+struct cli_shared {
+    const char *config;    /* -c FILE, or NULL (cli_config_path decides) */
+    const char *bootstrap; /* --bootstrap SERVERS, or NULL */
+};
+
+#define CLI_GO_ON (-1)
+/* One option (getopt's c and optarg). Returns CLI_GO_ON when it was a shared one and parsing
+ * goes on, else the exit code to leave with: EXIT_OK after --help or --version (printed),
+ * EXIT_USAGE for an option nobody knows (usage on stderr). */
+int cli_shared_option(int c, const char *arg, const char *service, void (*usage)(FILE *),
+                      struct cli_shared *s);
+
+/* A whole number from the command line, min..max. 0 and *out, or -1 after printing
+ * "sisopi-SERVICE: --OPTION: "TEXT" is not a number from MIN to MAX" (exit with EXIT_USAGE). */
+int cli_number(const char *service, const char *option, const char *text, long min, long max,
+               long *out);
+
+/* The options before a command (sisopi-admin, sisopi-audit): the shared ones. */
 struct cli_global {
     const char *config;
     const char *bootstrap;

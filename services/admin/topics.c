@@ -181,12 +181,15 @@ int admin_topics(const struct config *cfg, int argc, char **argv)
         return EXIT_USAGE;
     }
     int timeout_ms = 10000, c;
+    long sec;
     argc--, argv++;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 't' || atoi(optarg) < 1)
+        if (c != 't')
             return EXIT_USAGE;
-        timeout_ms = atoi(optarg) * 1000;
+        if (cli_number("admin", "timeout", optarg, 1, 3600, &sec) < 0)
+            return EXIT_USAGE;
+        timeout_ms = (int)sec * 1000;
     }
     if (optind != argc)
         return EXIT_USAGE;

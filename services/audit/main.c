@@ -82,7 +82,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct a
                                          {"output", required_argument, NULL, A_OUTPUT},
                                          {NULL, 0, NULL, 0}};
     int c;
-    char *end;
+    long n;
     memset(a, 0, sizeof(*a));
     a->timeout_s = 30;
     /* 0, not 1: glibc then starts afresh, permuting again (the global options stopped at the
@@ -116,12 +116,9 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct a
             a->output = optarg;
             break;
         case A_TIMEOUT:
-            a->timeout_s = (int)strtol(optarg, &end, 10);
-            if (*end || a->timeout_s <= 0 || a->timeout_s > 86400) {
-                fprintf(stderr, "sisopi-audit: --timeout: \"%s\" is not a number of seconds\n",
-                        optarg);
+            if (cli_number("audit", "timeout", optarg, 1, 86400, &n) < 0)
                 return EXIT_USAGE;
-            }
+            a->timeout_s = (int)n;
             break;
         }
     }

@@ -98,47 +98,46 @@ static void set_brokers(rd_kafka_mock_cluster_t *mc, int first, int last, bool u
 
 int main(int argc, char **argv)
 {
+    enum { OPT_BOOTSTRAP_FILE = CLI_OPT_BOOTSTRAP + 1, OPT_BROKERS };
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"bootstrap-file", required_argument, NULL, 'f'},
-        {"brokers", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *bootstrap_file = NULL;
+        CLI_SHARED_OPTIONS,
+        {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
+        {"brokers", required_argument, NULL, OPT_BROKERS},
+        {NULL, 0, NULL, 0}};
+    struct cli_shared sh = {0};
+    const char *bootstrap_file = NULL;
     int brokers = 3, c, rc = EXIT_FAILED;
+    long n;
     char errstr[512];
 
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_SHARED_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'f':
+        case OPT_BOOTSTRAP_FILE:
             bootstrap_file = optarg;
             break;
-        case 'b':
-            brokers = atoi(optarg);
-            if (brokers < 1 || brokers > 16) {
-                fprintf(stderr, "sisopi-devbroker: --brokers must be 1..16\n");
+        case OPT_BROKERS:
+            if (cli_number("devbroker", "brokers", optarg, 1, 16, &n) < 0)
                 return EXIT_USAGE;
-            }
+            brokers = (int)n;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version("devbroker");
-            return EXIT_OK;
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            if ((rc = cli_shared_option(c, optarg, "devbroker", usage, &sh)) != CLI_GO_ON)
+                return rc;
         }
+    }
+    if (sh.bootstrap) {
+        fprintf(stderr, "sisopi-devbroker: --bootstrap: the dev broker is the broker; it writes "
+                        "its own addresses (--bootstrap-file)\n");
+        return EXIT_USAGE;
     }
     if (optind != argc) {
         usage(stderr);
         return EXIT_USAGE;
     }
+    rc = EXIT_FAILED;
 
     struct config cfg;
-    if (cli_load(&cfg, "devbroker", config_path, NULL) < 0)
+    if (cli_load(&cfg, "devbroker", sh.config, NULL) < 0)
         return EXIT_FAILED;
 
     /* Block the signals before librdkafka starts its threads, so they inherit the mask and

@@ -53,7 +53,8 @@ static void usage(FILE *f)
 }
 
 struct options {
-    const char *config, *bootstrap, *school, *role, *source_uid, *watch_dir, *file, *metrics;
+    struct cli_shared sh; /* -c, --bootstrap */
+    const char *school, *role, *source_uid, *watch_dir, *file, *metrics;
     bool dry_run, check, once, quiet;
     int interval;
 };
@@ -61,16 +62,14 @@ struct options {
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
-        OPT_BOOTSTRAP = 256,
-        OPT_SOURCE_UID,
+        OPT_SOURCE_UID = CLI_OPT_BOOTSTRAP + 1,
         OPT_CHECK,
         OPT_WATCH,
         OPT_ONCE,
         OPT_INTERVAL,
         OPT_METRICS
     };
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    static const struct option opts[] = {CLI_SHARED_OPTIONS,
                                          {"school", required_argument, NULL, 's'},
                                          {"role", required_argument, NULL, 'r'},
                                          {"source-uid", required_argument, NULL, OPT_SOURCE_UID},
@@ -81,20 +80,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                                          {"interval", required_argument, NULL, OPT_INTERVAL},
                                          {"metrics", required_argument, NULL, OPT_METRICS},
                                          {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    int c;
+    int c, rc;
+    long n;
     memset(o, 0, sizeof(*o));
     o->interval = 5;
-    while ((c = getopt_long(argc, argv, "c:s:r:nqhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_SHARED_SHORT "s:r:nq", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case OPT_BOOTSTRAP:
-            o->bootstrap = optarg;
-            break;
         case 's':
             o->school = optarg;
             break;
@@ -117,11 +109,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->once = true;
             break;
         case OPT_INTERVAL:
-            o->interval = atoi(optarg);
-            if (o->interval < 1 || o->interval > 86400) {
-                fprintf(stderr, "sisopi-ingest: --interval must be 1..86400 seconds\n");
+            if (cli_number("ingest", "interval", optarg, 1, 86400, &n) < 0)
                 return -1;
-            }
+            o->interval = (int)n;
             break;
         case OPT_METRICS:
             o->metrics = optarg;
@@ -129,15 +119,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'q':
             o->quiet = true;
             break;
-        case 'h':
-            usage(stdout);
-            exit(EXIT_OK);
-        case 'V':
-            cli_print_version("ingest");
-            exit(EXIT_OK);
         default:
-            usage(stderr);
-            return -1;
+            if ((rc = cli_shared_option(c, optarg, "ingest", usage, &o->sh)) == EXIT_OK)
+                exit(EXIT_OK); /* --help, --version */
+            if (rc != CLI_GO_ON)
+                return -1;
         }
     }
     if (o->watch_dir) {
@@ -208,7 +194,7 @@ int main(int argc, char **argv)
 
     if (parse_options(argc, argv, &o) < 0)
         return EXIT_USAGE;
-    if (cli_load(&cfg, "ingest", o.config, o.bootstrap) < 0)
+    if (cli_load(&cfg, "ingest", o.sh.config, o.sh.bootstrap) < 0)
         return EXIT_FAILED;
     if (!o.check && !(rk = make_producer(&cfg))) {
         config_free(&cfg);

@@ -38,44 +38,33 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BOOTSTRAP = 256, OPT_UNTIL_IDLE, OPT_IDLE_OPEN, OPT_METRICS };
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    enum { OPT_UNTIL_IDLE = CLI_OPT_BOOTSTRAP + 1, OPT_IDLE_OPEN, OPT_METRICS };
+    static const struct option opts[] = {CLI_SHARED_OPTIONS,
                                          {"until-idle", no_argument, NULL, OPT_UNTIL_IDLE},
                                          {"idle-open", required_argument, NULL, OPT_IDLE_OPEN},
                                          {"metrics", required_argument, NULL, OPT_METRICS},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL, *metrics = NULL;
+    struct cli_shared sh = {0};
+    const char *metrics = NULL;
     struct member_opts o = {.idle_open_seconds = 10};
-    int c;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    long n;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, CLI_SHARED_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case OPT_BOOTSTRAP:
-            bootstrap = optarg;
-            break;
         case OPT_UNTIL_IDLE:
             o.until_idle = true;
             break;
         case OPT_IDLE_OPEN:
-            o.idle_open_seconds = atoi(optarg);
+            if (cli_number("reconciler", "idle-open", optarg, 0, 86400, &n) < 0)
+                return EXIT_USAGE;
+            o.idle_open_seconds = (int)n;
             break;
         case OPT_METRICS:
             metrics = optarg;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version("reconciler");
-            return EXIT_OK;
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            if ((rc = cli_shared_option(c, optarg, "reconciler", usage, &sh)) != CLI_GO_ON)
+                return rc;
         }
     }
     if (optind != argc) {
@@ -83,11 +72,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct config cfg;
-    if (cli_load(&cfg, "reconciler", config, bootstrap) < 0)
+    if (cli_load(&cfg, "reconciler", sh.config, sh.bootstrap) < 0)
         return EXIT_FAILED;
     cli_warn_settings(&cfg);
     o.metrics_listen = metrics ? metrics : cfg.metrics.reconciler;
-    int rc = member_run(&cfg, &o);
+    rc = member_run(&cfg, &o);
     config_free(&cfg);
     return rc;
 }

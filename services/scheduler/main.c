@@ -37,40 +37,26 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BOOTSTRAP = 256, OPT_ONCE, OPT_METRICS };
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    enum { OPT_ONCE = CLI_OPT_BOOTSTRAP + 1, OPT_METRICS };
+    static const struct option opts[] = {CLI_SHARED_OPTIONS,
                                          {"once", no_argument, NULL, OPT_ONCE},
                                          {"metrics", required_argument, NULL, OPT_METRICS},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bootstrap = NULL, *metrics = NULL;
+    struct cli_shared sh = {0};
+    const char *metrics = NULL;
     struct scheduler_opts o = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    int c, rc;
+    while ((c = getopt_long(argc, argv, CLI_SHARED_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case OPT_BOOTSTRAP:
-            bootstrap = optarg;
-            break;
         case OPT_ONCE:
             o.once = true;
             break;
         case OPT_METRICS:
             metrics = optarg;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            cli_print_version("scheduler");
-            return EXIT_OK;
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            if ((rc = cli_shared_option(c, optarg, "scheduler", usage, &sh)) != CLI_GO_ON)
+                return rc;
         }
     }
     if (optind != argc) {
@@ -78,11 +64,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct config cfg;
-    if (cli_load(&cfg, "scheduler", config, bootstrap) < 0)
+    if (cli_load(&cfg, "scheduler", sh.config, sh.bootstrap) < 0)
         return EXIT_FAILED;
     cli_warn_settings(&cfg);
     o.metrics_listen = metrics ? metrics : cfg.metrics.scheduler;
-    int rc = scheduler_run(&cfg, &o);
+    rc = scheduler_run(&cfg, &o);
     config_free(&cfg);
     return rc;
 }
