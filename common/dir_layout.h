@@ -1,5 +1,5 @@
 /*
- * dir_layout: where things live in the directory (domain.md §4): the DNs of users, school
+ * dir_layout: where things live in the directory (docs/reference.md §4): the DNs of users, school
  * groups, classes and counters, and the values sisopi writes for roles and dates. Pure.
  *
  * Every function returns a malloc'd string the caller frees. Values are escaped for the DN

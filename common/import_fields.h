@@ -1,5 +1,5 @@
 /*
- * import_fields: the rules for the single values of an import row (domain.md §1 and §3):
+ * import_fields: the rules for the single values of an import row (docs/reference.md §1 and §3):
  * multi-value cells, school names, classes, birthday, email, passwords. Pure, no I/O.
  *
  * Ownership: every char * / char ** returned is malloc'd and belongs to the caller

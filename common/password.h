@@ -1,6 +1,6 @@
 /*
- * password: initial passwords for new users as UCS@school generates them (domain.md §3), and
- * the {CRYPT} SHA-512 hash that is all sisopi ever stores or sends of a password.
+ * password: initial passwords for new users as UCS@school generates them (docs/reference.md §3),
+ * and the {CRYPT} SHA-512 hash that is all sisopi ever stores or sends of a password.
  *
  * Ownership: password_generate writes into the caller's buffer (the caller wipes it with
  * explicit_bzero when done); password_hash returns a malloc'd string. Both wipe every copy of

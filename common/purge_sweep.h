@@ -1,7 +1,7 @@
 /*
  * purge_sweep: the directory's own list of purge dates: every entry with an
  * ucsschoolPurgeTimestamp up to a limit, as the reference's purge script searches it
- * (domain.md §2.5). The scheduler sweeps with it; sisopi-admin purge list prints it.
+ * (docs/reference.md §2.5). The scheduler sweeps with it; sisopi-admin purge list prints it.
  */
 #ifndef SISOPI_PURGE_SWEEP_H
 #define SISOPI_PURGE_SWEEP_H

@@ -398,7 +398,7 @@ $bsline
   };
   partitions = $OPT_PARTITIONS;
   replication_factor = 1;   # the devbroker ignores it
-  # The mock broker needs short group timeouts (platform-notes.md); production keeps its own.
+  # The mock broker needs short group timeouts (docs/platform.md); production keeps its own.
   properties = (
     [ "session.timeout.ms", "6000" ],
     [ "heartbeat.interval.ms", "500" ]

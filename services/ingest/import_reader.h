@@ -1,7 +1,7 @@
 /*
  * import_reader: one school's CSV export -> validated struct user_records, one per row, streaming.
- * Applies the header mapping and every row rule of domain.md §1 / SiSoPi §2.3 before a record
- * leaves; plaintext passwords never leave it (they are hashed here, SHA-512 crypt).
+ * Applies the header mapping and every row rule of docs/reference.md §1 / SiSoPi §2.3 before a
+ * record leaves; plaintext passwords never leave it (they are hashed here, SHA-512 crypt).
  *
  * The file: see csv_reader.h (encoding, delimiter, quoting, limits). The first non-blank row
  * is the header; header names are trimmed and compared case-sensitively with the mapping.

@@ -1,6 +1,6 @@
 /*
- * event_sink: the reconciler's (and scheduler's) producer for sisopi.events, the dead-letter
- * topic and the reconciler's journal. Events are keyed by record_uid (import summaries by
+ * event_sink: the reconciler's producer for sisopi.events, the dead-letter topic and its
+ * journal. Events are keyed by record_uid (import summaries by
  * import_id); a flush tells whether everything produced so far is durable on the broker.
  */
 #ifndef SISOPI_EVENT_SINK_H

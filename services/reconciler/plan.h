@@ -1,5 +1,5 @@
 /*
- * plan: what must change in the directory for one person, by the SiSoPi rules (domain.md
+ * plan: what must change in the directory for one person, by the SiSoPi rules (docs/reference.md
  * §2.3, §2.4, §7). Pure: from the person's state and a message to the target state, and from
  * the two states to the attributes, the move and the group memberships to write.
  *

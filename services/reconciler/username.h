@@ -1,5 +1,5 @@
 /*
- * username: UCS@school's username and e-mail handlers (domain.md §3): from a scheme to the
+ * username: UCS@school's username and e-mail handlers (docs/reference.md §3): from a scheme to the
  * counter key, and from the counter's stored value to the final name. Pure, no I/O.
  *
  * How the reconciler uses it, for a new user whose name comes from the scheme:
@@ -30,7 +30,7 @@
  *   "historically unique" names). LDAP compares cn case-insensitively, so "Max" and "max" share
  *   an entry; an in-memory store for dry runs must compare keys the same way (ASCII case for
  *   usernames) and be seeded from LDAP. The directory's existing users are not consulted:
- *   uniqueness of the result is checked separately (domain.md §3 "Validation").
+ *   uniqueness of the result is checked separately (docs/reference.md §3 "Validation").
  *
  * Where the result differs from the reference (checked against a Python port of it over 24,000
  * derivations; everything else is equal):

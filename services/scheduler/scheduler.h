@@ -1,7 +1,8 @@
 /*
  * scheduler: sisopi-scheduler's work. Finds the accounts in limbo whose purge date has passed
  * and writes a PurgeDue for each to sisopi.users (keyed and partitioned by record_uid, so it is
- * ordered with that person's imports); the reconciler then deletes, or not (domain.md §2.5).
+ * ordered with that person's imports); the reconciler then deletes, or not (docs/reference.md
+ * §2.5).
  *
  * Where the dates come from: a sweep of the directory (every ucsschoolPurgeTimestamp) at start
  * and every scheduler.sweep_interval, and between sweeps sisopi.events (MovedToLimbo sets a

@@ -745,7 +745,7 @@ report() {
 }
 
 targets() {
-    printf '\ntargets of issue 5 (measured, not judged here):\n'
+    printf '\ntargets (measured, not judged here):\n'
     local recon wall writes b line r rec=0
     if recon=$(result a reconcile); then
         awk -v n="$PERSONS" -v t="$recon" -v w="$(result a wall)" -v r="$RAW_ADD_RATE" 'BEGIN {

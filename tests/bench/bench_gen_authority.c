@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Shares of the authority (issue 5): per mille, so that small authorities round sensibly. */
+/* Shares of the authority: per mille, so that small authorities round sensibly. */
 #define TEACHER_PERMILLE    120
 #define STAFF_PERMILLE      30
 #define DUAL_PERMILLE       50
@@ -170,7 +170,7 @@ static void make_schools(struct school *sc, int n, struct rng *r)
         snprintf(sc[i].name, sizeof(sc[i].name), "%s%03d", school_types[sc[i].type].prefix, i + 1);
     }
     /* The night's import order: a shuffle. Movers only go to a school later in it, so the old
-     * school always imports first and the person passes through limbo (domain.md §2.3). */
+     * school always imports first and the person passes through limbo (docs/reference.md §2.3). */
     int *perm = xcalloc_or_die((size_t)n, sizeof(int));
     for (int i = 0; i < n; i++)
         perm[i] = i;

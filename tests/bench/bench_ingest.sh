@@ -90,7 +90,7 @@ JSON=${JSON:-$BUILD/bench-ingest.json}
 [[ $JSON == /* ]] || JSON=$PWD/$JSON
 
 for t in cmake kcat timeout awk; do
-    command -v "$t" >/dev/null 2>&1 || die "$t not found (see /work/shared/platform-notes.md)"
+    command -v "$t" >/dev/null 2>&1 || die "$t not found (deploy/install-deps.sh installs it)"
 done
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile input, end to end (issue 6, item 4): CSV values built to break DNs, LDAP filters,
+# Hostile input, end to end: CSV values built to break DNs, LDAP filters,
 # spreadsheets or terminals go through sisopi-ingest, sisopi-reconciler and slapd.
 #
 #   1. refused: a school value with a DN in it, a record_uid with a control character, a NUL

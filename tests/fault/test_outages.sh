@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Outages (issue 6, item 2): the directory and the broker go away while sisopi works, and come
+# Outages: the directory and the broker go away while sisopi works, and come
 # back; nothing is lost, nothing is applied twice in a harmful way, nobody is removed wrongly,
 # and the directory ends equal to that of a run without any fault.
 #

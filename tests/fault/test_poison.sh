@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Poison on sisopi.users (issue 6, item 3): messages no reconciler may apply, written between
+# Poison on sisopi.users: messages no reconciler may apply, written between
 # real imports, with a reconciler running over them. Each one that cannot be decoded or breaks
 # the message contract must land on sisopi.users.dlq unchanged, with headers that say why and
 # where it came from; a valid message that breaks a rule of the directory is refused with a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# common/dir_conn against a real slapd (tests/tools/dir_conn_check drives it): 2,000 adds with
+# common/dir_conn.c against a real slapd (tests/tools/dir_conn_check drives it): 2,000 adds with
 # a window of 64 read back by a paged search, permissive modifies and read-back controls, a uid
 # collision (unique overlay) failing only its own operation, atomic counters over two
 # connections, rename/move, delete, bind failures with clear messages, ldapi:// with SASL

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# common/dir_conn over TLS: a second slapd (the stack's config plus a certificate from a test
+# common/dir_conn.c over TLS: a second slapd (the stack's config plus a certificate from a test
 # CA made here with openssl) on loopback; StartTLS and ldaps:// succeed with the CA and fail
 # with a verification error without it, with another CA, or for a name the certificate does not
 # carry. openssl comes from deploy/install-deps.sh.

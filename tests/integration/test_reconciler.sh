@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# sisopi-reconciler against a real slapd and the devbroker: the SiSoPi rules of domain.md
-# §2.3/§2.4/§7 for all four roles, checked in the directory attribute by attribute and group by
-# group, and on sisopi.events: creation, spanning schools, losing a school (primary or not),
+# sisopi-reconciler against a real slapd and the devbroker: the SiSoPi rules of
+# docs/reference.md §2.3/§2.4/§7 for all four roles, checked in the directory attribute by
+# attribute and group by group, and on sisopi.events: creation, spanning schools, losing a school (primary or not),
 # limbo with purge date, coming back with the same account, classes per school, the deletion
 # guard and its release, dry runs, an incomplete import, poison messages, unchanged imports,
 # purges, and a state directory lost and rebuilt from LDAP.

@@ -1,5 +1,5 @@
 /*
- * dir_conn_check: drives common/dir_conn against a real slapd for
+ * dir_conn_check: drives common/dir_conn.c against a real slapd for
  * tests/integration/test_ldap_conn.sh and test_ldap_tls.sh. Each command checks its outcomes
  * and prints "FAIL: ..." lines (exit 1) or "ok ..." (exit 0); rates are printed, never checked.
  *
