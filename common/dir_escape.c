@@ -173,7 +173,7 @@ static char *norm_value(const struct berval *v, size_t *len)
 static bool ava_equal(const LDAPAVA *a, const LDAPAVA *b)
 {
     char ta[80], tb[80];
-    if (strcmp(norm_type(&a->la_attr, ta, sizeof(ta)), norm_type(&b->la_attr, tb, sizeof(tb))))
+    if (strcmp(norm_type(&a->la_attr, ta, sizeof(ta)), norm_type(&b->la_attr, tb, sizeof(tb))) != 0)
         return false;
     bool bin_a = a->la_flags & LDAP_AVA_BINARY, bin_b = b->la_flags & LDAP_AVA_BINARY;
     if (bin_a || bin_b) {

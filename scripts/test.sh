@@ -10,8 +10,12 @@ BUILD=${1:-build-asan}
 deploy/install-deps.sh --test-tools
 
 echo "== clang-format check"
-files=$(git ls-files '*.c' '*.h' 2>/dev/null || find common services tests -name '*.[ch]')
-clang-format --dry-run --Werror $files
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    mapfile -t files < <(git ls-files '*.c' '*.h')
+else
+    mapfile -t files < <(find common services tests -name '*.[ch]')
+fi
+clang-format --dry-run --Werror "${files[@]}"
 
 echo "== build (ASan + UBSan) in $BUILD"
 cmake -S . -B "$BUILD" -DSISOPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -188,10 +188,7 @@ static void take_record(struct audit_report_row *row, const struct user_record *
     }
     if (!row->source_uid)
         row->source_uid = xstrdup(u->source_uid);
-    if (mine) { /* the role the import listed the person in */
-        row->has_role = true;
-        row->role = u->role;
-    } else if (!row->has_role) {
+    if (mine || !row->has_role) { /* the role the import listed the person in, else any */
         row->has_role = true;
         row->role = u->role;
     }

@@ -596,19 +596,18 @@ static void advance(struct apply_job *j)
 static void start(struct apply_job *j)
 {
     j->stage = ST_START;
-    if (j->kind == APPLY_NOTHING) {
-        j->applied = true; /* done already: see enum apply_kind */
-        j->stage = ST_DONE;
-    } else if (j->kind == APPLY_DELETE) {
+    bool plan = j->kind == APPLY_PLAN;
+    if (j->kind == APPLY_DELETE) {
         start_delete(j);
-    } else if (j->plan.action == PLAN_CREATE) {
+    } else if (plan && j->plan.action == PLAN_CREATE) {
         start_create(j);
-    } else if (j->plan.move) {
+    } else if (plan && j->plan.move) {
         submit_rename(j);
-    } else if (j->plan.n_mods) {
+    } else if (plan && j->plan.n_mods) {
         submit_modify(j);
     } else {
-        j->applied = true; /* only group changes */
+        /* only group changes, or APPLY_NOTHING: done already (see enum apply_kind) */
+        j->applied = true;
         j->stage = ST_DONE;
     }
 }

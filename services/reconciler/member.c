@@ -247,7 +247,7 @@ static int prepare(struct member *r, const int32_t *parts, size_t n)
         if (rc < 0 && dir_conn_is_down(r->core.ldap))
             rc = 1;
     }
-    char ns[16];
+    char ns[24];
     snprintf(ns, sizeof(ns), "%zu", n);
     if (rc > 0) {
         log_kv(LEVEL_WARN, "prepare_deferred", "partitions", ns, "error", err, "msg",
@@ -371,7 +371,7 @@ static void retry_prepare(struct member *r)
             flag_set(&r->unprepared, p[i], false);
         if (!r->retrying)
             set_paused(r, p, n, false);
-        char ns[16];
+        char ns[24];
         snprintf(ns, sizeof(ns), "%zu", n);
         log_kv(LEVEL_INFO, "partitions_prepared", "partitions", ns, NULL);
         r->prepare_backoff = 1;

@@ -225,6 +225,7 @@ s2=$(dn_of S2)
 s5=$(dn_of S5)
 s6=$(dn_of S6)
 [[ -n $s3 && -n $s2 && -n $s5 && -n $s6 ]] || fail "persons missing before the drift"
+# shellcheck disable=SC2119 # no arguments: the LDIF comes on stdin
 ldap_modify >/dev/null <<EOF
 dn: $s3
 changetype: modify

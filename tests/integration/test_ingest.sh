@@ -18,8 +18,8 @@ CFG=$STACK_DIR/sisopi.cfg
 W=$STACK_DIR/work
 mkdir -p "$W"
 
-# dump: the decoded topic, one JSON object a line, sorted by partition and offset.
-dump() { "$AUDIT" -c "$CFG" dump --topic "${1:-users}" 2>/dev/null | jq -c -s 'sort_by(.partition, .offset) | .[]'; }
+# dump: sisopi.users decoded, one JSON object a line, sorted by partition and offset.
+dump() { "$AUDIT" -c "$CFG" dump --topic users 2>/dev/null | jq -c -s 'sort_by(.partition, .offset) | .[]'; }
 count() { dump | wc -l; }
 import_id_of() { sed -n 's/^import_id: *//p' <<<"$1"; }
 
@@ -141,6 +141,7 @@ assert_eq '"(redacted)"' "$(jq .password_hash <<<"$r")" "the dump never shows a 
 # The raw bytes of the whole topic (Avro lengths may be newline bytes: no line-wise grep).
 raw=$(kcat -C -b "$STACK_BOOTSTRAP" -t sisopi.users -e -q -f '%s' | tr '\0\n' '  ')
 assert_not_contains "$raw" "Geheimnis" "no plaintext password on the topic"
+# shellcheck disable=SC2016 # a literal dollar sign: the hash's prefix
 assert_contains "$raw" '{CRYPT}$6$' "a SHA-512 crypt hash on the topic"
 ends=$(dump | jq -c "select(.message.type==\"ImportEnd\" and .message.school==\"Schule2\" and .message.role==\"student\")")
 assert_eq true "$(jq -r .message.dry_run <<<"$ends" | sort -u)" "dry_run set on the markers"

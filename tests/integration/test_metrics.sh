@@ -5,6 +5,7 @@
 # while the directory is down and after it is back; the scheduler's purges and sweeps; the
 # watching ingest's files and records. Plus the endpoint's own behaviour: 404, 405, a bad
 # address, a port in use.
+# shellcheck disable=SC2016 # expressions in single quotes are for eval, later
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

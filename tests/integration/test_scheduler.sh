@@ -6,6 +6,7 @@
 # with SIGKILL and started again (it keeps no local state) still purges on time; a purged
 # account leaves the groups that held it, hand-made ones included; a duplicate PurgeDue deletes
 # once; --once and `sisopi-admin purge list` report what is due.
+# shellcheck disable=SC2016 # expressions in single quotes are for eval, later
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -82,6 +83,7 @@ uid_s1=$(attr S1 uid)
 uid_n1=$(attr N1 uid)
 uid_r1=$(attr R1 uid)
 WG="cn=workgroup-chess,cn=groups,ou=SchA,$BASE"
+# shellcheck disable=SC2119 # no arguments: the LDIF comes on stdin
 ldap_add >/dev/null <<EOF
 dn: $WG
 objectClass: sisopiGroup
@@ -114,6 +116,7 @@ ingest SchA teacher_and_staff "TS2,Tsb,Both,SchA,1a"
 wait_for 60 "all six in limbo" all in_limbo S1 S2 R1 T1 F1 TS1
 # The hand-made group also holds S2 by its current (limbo) DN and uid.
 uid_s2=$(attr S2 uid)
+# shellcheck disable=SC2119 # no arguments: the LDIF comes on stdin
 printf 'dn: %s\nchangetype: modify\nadd: uniqueMember\nuniqueMember: %s\n-\nadd: memberUid\nmemberUid: %s\n' \
     "$WG" "$(dn_of S2)" "$uid_s2" | ldap_modify >/dev/null
 t_limbo=$(date +%s)
