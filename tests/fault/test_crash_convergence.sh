@@ -924,7 +924,7 @@ collect() {
         fail "$MODE run: a sanitizer report in $(grep -l -E 'AddressSanitizer|runtime error:|LeakSanitizer' "$RUN"/*.log | xargs)"
     fi
     local what
-    for what in partitions_rebuilt journal_recovered inflight_recovered commit_failed; do
+    for what in partitions_rebuilt journal_recovered commit_failed; do
         RECOVERIES[$MODE.$what]=$({ grep -h " $what " "$RUN"/reconciler[0-9].log || true; } | wc -l)
     done
     if [[ $MODE == ref ]]; then
@@ -1088,10 +1088,9 @@ printf '  kills: ingest %d, reconciler %d (planned kills carried out: any %d, bu
     "${KILLS[ingest]:-0}" "${KILLS[reconciler]:-0}" "${KINDS[any]:-0}" "${KINDS[busy]:-0}" \
     "${KINDS[joining]:-0}" "${KINDS[rebalance]:-0}" "${KINDS[all]:-0}" "${KILLS[scheduler]:-0}"
 for k in "${!LAND[@]}"; do printf '    %-32s %d\n' "$k" "${LAND[$k]}"; done | sort
-printf '  reconciler recoveries (lines in the members'"'"' logs, reference / faulty): partitions_rebuilt %d / %d, journal_recovered %d / %d, inflight_recovered %d / %d\n' \
+printf '  reconciler recoveries (lines in the members'"'"' logs, reference / faulty): partitions_rebuilt %d / %d, journal_recovered %d / %d\n' \
     "${RECOVERIES[ref.partitions_rebuilt]}" "${RECOVERIES[fault.partitions_rebuilt]}" \
-    "${RECOVERIES[ref.journal_recovered]}" "${RECOVERIES[fault.journal_recovered]}" \
-    "${RECOVERIES[ref.inflight_recovered]}" "${RECOVERIES[fault.inflight_recovered]}"
+    "${RECOVERIES[ref.journal_recovered]}" "${RECOVERIES[fault.journal_recovered]}"
 printf '  offset commits refused by the group coordinator (commit_failed lines, during rebalances): reference %d, faulty %d\n' \
     "${RECOVERIES[ref.commit_failed]}" "${RECOVERIES[fault.commit_failed]}"
 printf '  rules check: %d persons, %d of them wrong in the faulty run; sisopi-audit verify: reference "%s", faulty "%s"\n' \
