@@ -269,6 +269,55 @@ static void import_event(struct batch *b, const rd_kafka_message_t *m,
     b->core->totals[t]++;
 }
 
+/* Counts the suspects among the unseen whose entry is without the school already (or gone): a
+ * member that died after taking the school away, under the guard as it was then, made the
+ * removal; re-processing it must not hold it now (a changed guard, a release in between). */
+struct done_ctx {
+    const char *school;
+    size_t done, found;
+};
+
+static void count_done(struct person_entry *e, void *opaque)
+{
+    struct done_ctx *d = opaque;
+    const struct attr_values *v = attr_list_get(&e->managed, "ucsschoolSchool");
+    bool has = false;
+    for (size_t i = 0; v && i < v->n_values && !has; i++)
+        has = strcasecmp(v->values[i], d->school) == 0;
+    d->done += !has;
+    d->found++;
+    person_entry_free(e);
+}
+
+static int removals_done(struct batch *b, const rd_kafka_message_t *m,
+                         const struct import_state *is, const struct unseen *u, size_t *done)
+{
+    struct reconcile_core *c = b->core;
+    const char **rids = xcalloc(u->n + 1, sizeof(char *));
+    const char **sids = xcalloc(u->n + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        if (reconcile_is_suspect(c, u->uids[i], m->offset)) {
+            rids[n] = u->uids[i];
+            sids[n++] = is->source_uid;
+        }
+    }
+    struct done_ctx d = {.school = is->school};
+    char err[256];
+    int rc =
+        n ? person_ldap_fetch(c->ldap, c->cfg, sids, rids, n, count_done, &d, err, sizeof(err)) : 0;
+    free(rids);
+    free(sids);
+    if (rc < 0) {
+        b->lost = dir_conn_is_down(c->ldap);
+        snprintf(b->err, sizeof(b->err), "reading suspects back: %s", err);
+        return -1;
+    }
+    /* A suspect whose entry is gone lost the school too. */
+    *done = d.done + (d.found < n ? n - d.found : 0);
+    return 0;
+}
+
 /* The removals of an import whose records are all here; held when the guard trips. */
 static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct import_state *is,
                          bool released)
@@ -286,14 +335,20 @@ static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct im
         return -1;
     }
     const struct import_config *im = &cfg->import;
-    bool too_many = (int64_t)u.n > im->deletion_guard_count ||
-                    (double)u.n > im->deletion_guard_ratio * (double)members;
+    size_t done = 0;
+    if (!released && !is->dry_run && u.n > 0 && removals_done(b, m, is, &u, &done) < 0) {
+        unseen_free(&u);
+        return -1;
+    }
+    size_t pending = u.n - done;
+    bool too_many = (int64_t)pending > im->deletion_guard_count ||
+                    (double)pending > im->deletion_guard_ratio * (double)members;
     int rc = 0;
-    if (!released && u.n > 0 && too_many) {
+    if (!released && pending > 0 && too_many) {
         snprintf(why, sizeof(why),
                  "would take %s from %zu of its %zu %s (deletion guard: at most %" PRId64
                  " and %.0f%%); release with: sisopi-admin release %s",
-                 is->school, u.n, members, role_name(is->role), im->deletion_guard_count,
+                 is->school, pending, members, role_name(is->role), im->deletion_guard_count,
                  im->deletion_guard_ratio * 100, is->import_id);
         is->status = STATE_IMPORT_HELD;
         import_event(b, m, is, EVENT_IMPORT_HELD, why);

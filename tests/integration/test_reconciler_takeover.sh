@@ -15,6 +15,8 @@
 #       the same account, no Rejected on the way;
 #   3.  events: member 2 killed after its directory writes, before their events (wave_applied,
 #       P1 to limbo); member 5 takes over: P1's MovedToLimbo is on sisopi.events;
+#   3b. the same, and the member that finishes it has a guard that allows no removal: the
+#       removal is made already, so the import is not held (it was, and then undone);
 #   4.  a move alone: the users container changed in the configuration, the same export again:
 #       every student moves, no Rejected, the groups name the new DNs; again: no write;
 #   5.  one state directory, one process: a second reconciler on it is refused, named.
@@ -178,6 +180,27 @@ member 5
 assert_eq "P1" "$(limbo_events)" "P1's MovedToLimbo is on sisopi.events"
 assert_groups P1 "" "P1 in limbo is in no group"
 verify_clean "after step 3"
+
+step "3b. a removal made before a crash is not held by the guard of the member that finishes it"
+# SchA drops P4; member 1 takes SchA from it (limbo) and dies before its events and commit.
+# Member 3 then runs with a guard that allows no removal at all: the removal is made already,
+# so re-processing it must not hold the import (and so undo it when P4 is next touched).
+printf '%s\n%s\n' "$H" "P5,Pia,Fuenf,SchA,5b" >"$W/a3b.csv"
+run "$B_/sisopi-ingest" -c "$W/r1.cfg" --school SchA --role student "$W/a3b.csv"
+((RC == 0)) || fail "ingest SchA failed ($RC): $OUT"
+iid=$(sed -n 's/^import_id: *//p' <<<"$OUT")
+member 1 wave_applied
+assert_contains "$(dn_of P4)" "ou=limbo" "member 1 moved P4 to limbo"
+cp "$W/r3.cfg" "$W/r3.keep"
+sed -i 's/max_ratio = 1.0; max_count = 100;/max_ratio = 0.0; max_count = 0;/' "$W/r3.cfg"
+grep -q 'max_count = 0;' "$W/r3.cfg" || fail "could not make the guard strict"
+member 3
+mv "$W/r3.keep" "$W/r3.cfg"
+assert_eq "" "$(events | jq -r --arg i "$iid" 'select(.event.import_id == $i and .event.type == "ImportHeld") | .event.reason')" \
+    "the import is not held"
+assert_eq "P4" "$(limbo_events)" "P4's MovedToLimbo is on sisopi.events"
+assert_contains "$(dn_of P4)" "ou=limbo" "P4 stays in limbo"
+verify_clean "after step 3b"
 
 step "4. a move alone: the users container of students changes, the same export again"
 for ou in SchA SchB limbo; do
