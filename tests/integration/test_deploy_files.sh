@@ -494,7 +494,12 @@ printf '%s' "$PW" >"$L/secret.tool" # ldapsearch -y uses the whole file
 chmod 600 "$L/secret" "$L/secret.tool"
 SOCK=$L/ldapi
 SOCK_URL="ldapi://$(printf '%s' "$SOCK" | sed -e 's/%/%25/g' -e 's|/|%2F|g')"
-export SISOPI_LDAP_DIR=$L/db SISOPI_LDAP_SRC=$S/deploy/ldap SISOPI_LDAP_PASSWORD_FILE=$L/secret
+# slapd reads the schema as openldap: a copy it may read, wherever the clone is (a directory
+# only root may enter, such as /root or a mktemp -d, included).
+mkdir -p "$L/src"
+cp "$S"/deploy/ldap/sisopi.schema "$S"/deploy/ldap/*.in "$L/src/"
+chmod -R a+rX "$L/src"
+export SISOPI_LDAP_DIR=$L/db SISOPI_LDAP_SRC=$L/src SISOPI_LDAP_PASSWORD_FILE=$L/secret
 export SISOPI_LDAP_BASE=$CFG_BASE SISOPI_LDAP_LIMBO=$CFG_LIMBO SISOPI_LDAP_SCHOOLS="Gym1 Schule2"
 export SISOPI_LDAP_NOSYNC=0 SISOPI_LDAP_LOGLEVEL=none
 if [[ $(id -u) == 0 ]] && id openldap >/dev/null 2>&1; then
