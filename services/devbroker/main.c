@@ -17,6 +17,9 @@
 #include "log.h"
 #include "strutil.h"
 
+/* Kafka's API key of OffsetCommit (the protocol's number; librdkafka's name for it is private). */
+#define KAFKA_API_OFFSET_COMMIT 8
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -37,7 +40,9 @@ static void usage(FILE *f)
             "  SIGUSR1       every broker down: connections closed, new ones refused\n"
             "  SIGUSR2       every broker up again\n"
             "  SIGRTMIN+N    broker N (1..brokers) down alone, e.g. kill -s RTMIN+1 PID: the\n"
-            "                partitions it leads become unreachable, the others keep working\n",
+            "                partitions it leads become unreachable, the others keep working\n"
+            "  SIGHUP        the next 3 offset commits are refused with REBALANCE_IN_PROGRESS,\n"
+            "                what a group answers while it rebalances (commit_refusal_set)\n",
             CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG);
 }
 
@@ -148,6 +153,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGUSR2);
+    sigaddset(&sigs, SIGHUP);
     for (int id = 1; id <= brokers; id++)
         sigaddset(&sigs, SIGRTMIN + id);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -181,6 +187,13 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGUSR1 || sig == SIGUSR2) {
             set_brokers(mc, 1, brokers, sig == SIGUSR2);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            rd_kafka_mock_push_request_errors(
+                mc, KAFKA_API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+                RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+            log_kv(LEVEL_INFO, "commit_refusal_set", "count", "3", NULL);
             continue;
         }
         if (sig > SIGRTMIN && sig <= SIGRTMIN + brokers) {

@@ -25,6 +25,7 @@
 #define BACKOFF_MAX_S     30
 #define ASSIGN_WAIT_S     60
 #define COMMITTED_WAIT_MS 10000
+#define COMMIT_RETRY_S    1.0 /* a refused commit is tried again this long after */
 
 /* One flag per partition number of sisopi.users, grown on demand. */
 struct part_flags {
@@ -60,9 +61,16 @@ struct member {
     struct part_flags paused;     /* paused by us; librdkafka keeps it across unassign/assign */
     struct part_flags unprepared; /* assigned, but the directory was away when the slice had
                                      to be rebuilt: paused until it is prepared */
-    bool retrying;                /* a batch is retrying: every assigned partition is paused */
-    double prepare_at;            /* next attempt to prepare the unprepared partitions */
-    int prepare_backoff;          /* seconds */
+    /* By partition: the offset the group has not taken yet (the next one after what this
+     * member applied; 0 when nothing waits). A commit refused during a rebalance is tried
+     * again while the partition stays here: else a partition that receives nothing new
+     * would keep an old committed offset, and its next owner would replay what was done. */
+    int64_t *uncommitted;
+    size_t n_uncommitted;
+    double commit_at;    /* next attempt at the refused commits */
+    bool retrying;       /* a batch is retrying: every assigned partition is paused */
+    double prepare_at;   /* next attempt to prepare the unprepared partitions */
+    int prepare_backoff; /* seconds */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -320,8 +328,11 @@ static void on_revoke(struct member *r, rd_kafka_topic_partition_list_t *parts)
     }
     int32_t *p = xcalloc((size_t)parts->cnt + 1, sizeof(int32_t));
     for (int i = 0; i < parts->cnt; i++) {
-        flag_set(&r->unprepared, parts->elems[i].partition, false);
-        p[i] = parts->elems[i].partition;
+        int32_t q = parts->elems[i].partition;
+        flag_set(&r->unprepared, q, false);
+        if (q >= 0 && (size_t)q < r->n_uncommitted)
+            r->uncommitted[q] = 0; /* the group has the rest from its next owner */
+        p[i] = q;
     }
     reconcile_release_partitions(&r->core, p, (size_t)parts->cnt);
     free(p);
@@ -430,36 +441,67 @@ static rd_kafka_t *make_consumer(struct member *r, char *err, size_t n)
     return rk;
 }
 
-/* Commits the offsets after the batch's last message of each partition, synchronously, each
- * with its mark (journal.h): a partition that moves must find exactly what this reconciler
- * applied, and whether the slice that applied it was this one. */
-static void commit_batch(struct member *r)
+/* Remembers the offsets after the batch's last message of each partition as uncommitted. */
+static void note_applied(struct member *r)
 {
-    rd_kafka_message_t **msgs = r->batch;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->n_batch);
     for (size_t i = 0; i < r->n_batch; i++) {
-        rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(l, r->cfg->kafka.topic_users, msgs[i]->partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(l, r->cfg->kafka.topic_users, msgs[i]->partition);
-        if (msgs[i]->offset + 1 > p->offset)
-            p->offset = msgs[i]->offset + 1;
+        int32_t p = r->batch[i]->partition;
+        if (p < 0)
+            continue;
+        if ((size_t)p >= r->n_uncommitted) {
+            size_t n = (size_t)p + 16;
+            r->uncommitted = xrealloc(r->uncommitted, n * sizeof(int64_t));
+            memset(r->uncommitted + r->n_uncommitted, 0, (n - r->n_uncommitted) * sizeof(int64_t));
+            r->n_uncommitted = n;
+        }
+        if (r->batch[i]->offset + 1 > r->uncommitted[p])
+            r->uncommitted[p] = r->batch[i]->offset + 1;
     }
-    for (int i = 0; i < l->cnt; i++) {
+}
+
+/* Commits the uncommitted offsets of the assigned partitions, synchronously, each with its
+ * mark (journal.h): a partition that moves must find exactly what this reconciler applied,
+ * and whether the slice that applied it was this one. A refused commit stays uncommitted and
+ * is tried again COMMIT_RETRY_S later (loop). */
+static void commit_applied(struct member *r)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->n_assigned);
+    for (size_t i = 0; i < r->n_assigned; i++) {
+        int32_t p = r->assigned[i];
+        if ((size_t)p >= r->n_uncommitted || r->uncommitted[p] == 0)
+            continue;
         struct journal_mark mark;
         char meta[128];
-        reconcile_commit_mark(&r->core, l->elems[i].partition, l->elems[i].offset, &mark);
+        reconcile_commit_mark(&r->core, p, r->uncommitted[p], &mark);
         journal_mark_format(&mark, meta, sizeof(meta));
-        l->elems[i].metadata = xstrdup(meta); /* freed with the list */
-        l->elems[i].metadata_size = strlen(meta);
+        rd_kafka_topic_partition_t *e =
+            rd_kafka_topic_partition_list_add(l, r->cfg->kafka.topic_users, p);
+        e->offset = r->uncommitted[p];
+        e->metadata = xstrdup(meta); /* freed with the list */
+        e->metadata_size = strlen(meta);
     }
-    failpoint("before_commit");
-    rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, l, 0);
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        log_kv(LEVEL_WARN, "commit_failed", "error", rd_kafka_err2str(e), "msg",
-               "the state is saved; a partition that moves now is rebuilt from the directory",
-               NULL);
+    if (l->cnt > 0) {
+        failpoint("before_commit");
+        rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, l, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            log_kv(LEVEL_WARN, "commit_failed", "error", rd_kafka_err2str(e), "msg",
+                   "the state is saved; the commit is tried again while the partitions stay, "
+                   "a partition that moves now is rebuilt from the directory",
+                   NULL);
+            r->commit_at = clock_mono_s() + COMMIT_RETRY_S;
+        } else {
+            for (int i = 0; i < l->cnt; i++)
+                r->uncommitted[l->elems[i].partition] = 0;
+            r->commit_at = 0;
+        }
+    }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Whether a refused commit waits for its next attempt and the time for it has come. */
+static bool commit_due(const struct member *r)
+{
+    return r->commit_at > 0 && clock_mono_s() >= r->commit_at;
 }
 
 /* A fetched message worth keeping: not an error, and of a partition still assigned (one
@@ -673,6 +715,8 @@ static int loop(struct member *r, const struct member_opts *o)
             break;
         }
         if (r->n_batch == 0) {
+            if (commit_due(r))
+                commit_applied(r);
             if (!o->until_idle)
                 continue;
             if (r->n_assigned == 0 && clock_mono_s() - started > ASSIGN_WAIT_S) {
@@ -680,7 +724,7 @@ static int loop(struct member *r, const struct member_opts *o)
                 rc = EXIT_FAILED;
                 break;
             }
-            if (!caught_up(r)) {
+            if (!caught_up(r) || r->commit_at > 0) { /* idle once the group has it all */
                 idle_since = 0;
                 continue;
             }
@@ -707,8 +751,10 @@ static int loop(struct member *r, const struct member_opts *o)
             snprintf(sd, sizeof(sd), "%.3f", clock_mono_s() - t0);
             log_kv(LEVEL_DEBUG, "batch", "messages", sn, "seconds", sd, NULL);
         }
-        if (brc == RECONCILE_OK && r->n_batch > 0)
-            commit_batch(r);
+        if (brc == RECONCILE_OK && r->n_batch > 0) {
+            note_applied(r);
+            commit_applied(r);
+        }
         if (brc == RECONCILE_OK)
             adapt_batch_limit(r);
         for (size_t i = 0; i < r->n_batch; i++)
@@ -780,5 +826,6 @@ out:
     free(r.held);
     free(r.paused.v);
     free(r.unprepared.v);
+    free(r.uncommitted);
     return rc;
 }

@@ -19,7 +19,11 @@
 #       removal is made already, so the import is not held (it was, and then undone);
 #   4.  a move alone: the users container changed in the configuration, the same export again:
 #       every student moves, no Rejected, the groups name the new DNs; again: no write;
-#   5.  one state directory, one process: a second reconciler on it is refused, named.
+#   5.  one state directory, one process: a second reconciler on it is refused, named;
+#   6.  commits refused (the devbroker answers the next 3 OffsetCommits with
+#       REBALANCE_IN_PROGRESS, as a rebalancing group does; the import's two messages make at
+#       most two batches) are tried again while the member keeps the partition: the group
+#       ends with the partition's end committed, though no new message carries a later one.
 # After each step: `sisopi-audit verify` finds no difference (groups included), no Rejected.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -241,4 +245,16 @@ assert_rc 1 "a second member on the same state dir" timeout 30 "$B_/sisopi-recon
 assert_contains "$OUT" "is in use by another process (pid $long" "the other process is named"
 kill -TERM "$long"
 wait "$long" || fail "the long-running member did not stop cleanly"
+
+step "6. a commit refused while the member keeps its partition is tried again"
+printf '%s\n%s\n' "$H" "P6,Pia,Sechs,SchA,5a" >"$W/a6.csv"
+ingest SchA "$W/a6.csv"
+kill -HUP "$(cat "$STACK_DIR/devbroker.pid")"
+wait_for 10 "the devbroker set the refusal" grep -q commit_refusal_set "$STACK_DIR/devbroker.log"
+member 4
+assert_contains "$OUT" "commit_failed error=\"Broker: Group rebalance in progress\"" \
+    "the commit was refused once"
+[[ -n $(dn_of P6) ]] || fail "P6 was not created"
+offsets=$("$SISOPI_BUILD/tests/group_offsets" -c "$W/r4.cfg") || fail "cannot read the offsets"
+assert_eq "" "$(awk '$2 != $3' <<<"$offsets")" "partitions whose end the group has not committed"
 echo "test_reconciler_takeover: ok"
