@@ -214,9 +214,28 @@ static void diff_groups(const struct config *cfg, const struct person *before,
     free(new);
 }
 
+/* Forgets the derived parts (a creation finished again under the next username). */
+static void forget_derived(struct person_plan *p)
+{
+    attr_list_free(&p->before_entry);
+    attr_list_free(&p->after_entry);
+    free(p->mods);
+    p->mods = NULL;
+    p->n_mods = 0;
+    for (size_t i = 0; i < p->n_groups; i++) {
+        free(p->groups[i].group_dn);
+        free(p->groups[i].member_dn);
+        free(p->groups[i].member_uid);
+    }
+    free(p->groups);
+    p->groups = NULL;
+    p->n_groups = 0;
+}
+
 /* Fills the derived parts of a plan whose after state is complete. */
 static void finish(const struct config *cfg, const struct person *before, struct person_plan *p)
 {
+    forget_derived(p);
     free(p->after.dn);
     p->after.dn = layout_user_dn(cfg, p->after.username, p->after.primary_school, p->after.role);
     p->move = before && strcasecmp(before->dn, p->after.dn) != 0;
@@ -483,14 +502,6 @@ void plan_rebase(const struct config *cfg, struct person_plan *p, const char *dn
 void person_plan_free(struct person_plan *p)
 {
     person_free(&p->after);
-    attr_list_free(&p->before_entry);
-    attr_list_free(&p->after_entry);
-    free(p->mods);
-    for (size_t i = 0; i < p->n_groups; i++) {
-        free(p->groups[i].group_dn);
-        free(p->groups[i].member_dn);
-        free(p->groups[i].member_uid);
-    }
-    free(p->groups);
+    forget_derived(p);
     memset(p, 0, sizeof(*p));
 }
