@@ -31,6 +31,7 @@ enum fkind {
     K_EXTRA,    /* struct attr_values * with size_t count at aux */
     K_OPT_TIME, /* int64_t; 0 <-> null */
     K_COUNTS,   /* struct import_counts; bool at aux says present, else null */
+    K_GUARD,    /* struct guard_decision; bool at aux says present, else null */
 };
 
 struct field {
@@ -81,6 +82,14 @@ static const struct field end_fields[] = {
     OPTX(import_end, "kept_record_uids", K_STRV, kept_record_uids,
          offsetof(struct import_end, n_kept), 0),
     OPT(import_end, "dry_run", K_BOOL, dry_run, 0),
+    OPTX(import_end, "guard", K_GUARD, guard, offsetof(struct import_end, has_guard), 0),
+};
+
+static const struct field guard_fields[] = {
+    REQ(guard_decision, "held", K_BOOL, held),
+    REQ(guard_decision, "removals", K_LONG, removals),
+    REQ(guard_decision, "members", K_LONG, members),
+    OPT(guard_decision, "reason", K_OPT_STR, reason, 0),
 };
 
 static const struct field purge_fields[] = {
@@ -524,6 +533,7 @@ static bool present(const struct field *f, const void *base)
         return *CMEMBER(base, f->off, char *) != NULL;
     case K_OPT_ROLE:
     case K_COUNTS:
+    case K_GUARD:
         return *CMEMBER(base, f->aux, bool);
     case K_OPT_STRV:
         return *CMEMBER(base, f->aux2, bool);
@@ -575,6 +585,9 @@ static int encode_field(avro_value_t *fv, const struct field *f, const void *bas
     case K_COUNTS:
         return encode_record(&v, counts_fields, NFIELDS(counts_fields),
                              CMEMBER(base, f->off, struct import_counts), er);
+    case K_GUARD:
+        return encode_record(&v, guard_fields, NFIELDS(guard_fields),
+                             CMEMBER(base, f->off, struct guard_decision), er);
     }
     return fail(er, "field %s: unknown kind", f->name);
 }
@@ -692,9 +705,10 @@ int users_msg_encode_generic(const struct users_msg *m, void **buf, size_t *len,
 
 int users_msg_encode(const struct users_msg *m, void **buf, size_t *len, char *errstr, size_t n)
 {
-    /* A UserRecord of the current schema, when that is v1: written directly (users_wire). */
+    /* A UserRecord of the current schema, when that is v1 or v2 (whose UserRecord bodies are
+     * the same bytes): written directly (users_wire). */
     const struct schema_entry *e = schema_registry_current("users");
-    if (m->type == USERS_MSG_USER_RECORD && e && e->version == 1) {
+    if (m->type == USERS_MSG_USER_RECORD && e && (e->version == 1 || e->version == 2)) {
         unsigned char h[AVRO_CODEC_HEADER_SIZE] = {0xc3, 0x01};
         for (int i = 0; i < 8; i++)
             h[2 + i] = (unsigned char)(e->fingerprint >> (8 * i));
@@ -860,6 +874,12 @@ static int decode_field(avro_value_t *v, const struct field *f, void *base, stru
         *MEMBER(base, f->aux, bool) = true;
         return decode_record(v, counts_fields, NFIELDS(counts_fields),
                              MEMBER(base, f->off, struct import_counts), er);
+    case K_GUARD:
+        if (avro_value_get_type(v) != AVRO_RECORD)
+            return fail(er, "field %s: writer type is not a record", f->name);
+        *MEMBER(base, f->aux, bool) = true;
+        return decode_record(v, guard_fields, NFIELDS(guard_fields),
+                             MEMBER(base, f->off, struct guard_decision), er);
     }
     return fail(er, "field %s: unknown kind", f->name);
 }
@@ -907,20 +927,22 @@ static int users_from_value(avro_value_t *root, struct users_msg *out, struct er
     return fail(er, "unknown body type %s", name);
 }
 
-/* direct: UserRecords written with users.v1 are read by users_wire; everything else, and
- * anything that reader is not sure of, the generic way. */
+/* direct: UserRecords written with users.v1 or v2 (the same body bytes) are read by
+ * users_wire; everything else, and anything that reader is not sure of, the generic way. */
 static int users_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n,
                         bool direct)
 {
     struct err er = {errstr, n};
     const struct schema_entry *v1 = schema_registry_find("users", 1);
+    const struct schema_entry *v2 = schema_registry_find("users", 2);
     avro_value_t root;
     uint64_t fp;
     int rc;
 
     memset(out, 0, sizeof(*out));
     if (direct && v1 && buf && len > AVRO_CODEC_HEADER_SIZE &&
-        avro_codec_peek_fingerprint(buf, len, &fp) == 0 && fp == v1->fingerprint &&
+        avro_codec_peek_fingerprint(buf, len, &fp) == 0 &&
+        (fp == v1->fingerprint || (v2 && fp == v2->fingerprint)) &&
         users_wire_read_v1((const unsigned char *)buf + AVRO_CODEC_HEADER_SIZE,
                            len - AVRO_CODEC_HEADER_SIZE, out) == 0) {
         rc = 0;

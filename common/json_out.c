@@ -244,6 +244,17 @@ void json_out_users_msg(struct json_out *j, const struct users_msg *m)
         kv_int(j, "total_records", m->u.end.total_records);
         json_out_string_array(j, "kept_record_uids", m->u.end.kept_record_uids, m->u.end.n_kept);
         kv_bool(j, "dry_run", m->u.end.dry_run);
+        json_out_key(j, "guard");
+        if (m->u.end.has_guard) {
+            json_out_begin_object(j);
+            kv_bool(j, "held", m->u.end.guard.held);
+            kv_int(j, "removals", m->u.end.guard.removals);
+            kv_int(j, "members", m->u.end.guard.members);
+            kv_str(j, "reason", m->u.end.guard.reason);
+            json_out_end_object(j);
+        } else {
+            json_out_null(j);
+        }
         break;
     case USERS_MSG_PURGE_DUE:
         kv_str(j, "type", "PurgeDue");

@@ -248,6 +248,7 @@ void import_end_free(struct import_end *e)
     free(e->source_uid);
     free(e->school);
     free_strv(e->kept_record_uids, e->n_kept);
+    free(e->guard.reason);
     memset(e, 0, sizeof(*e));
 }
 

@@ -60,6 +60,15 @@ struct user_record {
 };
 
 /* The end of one import, written once to every partition of sisopi.users. */
+/* The deletion guard's decision for a whole import (users.v2 ImportEnd.guard), taken once by
+ * the producer and the same on every marker of the import. */
+struct guard_decision {
+    bool held;        /* no partition removes anyone until a release */
+    int64_t removals; /* persons of the source, school and role the file did not list */
+    int64_t members;  /* persons of the source, school and role in the directory */
+    char *reason;     /* why it was held; NULL when not held */
+};
+
 struct import_end {
     char *import_id;
     char *source_uid;
@@ -77,6 +86,8 @@ struct import_end {
     char **kept_record_uids;
     size_t n_kept;
     bool dry_run;
+    bool has_guard; /* false: the producer did not decide (users.v1, or another producer) */
+    struct guard_decision guard;
 };
 
 /* The scheduler's order to purge a person whose grace period is over. */

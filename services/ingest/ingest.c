@@ -20,7 +20,9 @@
 #include "import_reader.h"
 #include "kafka_client.h"
 #include "log.h"
+#include "lookup.h"
 #include "partitioner.h"
+#include "strmap.h"
 #include "strutil.h"
 
 #define INGEST_PROGRESS_SECONDS   2.0
@@ -178,9 +180,16 @@ static void keep_bad_row(struct kept *kept, int partitions, const struct import_
     kept_add(&kept[partitioner_partition(err->record_uid, len, partitions)], err->record_uid);
 }
 
+/* Remembers a record_uid the file lists (the deletion guard counts whom it does not). */
+static void list_uid(struct strmap *listed, const char *uid)
+{
+    if (uid && *uid)
+        *strmap_slot(listed, uid, NULL) = (void *)1;
+}
+
 /* Pass 1: read and check every row; print each bad one. Returns 0, or -1 on a fatal error. */
 static int validate(const struct ingest_job *job, struct ingest_result *res, FILE *report,
-                    struct kept *kept)
+                    struct kept *kept, struct strmap *listed)
 {
     struct progress pg = {.enabled = job->progress, .phase = "validate"};
     pg.start = pg.last = clock_mono_s();
@@ -207,6 +216,7 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
         res->rows++;
         if (got == 1) {
             res->records++;
+            list_uid(listed, rec.record_uid);
             user_record_free(&rec);
         } else {
             /* Unlike the reference, which stops at the first error past the tolerance,
@@ -214,6 +224,8 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
             if (res->errors++ < INGEST_MAX_PRINTED_ERRORS)
                 print_row_error(report, job->path, &err);
             keep_bad_row(kept, job->cfg->kafka.partitions, &err);
+            if (strnlen(err.record_uid, sizeof(err.record_uid)) > 0)
+                list_uid(listed, err.record_uid);
         }
         progress_tick(&pg, r, res->rows);
     }
@@ -338,7 +350,7 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
 
 static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
                            const int64_t *per_partition, const int64_t *first_offset,
-                           const struct kept *kept)
+                           const struct kept *kept, const struct guard_decision *guard)
 {
     int64_t produced_at = clock_wall_ms();
     for (int p = 0; p < res->partitions; p++) {
@@ -357,6 +369,8 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
         e->kept_record_uids = kept[p].uids;
         e->n_kept = kept[p].n;
         e->dry_run = job->dry_run;
+        e->has_guard = true;
+        e->guard = *guard; /* borrowed: the marker is not freed */
         char why[256];
         /* The marker is keyed by the import_id: it has no person, and the key makes it
          * recognisable in any tool without decoding. */
@@ -370,7 +384,7 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
 }
 
 static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res,
-                   const struct kept *kept)
+                   const struct kept *kept, const struct guard_decision *guard)
 {
     char why[600];
     if (kafka_check_topic(rk, job->cfg, job->cfg->kafka.topic_users, 10000, why, sizeof(why)) < 0) {
@@ -398,7 +412,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     }
     if (rc == 0) {
         memset(&dr_state, 0, sizeof(dr_state));
-        rc = publish_markers(rk, job, res, per_partition, first_offset, kept);
+        rc = publish_markers(rk, job, res, per_partition, first_offset, kept, guard);
         /* Every record is on the topic: a partition whose marker arrived completes the import
          * there (removing whom the file no longer lists, as it should); the others remove
          * nobody until the file is imported again. */
@@ -434,6 +448,8 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     double start = clock_mono_s();
     struct file_id before, after;
     struct kept *kept = NULL;
+    struct strmap *listed = strmap_new(false);
+    struct guard_decision guard = {0};
 
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
@@ -448,7 +464,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
         return res->exit_code;
     }
     kept = xcalloc((size_t)job->cfg->kafka.partitions, sizeof(*kept));
-    if (validate(job, res, report, kept) < 0)
+    if (validate(job, res, report, kept, listed) < 0)
         goto out;
     int tolerate = job->cfg->import.tolerate_errors;
     if (res->errors > 0 && tolerate >= 0 && res->errors > tolerate) {
@@ -462,7 +478,21 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     if (res->empty)
         warn_empty(job, report);
     if (!job->check_only) {
-        if (publish(rk, job, res, kept) < 0)
+        char why[768];
+        const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
+        if (lookup_before_publish(job->cfg, job->school, job->role, sid, res->import_id, listed,
+                                  &guard, why, sizeof(why)) < 0) {
+            snprintf(res->error, sizeof(res->error), "%s; nothing was published", why);
+            goto out;
+        }
+        res->guard_decided = true;
+        res->guard_held = guard.held;
+        res->guard_removals = guard.removals;
+        res->guard_members = guard.members;
+        if (guard.held)
+            fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", job->path,
+                    guard.reason);
+        if (publish(rk, job, res, kept, &guard) < 0)
             goto out;
         if (file_id_get(job->path, &after) < 0 || !file_id_same(&before, &after)) {
             /* The markers are out, but they count exactly what was published, so the
@@ -474,6 +504,8 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     res->exit_code = res->errors > 0 ? EXIT_WITH_ERRORS : EXIT_OK;
 out:
     kept_free(kept, job->cfg->kafka.partitions);
+    strmap_free(listed, NULL);
+    free(guard.reason);
     res->seconds = clock_mono_s() - start;
     return res->exit_code;
 }
@@ -527,6 +559,13 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
                 "published:  %" PRId64 " records and %" PRId64 " end markers to %s (%d "
                 "partitions)\n",
                 res->records, res->markers, job->cfg->kafka.topic_users, res->partitions);
+    if (res->guard_decided)
+        fprintf(f,
+                "guard:      %s: %" PRId64 " of the directory's %" PRId64 " %s of %s not listed "
+                "(they lose the school%s)\n",
+                res->guard_held ? "HELD until released (sisopi-admin release)" : "passes",
+                res->guard_removals, res->guard_members, role_name(job->role), job->school,
+                res->guard_held ? " once released" : "");
     fprintf(f, "took:       %.2f s (%.0f rows/s)\n", res->seconds,
             res->seconds > 0 ? (double)res->rows / res->seconds : 0.0);
 }

@@ -36,6 +36,10 @@ struct ingest_result {
     int64_t errors;  /* bad rows */
     int64_t markers; /* ImportEnd messages published */
     bool empty;      /* no data row at all: would remove every person of school/role */
+    /* The deletion guard's decision for the whole import (carried by every end marker):
+     * decided once the directory was read; removals of members, held or not. */
+    bool guard_decided, guard_held;
+    int64_t guard_removals, guard_members;
     int partitions;
     double seconds;
     int exit_code;    /* EXIT_OK, EXIT_WITH_ERRORS (tolerated bad rows) or EXIT_FAILED */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "avro_codec.h"
+#include "deletion_guard.h"
 #include "log.h"
 #include "plan.h"
 #include "topic_reader.h"
@@ -318,14 +319,18 @@ static int removals_done(struct batch *b, const rd_kafka_message_t *m,
     return 0;
 }
 
-/* The removals of an import whose records are all here; held when the guard trips. */
+/* The removals of an import whose records are all here; held when the guard says so. The
+ * marker's decision (e->has_guard: the producer's, for the whole import) is the same in every
+ * partition; without one, this partition's part is checked alone. e is NULL on a release. */
 static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct import_state *is,
-                         bool released)
+                         const struct import_end *e)
 {
     const struct config *cfg = b->core->cfg;
+    bool released = e == NULL;
     struct unseen u = {0};
     size_t members = 0;
-    char err[256], why[300];
+    char err[256];
+    char *why = NULL;
     if (state_member_count(b->txn, m->partition, is->source_uid, is->school, is->role, &members,
                            err, sizeof(err)) < 0 ||
         state_members_unseen_each(b->txn, m->partition, is->source_uid, is->school, is->role,
@@ -335,21 +340,29 @@ static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct im
         return -1;
     }
     const struct import_config *im = &cfg->import;
-    size_t done = 0;
-    if (!released && !is->dry_run && u.n > 0 && removals_done(b, m, is, &u, &done) < 0) {
-        unseen_free(&u);
-        return -1;
+    bool too_many = false;
+    if (released) {
+        /* an operator's release: every removal goes */
+    } else if (e->has_guard) {
+        too_many = e->guard.held;
+        if (too_many)
+            why = e->guard.reason
+                      ? xstrdup(e->guard.reason)
+                      : deletion_guard_reason(im, is->school, is->role, e->guard.removals,
+                                              e->guard.members, is->import_id);
+    } else {
+        size_t done = 0;
+        if (!is->dry_run && u.n > 0 && removals_done(b, m, is, &u, &done) < 0) {
+            unseen_free(&u);
+            return -1;
+        }
+        too_many = deletion_guard_trips(im, (int64_t)(u.n - done), (int64_t)members);
+        if (too_many)
+            why = deletion_guard_reason(im, is->school, is->role, (int64_t)(u.n - done),
+                                        (int64_t)members, is->import_id);
     }
-    size_t pending = u.n - done;
-    bool too_many = (int64_t)pending > im->deletion_guard_count ||
-                    (double)pending > im->deletion_guard_ratio * (double)members;
     int rc = 0;
-    if (!released && pending > 0 && too_many) {
-        snprintf(why, sizeof(why),
-                 "would take %s from %zu of its %zu %s (deletion guard: at most %" PRId64
-                 " and %.0f%%); release with: sisopi-admin release %s",
-                 is->school, pending, members, role_name(is->role), im->deletion_guard_count,
-                 im->deletion_guard_ratio * 100, is->import_id);
+    if (too_many) {
         is->status = STATE_IMPORT_HELD;
         import_event(b, m, is, EVENT_IMPORT_HELD, why);
         log_kv(LEVEL_WARN, "import_held", "import_id", is->import_id, "reason", why, NULL);
@@ -373,6 +386,7 @@ static int finish_import(struct batch *b, const rd_kafka_message_t *m, struct im
             }
         }
     }
+    free(why);
     unseen_free(&u);
     return rc;
 }
@@ -420,7 +434,7 @@ int imports_handle_end(struct batch *b, const rd_kafka_message_t *m, struct user
         goto out;
     }
     if ((rc = imports_put(b, m->partition, &is)) == 0)
-        rc = finish_import(b, m, &is, false);
+        rc = finish_import(b, m, &is, e);
 out:
     import_state_free(&is);
     return rc;
@@ -438,7 +452,7 @@ int imports_handle_release(struct batch *b, const rd_kafka_message_t *m, struct 
     if (is.status == STATE_IMPORT_HELD) {
         log_kv(LEVEL_WARN, "import_released", "import_id", is.import_id, "released_by",
                u->u.release.released_by, NULL);
-        rc = finish_import(b, m, &is, true);
+        rc = finish_import(b, m, &is, NULL);
     }
     import_state_free(&is);
     return rc;

@@ -335,9 +335,16 @@ R2_REBAL=$(count partitions_ "${REC_LOG[2]}")
 MAXPOLL=$(count MAXPOLL "${REC_LOG[1]}" "${REC_LOG[2]}")
 
 step "C: slapd stopped (SIGTERM) under both, an import of 1,500 waits, longer than max.poll.interval.ms"
+# The ingest reads the directory before it publishes (the school, the deletion guard), so the
+# import goes out first, with both reconcilers stopped (SIGSTOP, for less than
+# session.timeout.ms), and the directory goes away before they apply any of it.
+kill -STOP "${REC_PID[1]}" "${REC_PID[2]}"
+T1=$(now)
+ingest_ok "$W/i2.csv" SchB
 slapd_stop TERM
 T0=$(now)
-ingest_ok "$W/i2.csv" SchB
+kill -CONT "${REC_PID[1]}" "${REC_PID[2]}"
+figure "C: both reconcilers stopped $(since "$T1") s while the ingest published (session.timeout.ms 6 s)"
 wait_for 60 "both retrying" eval 'retrying "${REC_PORT[1]}" && retrying "${REC_PORT[2]}"'
 sleep "$OUTAGE_S"
 rec_alive 1

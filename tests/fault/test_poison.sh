@@ -163,7 +163,7 @@ rec "$W/full.bin" "$PI" sisopi-demo SchB teacher P3 Trun Cated
 head -c -4 "$W/full.bin" >"$W/truncated.bin"
 inject_file truncated "truncated" 4 P3 "$W/truncated.bin"
 { cat "$W/full.bin" && printf 'MORE'; } >"$W/trailing.bin"
-inject_file trailing "4 trailing bytes after the users v1 body" 5 P3 "$W/trailing.bin"
+inject_file trailing "4 trailing bytes after the users v2 body" 5 P3 "$W/trailing.bin"
 inject bad-role "enum index 9 out of range" record "$PI" sisopi-demo SchB '#9' P4 Bad Role
 inject empty-uid "UserRecord.record_uid is empty" record "$PI" sisopi-demo SchB teacher '' Empty Uid
 inject control-uid "UserRecord.record_uid has the control character U+0001" \

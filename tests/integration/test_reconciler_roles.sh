@@ -173,14 +173,12 @@ scenario() {
     done
 
     step "[$NREC] an empty file is held by the deletion guard"
-    sed 's/max_ratio = 1.0; max_count = 1000;/max_ratio = 0.5; max_count = 1000;/' "$W/rec1.cfg" >"$W/g1.cfg"
-    sed 's/max_ratio = 1.0; max_count = 1000;/max_ratio = 0.5; max_count = 1000;/' "$W/rec2.cfg" >"$W/g2.cfg"
-    : >"$W/empty.csv"
-    ingest "$CFG" SchC student "$W/empty.csv"
-    mv "$W/rec1.cfg" "$W/r1.keep"; mv "$W/rec2.cfg" "$W/r2.keep"
-    cp "$W/g1.cfg" "$W/rec1.cfg"; cp "$W/g2.cfg" "$W/rec2.cfg"
+    # The ingest decides the guard for the whole import: its config has the stricter one.
+    sed 's/max_ratio = 1.0; max_count = 1000;/max_ratio = 0.5; max_count = 1000;/' "$CFG" >"$W/guard.cfg"
+    grep -q 'max_ratio = 0.5' "$W/guard.cfg" || fail "could not write $W/guard.cfg"
+    printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' >"$W/empty.csv"
+    ingest "$W/guard.cfg" SchC student "$W/empty.csv"
     reconcile
-    mv "$W/r1.keep" "$W/rec1.cfg"; mv "$W/r2.keep" "$W/rec2.cfg"
     assert_eq "SchC" "$(attr P-student ucsschoolSchool)" "held: nobody removed"
     held=$("$B_/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null | jq -c "select(.event.type==\"ImportHeld\" and .event.import_id==\"$IID\")")
     [[ -n $held ]] || fail "the empty import was not held"

@@ -17,6 +17,7 @@
 #include "schema_registry.h"
 
 #define USERS_V1_FP  UINT64_C(0xdd5e9b72e8603888)
+#define USERS_V2_FP  UINT64_C(0xf5659e0c01ecde51)
 #define EVENTS_V1_FP UINT64_C(0x09fb35bc12194c61)
 
 static char err[512];
@@ -219,6 +220,11 @@ static void assert_users_same(const struct users_msg *a, const struct users_msg 
         assert_int_equal(x->total_records, y->total_records);
         assert_strv_same(x->kept_record_uids, x->n_kept, y->kept_record_uids, y->n_kept);
         assert_int_equal(x->dry_run, y->dry_run);
+        assert_int_equal(x->has_guard, y->has_guard);
+        assert_int_equal(x->guard.held, y->guard.held);
+        assert_int_equal(x->guard.removals, y->guard.removals);
+        assert_int_equal(x->guard.members, y->guard.members);
+        assert_str_same(x->guard.reason, y->guard.reason);
     } else if (a->type == USERS_MSG_IMPORT_RELEASE) {
         assert_str_same(a->u.release.import_id, b->u.release.import_id);
         assert_str_same(a->u.release.released_by, b->u.release.released_by);
@@ -270,7 +276,7 @@ static void users_round_trip(struct users_msg *m)
 
     if (users_msg_encode(m, &buf, &len, err, sizeof(err)) != 0)
         fail_msg("encode: %s", err);
-    assert_true(header_fp(buf) == USERS_V1_FP);
+    assert_true(header_fp(buf) == USERS_V2_FP);
     if (users_msg_decode(buf, len, &d, err, sizeof(err)) != 0)
         fail_msg("decode: %s", err);
     assert_users_same(m, &d);
@@ -301,10 +307,14 @@ static void test_released_fingerprints(void **state)
 {
     (void)state;
     const struct schema_entry *u = schema_registry_find("users", 1);
+    const struct schema_entry *u2 = schema_registry_find("users", 2);
     const struct schema_entry *e = schema_registry_find("events", 1);
     assert_non_null(u);
+    assert_non_null(u2);
     assert_non_null(e);
     assert_true(u->fingerprint == USERS_V1_FP);
+    assert_true(u2->fingerprint == USERS_V2_FP);
+    assert_ptr_equal(schema_registry_current("users"), u2);
     assert_true(e->fingerprint == EVENTS_V1_FP);
     assert_ptr_equal(schema_registry_by_fingerprint(USERS_V1_FP), u);
     assert_null(schema_registry_find("nope", 1));
@@ -329,6 +339,15 @@ static void test_round_trip_users(void **state)
     fill_end(&m);
     m.u.end.dry_run = false;
     m.u.end.partition = INT32_MIN;
+    users_round_trip(&m);
+    /* The deletion guard's decision: held with its reason, and passed without one. */
+    fill_end(&m);
+    m.u.end.has_guard = true;
+    m.u.end.guard = (struct guard_decision){true, 12, 30, strdup("would take gsm from 12")};
+    users_round_trip(&m);
+    fill_end(&m);
+    m.u.end.has_guard = true;
+    m.u.end.guard = (struct guard_decision){false, 1, 30, NULL};
     users_round_trip(&m);
     fill_purge(&m);
     users_round_trip(&m);
@@ -492,7 +511,7 @@ static void test_older_writer_gets_defaults(void **state)
     void *buf;
     size_t len;
 
-    assert_int_equal(schema_registry_current("users")->version, 1);
+    assert_int_equal(schema_registry_current("users")->version, 2);
     v0_begin(v0, &root, 0, &rec, "teacher");
     set_str(&rec, "record_uid", "F-9");
     set_str(&rec, "firstname", "Ada");
@@ -593,10 +612,11 @@ static void test_older_event_writer(void **state)
     free(buf);
 }
 
-/* Returns a copy of the canonical form of users v1 with `from` replaced by `to`. */
-static char *users_v1_edited(const char *from, const char *to)
+/* Returns a copy of the canonical form of the current users schema with `from` replaced by
+ * `to`. */
+static char *users_current_edited(const char *from, const char *to)
 {
-    const char *c = schema_registry_find("users", 1)->canonical;
+    const char *c = schema_registry_current("users")->canonical;
     const char *at = strstr(c, from);
     assert_non_null(at);
     char *out = malloc(strlen(c) - strlen(from) + strlen(to) + 1);
@@ -609,10 +629,10 @@ static char *users_v1_edited(const char *from, const char *to)
 static void test_newer_current_writer(void **state)
 {
     (void)state;
-    char *v2 = users_v1_edited("{\"name\":\"dry_run\",\"type\":\"boolean\"}]}",
-                               "{\"name\":\"dry_run\",\"type\":\"boolean\"},"
-                               "{\"name\":\"nickname\",\"type\":[\"null\",\"string\"]}]}");
-    const struct schema_entry *e = add_schema("users", 2, v2);
+    char *v3 = users_current_edited("{\"name\":\"dry_run\",\"type\":\"boolean\"}]}",
+                                    "{\"name\":\"dry_run\",\"type\":\"boolean\"},"
+                                    "{\"name\":\"nickname\",\"type\":[\"null\",\"string\"]}]}");
+    const struct schema_entry *e = add_schema("users", 3, v3);
     struct users_msg m, d;
     void *buf;
     size_t len;
@@ -628,24 +648,24 @@ static void test_newer_current_writer(void **state)
     users_msg_free(&d);
     users_msg_free(&m);
     free(buf);
-    free(v2);
+    free(v3);
 }
 
 /* A current schema without a field this build must write is refused, not silently lossy. */
 static void test_current_writer_lacks_field(void **state)
 {
     (void)state;
-    char *v2 = users_v1_edited("{\"name\":\"email\",\"type\":[\"null\",\"string\"]},", "");
+    char *v3 = users_current_edited("{\"name\":\"email\",\"type\":[\"null\",\"string\"]},", "");
     struct users_msg m;
     void *buf;
     size_t len;
 
-    add_schema("users", 2, v2);
+    add_schema("users", 3, v3);
     fill_full_user(&m);
     assert_int_equal(users_msg_encode(&m, &buf, &len, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "email"));
     users_msg_free(&m);
-    free(v2);
+    free(v3);
 }
 
 static void test_registry_add_rules(void **state)
@@ -663,7 +683,7 @@ static void test_registry_add_rules(void **state)
     assert_int_equal(schema_registry_add("Users!", 3, copy, err, sizeof(err)), -1);
     assert_int_equal(schema_registry_add("users", 3, "\"string\"", err, sizeof(err)), -1);
     assert_int_equal(schema_registry_add("users", 3, NULL, err, sizeof(err)), -1);
-    assert_int_equal(schema_registry_current("users")->version, 1);
+    assert_int_equal(schema_registry_current("users")->version, 2);
     free(copy);
 }
 
@@ -732,7 +752,7 @@ static void test_header_errors(void **state)
     buf[1] = 0x01;
     /* A users message handed to the events decoder names what it is. */
     assert_int_equal(event_decode(buf, len, &ev, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "users v1"));
+    assert_non_null(strstr(err, "users v2"));
     free(buf);
 
     size_t flen;

@@ -195,7 +195,17 @@ static void test_import_end_and_purge(void **state)
                    "\"school\":\"gsm\",\"role\":\"staff\",\"produced_at\":1000,\"record_count\":5,"
                    "\"first_offset\":7,"
                    "\"partition\":2,\"partition_count\":4,\"total_records\":20,"
-                   "\"kept_record_uids\":[\"k1\"],\"dry_run\":true}\n");
+                   "\"kept_record_uids\":[\"k1\"],\"dry_run\":true,\"guard\":null}\n");
+    m.u.end.has_guard = true;
+    m.u.end.guard = (struct guard_decision){true, 3, 10, "would take"};
+    cap_open(&c);
+    users_msg_to_json(&m, c.f);
+    cap_expect(&c, "{\"type\":\"ImportEnd\",\"import_id\":\"imp\",\"source_uid\":\"sis\","
+                   "\"school\":\"gsm\",\"role\":\"staff\",\"produced_at\":1000,\"record_count\":5,"
+                   "\"first_offset\":7,"
+                   "\"partition\":2,\"partition_count\":4,\"total_records\":20,"
+                   "\"kept_record_uids\":[\"k1\"],\"dry_run\":true,\"guard\":{\"held\":true,"
+                   "\"removals\":3,\"members\":10,\"reason\":\"would take\"}}\n");
 
     m.type = USERS_MSG_PURGE_DUE;
     m.u.purge = (struct purge_due){"F-1", 2000, 3000};

@@ -1,0 +1,111 @@
+/*
+ * lookup: the school's OU, then its persons, over one dir_conn.
+ */
+#include "lookup.h"
+
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deletion_guard.h"
+#include "dir_conn.h"
+#include "dir_entry.h"
+#include "dir_escape.h"
+#include "dir_layout.h"
+#include "person_ldap.h"
+#include "strutil.h"
+
+struct count {
+    enum role role;
+    const struct strmap *listed;
+    int64_t members, removals;
+    int rc;
+    char message[256];
+};
+
+static void on_person(const struct dir_entry *e, void *opaque)
+{
+    struct count *c = opaque;
+    enum role r;
+    const char *rid = dir_entry_value(e, "ucsschoolRecordUID");
+    if (!rid || person_ldap_role(e, &r) < 0 || r != c->role)
+        return; /* another role at this school: another import's */
+    c->members++;
+    if (!strmap_get(c->listed, rid))
+        c->removals++;
+}
+
+static void on_done(const struct dir_result *r, void *opaque)
+{
+    struct count *c = opaque;
+    c->rc = r->rc;
+    snprintf(c->message, sizeof(c->message), "%s", r->message ? r->message : "");
+}
+
+/* Runs one search to its end. LDAP_SUCCESS, or the code (c->message says more). */
+static int search(struct dir_conn *dc, const char *base, int scope, const char *filter,
+                  const char *const *attrs, dir_conn_entry_cb cb, struct count *c)
+{
+    c->rc = LDAP_OTHER;
+    c->message[0] = '\0';
+    dir_conn_search(dc, base, scope, filter, attrs, cb, on_done, c);
+    int rc = dir_conn_drain(dc);
+    return rc != LDAP_SUCCESS ? rc : c->rc;
+}
+
+int lookup_before_publish(const struct config *cfg, const char *school, enum role role,
+                          const char *source_uid, const char *import_id,
+                          const struct strmap *listed, struct guard_decision *out, char *err,
+                          size_t n)
+{
+    static const char *const no_attrs[] = {"1.1", NULL};
+    static const char *const person_attrs[] = {"objectClass", "ucsschoolRecordUID", NULL};
+    struct dir_conn *dc = NULL;
+    char e[512];
+    memset(out, 0, sizeof(*out));
+    if (dir_conn_open(cfg, &dc, e, sizeof(e)) != LDAP_SUCCESS) {
+        snprintf(err, n,
+                 "cannot read the directory (the school and the deletion guard need it): %s", e);
+        return -1;
+    }
+    int rc = -1;
+    struct count c = {.role = role, .listed = listed};
+    char *school_dn = layout_school_dn(cfg, school);
+    char *fs = dir_escape_filter_value(school);
+    char *fsid = dir_escape_filter_value(source_uid);
+    char *filter = xasprintf("(&(objectClass=ucsschoolType)(ucsschoolSourceUID=%s)"
+                             "(ucsschoolSchool=%s)(ucsschoolRecordUID=*))",
+                             fsid, fs);
+    int lrc = search(dc, school_dn, LDAP_SCOPE_BASE, "(objectClass=*)", no_attrs, NULL, &c);
+    if (lrc == LDAP_NO_SUCH_OBJECT) {
+        snprintf(err, n,
+                 "school %s does not exist in the directory (no %s): create it first with "
+                 "sisopi-admin school create %s",
+                 school, school_dn, school);
+        goto out;
+    }
+    if (lrc == LDAP_SUCCESS)
+        lrc = search(dc, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, person_attrs, on_person, &c);
+    if (lrc != LDAP_SUCCESS) {
+        snprintf(err, n,
+                 "cannot read the directory (the school and the deletion guard need it): "
+                 "%s: %s%s%s",
+                 dir_conn_uri(dc), ldap_err2string(lrc), c.message[0] ? ": " : "", c.message);
+        goto out;
+    }
+    out->members = c.members;
+    out->removals = c.removals;
+    out->held = deletion_guard_trips(&cfg->import, c.removals, c.members);
+    if (out->held)
+        out->reason =
+            deletion_guard_reason(&cfg->import, school, role, c.removals, c.members, import_id);
+    rc = 0;
+out:
+    free(school_dn);
+    free(fs);
+    free(fsid);
+    free(filter);
+    dir_conn_close(dc);
+    return rc;
+}
