@@ -12,17 +12,21 @@
 #include "ingest.h"
 #include "kafka_client.h"
 #include "log.h"
+#include "outcome.h"
 #include "strutil.h"
 #include "watch.h"
+
+#define DEFAULT_WAIT_S 600.0 /* --wait without --timeout */
 
 static void usage(FILE *f)
 {
     fprintf(
         f,
         "Usage: sisopi-ingest [-c FILE] [--bootstrap SERVERS] --school S --role ROLE\n"
-        "                     [--source-uid X] [--dry-run] [--check] FILE.csv\n"
+        "                     [--source-uid X] [--dry-run] [--check]\n"
+        "                     [--wait [--timeout DURATION]] FILE.csv\n"
         "       sisopi-ingest [-c FILE] [--bootstrap SERVERS] --watch DIR [--once]\n"
-        "                     [--interval SECONDS] [--dry-run]\n"
+        "                     [--interval SECONDS] [--dry-run] [--wait [--timeout DURATION]]\n"
         "\n"
         "Reads one school's export of one role, checks every row, and publishes the\n"
         "persons to Kafka (sisopi.users) followed by the end markers that let the\n"
@@ -37,6 +41,11 @@ static void usage(FILE *f)
         "      --source-uid X     source database name (default import.source_uid)\n"
         "  -n, --dry-run          publish as a dry run: the reconciler reports, writes nothing\n"
         "      --check            validate and report only; publish nothing\n"
+        "      --wait             then wait until every partition's reconciler answered\n"
+        "                         (completed, held, incomplete; rejected persons) and\n"
+        "                         print the outcome (with --watch: into each .report)\n"
+        "      --timeout D        with --wait: at most this long (e.g. 90s, 10m; default\n"
+        "                         10m)\n"
         "      --watch DIR        import every DIR/<school>/<role>[-<any>].csv dropped there;\n"
         "                         moves each to DIR/done/ or DIR/failed/ with a .report\n"
         "      --once             with --watch: import what is there, then exit\n"
@@ -48,15 +57,19 @@ static void usage(FILE *f)
         "  -V, --version          version\n"
         "\n"
         "Exit codes: 0 published; 2 published, but bad rows were skipped (tolerated);\n"
-        "1 failed, nothing that removes anyone was published; 64 bad command line.\n",
+        "1 failed, nothing that removes anyone was published; 64 bad command line.\n"
+        "With --wait: 0 completed everywhere; 2 completed, but bad rows were skipped or\n"
+        "persons rejected; 3 held by the deletion guard (sisopi-admin release); 4\n"
+        "incomplete on a partition (import again); 5 no outcome within --timeout.\n",
         CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG, CONFIG_ENV_BOOTSTRAP);
 }
 
 struct options {
     struct cli_shared sh; /* -c, --bootstrap */
     const char *school, *role, *source_uid, *watch_dir, *file, *metrics;
-    bool dry_run, check, once, quiet;
+    bool dry_run, check, once, quiet, wait;
     int interval;
+    double timeout_s; /* --wait's */
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -67,7 +80,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_WATCH,
         OPT_ONCE,
         OPT_INTERVAL,
-        OPT_METRICS
+        OPT_METRICS,
+        OPT_WAIT,
+        OPT_TIMEOUT
     };
     static const struct option opts[] = {CLI_SHARED_OPTIONS,
                                          {"school", required_argument, NULL, 's'},
@@ -79,12 +94,17 @@ static int parse_options(int argc, char **argv, struct options *o)
                                          {"once", no_argument, NULL, OPT_ONCE},
                                          {"interval", required_argument, NULL, OPT_INTERVAL},
                                          {"metrics", required_argument, NULL, OPT_METRICS},
+                                         {"wait", no_argument, NULL, OPT_WAIT},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {NULL, 0, NULL, 0}};
     int c, rc;
     long n;
+    int64_t secs;
+    bool timeout_given = false;
     memset(o, 0, sizeof(*o));
     o->interval = 5;
+    o->timeout_s = DEFAULT_WAIT_S;
     while ((c = getopt_long(argc, argv, CLI_SHARED_SHORT "s:r:nq", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -116,6 +136,20 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_METRICS:
             o->metrics = optarg;
             break;
+        case OPT_WAIT:
+            o->wait = true;
+            break;
+        case OPT_TIMEOUT:
+            if (config_parse_duration(optarg, &secs) < 0 || secs < 1) {
+                fprintf(stderr,
+                        "sisopi-ingest: --timeout: \"%s\" is not a duration such as 90s, 10m "
+                        "or 1h\n",
+                        optarg);
+                return -1;
+            }
+            o->timeout_s = (double)secs;
+            timeout_given = true;
+            break;
         case 'q':
             o->quiet = true;
             break;
@@ -125,6 +159,15 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (rc != CLI_GO_ON)
                 return -1;
         }
+    }
+    if (timeout_given && !o->wait) {
+        fprintf(stderr, "sisopi-ingest: --timeout is --wait's: add --wait\n");
+        return -1;
+    }
+    if (o->wait && o->check) {
+        fprintf(stderr,
+                "sisopi-ingest: --check publishes nothing: there is nothing to --wait for\n");
+        return -1;
     }
     if (o->watch_dir) {
         if (optind != argc || o->school || o->role) {
@@ -178,11 +221,7 @@ static int run_file(rd_kafka_t *rk, const struct config *cfg, const struct optio
         .progress = !o->quiet,
     };
     struct ingest_result res;
-    ingest_run(rk, &job, &res);
-    if (res.exit_code == EXIT_FAILED)
-        fprintf(stderr, "sisopi-ingest: %s\n", res.error);
-    ingest_print_summary(stdout, &job, &res);
-    return res.exit_code;
+    return outcome_run(rk, &job, o->wait, o->timeout_s, stderr, stdout, &res);
 }
 
 int main(int argc, char **argv)
@@ -207,6 +246,8 @@ int main(int argc, char **argv)
                                .once = o.once,
                                .interval = o.interval,
                                .progress = !o.quiet,
+                               .wait = o.wait,
+                               .timeout_s = o.timeout_s,
                                .metrics_listen = o.metrics ? o.metrics : cfg.metrics.ingest};
         rc = watch_run(rk, &cfg, &w);
     } else {

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "ingest.h"
 #include "log.h"
+#include "outcome.h"
 #include "service_metrics.h"
 #include "strutil.h"
 
@@ -196,10 +197,9 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
                                  .dry_run = o->dry_run,
                                  .report = report,
                                  .progress = o->progress};
-        ingest_run(rk, &job, &res);
-        if (res.exit_code == EXIT_FAILED)
-            fprintf(report, "%s: %s\n", c->path, res.error);
-        ingest_print_summary(report, &job, &res);
+        int rc = outcome_run(rk, &job, o->wait, o->timeout_s, report, report, &res);
+        if (res.exit_code != EXIT_FAILED)
+            res.exit_code = rc; /* the outcome's, when waited for */
     }
     fclose(report);
 

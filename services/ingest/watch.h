@@ -17,6 +17,8 @@ struct watch_opts {
     bool once;    /* import what is there now, then return */
     int interval; /* seconds between scans */
     bool progress;
+    bool wait;                  /* wait for each import's outcome and write it into its .report */
+    double timeout_s;           /* the wait's limit */
     const char *metrics_listen; /* /metrics and /healthz (not with once): "" = off */
 };
 

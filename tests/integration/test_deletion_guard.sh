@@ -9,7 +9,10 @@
 #      one leaver tripped the 20 %);
 #   3. half the students missing: held on all 12 partitions, by both reconcilers, nobody loses
 #      the school;
-#   4. one `sisopi-admin release`: released on all 12 partitions, the 29 go to limbo.
+#   4. one `sisopi-admin release`: released on all 12 partitions, the 29 go to limbo;
+#   5. `--wait` prints each import's outcome with its exit code (above: 0 completed, 3 held),
+#      names rejected persons (2), says when no answer came in time (5), and `--watch --wait`
+#      writes the outcome into the file's .report.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -56,9 +59,9 @@ all_committed() {
     o=$("$OFFSETS" -c "$CFG" 2>/dev/null) || return 1
     [[ -n $o && -z $(awk '($2 < 0 ? 0 : $2) != $3' <<<"$o") ]]
 }
-ingest() { # ROLE FILE: publishes; sets IID
-    run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role "$1" "$2"
-    ((RC == 0)) || fail "ingest of $2: exit $RC"$'\n'"$OUT"
+ingest() { # ROLE FILE [EXIT]: publishes and waits for the outcome (--wait); sets IID
+    run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role "$1" --wait --timeout 90s "$2"
+    ((RC == ${3:-0})) || fail "ingest --wait of $2: exit $RC, not ${3:-0}"$'\n'"$OUT"
     IID=$(sed -n 's/^import_id: *//p' <<<"$OUT")
     wait_for 90 "import $IID applied" all_committed
     alive
@@ -101,6 +104,9 @@ csv "$W/staff1.csv" staff 2 30
 ingest staff "$W/staff1.csv"
 assert_contains "$OUT" "guard:      passes: 1 of the directory's 30 staff of SchA not listed" \
     "the ingest's decision"
+assert_contains "$OUT" "outcome:    completed on all 12 partitions" "--wait: the outcome"
+assert_contains "$OUT" "changes:    0 created, 0 modified, 29 unchanged, 1 lost the school (1 of them to limbo), 0 rejected" \
+    "--wait: the changes"
 assert_eq "$ALL" "$(events_of ImportCompleted "$IID")" "partitions that completed the staff night"
 assert_eq "" "$(events_of ImportHeld "$IID")" "partitions that held the staff night"
 csv "$W/stud1.csv" student 3 60
@@ -111,8 +117,9 @@ assert_eq 58 "$(in_school student)" "students at SchA after the night"
 
 step "3. half the students missing: held on all 12 partitions, by both reconcilers"
 csv "$W/stud2.csv" student 3 31
-ingest student "$W/stud2.csv"
+ingest student "$W/stud2.csv" 3
 HID=$IID
+assert_contains "$OUT" "outcome:    HELD on 12 of 12 partitions by the deletion guard" "--wait: held"
 assert_contains "$OUT" "the deletion guard holds this import" "the ingest says so"
 assert_contains "$OUT" "would take SchA from 29 of its 58 student" "with the counts"
 assert_eq "$ALL" "$(events_of ImportHeld "$HID")" "partitions that held"
@@ -130,6 +137,27 @@ wait_for 30 "released everywhere" released_everywhere
 assert_eq 29 "$(in_school student)" "students at SchA after the release"
 assert_eq 31 "$(ldap_search -b "ou=limbo,$BASE" "(ucsschoolRole=student:school:limbo)" 1.1 |
     grep -c '^dn:')" "students in limbo (the night's 2 and these 29)"
+
+step "5. --wait: rejected persons named (exit 2), no answer in time (exit 5), --watch's report"
+# staff-5 listed as a student: the reconciler refuses to change a person's role.
+{ cat "$W/stud2.csv" && echo "staff-5,Kim,Nach5,SchA"; } >"$W/stud3.csv"
+ingest student "$W/stud3.csv" 2
+assert_contains "$OUT" "rejected:   staff-5: " "--wait names the rejected person"
+kill -STOP "${PID[1]}" "${PID[2]}"
+run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role student --wait --timeout 3s "$W/stud3.csv"
+kill -CONT "${PID[1]}" "${PID[2]}"
+assert_eq 5 "$RC" "exit code without an answer"$'\n'"$OUT"
+assert_contains "$OUT" "outcome:    NO OUTCOME from 12 of 12 partitions" "--wait says none answered"
+wait_for 90 "the import applied after all" all_committed
+mkdir -p "$W/drop/SchA"
+cp "$W/staff1.csv" "$W/drop/SchA/.staff.csv"
+mv "$W/drop/SchA/.staff.csv" "$W/drop/SchA/staff.csv"
+run timeout 120 "$B_/sisopi-ingest" -c "$CFG" -q --watch "$W/drop" --once --interval 1 --wait \
+    --timeout 90s --metrics ""
+assert_eq 0 "$RC" "--watch --once --wait: exit code"$'\n'"$OUT"
+report=$(find "$W/drop/done" -name '*.report' -print -quit)
+[[ -n $report ]] || fail "no report in $W/drop/done"
+assert_contains "$(cat "$report")" "outcome:    completed on all 12 partitions" "the report's outcome"
 alive
 for n in 1 2; do kill -TERM "${PID[$n]}"; done
 for n in 1 2; do wait "${PID[$n]}" || fail "reconciler $n did not stop cleanly"; done
