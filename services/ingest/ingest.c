@@ -448,7 +448,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     double start = clock_mono_s();
     struct file_id before, after;
     struct kept *kept = NULL;
-    struct strmap *listed = strmap_new(false);
+    struct strmap *listed = strmap_new(true); /* record_uids are case-insensitive */
     struct guard_decision guard = {0};
 
     memset(res, 0, sizeof(*res));

@@ -18,7 +18,7 @@
 #include "attr_list.h"
 #include "config.h"
 #include "records.h"
-#include "state_store.h"
+#include "person.h"
 
 enum plan_action {
     PLAN_NONE = 0, /* nothing to change */
