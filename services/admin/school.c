@@ -113,6 +113,7 @@ static int build_entries(const struct config *cfg, const char *name, const char 
 
 struct ou_info {
     bool found;
+    bool is_school; /* objectClass ucsschoolOrganizationalUnit (ou=policies is no school) */
     char *dn, *ou, *display_name;
 };
 
@@ -123,6 +124,9 @@ static void on_ou(const struct dir_entry *e, void *opaque)
         return;
     const char *ou = dir_entry_value(e, "ou");
     const char *dn = dir_entry_value(e, "displayName");
+    const struct dir_attr *oc = dir_entry_attr(e, "objectClass");
+    for (size_t k = 0; oc && k < oc->n; k++)
+        i->is_school |= strcasecmp(oc->values[k], "ucsschoolOrganizationalUnit") == 0;
     i->found = true;
     i->dn = xstrdup(e->dn);
     i->ou = xstrdup(ou ? ou : "");
@@ -141,7 +145,7 @@ static void ou_info_free(struct ou_info *i)
 static int find_ou(struct dir_conn *c, const struct config *cfg, const char *name,
                    struct ou_info *i)
 {
-    static const char *const attrs[] = {"ou", "displayName", NULL};
+    static const char *const attrs[] = {"ou", "displayName", "objectClass", NULL};
     memset(i, 0, sizeof(*i));
     char *v = dir_escape_filter_value(name);
     char *filter = xasprintf("(&(objectClass=organizationalUnit)(ou=%s))", v);
@@ -326,6 +330,14 @@ static int create_one(struct dir_conn *c, const struct config *cfg, const char *
                 PROG ": school create: \"%s\" differs only in case from the existing \"%s\" "
                      "(%s): school names must differ in more than case\n",
                 name, ou.ou, ou.dn);
+        ou_info_free(&ou);
+        return EXIT_USAGE;
+    }
+    if (ou.found && !ou.is_school) {
+        fprintf(stderr,
+                PROG ": school create: %s exists and is not a school OU (no objectClass "
+                     "ucsschoolOrganizationalUnit): choose another name\n",
+                ou.dn);
         ou_info_free(&ou);
         return EXIT_USAGE;
     }
@@ -551,6 +563,14 @@ static int school_ou(struct dir_conn *lc, const struct config *cfg, const char *
     if (!ou->found) {
         fprintf(stderr, PROG ": school %s: school %s does not exist (no ou=%s below %s)\n", what,
                 name, name, cfg->ldap.base);
+        ou_info_free(ou);
+        return EXIT_FAILED;
+    }
+    if (!ou->is_school) {
+        fprintf(stderr,
+                PROG ": school %s: %s is not a school OU (no objectClass "
+                     "ucsschoolOrganizationalUnit)\n",
+                what, ou->dn);
         ou_info_free(ou);
         return EXIT_FAILED;
     }

@@ -101,6 +101,12 @@ for bad in "a,b" "a=b" "a+b" "a b" "a*" "a(b)" 'a\b' "Gymnäsium" "_a" "a-" "-a"
     assert_rc 64 "bad name $bad" "$A" -c "$CFG" school create -- "$bad"
     assert_contains "$OUT" "school name" "bad name $bad: said why"
 done
+assert_rc 64 "an OU that is no school (base.ldif.in's policies)" "$A" -c "$CFG" school create policies
+assert_contains "$OUT" "ou=policies,$BASE exists and is not a school OU" "said"
+assert_eq "cn=default,ou=policies,$BASE" "$(ldap_dns -b "ou=policies,$BASE" -s one '(objectClass=*)')" \
+    "nothing added below ou=policies"
+assert_rc 1 "delete an OU that is no school" "$A" -c "$CFG" school delete policies
+assert_contains "$OUT" "is not a school OU" "said"
 assert_rc 64 "two names that differ only in case" "$A" -c "$CFG" school create NewA newa
 assert_rc 64 "--display-name with two names" "$A" -c "$CFG" school create NewA NewB --display-name X
 assert_rc 64 "a display name with a line break" "$A" -c "$CFG" school create NewA --display-name $'a\nb'
