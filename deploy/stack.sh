@@ -6,9 +6,11 @@
 #   deploy/stack.sh start [options]    fresh directory + slapd + devbroker, then a summary
 #     --dir DIR          stack directory (default ./.stack, or $SISOPI_STACK_DIR)
 #     --base DN          LDAP base, dc=...[,dc=...] (default dc=example,dc=org)
-#     --schools "A B"    school OUs to create (default none; see school-add)
-#     --build DIR        build directory holding services/sisopi-devbroker
-#                        (default $SISOPI_BUILD, else ./build of the repository)
+#     --schools "A B"    school OUs to create with `sisopi-admin school create` (default
+#                        none; see school-add)
+#     --build DIR        build directory holding services/sisopi-devbroker and
+#                        services/sisopi-admin (default $SISOPI_BUILD, else ./build of the
+#                        repository)
 #     --partitions N     kafka.partitions (default 12)
 #     --source-uid X     import.source_uid (default sisopi-demo)
 #     --limbo NAME       import.limbo_ou (default limbo)
@@ -19,7 +21,8 @@
 #   deploy/stack.sh stop   [--dir DIR]      SIGTERM (SIGKILL after 10 s); idempotent
 #   deploy/stack.sh status [--dir DIR]      exit 0 running, 1 not answering, 3 stopped
 #   deploy/stack.sh env    [--dir DIR]      export lines: eval "$(deploy/stack.sh env)"
-#   deploy/stack.sh school-add NAME [--dir DIR]   adds a school OU to the running slapd
+#   deploy/stack.sh school-add NAME [--dir DIR]   adds a school to the running slapd
+#                          (sisopi-admin school create; fails if it exists already)
 #   deploy/stack.sh schema-ldif             cn=config form of sisopi.schema on stdout
 #
 # DIR holds: sisopi.cfg, ldap.secret (bind password, 0600), slapd.conf, data/ (mdb), run/ldapi,
@@ -88,7 +91,8 @@ parse_opts() {
     OPT_DIR=${OPT_DIR%/}
 }
 
-# A school (OU) name: letters, digits, "_" and "-" inside; it goes into DNs and LDIF as is.
+# An OU name for the limbo OU: letters, digits, "_" and "-" inside; it goes into DNs and LDIF
+# as is. School names are checked by `sisopi-admin school create` (the same rule).
 valid_school() { [[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$ ]]; }
 
 validate_start_opts() {
@@ -98,11 +102,9 @@ validate_start_opts() {
     [[ $OPT_PARTITIONS =~ ^[1-9][0-9]{0,3}$ ]] || die "--partitions must be 1..9999"
     [[ -z $OPT_BROKERS || $OPT_BROKERS =~ ^[1-9][0-9]?$ ]] || die "--brokers must be 1..99"
     valid_school "$OPT_LIMBO" || die "--limbo \"$OPT_LIMBO\" is not a valid OU name"
-    local s
-    for s in $OPT_SCHOOLS; do
-        valid_school "$s" || die "school \"$s\" is not a valid OU name"
-        [[ ${s,,} != "${OPT_LIMBO,,}" ]] || die "a school may not be named like the limbo OU"
-    done
+    # School names are sisopi-admin's to check (create_schools), with the same rule.
+    [[ $OPT_SCHOOLS != *[![:alnum:][:space:]_-]* ]] ||
+        die "--schools \"$OPT_SCHOOLS\": school names are letters, digits, _ and -, separated by spaces"
     [[ $OPT_SOURCE_UID =~ ^[[:print:]]+$ ]] || die "--source-uid must be printable text"
     [[ $OPT_LOGLEVEL =~ ^[A-Za-z0-9,]+$ ]] || die "--loglevel: e.g. none, stats, stats,sync"
 }
@@ -128,8 +130,14 @@ render() {
     printf '%s\n' "$text"
 }
 
-render_school() { # NAME BASE
-    render "$LDAP_SRC/school.ldif.in" "SCHOOL=$1" "school_lower=${1,,}" "BASE=$2"
+# create_schools CFG NAME...: the schools, made by the one program that knows what a school
+# looks like (deploy/ldap/school.ldif.in, compiled into sisopi-admin).
+create_schools() {
+    local cfg=$1 out
+    shift
+    (($#)) || return 0
+    out=$("$OPT_BUILD/services/sisopi-admin" -c "$cfg" school create -- "$@" 2>&1) ||
+        die "sisopi-admin school create $* failed:"$'\n'"$out"
 }
 
 # Percent-encodes a path for an ldapi:// URL.
@@ -307,16 +315,11 @@ write_slapd_conf() {
     chmod 600 "$dir/slapd.conf"
 }
 
+# The fixed entries; the schools follow once slapd runs (create_schools).
 load_initial_ldif() {
-    local dir=$OPT_DIR s
-    {
-        render "$LDAP_SRC/base.ldif.in" "BASE=$OPT_BASE" "BASE_DC=$BASE_DC" \
-            "LIMBO=$OPT_LIMBO" "limbo_lower=${OPT_LIMBO,,}"
-        for s in $OPT_SCHOOLS; do
-            printf '\n'
-            render_school "$s" "$OPT_BASE"
-        done
-    } >"$dir/init.ldif"
+    local dir=$OPT_DIR
+    render "$LDAP_SRC/base.ldif.in" "BASE=$OPT_BASE" "BASE_DC=$BASE_DC" \
+        "LIMBO=$OPT_LIMBO" "limbo_lower=${OPT_LIMBO,,}" >"$dir/init.ldif"
     # Offline bulk load before slapd runs: fast, and nobody can see a half-built tree.
     slapadd -q -f "$dir/slapd.conf" -l "$dir/init.ldif" >"$dir/slapadd.log" 2>&1 ||
         die "slapadd failed:"$'\n'"$(cat "$dir/slapadd.log")"
@@ -519,6 +522,9 @@ do_start() {
     if ((!OPT_NO_BROKER)) && [[ ! -x $bin ]]; then
         die "$bin not found: build it (cmake --build BUILD) or give --build DIR, or --no-broker"
     fi
+    if [[ -n $OPT_SCHOOLS && ! -x $OPT_BUILD/services/sisopi-admin ]]; then
+        die "$OPT_BUILD/services/sisopi-admin not found (it makes the schools): build it or give --build DIR"
+    fi
     ROOTDN="cn=admin,$OPT_BASE"
     prepare_dir
     trap on_start_exit EXIT
@@ -528,6 +534,8 @@ do_start() {
     start_slapd
     local t_ldap=$(($(now) - t0))
     write_cfg ""
+    # shellcheck disable=SC2086 # the names are checked, one word each
+    create_schools "$dir/sisopi.cfg" $OPT_SCHOOLS
     BOOTSTRAP=""
     if ((!OPT_NO_BROKER)); then
         start_broker
@@ -604,14 +612,21 @@ do_env() {
     printf 'export LDAPBASE=%q\n' "${ST[BASE]}"
 }
 
+# A new school only: an existing one is an error here (sisopi-admin school create would
+# complete it instead).
 do_school_add() {
-    local dir=$OPT_DIR name=${ARGS[0]:-} out
+    local dir=$OPT_DIR name=${ARGS[0]:-} out rc=0
     [[ ${#ARGS[@]} -eq 1 ]] || die "usage: stack.sh school-add NAME [--dir DIR]"
-    valid_school "$name" || die "\"$name\" is not a valid OU name"
     load_state "$dir" || die "no stack in $dir"
-    [[ ${name,,} != "${ST[LIMBO],,}" ]] || die "\"$name\" is the limbo OU"
-    out=$(render_school "$name" "${ST[BASE]}" |
-        ldapadd -x -H "${ST[URI]}" -D "${ST[ROOTDN]}" -y "$dir/ldap.secret" 2>&1) ||
+    [[ -x $OPT_BUILD/services/sisopi-admin ]] ||
+        die "$OPT_BUILD/services/sisopi-admin not found: build it or give --build DIR"
+    if [[ $name =~ ^[A-Za-z0-9_-]+$ ]]; then
+        # ou matching ignores case, so this finds an existing school in any case.
+        timeout 10 ldapsearch -x -LLL -o nettimeout=5 -H "${ST[URI]}" -D "${ST[ROOTDN]}" \
+            -y "$dir/ldap.secret" -s base -b "ou=$name,${ST[BASE]}" 1.1 >/dev/null 2>&1 || rc=$?
+        ((rc != 0)) || die "adding school $name failed: Already exists (68): ou=$name,${ST[BASE]}"
+    fi
+    out=$("$OPT_BUILD/services/sisopi-admin" -c "$dir/sisopi.cfg" school create -- "$name" 2>&1) ||
         die "adding school $name failed:"$'\n'"$out"
     local schools="${ST[SCHOOLS]:+${ST[SCHOOLS]} }$name" kv=() k
     for k in "${!ST[@]}"; do

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ldap-entrypoint.sh: entry point of sisopi's OpenLDAP image (deploy/Dockerfile, target
-# "openldap"). Renders deploy/ldap/slapd.conf.in, base.ldif.in and school.ldif.in the way
-# deploy/stack.sh does, loads the fixed entries (base, counters, password policy, the limbo
-# OU, the schools) into an empty database once, and runs slapd in the foreground.
+# "openldap"). Renders deploy/ldap/slapd.conf.in and base.ldif.in the way deploy/stack.sh
+# does, and school.ldif.in (the template compiled into `sisopi-admin school create`, which
+# this image does not hold) once per school; loads the fixed entries (base, counters, password
+# policy, the limbo OU, the schools) into an empty database once, and runs slapd in the
+# foreground.
 #
 #   ldap-entrypoint.sh [run]    render slapd.conf, initialise an empty database, exec slapd
 #   ldap-entrypoint.sh init     render and initialise only; slapd is not started
@@ -12,8 +14,9 @@
 #   SISOPI_LDAP_BASE           the suffix, dc=NAME[,dc=...] [dc=example,dc=org]. The rootdn is
 #                              cn=admin,BASE: sisopi's ldap.bind_dn in deploy/docker/sisopi.cfg
 #   SISOPI_LDAP_LIMBO          the limbo OU, import.limbo_ou of sisopi.cfg [limbo]
-#   SISOPI_LDAP_SCHOOLS        school OUs created with the database, space-separated [];
-#                              later schools: sisopi-admin school create, or ldapadd
+#   SISOPI_LDAP_SCHOOLS        school OUs created with the database, space-separated, with
+#                              the default container names of ldap.containers [];
+#                              later schools: sisopi-admin school create
 #   SISOPI_LDAP_PASSWORD_FILE  the rootdn's password, read as sisopi reads it: the first line,
 #                              without its line break [/run/secrets/ldap_password]
 #   SISOPI_LDAP_DIR            slapd.conf, data/ (the mdb database) [/var/lib/sisopi-ldap]
@@ -50,7 +53,8 @@ die() {
 }
 note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
-# The same rules as deploy/stack.sh's validate_start_opts: names go into DNs and LDIF as they are.
+# The rule of `sisopi-admin school create` (and of deploy/stack.sh's limbo OU): names go into
+# DNs and LDIF as they are.
 valid_school() { [[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$ ]]; }
 
 validate() {
@@ -130,7 +134,9 @@ write_init_ldif() {
             "LIMBO=$LIMBO" "limbo_lower=${LIMBO,,}"
         for s in $SCHOOLS; do
             printf '\n'
-            render "$SRC/school.ldif.in" "SCHOOL=$s" "school_lower=${s,,}" "BASE=$BASE"
+            render "$SRC/school.ldif.in" "SCHOOL=$s" "school_lower=${s,,}" "BASE=$BASE" \
+                "DISPLAY_NAME=$s" "CONTAINER_STUDENT=schueler" "CONTAINER_TEACHER=lehrer" \
+                "CONTAINER_STAFF=mitarbeiter" "CONTAINER_TEACHER_AND_STAFF=lehrer und mitarbeiter"
         done
     } >"$DIR/init.ldif"
 }

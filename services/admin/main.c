@@ -1,6 +1,6 @@
 /*
- * sisopi-admin: what an operator does by hand: release a held import, list the purges to come.
- * School and topic management come with a later issue and say so.
+ * sisopi-admin: what an operator does by hand: make and list schools, release a held import,
+ * list the purges to come, check or create the topics.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "kafka_client.h"
 #include "log.h"
 #include "purge.h"
+#include "school.h"
 #include "topics.h"
 
 static void usage(FILE *f)
@@ -38,9 +39,29 @@ static void usage(FILE *f)
             "                      creates the missing ones (Admin API CreateTopics, with\n"
             "                      kafka.partitions and kafka.replication_factor), then checks;\n"
             "                      the dev broker cannot create topics (it makes its own)\n"
-            "  school create|list  (to come)\n"
+            "  school create NAME... [--display-name TEXT]\n"
+            "                      makes every entry a school needs (its OU, the user\n"
+            "                      containers per role, Domain Users NAME, the role groups and\n"
+            "                      the class container, as deploy/ldap/school.ldif.in says);\n"
+            "                      adds only what is missing, so it completes an interrupted\n"
+            "                      create, and a complete school is left as it is (exit 0).\n"
+            "                      NAME: 1-64 ASCII letters, digits, _ and -, starting and\n"
+            "                      ending with a letter or digit; not the limbo OU, and not an\n"
+            "                      existing school's name in another case. --display-name\n"
+            "                      (one NAME only): the OU's displayName (default: NAME)\n"
+            "  school list [--json]\n"
+            "                      every school OU (the limbo OU last) with its display name\n"
+            "                      and its accounts per role: the accounts that list the school\n"
+            "                      in ucsschoolSchool (a person in two schools counts in both;\n"
+            "                      the limbo OU's are deactivated, waiting for their purge)\n"
+            "  school show NAME    one school: its entries (present or missing), accounts per\n"
+            "                      role, classes, other entries\n"
+            "  school delete NAME  removes a school's entries, deepest first; refused (saying\n"
+            "                      how many) while it holds any account, class or other entry,\n"
+            "                      or any account elsewhere still lists it\n"
             "\n"
-            "Exit codes: 0 done; 1 failed; 64 bad command line.\n");
+            "Exit codes: 0 done; 1 failed or refused (the directory unreachable, a school that\n"
+            "does not exist or is not empty); 64 bad command line or school name.\n");
 }
 
 static int cmd_release(const struct config *cfg, const char *import_id)
@@ -96,13 +117,12 @@ int main(int argc, char **argv)
         return exit_code;
     const char *cmd = argv[g.command];
     bool purge = strcmp(cmd, "purge") == 0, topics = strcmp(cmd, "topics") == 0;
-    if (strcmp(cmd, "release") != 0 && !purge && !topics) {
-        bool later = !strcmp(cmd, "school");
-        fprintf(stderr, "sisopi-admin: %s: %s\n", cmd,
-                later ? "not implemented yet" : "unknown command (see --help)");
-        return later ? EXIT_FAILED : EXIT_USAGE;
+    bool school = strcmp(cmd, "school") == 0;
+    if (strcmp(cmd, "release") != 0 && !purge && !topics && !school) {
+        fprintf(stderr, "sisopi-admin: %s: unknown command (see --help)\n", cmd);
+        return EXIT_USAGE;
     }
-    if (!purge && !topics && g.command + 2 != argc) {
+    if (!purge && !topics && !school && g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
@@ -111,6 +131,7 @@ int main(int argc, char **argv)
         return EXIT_FAILED;
     int rc = purge    ? admin_purge(&cfg, argc - g.command, argv + g.command)
              : topics ? admin_topics(&cfg, argc - g.command, argv + g.command)
+             : school ? admin_school(&cfg, argc - g.command, argv + g.command)
                       : cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;

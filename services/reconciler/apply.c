@@ -612,11 +612,97 @@ static void start(struct apply_job *j)
     }
 }
 
+/* ---- the schools a wave's records name ---- */
+
+struct school_check {
+    const char *school; /* borrowed from a job's record */
+    int rc;
+    bool lost;
+    size_t entries;
+};
+
+static void on_school_entry(const struct dir_entry *e, void *opaque)
+{
+    (void)e;
+    (void)opaque;
+}
+
+static void on_school_done(const struct dir_result *r, void *opaque)
+{
+    struct school_check *s = opaque;
+    s->rc = r->rc;
+    s->lost = r->conn_lost;
+    s->entries = r->entries;
+}
+
+/*
+ * A record for a school the directory does not have is refused before anything is written:
+ * the add of a new account would fail, but a person listed by it already would get the school
+ * in ucsschoolSchool and ucsschoolRole with none of its groups, and a new one a username
+ * counter. One base search per school of the wave (not cached, so that a school deleted
+ * meanwhile is seen); the job then ends as a Rejected event naming the school.
+ */
+static void check_schools(struct applier *a, struct apply_job *jobs, size_t n)
+{
+    static const char *const attrs[] = {"1.1", NULL};
+    struct school_check *chk = xcalloc(n ? n : 1, sizeof(*chk));
+    size_t n_chk = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct user_record *r = jobs[i].record;
+        if (jobs[i].kind != APPLY_PLAN || !r || !r->school)
+            continue;
+        size_t k = 0;
+        while (k < n_chk && strcasecmp(chk[k].school, r->school) != 0)
+            k++;
+        if (k < n_chk)
+            continue;
+        chk[n_chk].school = r->school;
+        char *dn = layout_school_dn(a->cfg, r->school);
+        dir_conn_search(a->c, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, on_school_entry,
+                        on_school_done, &chk[n_chk]);
+        free(dn);
+        n_chk++;
+    }
+    if (n_chk)
+        dir_conn_drain(a->c);
+    for (size_t i = 0; i < n; i++) {
+        struct apply_job *j = &jobs[i];
+        const struct user_record *r = j->record;
+        if (j->kind != APPLY_PLAN || !r || !r->school)
+            continue;
+        size_t k = 0;
+        while (k < n_chk && strcasecmp(chk[k].school, r->school) != 0)
+            k++;
+        const struct school_check *s = &chk[k];
+        char what[200];
+        if (s->rc == LDAP_SUCCESS && s->entries > 0)
+            continue;
+        j->failed_early = true;
+        j->last_msg[0] = '\0';
+        if (s->lost) {
+            j->conn_lost = true;
+            job_fail(j, s->rc, "connection lost");
+        } else if (s->rc == LDAP_SUCCESS || s->rc == LDAP_NO_SUCH_OBJECT) {
+            snprintf(what, sizeof(what),
+                     "school %.64s does not exist in the directory (sisopi-admin school create "
+                     "%.64s)",
+                     r->school, r->school);
+            job_fail(j, 0, what);
+        } else {
+            snprintf(what, sizeof(what), "cannot check that school %.64s exists", r->school);
+            job_fail(j, s->rc, what);
+        }
+    }
+    free(chk);
+}
+
 /* Runs the entry operations of every job to their end. */
 static void run_entries(struct applier *a, struct apply_job *jobs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         jobs[i].a = a;
+        if (jobs[i].failed_early)
+            continue;
         start(&jobs[i]);
         while (a->n_ready) { /* results that came in while submitting */
             struct apply_job *j = a->ready[--a->n_ready];
@@ -1010,6 +1096,9 @@ static int run_groups(struct applier *a, struct apply_job *jobs, size_t n)
 int apply_wave(struct applier *a, struct apply_job *jobs, size_t n)
 {
     a->n_ready = 0;
+    for (size_t i = 0; i < n; i++)
+        jobs[i].failed_early = false;
+    check_schools(a, jobs, n);
     run_entries(a, jobs, n);
     failpoint("wave_entries");
     bool lost = false;

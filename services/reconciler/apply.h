@@ -52,9 +52,10 @@ struct apply_job {
     int64_t counter;
     char last_msg[200];
     char *counter_dn;
-    void *names;  /* username/e-mail derivation state */
-    void *purge;  /* a purge: the groups still holding the account */
-    void *resync; /* resync_groups: the groups the directory says hold the person */
+    void *names;       /* username/e-mail derivation state */
+    void *purge;       /* a purge: the groups still holding the account */
+    void *resync;      /* resync_groups: the groups the directory says hold the person */
+    bool failed_early; /* refused before any write (its school is not in the directory) */
 };
 
 struct applier;

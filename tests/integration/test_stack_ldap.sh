@@ -35,7 +35,10 @@ fi
 
 # school_dns NAME: the DNs school.ldif.in creates for a school, sorted.
 school_dns() {
-    sed -e "s/@SCHOOL@/$1/g" -e "s/@school_lower@/${1,,}/g" -e "s/@BASE@/$B/g" "$SCHOOL_TPL" |
+    sed -e "s/@SCHOOL@/$1/g" -e "s/@school_lower@/${1,,}/g" -e "s/@BASE@/$B/g" \
+        -e "s/@CONTAINER_STUDENT@/schueler/g" -e "s/@CONTAINER_TEACHER@/lehrer/g" \
+        -e "s/@CONTAINER_STAFF@/mitarbeiter/g" \
+        -e "s/@CONTAINER_TEACHER_AND_STAFF@/lehrer und mitarbeiter/g" "$SCHOOL_TPL" |
         sed -n 's/^dn: //p' | LC_ALL=C sort
 }
 
