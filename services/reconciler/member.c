@@ -20,12 +20,13 @@
 #include "reconciler_metrics.h"
 #include "strutil.h"
 
-#define POLL_MS           500
-#define RETRY_POLL_MS     100 /* serving the consumer while a batch waits for its retry */
-#define BACKOFF_MAX_S     30
-#define ASSIGN_WAIT_S     60
-#define COMMITTED_WAIT_MS 10000
-#define COMMIT_RETRY_S    1.0 /* a refused commit is tried again this long after */
+#define POLL_MS              500
+#define RETRY_POLL_MS        100 /* serving the consumer while a batch waits for its retry */
+#define BACKOFF_MAX_S        30
+#define ASSIGN_WAIT_S        60
+#define COMMITTED_WAIT_MS    10000
+#define COMMIT_RETRY_S       1.0 /* a refused commit is tried again this long after */
+#define FIRST_ANSWER_WAIT_MS 30000
 
 /* One flag per partition number of sisopi.users, grown on demand. */
 struct part_flags {
@@ -69,6 +70,7 @@ struct member {
     size_t n_uncommitted;
     double commit_at;    /* next attempt at the refused commits */
     bool retrying;       /* a batch is retrying: every assigned partition is paused */
+    bool rebalanced;     /* the group has answered once (an assignment, even an empty one) */
     double prepare_at;   /* next attempt to prepare the unprepared partitions */
     int prepare_backoff; /* seconds */
 };
@@ -345,6 +347,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char n[16];
     snprintf(n, sizeof(n), "%d", parts->cnt);
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    r->rebalanced = true;
     log_kv(LEVEL_INFO, assign ? "partitions_assigned" : "partitions_revoked", "count", n, NULL);
     if (r->retrying)
         log_kv(LEVEL_WARN, "rebalance_while_retrying", assign ? "assigned" : "revoked", n, NULL);
@@ -768,6 +771,26 @@ static int loop(struct member *r, const struct member_opts *o)
     return rc;
 }
 
+/*
+ * librdkafka 2.0 (Debian 12's) aborts when a cooperative-sticky member is closed after it
+ * joined and before its first assignment (its assignor state is still NULL; fixed in 2.3).
+ * A member stopped that early serves the consumer until the group answers, at most
+ * FIRST_ANSWER_WAIT_MS (nothing was assigned, so nothing is applied meanwhile).
+ */
+static void await_first_answer(struct member *r)
+{
+    if (r->rebalanced)
+        return;
+    log_kv(LEVEL_INFO, "awaiting_group", "msg",
+           "stopped before the group's first answer: waiting for it before leaving", NULL);
+    double until = clock_mono_s() + FIRST_ANSWER_WAIT_MS / 1000.0;
+    while (!r->rebalanced && clock_mono_s() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, RETRY_POLL_MS);
+        if (m)
+            rd_kafka_message_destroy(m); /* unapplied: a later owner reads it again */
+    }
+}
+
 int member_run(const struct config *cfg, const struct member_opts *o)
 {
     struct member r = {.cfg = cfg};
@@ -813,6 +836,7 @@ int member_run(const struct config *cfg, const struct member_opts *o)
     for (size_t i = 0; i < r.n_held; i++)
         rd_kafka_message_destroy(r.held[i]);
     r.n_held = 0;
+    await_first_answer(&r);
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
 out:
