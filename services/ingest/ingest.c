@@ -17,6 +17,7 @@
 #include "avro_codec.h"
 #include "cli.h"
 #include "clock.h"
+#include "dry_run.h"
 #include "import_reader.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -430,6 +431,43 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
     return rc;
 }
 
+/* --dry-run: the file's records and the removals planned against the directory, printed;
+ * nothing is published. Returns 0, or -1 with res->error. */
+static int dry_run_import(const struct ingest_job *job, struct ingest_result *res,
+                          const struct strmap *listed, const struct guard_decision *guard)
+{
+    const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
+    char err[768];
+    struct dry_run *d = dry_run_open(job->cfg, sid, err, sizeof(err));
+    if (!d) {
+        snprintf(res->error, sizeof(res->error), "%s", err);
+        return -1;
+    }
+    struct import_reader *r = open_reader(job, res->import_id, true, res);
+    if (!r) {
+        dry_run_close(d);
+        return -1;
+    }
+    for (;;) {
+        struct user_record rec;
+        struct import_error e;
+        memset(&rec, 0, sizeof(rec));
+        memset(&e, 0, sizeof(e));
+        int got = import_reader_next(r, &rec, &e);
+        if (got <= 0)
+            break; /* the file was read once already: an error now is not news */
+        if (got == 1) {
+            dry_run_record(d, &rec);
+            user_record_free(&rec);
+        }
+    }
+    import_reader_close(r);
+    dry_run_finish(d, job->school, job->role, listed, guard, clock_wall_ms(),
+                   job->plan ? job->plan : stdout);
+    dry_run_close(d);
+    return 0;
+}
+
 static void warn_empty(const struct ingest_job *job, FILE *report)
 {
     fprintf(report,
@@ -492,7 +530,8 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
         if (guard.held)
             fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", job->path,
                     guard.reason);
-        if (publish(rk, job, res, kept, &guard) < 0)
+        if (job->dry_run ? dry_run_import(job, res, listed, &guard) < 0
+                         : publish(rk, job, res, kept, &guard) < 0)
             goto out;
         if (file_id_get(job->path, &after) < 0 || !file_id_same(&before, &after)) {
             /* The markers are out, but they count exactly what was published, so the
@@ -552,6 +591,8 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
             res->records, res->errors);
     if (job->check_only)
         fprintf(f, "published:  nothing (--check)\n");
+    else if (job->dry_run && res->exit_code != EXIT_FAILED)
+        fprintf(f, "published:  nothing (--dry-run)\n");
     else if (res->exit_code == EXIT_FAILED)
         fprintf(f, "published:  FAILED: %s\n", res->error);
     else

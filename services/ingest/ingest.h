@@ -21,9 +21,10 @@ struct ingest_job {
     const char *school;
     enum role role;
     const char *source_uid; /* NULL: cfg->import.source_uid */
-    bool dry_run;           /* records and markers say dry_run: the reconciler applies nothing */
+    bool dry_run;           /* plan against the directory and print it; publish nothing */
     bool check_only;        /* validate and report, publish nothing */
     FILE *report;           /* per-line errors and warnings go here (stderr if NULL) */
+    FILE *plan;             /* a dry run's plan goes here (stdout if NULL) */
     bool progress;          /* a progress line every few seconds on long files */
 };
 

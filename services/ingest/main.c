@@ -20,48 +20,48 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "Usage: sisopi-ingest [-c FILE] [--bootstrap SERVERS] --school S --role ROLE\n"
-        "                     [--source-uid X] [--dry-run] [--check]\n"
-        "                     [--wait [--timeout DURATION]] FILE.csv\n"
-        "       sisopi-ingest [-c FILE] [--bootstrap SERVERS] --watch DIR [--once]\n"
-        "                     [--interval SECONDS] [--dry-run] [--wait [--timeout DURATION]]\n"
-        "\n"
-        "Reads one school's export of one role, checks every row, and publishes the\n"
-        "persons to Kafka (sisopi.users) followed by the end markers that let the\n"
-        "reconciler remove the persons the school no longer lists. A file with more bad\n"
-        "rows than import.tolerate_errors publishes nothing.\n"
-        "\n"
-        "  -c, --config FILE      config file (default $%s or %s)\n"
-        "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config and\n"
-        "                         $%s)\n"
-        "  -s, --school S         the school (OU) the file belongs to\n"
-        "  -r, --role ROLE        student, teacher, staff or teacher_and_staff\n"
-        "      --source-uid X     source database name (default import.source_uid)\n"
-        "  -n, --dry-run          publish as a dry run: the reconciler reports, writes nothing\n"
-        "      --check            validate and report only; publish nothing\n"
-        "      --wait             then wait until every partition's reconciler answered\n"
-        "                         (completed, held, incomplete; rejected persons) and\n"
-        "                         print the outcome (with --watch: into each .report)\n"
-        "      --timeout D        with --wait: at most this long (e.g. 90s, 10m; default\n"
-        "                         10m)\n"
-        "      --watch DIR        import every DIR/<school>/<role>[-<any>].csv dropped there;\n"
-        "                         moves each to DIR/done/ or DIR/failed/ with a .report\n"
-        "      --once             with --watch: import what is there, then exit\n"
-        "      --interval SEC     with --watch: seconds between scans (default 5)\n"
-        "      --metrics HOST:PORT with --watch: serve /metrics and /healthz there (default\n"
-        "                         metrics.ingest, 127.0.0.1:9466; \"\" = off)\n"
-        "  -q, --quiet            no progress lines\n"
-        "  -h, --help             this help\n"
-        "  -V, --version          version\n"
-        "\n"
-        "Exit codes: 0 published; 2 published, but bad rows were skipped (tolerated);\n"
-        "1 failed, nothing that removes anyone was published; 64 bad command line.\n"
-        "With --wait: 0 completed everywhere; 2 completed, but bad rows were skipped or\n"
-        "persons rejected; 3 held by the deletion guard (sisopi-admin release); 4\n"
-        "incomplete on a partition (import again); 5 no outcome within --timeout.\n",
-        CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG, CONFIG_ENV_BOOTSTRAP);
+    fprintf(f,
+            "Usage: sisopi-ingest [-c FILE] [--bootstrap SERVERS] --school S --role ROLE\n"
+            "                     [--source-uid X] [--dry-run] [--check]\n"
+            "                     [--wait [--timeout DURATION]] FILE.csv\n"
+            "       sisopi-ingest [-c FILE] [--bootstrap SERVERS] --watch DIR [--once]\n"
+            "                     [--interval SECONDS] [--dry-run] [--wait [--timeout DURATION]]\n"
+            "\n"
+            "Reads one school's export of one role, checks every row, and publishes the\n"
+            "persons to Kafka (sisopi.users) followed by the end markers that let the\n"
+            "reconciler remove the persons the school no longer lists. A file with more bad\n"
+            "rows than import.tolerate_errors publishes nothing.\n"
+            "\n"
+            "  -c, --config FILE      config file (default $%s or %s)\n"
+            "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config and\n"
+            "                         $%s)\n"
+            "  -s, --school S         the school (OU) the file belongs to\n"
+            "  -r, --role ROLE        student, teacher, staff or teacher_and_staff\n"
+            "      --source-uid X     source database name (default import.source_uid)\n"
+            "  -n, --dry-run          publish nothing: print what the reconciler would do now,\n"
+            "                         person by person, read from the directory\n"
+            "      --check            validate and report only; publish nothing\n"
+            "      --wait             then wait until every partition's reconciler answered\n"
+            "                         (completed, held, incomplete; rejected persons) and\n"
+            "                         print the outcome (with --watch: into each .report)\n"
+            "      --timeout D        with --wait: at most this long (e.g. 90s, 10m; default\n"
+            "                         10m)\n"
+            "      --watch DIR        import every DIR/<school>/<role>[-<any>].csv dropped there;\n"
+            "                         moves each to DIR/done/ or DIR/failed/ with a .report\n"
+            "      --once             with --watch: import what is there, then exit\n"
+            "      --interval SEC     with --watch: seconds between scans (default 5)\n"
+            "      --metrics HOST:PORT with --watch: serve /metrics and /healthz there (default\n"
+            "                         metrics.ingest, 127.0.0.1:9466; \"\" = off)\n"
+            "  -q, --quiet            no progress lines\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          version\n"
+            "\n"
+            "Exit codes: 0 published; 2 published, but bad rows were skipped (tolerated);\n"
+            "1 failed, nothing that removes anyone was published; 64 bad command line.\n"
+            "With --wait: 0 completed everywhere; 2 completed, but bad rows were skipped or\n"
+            "persons rejected; 3 held by the deletion guard (sisopi-admin release); 4\n"
+            "incomplete on a partition (import again); 5 no outcome within --timeout.\n",
+            CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG, CONFIG_ENV_BOOTSTRAP);
 }
 
 struct options {
@@ -162,6 +162,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (timeout_given && !o->wait) {
         fprintf(stderr, "sisopi-ingest: --timeout is --wait's: add --wait\n");
+        return -1;
+    }
+    if (o->wait && o->dry_run) {
+        fprintf(stderr, "sisopi-ingest: --dry-run publishes nothing: there is nothing to --wait "
+                        "for (the dry run prints what would happen)\n");
         return -1;
     }
     if (o->wait && o->check) {

@@ -196,6 +196,7 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
                                  .source_uid = sid,
                                  .dry_run = o->dry_run,
                                  .report = report,
+                                 .plan = report,
                                  .progress = o->progress};
         int rc = outcome_run(rk, &job, o->wait, o->timeout_s, report, report, &res);
         if (res.exit_code != EXIT_FAILED)

@@ -3,6 +3,9 @@
  * ImportEnd with any count, an ImportRelease, a PurgeDue, or a UserRecord with any fields
  * (invalid ones included). Never used in production.
  *
+ * Every form takes [--dry-run] [-o FILE] after -c CFG: --dry-run flags a record or an end
+ * marker as a dry run, as a producer of its own may write one.
+ *
  *   users_inject -c CFG [-o FILE] raw PARTITION KEY FILE
  *   users_inject -c CFG [-o FILE] end PARTITION IMPORT_ID SOURCE SCHOOL ROLE COUNT [PRODUCED_AT_MS]
  *   users_inject -c CFG [-o FILE] record IMPORT_ID SOURCE SCHOOL ROLE RECORD_UID FIRST LAST [KEY]
@@ -17,6 +20,7 @@
  * "PARTITION OFFSET" of each message the broker acknowledged.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,7 @@ struct out {
     rd_kafka_t *rk;
     const struct config *cfg;
     const char *file; /* -o: write here instead of producing */
+    bool dry_run;     /* --dry-run: records and markers say so */
 };
 
 static int produce(struct out *o, int32_t part, const char *key, const void *buf, size_t len)
@@ -152,6 +157,7 @@ static int run(struct out *o, int argc, char **argv)
         m.u.end.produced_at_ms = argc == 8 ? atoll(argv[7]) : clock_wall_ms();
         m.u.end.partition = atoi(argv[1]);
         m.u.end.partition_count = o->cfg->kafka.partitions;
+        m.u.end.dry_run = o->dry_run;
         return produce_msg(o, atoi(argv[1]), argv[2], &m, -1);
     }
     if (strcmp(cmd, "record") == 0 && (argc == 8 || argc == 9)) {
@@ -179,6 +185,7 @@ static int run(struct out *o, int argc, char **argv)
             r->firstname = big;
         }
         r->lastname = argv[7];
+        r->dry_run = o->dry_run;
         const char *key = argc == 9 ? key_arg(argv[8]) : argv[5];
         int rc = produce_msg(o, part_of(o, key ? key : argv[5]), key, &m, raw_role);
         free(big);
@@ -204,12 +211,18 @@ int main(int argc, char **argv)
     char err[512];
     struct out o = {.cfg = &cfg};
     int first = 3;
-    if (strcmp(argv[3], "-o") == 0) {
-        if (argc < 6)
-            return 64;
-        o.file = argv[4];
-        first = 5;
+    if (strcmp(argv[first], "--dry-run") == 0) {
+        o.dry_run = true;
+        first++;
     }
+    if (first < argc && strcmp(argv[first], "-o") == 0) {
+        if (argc < first + 3)
+            return 64;
+        o.file = argv[first + 1];
+        first += 2;
+    }
+    if (first >= argc)
+        return 64;
     if (cli_load(&cfg, "inject", argv[2], NULL) < 0)
         return 1;
     if (!o.file) {
