@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sisopi-ingest against the devbroker: what lands on sisopi.users, read back with our decoder
 # (sisopi-audit dump): keys, partitions, field values, one ImportEnd per partition with the
-# right counts; bad files publish nothing; empty files publish only markers, loudly; dialects,
-# passwords, dry runs, a wrong partition count, an unreachable broker, and --watch.
+# right counts; bad files and 0-byte files publish nothing; header-only files publish only
+# markers, loudly; dialects, passwords, dry runs, a wrong partition count, an unreachable
+# broker, and --watch (with the tolerated bad rows in the .report).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -114,10 +115,19 @@ done
 assert_eq "S-9001 S-9003 S-9004 S-9005" "$(jq -r '.message.kept_record_uids[]' <<<"$kept" | sort | xargs)" \
     "the kept record_uids"
 
-step "an empty file and a header-only file: only markers, and a loud warning"
+step "a file without even a header (0 bytes) is refused: it lacks the mandatory columns"
 : >"$W/empty.csv"
+before=$(count)
+assert_rc 1 "0-byte file" "$INGEST" -c "$CFG" -q --school Schule2 --role teacher "$W/empty.csv"
+assert_contains "$OUT" "$W/empty.csv: the file is empty: it has no header row" "error names the file"
+assert_contains "$OUT" "(record_uid)" "error names the mandatory columns"
+assert_contains "$OUT" "published:  FAILED" "the summary says it failed"
+assert_eq "$before" "$(count)" "0-byte file: nothing published"
+
+step "header-only files (blank lines, rows of delimiters): only markers, and a loud warning"
 head -n 1 "$EX/Gym1-student.csv" >"$W/header.csv"
-for f in empty header; do
+{ cat "$W/header.csv"; printf '\n,,,,,,\n\n'; } >"$W/header_blank.csv"
+for f in header header_blank; do
     before=$(count)
     assert_rc 0 "$f file" "$INGEST" -c "$CFG" -q --school Schule2 --role teacher "$W/$f.csv"
     assert_contains "$OUT" "WARNING: the file holds no records" "$f: warning"
