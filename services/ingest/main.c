@@ -182,6 +182,7 @@ static int run_file(rd_kafka_t *rk, const struct config *cfg, const struct optio
     if (res.exit_code == EXIT_FAILED)
         fprintf(stderr, "sisopi-ingest: %s\n", res.error);
     ingest_print_summary(stdout, &job, &res);
+    ingest_result_free(&res);
     return res.exit_code;
 }
 

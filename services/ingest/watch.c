@@ -195,11 +195,13 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
                                  .source_uid = sid,
                                  .dry_run = o->dry_run,
                                  .report = report,
+                                 .rows_in_summary = true,
                                  .progress = o->progress};
         ingest_run(rk, &job, &res);
         if (res.exit_code == EXIT_FAILED)
             fprintf(report, "%s: %s\n", c->path, res.error);
         ingest_print_summary(report, &job, &res);
+        ingest_result_free(&res);
     }
     fclose(report);
 

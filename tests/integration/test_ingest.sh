@@ -101,6 +101,12 @@ sed 's/tolerate_errors = 0;/tolerate_errors = 10;/' "$CFG" >"$W/tolerant.cfg"
 assert_rc 2 "tolerated bad rows" "$INGEST" -c "$W/tolerant.cfg" -q --school Gym1 --role student "$EX/bad-student.csv"
 assert_contains "$OUT" "1 valid, 6 bad" "summary counts"
 assert_eq $((before + 1 + 12)) "$(count)" "one record and the markers"
+# The summary alone (stdout) tells the tolerated errors, each with its line and why.
+summary=$("$INGEST" -c "$W/tolerant.cfg" -q --check --school Gym1 --role student "$EX/bad-student.csv" 2>/dev/null) || true
+assert_contains "$summary" $'\nErrors: 6\n' "the summary counts the tolerated errors"
+assert_contains "$summary" "  $EX/bad-student.csv:3:1: column \"record_uid\": record_uid is empty" "summary: line 3"
+assert_contains "$summary" "bad-student.csv:6:7: column \"birthday\": record_uid \"S-9004\": birthday" "summary: line 6"
+assert_contains "$summary" "bad-student.csv:8: the row has 8 fields" "summary: line 8"
 # The bad rows' persons are listed by the school: the markers say so, so that the reconciler
 # keeps them as they are instead of taking the school away (the reference's quirk).
 tid=$(import_id_of "$OUT")
@@ -207,6 +213,20 @@ rep=$(cat "$DROP"/failed/Gym1/*-student.report)
 assert_contains "$rep" ":4:1: column \"record_uid\"" "failed report lists the bad lines"
 rep=$(cat "$DROP"/failed/limbo/*-student.report)
 assert_contains "$rep" "limbo OU" "limbo drop refused"
+rep=$(cat "$DROP"/done/Gym1/*-teacher-*.report)
+assert_contains "$rep" $'\nErrors: 0' "a clean import says so"
+
+step "--watch: tolerated bad rows are in the .report, each once, with its line"
+DROP2=$W/drop2
+mkdir -p "$DROP2/Gym1"
+cp "$EX/bad-student.csv" "$DROP2/Gym1/student.csv"
+touch -d '-10 seconds' "$DROP2/Gym1/student.csv"
+assert_rc 2 "watch --once (tolerated errors)" timeout 120 "$INGEST" -c "$W/tolerant.cfg" -q --watch "$DROP2" --once
+rep=$(cat "$DROP2"/done/Gym1/*-student-*.report)
+assert_contains "$rep" $'\nErrors: 6\n' "the report counts the tolerated errors"
+assert_contains "$rep" "  $DROP2/Gym1/student.csv:3:1: column \"record_uid\": record_uid is empty" "report: line 3"
+assert_contains "$rep" "student.csv:7:6: column \"email\": record_uid \"S-9005\": email" "report: line 7"
+assert_eq 1 "$(grep -c ':7:6: column' <<<"$rep")" "each bad row once in the report"
 done_t=$(ls "$DROP"/done/Gym1/*-teacher-*.csv)
 tid=$(sed -n 's/^import_id: *//p' "${done_t%.csv}.report")
 [[ $done_t == *"$tid.csv" ]] || fail "done file name does not carry the import_id $tid: $done_t"
