@@ -244,6 +244,7 @@ static int prepare(struct member *r, const int32_t *parts, size_t n)
         e = c->elems[i].err;
     if (e) {
         snprintf(err, sizeof(err), "cannot read the committed offsets: %s", rd_kafka_err2str(e));
+        reconciler_metrics_committed(r->metrics, parts, NULL, n);
         rc = 1;
     } else {
         /* rd_kafka_committed answers in the list's order: committed[i] is parts[i]'s. */
@@ -251,6 +252,7 @@ static int prepare(struct member *r, const int32_t *parts, size_t n)
             committed[i] = c->elems[i].offset;
             journal_mark_parse(c->elems[i].metadata, c->elems[i].metadata_size, &marks[i]);
         }
+        reconciler_metrics_committed(r->metrics, parts, committed, n);
         rc = reconcile_prepare_partitions(&r->core, parts, committed, marks, n, err, sizeof(err));
         if (rc < 0 && dir_conn_is_down(r->core.ldap))
             rc = 1;
@@ -335,6 +337,7 @@ static void on_revoke(struct member *r, rd_kafka_topic_partition_list_t *parts)
         p[i] = q;
     }
     reconcile_release_partitions(&r->core, p, (size_t)parts->cnt);
+    reconciler_metrics_committed(r->metrics, p, NULL, (size_t)parts->cnt);
     free(p);
 }
 
