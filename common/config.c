@@ -531,6 +531,7 @@ static int load_mapping(struct cfg_ctx *c, const config_setting_t *csv, struct c
         cm->target = (enum csv_target)t;
         cm->attribute = t == CSV_T_EXTRA ? xstrdup(v[1]) : NULL;
         cm->incell_delimiter = k == 3 ? xstrdup(v[2]) : NULL;
+        cm->line = (int)config_setting_source_line(e);
     }
     return 0;
 }

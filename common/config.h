@@ -45,6 +45,7 @@ struct csv_column_map {
     enum csv_target target;
     char *attribute;        /* for CSV_T_EXTRA: the LDAP attribute name; else NULL */
     char *incell_delimiter; /* NULL: use csv.incell_delimiter */
+    int line;               /* of the mapping entry in the config file, for later errors */
 };
 
 struct csv_config {
