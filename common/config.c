@@ -242,6 +242,8 @@ void config_defaults(struct config *cfg)
 
     struct dir_config *l = &cfg->ldap;
     l->uri = xstrdup("ldap://127.0.0.1:389/");
+    l->connect_timeout_seconds = 10;
+    l->timeout_seconds = 60;
     l->users_container[ROLE_STUDENT] = xstrdup("schueler");
     l->users_container[ROLE_TEACHER] = xstrdup("lehrer");
     l->users_container[ROLE_STAFF] = xstrdup("mitarbeiter");
@@ -458,16 +460,27 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
 
 static int load_ldap(struct cfg_ctx *c, const config_setting_t *root, struct dir_config *l)
 {
-    static const char *const keys[] = {"uri",      "base",    "bind_dn",    "password_file",
-                                       "starttls", "ca_file", "containers", NULL};
+    static const char *const keys[] = {"uri",        "base",    "bind_dn",         "password_file",
+                                       "starttls",   "ca_file", "connect_timeout", "timeout",
+                                       "containers", NULL};
     static const char *const roles[] = {"student", "teacher", "staff", "teacher_and_staff", NULL};
     const config_setting_t *g, *ct;
     if (get_group(c, root, "ldap", keys, &g) < 0 || get_str(c, g, "uri", &l->uri) < 0 ||
         get_str(c, g, "base", &l->base) < 0 || get_str(c, g, "bind_dn", &l->bind_dn) < 0 ||
         get_str(c, g, "password_file", &l->password_file) < 0 ||
         get_bool(c, g, "starttls", &l->starttls) < 0 || get_str(c, g, "ca_file", &l->ca_file) < 0 ||
+        get_duration(c, g, "connect_timeout", &l->connect_timeout_seconds) < 0 ||
+        get_duration(c, g, "timeout", &l->timeout_seconds) < 0 ||
         get_group(c, g, "containers", roles, &ct) < 0)
         return -1;
+    /* 0 would fail every connect or every operation at once; a plain number is days, which
+     * nobody means for a network wait. */
+    if (l->connect_timeout_seconds < 1 || l->connect_timeout_seconds > 3600)
+        return cfg_fail(c, config_setting_get_member(g, "connect_timeout"), "ldap.connect_timeout",
+                        "must be between \"1s\" and \"1h\" (a plain number means days)");
+    if (l->timeout_seconds < 1 || l->timeout_seconds > 86400)
+        return cfg_fail(c, config_setting_get_member(g, "timeout"), "ldap.timeout",
+                        "must be between \"1s\" and \"1d\" (a plain number means days)");
     for (int r = 0; r < ROLE_COUNT; r++) {
         if (get_str(c, ct, roles[r], &l->users_container[r]) < 0)
             return -1;
@@ -518,6 +531,7 @@ static int load_mapping(struct cfg_ctx *c, const config_setting_t *csv, struct c
         cm->target = (enum csv_target)t;
         cm->attribute = t == CSV_T_EXTRA ? xstrdup(v[1]) : NULL;
         cm->incell_delimiter = k == 3 ? xstrdup(v[2]) : NULL;
+        cm->line = (int)config_setting_source_line(e);
     }
     return 0;
 }

@@ -45,6 +45,7 @@ struct csv_column_map {
     enum csv_target target;
     char *attribute;        /* for CSV_T_EXTRA: the LDAP attribute name; else NULL */
     char *incell_delimiter; /* NULL: use csv.incell_delimiter */
+    int line;               /* of the mapping entry in the config file, for later errors */
 };
 
 struct csv_config {
@@ -100,6 +101,11 @@ struct dir_config {
     char *password_file; /* the bind password is read from here, never from argv */
     bool starttls;
     char *ca_file;
+    /* ldap.connect_timeout (default 10 s): connecting (TCP) gives up after this.
+     * ldap.timeout (default 60 s): the longest wait for an answer: the bind, StartTLS, and
+     * any operation (no answer to the oldest one outstanding = connection lost, retried). */
+    int64_t connect_timeout_seconds;
+    int64_t timeout_seconds;
     char *users_container[ROLE_COUNT]; /* "schueler", "lehrer", "mitarbeiter", ... */
 };
 

@@ -402,7 +402,7 @@ static int step(struct dir_conn *c, int timeout_ms)
     uint64_t deadline = oldest + (uint64_t)c->result_ms * 1000u;
     if (now >= deadline) {
         char why[96];
-        snprintf(why, sizeof(why), "no answer for %d ms", c->result_ms);
+        snprintf(why, sizeof(why), "no answer for %d ms (ldap.timeout)", c->result_ms);
         conn_fail(c, LDAP_TIMEOUT, why);
         return -1;
     }
@@ -696,6 +696,11 @@ int dir_conn_open(const struct config *cfg, struct dir_conn **out, char *err, si
     c->page_size = DIR_CONN_DEFAULT_PAGE_SIZE;
     c->network_ms = DIR_CONN_DEFAULT_NETWORK_TIMEOUT_MS;
     c->result_ms = DIR_CONN_DEFAULT_RESULT_TIMEOUT_MS;
+    /* config_load bounds them (1 s .. 1 h, 1 s .. 1 d): no int overflow in ms. */
+    if (cfg->ldap.connect_timeout_seconds > 0)
+        c->network_ms = (int)(cfg->ldap.connect_timeout_seconds * 1000);
+    if (cfg->ldap.timeout_seconds > 0)
+        c->result_ms = (int)(cfg->ldap.timeout_seconds * 1000);
     int rc = conn_connect(c, err, n);
     if (rc != LDAP_SUCCESS) {
         c->down = true; /* nothing to unbind */

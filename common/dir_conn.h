@@ -54,8 +54,9 @@
 /* RFC 4527 post-read: the entry after the change. */
 #define DIR_CONN_POSTREAD 0x4u
 
-#define DIR_CONN_DEFAULT_WINDOW             16
-#define DIR_CONN_DEFAULT_PAGE_SIZE          1000
+#define DIR_CONN_DEFAULT_WINDOW    16
+#define DIR_CONN_DEFAULT_PAGE_SIZE 1000
+/* Used when the config leaves them 0 (ldap.connect_timeout, ldap.timeout set them). */
 #define DIR_CONN_DEFAULT_NETWORK_TIMEOUT_MS 10000
 #define DIR_CONN_DEFAULT_RESULT_TIMEOUT_MS  60000
 
@@ -114,7 +115,9 @@ struct dir_conn;
 
 /*
  * Connects to cfg->ldap.uri and binds; cfg is not kept (its strings are copied).
- *   - protocol v3, no referral chasing, network timeout, result timeout, TCP keepalive;
+ *   - protocol v3, no referral chasing, TCP keepalive, the connect timeout
+ *     (ldap.connect_timeout) and the result timeout (ldap.timeout: bind, StartTLS and every
+ *     operation);
  *   - TLS: ldaps:// or ldap.starttls, verifying the server's certificate (DEMAND) against
  *     ldap.ca_file (else the system's CAs);
  *   - simple bind as ldap.bind_dn with the password from ldap.password_file (which must not be

@@ -87,6 +87,14 @@ static int fail_msg(const struct dir_session_params *p, LDAP *ld, int rc, const 
     return rc;
 }
 
+/* Says which setting ran out, so that a slow remote directory is told from a dead one. */
+static void timeout_hint(char *err, size_t n, const char *what, int ms, const char *key)
+{
+    size_t len = strnlen(err, n);
+    if (len + 1 < n)
+        snprintf(err + len, n - len, "; %s within %g s (%s)", what, ms / 1000.0, key);
+}
+
 /* GnuTLS takes a file without any certificate as an empty CA list, and every handshake then
  * fails for a reason libldap cannot name: say so up front. */
 static int check_ca_file(const struct dir_session_params *p, char *err, size_t n)
@@ -189,16 +197,26 @@ static int session_open(const struct dir_session_params *p, LDAP **out, char *er
     if ((rc = set_options(p, ld, ldaps || starttls, err, n)) != LDAP_SUCCESS)
         goto fail;
     /* Connect first, so that "cannot reach" and "bind refused" read differently. */
+    errno = 0;
     if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
+        int e = errno;
         rc = fail_msg(p, ld, rc, ldaps ? "cannot connect (TLS)" : "cannot connect", ldaps, err, n);
+        if (e == ETIMEDOUT || rc == LDAP_TIMEOUT)
+            timeout_hint(err, n, "no connection", p->network_ms, "ldap.connect_timeout");
         goto fail;
     }
     if (starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+        int timed_out = rc == LDAP_TIMEOUT;
         rc = fail_msg(p, ld, rc, "StartTLS failed", true, err, n);
+        if (timed_out)
+            timeout_hint(err, n, "no answer", p->result_ms, "ldap.timeout");
         goto fail;
     }
-    if ((rc = do_bind(p, ld, err, n)) != LDAP_SUCCESS)
+    if ((rc = do_bind(p, ld, err, n)) != LDAP_SUCCESS) {
+        if (rc == LDAP_TIMEOUT)
+            timeout_hint(err, n, "no answer", p->result_ms, "ldap.timeout");
         goto fail;
+    }
     log_kv(LEVEL_INFO, "ldap_connected", "uri", p->uri, "bind_dn",
            p->bind_dn && *p->bind_dn ? p->bind_dn : "(SASL EXTERNAL)", "tls",
            ldaps      ? "ldaps"

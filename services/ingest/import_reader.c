@@ -27,7 +27,6 @@ struct import_reader {
     bool skip_password_hash;
     int current_year;
     struct csv_reader *csv;
-    bool empty;
     char **header;
     size_t n_header;
     int *col_map;              /* per header column: index into cfg->csv.mapping, or -1 */
@@ -197,8 +196,23 @@ static int read_header(struct import_reader *r, struct import_error *err)
     struct csv_reader_error ce;
     int rc = csv_reader_next(r->csv, &row, &ce);
     if (rc == CSV_READER_EOF) {
-        r->empty = true;
-        return 0;
+        /* No header means no mandatory column: refused like any file that lacks them. A file
+         * that names nobody on purpose has its header (a header-only file is valid). */
+        const struct csv_config *cc = &r->cfg->csv;
+        char cols[300] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < cc->n_mapping; i++) {
+            enum csv_target t = cc->mapping[i].target;
+            if (t != CSV_T_RECORD_UID && t != CSV_T_FIRSTNAME && t != CSV_T_LASTNAME)
+                continue;
+            size_t len = strlen(cols);
+            snprintf(cols + len, sizeof(cols) - len, "%s\"%s\" (%s)", n++ ? ", " : "",
+                     cc->mapping[i].column, target_name(t));
+        }
+        return fatal(err, 0,
+                     "the file is empty: it has no header row, so it lacks the mandatory columns "
+                     "%s (a file that imports nobody needs its header row)",
+                     cols);
     }
     if (rc != CSV_READER_ROW) {
         err->column = ce.column;
@@ -485,8 +499,6 @@ int import_reader_next(struct import_reader *r, struct user_record *out, struct 
     int rc;
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
-    if (r->empty)
-        return 0;
     /* Rows of nothing but delimiters (";;;;" that spreadsheets leave behind) carry no person:
      * they are skipped like blank lines rather than failing the import as bad rows. */
     while ((rc = csv_reader_next(r->csv, &row, &ce)) == CSV_READER_ROW && all_empty(&row))
@@ -503,11 +515,6 @@ int import_reader_next(struct import_reader *r, struct user_record *out, struct 
     if (rc == CSV_READER_BAD_ROW)
         return row_error(err, r, ce.column - 1, "%s", ce.message);
     return build_record(r, &row, out, err);
-}
-
-bool import_reader_is_empty(const struct import_reader *r)
-{
-    return r->empty;
 }
 
 const char *import_reader_encoding(const struct import_reader *r)

@@ -25,10 +25,9 @@
  * blank line: it names nobody, and failing the import over it would help no one.
  *
  * The empty file: a file with no row at all (0 bytes, only a BOM, only blank lines) has no
- * header either; it opens fine, import_reader_is_empty() says so, and next() returns 0 at once.
- * The mapping is not checked against a header that does not exist. A header-only file is
- * checked like any other and gives 0 records. The caller must guard both (they would remove
- * every person of the school/role).
+ * header, so it lacks the mandatory columns: import_reader_open refuses it (line 0). A
+ * header-only file is checked like any other and gives 0 records: the caller must guard it
+ * (it would remove every person of the school/role).
  */
 #ifndef SISOPI_IMPORT_READER_H
 #define SISOPI_IMPORT_READER_H
@@ -76,9 +75,6 @@ struct import_reader *import_reader_open(const char *path, const struct import_j
  * -1 = fatal (*err filled; stop).
  */
 int import_reader_next(struct import_reader *r, struct user_record *out, struct import_error *err);
-
-/* True when the file has no row at all, not even a header. */
-bool import_reader_is_empty(const struct import_reader *r);
 
 const char *import_reader_encoding(const struct import_reader *r); /* "UTF-8", ... */
 char import_reader_delimiter(const struct import_reader *r);

@@ -199,6 +199,14 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
         return -1;
     res->encoding = import_reader_encoding(r);
     res->delimiter = import_reader_delimiter(r);
+    size_t lines_len = 0;
+    FILE *lines = open_memstream(&res->error_lines, &lines_len);
+    if (!lines) {
+        snprintf(res->error, sizeof(res->error), "no memory for the error report: %s",
+                 strerror(errno));
+        import_reader_close(r);
+        return -1;
+    }
     int rc = 0;
     for (;;) {
         struct user_record rec;
@@ -222,17 +230,25 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
         } else {
             /* Unlike the reference, which stops at the first error past the tolerance,
              * every bad row is reported: the operator fixes the file once, not N times. */
-            if (res->errors++ < INGEST_MAX_PRINTED_ERRORS)
-                print_row_error(report, job->path, &err);
+            if (res->errors++ < INGEST_MAX_PRINTED_ERRORS) {
+                print_row_error(lines, job->path, &err);
+                if (!job->rows_in_summary)
+                    print_row_error(report, job->path, &err);
+            }
             keep_bad_row(kept, job->cfg->kafka.partitions, &err);
             if (strnlen(err.record_uid, sizeof(err.record_uid)) > 0)
                 list_uid(listed, err.record_uid);
         }
         progress_tick(&pg, r, res->rows);
     }
-    if (res->errors > INGEST_MAX_PRINTED_ERRORS)
-        fprintf(report, "%s: ... and %" PRId64 " more bad rows\n", job->path,
+    if (res->errors > INGEST_MAX_PRINTED_ERRORS) {
+        fprintf(lines, "%s: ... and %" PRId64 " more bad rows\n", job->path,
                 res->errors - INGEST_MAX_PRINTED_ERRORS);
+        if (!job->rows_in_summary)
+            fprintf(report, "%s: ... and %" PRId64 " more bad rows\n", job->path,
+                    res->errors - INGEST_MAX_PRINTED_ERRORS);
+    }
+    fclose(lines);
     import_reader_close(r);
     return rc;
 }
@@ -609,4 +625,20 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
                 res->guard_held ? " once released" : "");
     fprintf(f, "took:       %.2f s (%.0f rows/s)\n", res->seconds,
             res->seconds > 0 ? (double)res->rows / res->seconds : 0.0);
+    /* Tolerated bad rows are part of what the import did: whoever reads only the summary (or
+     * the --watch report) must see them, as the reference's statistics show them. */
+    fprintf(f, "Errors: %" PRId64 "\n", res->errors);
+    if (res->error_lines) {
+        for (const char *p = res->error_lines; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "  %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
+    }
+}
+
+void ingest_result_free(struct ingest_result *res)
+{
+    free(res->error_lines);
+    res->error_lines = NULL;
 }

@@ -25,6 +25,7 @@ struct ingest_job {
     bool check_only;        /* validate and report, publish nothing */
     FILE *report;           /* per-line errors and warnings go here (stderr if NULL) */
     FILE *plan;             /* a dry run's plan goes here (stdout if NULL) */
+    bool rows_in_summary;   /* bad rows only in the summary, not also on report as found */
     bool progress;          /* a progress line every few seconds on long files */
 };
 
@@ -35,6 +36,10 @@ struct ingest_result {
     int64_t rows;    /* data rows read */
     int64_t records; /* published (or, with check_only, valid) */
     int64_t errors;  /* bad rows */
+    /* The bad rows as "FILE:LINE[:COLUMN]: why" lines (the first INGEST_MAX_PRINTED_ERRORS,
+     * then a count of the rest), for the summary; malloc'd, NULL if none: free it with
+     * ingest_result_free(). */
+    char *error_lines;
     int64_t markers; /* ImportEnd messages published */
     bool empty;      /* no data row at all: would remove every person of school/role */
     /* The deletion guard's decision for the whole import (carried by every end marker):
@@ -50,7 +55,7 @@ struct ingest_result {
 /*
  * Runs one import. rk is an idempotent producer (kafka_producer_new) whose delivery report
  * callback is ingest_dr_cb and whose opaque is NULL; it may be NULL with check_only.
- * Returns res->exit_code.
+ * Overwrites *res (free a used one first). Returns res->exit_code.
  */
 int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_result *res);
 
@@ -62,7 +67,11 @@ void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 int ingest_check_job(const struct config *cfg, const char *school, const char *role,
                      const char *source_uid, enum role *out, char *err, size_t errlen);
 
-/* Prints the human summary of a finished import. */
+/* Prints the human summary of a finished import, ending with "Errors: N" and the bad rows
+ * (the reference's import statistics do the same). */
 void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct ingest_result *res);
+
+/* Frees what ingest_run allocated in *res. */
+void ingest_result_free(struct ingest_result *res);
 
 #endif

@@ -226,7 +226,9 @@ static int run_file(rd_kafka_t *rk, const struct config *cfg, const struct optio
         .progress = !o->quiet,
     };
     struct ingest_result res;
-    return outcome_run(rk, &job, o->wait, o->timeout_s, stderr, stdout, &res);
+    int rc = outcome_run(rk, &job, o->wait, o->timeout_s, stderr, stdout, &res);
+    ingest_result_free(&res);
+    return rc;
 }
 
 int main(int argc, char **argv)

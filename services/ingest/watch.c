@@ -197,10 +197,12 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
                                  .dry_run = o->dry_run,
                                  .report = report,
                                  .plan = report,
+                                 .rows_in_summary = true,
                                  .progress = o->progress};
         int rc = outcome_run(rk, &job, o->wait, o->timeout_s, report, report, &res);
         if (res.exit_code != EXIT_FAILED)
             res.exit_code = rc; /* the outcome's, when waited for */
+        ingest_result_free(&res);
     }
     fclose(report);
 

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "dir_schema.h"
 #include "failpoint.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -246,6 +247,7 @@ static int prepare(struct member *r, const int32_t *parts, size_t n)
         e = c->elems[i].err;
     if (e) {
         snprintf(err, sizeof(err), "cannot read the committed offsets: %s", rd_kafka_err2str(e));
+        reconciler_metrics_committed(r->metrics, parts, NULL, n);
         rc = 1;
     } else {
         /* rd_kafka_committed answers in the list's order: committed[i] is parts[i]'s. */
@@ -253,6 +255,7 @@ static int prepare(struct member *r, const int32_t *parts, size_t n)
             committed[i] = c->elems[i].offset;
             journal_mark_parse(c->elems[i].metadata, c->elems[i].metadata_size, &marks[i]);
         }
+        reconciler_metrics_committed(r->metrics, parts, committed, n);
         rc = reconcile_prepare_partitions(&r->core, parts, committed, marks, n, err, sizeof(err));
         if (rc < 0 && dir_conn_is_down(r->core.ldap))
             rc = 1;
@@ -337,6 +340,7 @@ static void on_revoke(struct member *r, rd_kafka_topic_partition_list_t *parts)
         p[i] = q;
     }
     reconcile_release_partitions(&r->core, p, (size_t)parts->cnt);
+    reconciler_metrics_committed(r->metrics, p, NULL, (size_t)parts->cnt);
     free(p);
 }
 
@@ -791,6 +795,35 @@ static void await_first_answer(struct member *r)
     }
 }
 
+/* The mapping's LDAP attribute targets against the directory's schema, before anything is
+ * consumed: a misspelt one ("klass") is a config error, not a Rejected event for every
+ * record. A directory that shows no schema to this bind is not a reason to stop: warn. */
+static int check_schema(const struct config *cfg, struct dir_conn *ldap)
+{
+    char err[CONFIG_ERRSTR_SIZE + 256];
+    struct dir_schema *s = NULL;
+    int rc = dir_schema_read(ldap, cfg->ldap.base, &s, err, sizeof(err));
+    if (rc != LDAP_SUCCESS) {
+        if (dir_conn_is_down(ldap)) {
+            fprintf(stderr,
+                    "sisopi-reconciler: the directory is unreachable, nothing was "
+                    "consumed: %s\n",
+                    err);
+            return -1;
+        }
+        log_kv(LEVEL_WARN, "schema_unreadable", "error", err, "msg",
+               "the attributes of import.csv.mapping were not checked against the schema", NULL);
+        return 0;
+    }
+    int bad = dir_schema_check_mapping(s, cfg, err, sizeof(err));
+    dir_schema_free(s);
+    if (bad < 0) {
+        fprintf(stderr, "sisopi-reconciler: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int member_run(const struct config *cfg, const struct member_opts *o)
 {
     struct member r = {.cfg = cfg};
@@ -815,6 +848,8 @@ int member_run(const struct config *cfg, const struct member_opts *o)
                 "sisopi-reconciler: the directory is unreachable, nothing was consumed: %s\n", err);
         goto out;
     }
+    if (check_schema(cfg, r.core.ldap) < 0)
+        goto out;
     dir_conn_set_window(r.core.ldap, cfg->reconciler.window);
     r.core.applier = applier_new(cfg, r.core.ldap);
     if (!(r.core.events = event_sink_open(cfg, err, sizeof(err)))) {

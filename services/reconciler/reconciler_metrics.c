@@ -1,12 +1,13 @@
 /*
  * reconciler_metrics: figures gathered on the reconciler's thread from what it already counts
- * (reconcile_core, event_sink, dir_conn) and from librdkafka's cached offsets: publishing
- * costs no network round trip.
+ * (reconcile_core, event_sink, dir_conn), from librdkafka's cached offsets and from the
+ * committed offsets the member read at the assignment: publishing costs no network round trip.
  */
 #include "reconciler_metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -18,10 +19,15 @@
 #include "state_store.h"
 #include "strutil.h"
 
+#define COMMITTED_UNKNOWN INT64_MIN
+
 struct reconciler_metrics {
     struct metrics *m;
     struct metrics_http *http;
     double last, last_imports;
+    /* By partition: the committed offset at its assignment, COMMITTED_UNKNOWN if not known. */
+    int64_t *committed;
+    size_t n_committed;
 };
 
 static void declare(struct metrics *m)
@@ -42,7 +48,8 @@ static void declare(struct metrics *m)
                     "Partitions of sisopi.users this reconciler owns.");
     metrics_declare(m, "sisopi_consumer_lag", METRICS_GAUGE,
                     "Messages of sisopi.users not yet processed, by partition (high watermark "
-                    "minus position, as last fetched).");
+                    "minus position, as last fetched; before the first message since the "
+                    "assignment, minus the committed offset).");
     metrics_declare(m, "sisopi_imports", METRICS_GAUGE,
                     "Imports on this reconciler's partitions by state: open (records arriving), "
                     "held (deletion guard: needs sisopi-admin release), incomplete (the end "
@@ -69,12 +76,42 @@ void reconciler_metrics_free(struct reconciler_metrics *rm)
         return;
     metrics_http_stop(rm->http);
     metrics_free(rm->m);
+    free(rm->committed);
     free(rm);
 }
 
-static void publish_lag(struct metrics *m, const struct reconcile_core *core, rd_kafka_t *rk,
-                        const int32_t *assigned, size_t n)
+void reconciler_metrics_committed(struct reconciler_metrics *rm, const int32_t *parts,
+                                  const int64_t *committed, size_t n)
 {
+    if (!rm)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int32_t p = parts[i];
+        if (p < 0)
+            continue;
+        if ((size_t)p >= rm->n_committed) {
+            size_t grown = (size_t)p + 16;
+            rm->committed = xrealloc(rm->committed, grown * sizeof(int64_t));
+            for (size_t k = rm->n_committed; k < grown; k++)
+                rm->committed[k] = COMMITTED_UNKNOWN;
+            rm->n_committed = grown;
+        }
+        rm->committed[p] = committed ? committed[i] : COMMITTED_UNKNOWN;
+    }
+}
+
+/* Where a partition without a position will start: its committed offset (none committed:
+ * auto.offset.reset = earliest; below the low watermark: deleted, so the low watermark). */
+static int64_t start_offset(const struct reconciler_metrics *rm, int32_t p, int64_t lo)
+{
+    int64_t c = p >= 0 && (size_t)p < rm->n_committed ? rm->committed[p] : COMMITTED_UNKNOWN;
+    return c >= lo ? c : lo;
+}
+
+static void publish_lag(struct reconciler_metrics *rm, const struct reconcile_core *core,
+                        rd_kafka_t *rk, const int32_t *assigned, size_t n)
+{
+    struct metrics *m = rm->m;
     const char *topic = core->cfg->kafka.topic_users;
     metrics_clear(m, "sisopi_consumer_lag");
     metrics_set(m, "sisopi_partitions_assigned", NULL, (double)n);
@@ -90,8 +127,12 @@ static void publish_lag(struct metrics *m, const struct reconcile_core *core, rd
             char lab[48] = "", p[16];
             snprintf(p, sizeof(p), "%" PRId32, l->elems[i].partition);
             metrics_label(lab, sizeof(lab), "partition", p);
-            /* No position yet (nothing fetched since the assignment): all of it is behind. */
-            metrics_set(m, "sisopi_consumer_lag", lab, (double)(pos >= 0 ? hi - pos : hi - lo));
+            /* No position yet (nothing consumed since the assignment, e.g. after a restart
+             * with nothing new): what is behind starts at the committed offset. Counting the
+             * whole partition would make every restart look like a backlog. */
+            if (pos < 0)
+                pos = start_offset(rm, l->elems[i].partition, lo);
+            metrics_set(m, "sisopi_consumer_lag", lab, (double)(hi > pos ? hi - pos : 0));
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -151,7 +192,7 @@ void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reco
         metrics_set(m, "sisopi_events_failed_total", NULL, (double)es.failed);
     }
     if (rk)
-        publish_lag(m, core, rk, assigned, n_assigned);
+        publish_lag(rm, core, rk, assigned, n_assigned);
     service_metrics_publish_ldap(m, core->ldap);
     if (now - rm->last_imports >= 5.0) {
         rm->last_imports = now;

@@ -19,6 +19,13 @@ struct reconciler_metrics;
 struct reconciler_metrics *reconciler_metrics_new(const char *listen, char *err, size_t errlen);
 void reconciler_metrics_free(struct reconciler_metrics *rm); /* NULL is fine */
 
+/* The group's committed offsets of just assigned partitions (read by the member at the
+ * assignment anyway): until a partition has a position (nothing consumed since the
+ * assignment), its lag counts from there. committed NULL: not known (the broker did not
+ * answer, or the partitions were revoked); such a partition counts from its low watermark. */
+void reconciler_metrics_committed(struct reconciler_metrics *rm, const int32_t *parts,
+                                  const int64_t *committed, size_t n);
+
 /* Publishes the current figures (at most once a second; the imports every 5 s) and the
  * health: ok, or why not. Call it from the consumer loop, also while waiting to retry. */
 void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reconcile_core *core,

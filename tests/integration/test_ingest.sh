@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sisopi-ingest against the devbroker: what lands on sisopi.users, read back with our decoder
 # (sisopi-audit dump): keys, partitions, field values, one ImportEnd per partition with the
-# right counts; bad files publish nothing; empty files publish only markers, loudly; dialects,
-# passwords, dry runs, a wrong partition count, an unreachable broker, and --watch.
+# right counts; bad files and 0-byte files publish nothing; header-only files publish only
+# markers, loudly; dialects, passwords, dry runs, a wrong partition count, an unreachable
+# broker, and --watch (with the tolerated bad rows in the .report).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -100,6 +101,12 @@ sed 's/tolerate_errors = 0;/tolerate_errors = 10;/' "$CFG" >"$W/tolerant.cfg"
 assert_rc 2 "tolerated bad rows" "$INGEST" -c "$W/tolerant.cfg" -q --school Gym1 --role student "$EX/bad-student.csv"
 assert_contains "$OUT" "1 valid, 6 bad" "summary counts"
 assert_eq $((before + 1 + 12)) "$(count)" "one record and the markers"
+# The summary alone (stdout) tells the tolerated errors, each with its line and why.
+summary=$("$INGEST" -c "$W/tolerant.cfg" -q --check --school Gym1 --role student "$EX/bad-student.csv" 2>/dev/null) || true
+assert_contains "$summary" $'\nErrors: 6\n' "the summary counts the tolerated errors"
+assert_contains "$summary" "  $EX/bad-student.csv:3:1: column \"record_uid\": record_uid is empty" "summary: line 3"
+assert_contains "$summary" "bad-student.csv:6:7: column \"birthday\": record_uid \"S-9004\": birthday" "summary: line 6"
+assert_contains "$summary" "bad-student.csv:8: the row has 8 fields" "summary: line 8"
 # The bad rows' persons are listed by the school: the markers say so, so that the reconciler
 # keeps them as they are instead of taking the school away (the reference's quirk).
 tid=$(import_id_of "$OUT")
@@ -114,10 +121,19 @@ done
 assert_eq "S-9001 S-9003 S-9004 S-9005" "$(jq -r '.message.kept_record_uids[]' <<<"$kept" | sort | xargs)" \
     "the kept record_uids"
 
-step "an empty file and a header-only file: only markers, and a loud warning"
+step "a file without even a header (0 bytes) is refused: it lacks the mandatory columns"
 : >"$W/empty.csv"
+before=$(count)
+assert_rc 1 "0-byte file" "$INGEST" -c "$CFG" -q --school Schule2 --role teacher "$W/empty.csv"
+assert_contains "$OUT" "$W/empty.csv: the file is empty: it has no header row" "error names the file"
+assert_contains "$OUT" "(record_uid)" "error names the mandatory columns"
+assert_contains "$OUT" "published:  FAILED" "the summary says it failed"
+assert_eq "$before" "$(count)" "0-byte file: nothing published"
+
+step "header-only files (blank lines, rows of delimiters): only markers, and a loud warning"
 head -n 1 "$EX/Gym1-student.csv" >"$W/header.csv"
-for f in empty header; do
+{ cat "$W/header.csv"; printf '\n,,,,,,\n\n'; } >"$W/header_blank.csv"
+for f in header header_blank; do
     before=$(count)
     assert_rc 0 "$f file" "$INGEST" -c "$CFG" -q --school Schule2 --role teacher "$W/$f.csv"
     assert_contains "$OUT" "WARNING: the file holds no records" "$f: warning"
@@ -201,6 +217,20 @@ rep=$(cat "$DROP"/failed/Gym1/*-student.report)
 assert_contains "$rep" ":4:1: column \"record_uid\"" "failed report lists the bad lines"
 rep=$(cat "$DROP"/failed/limbo/*-student.report)
 assert_contains "$rep" "limbo OU" "limbo drop refused"
+rep=$(cat "$DROP"/done/Gym1/*-teacher-*.report)
+assert_contains "$rep" $'\nErrors: 0' "a clean import says so"
+
+step "--watch: tolerated bad rows are in the .report, each once, with its line"
+DROP2=$W/drop2
+mkdir -p "$DROP2/Gym1"
+cp "$EX/bad-student.csv" "$DROP2/Gym1/student.csv"
+touch -d '-10 seconds' "$DROP2/Gym1/student.csv"
+assert_rc 2 "watch --once (tolerated errors)" timeout 120 "$INGEST" -c "$W/tolerant.cfg" -q --watch "$DROP2" --once
+rep=$(cat "$DROP2"/done/Gym1/*-student-*.report)
+assert_contains "$rep" $'\nErrors: 6\n' "the report counts the tolerated errors"
+assert_contains "$rep" "  $DROP2/Gym1/student.csv:3:1: column \"record_uid\": record_uid is empty" "report: line 3"
+assert_contains "$rep" "student.csv:7:6: column \"email\": record_uid \"S-9005\": email" "report: line 7"
+assert_eq 1 "$(grep -c ':7:6: column' <<<"$rep")" "each bad row once in the report"
 done_t=$(ls "$DROP"/done/Gym1/*-teacher-*.csv)
 tid=$(sed -n 's/^import_id: *//p' "${done_t%.csv}.report")
 [[ $done_t == *"$tid.csv" ]] || fail "done file name does not carry the import_id $tid: $done_t"

@@ -4,7 +4,8 @@
 # collision (unique overlay) failing only its own operation, atomic counters over two
 # connections, rename/move, delete, bind failures with clear messages, ldapi:// with SASL
 # EXTERNAL, and connection loss (slapd stopped, slapd killed and restarted) completing every
-# outstanding operation. Rates are printed, never asserted.
+# outstanding operation; ldap.timeout and ldap.connect_timeout from the config against a
+# stopped slapd and loopback ports that never answer. Rates are printed, never asserted.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -101,9 +102,16 @@ proc_alive "$SLAPD_PID" || fail "slapd (pid $SLAPD_PID) is not running"
 # If anything goes wrong while slapd is stopped, let it run again so the stack can stop.
 LIB_AT_EXIT+=("kill -CONT $SLAPD_PID 2>/dev/null")
 
-step "slapd stopped (SIGSTOP) mid-window: every outstanding op times out, reconnect after SIGCONT"
-check "down STOP" --window 64 --result-timeout 2000 down "$STU" 600 "$SLAPD_PID" STOP -
+step "slapd stopped (SIGSTOP) mid-window: every outstanding op times out after ldap.timeout"
+# The operation timeout comes from the config (ldap.timeout), not from a tool option.
+sed 's|^  starttls = false;|&\n  timeout = "2s";|' "$CFG" >"$STACK_DIR/timeout.cfg"
+grep -q 'timeout = "2s"' "$STACK_DIR/timeout.cfg" || fail "could not write timeout.cfg"
+run timeout 120 "$TOOL" -c "$STACK_DIR/timeout.cfg" --window 64 down "$STU" 600 "$SLAPD_PID" STOP -
+printf '%s\n' "$OUT" | grep -v '^20[0-9-]*T' | sed 's/^/    /'
+((RC == 0)) || fail "down STOP: exit $RC"$'\n'"$OUT"
+assert_contains "$OUT" "ok down STOP" "down STOP reports ok"
 assert_contains "$OUT" "ldap_connection_lost" "the loss is logged"
+assert_contains "$OUT" "no answer for 2000 ms (ldap.timeout)" "the loss names the setting and its value"
 assert_contains "$OUT" "ldap_reconnected" "the reconnect is logged"
 
 step "slapd killed (SIGKILL) mid-window: every outstanding op gets LDAP_SERVER_DOWN; restart"
@@ -137,5 +145,54 @@ assert_contains "$OUT" "ok down KILL" "down KILL reports ok"
 assert_contains "$OUT" "(rc -1)" "outstanding operations completed with LDAP_SERVER_DOWN"
 assert_eq 1999 "$(ldap_search -b "$STU" -s one '(ucsschoolSourceUID=lct)' 1.1 | grep -c '^dn:')" \
     "the directory after the restart (2000 added, 1 deleted)"
+
+step "ldap.connect_timeout and ldap.timeout against a port that never answers"
+# A loopback listener that never accepts: with its accept queue full (backlog 0 and one
+# connection waiting) the kernel drops further SYNs, so connecting hangs; without that, the
+# TCP connection is made but nobody reads, so the bind waits for an answer that never comes.
+cat >"$STACK_DIR/blackhole.py" <<'PY'
+import os, socket, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(0)
+port = s.getsockname()[1]
+fillers = []
+if mode == "full":
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    time.sleep(0.2)
+with open(path + ".tmp", "w") as f:
+    f.write(str(port))
+os.rename(path + ".tmp", path)
+time.sleep(120)
+PY
+ports_written() { [[ -s $STACK_DIR/full.port && -s $STACK_DIR/silent.port ]]; }
+for mode in full silent; do
+    python3 "$STACK_DIR/blackhole.py" "$STACK_DIR/$mode.port" "$mode" &
+    LIB_AT_EXIT+=("kill $! 2>/dev/null")
+done
+wait_for 10 "the listeners' ports" ports_written
+to_port() { # PORT FILE: the stack's config with ldap.uri on PORT and short timeouts
+    sed -e "s|^  uri = .*|  uri = \"ldap://127.0.0.1:$1/\";|" \
+        -e 's|^  starttls = false;|&\n  connect_timeout = "1s";\n  timeout = "2s";|' "$CFG" >"$2"
+    grep -q 'connect_timeout = "1s"' "$2" || fail "could not write $2"
+}
+to_port "$(<"$STACK_DIR/full.port")" "$STACK_DIR/full.cfg"
+to_port "$(<"$STACK_DIR/silent.port")" "$STACK_DIR/silent.cfg"
+run timeout 60 "$TOOL" -c "$STACK_DIR/full.cfg" open
+((RC != 0 && RC != 124)) || fail "connecting to a full accept queue: exit $RC"$'\n'"$OUT"
+assert_contains "$OUT" "cannot connect" "the connect failed"
+assert_contains "$OUT" "no connection within 1 s (ldap.connect_timeout)" "the connect timeout named"
+run timeout 60 "$TOOL" -c "$STACK_DIR/silent.cfg" open
+((RC != 0 && RC != 124)) || fail "binding to a silent server: exit $RC"$'\n'"$OUT"
+assert_contains "$OUT" "bind as $STACK_ROOTDN failed: Timed out" "the bind timed out"
+assert_contains "$OUT" "no answer within 2 s (ldap.timeout)" "the operation timeout named"
 
 step "done"

@@ -88,6 +88,29 @@ wait_for 30 "the import held on every partition" value_is "$RP" 'sisopi_imports{
 assert_ok "release" "$B_/sisopi-admin" -c "$CFG" release "$IID"
 wait_for 30 "no held import" value_is "$RP" 'sisopi_imports{state="held"}' 0
 
+step "after a restart, lag counts from the committed offsets until a partition is consumed"
+# Everything is applied and committed: a new reconciler (same group, same state) that has not
+# consumed anything yet has no position on any partition, and must not report the whole
+# partition as lag (an alert on lag would fire after every restart).
+wait_for 30 "lag 0 everywhere before the restart" eval \
+    '[[ -z $(scrape "$RP" | awk '"'"'/^sisopi_consumer_lag/ && $2 != 0'"'"') ]]'
+kill "${PIDS[0]}"
+wait "${PIDS[0]}" || fail "the reconciler did not stop cleanly"
+PIDS=("${PIDS[@]:1}")
+serve reconciler "$W/rec2.log" "$B_/sisopi-reconciler" -c "$CFG"
+RP=$PORT
+lag_series() { [[ $(scrape "$RP" | grep -c '^sisopi_consumer_lag{partition="[0-9]*"}') == 12 ]]; }
+wait_for 60 "lag of 12 partitions after the restart" lag_series
+M=$(scrape "$RP")
+assert_eq 12 "$(value "$RP" sisopi_partitions_assigned)" "all partitions assigned"
+assert_eq "" "$(awk '/^sisopi_consumer_lag/ && $2 != 0' <<<"$M")" "no lag: all was committed"
+# A new import: its partitions are counted from the committed offset, then consumed to 0.
+csv "S1,Ann,One,SchA,1a" "S6,Fay,Six,SchA,1a"
+ingest
+wait_for 60 "S6 created" exists S6
+wait_for 10 "lag 0 everywhere after the new import" eval \
+    '[[ -z $(scrape "$RP" | awk '"'"'/^sisopi_consumer_lag/ && $2 != 0'"'"') ]]'
+
 step "/healthz says 503 while the directory is down, 200 once it is back"
 SLAPD_PID=$(cat "$STACK_DIR/slapd.pid")
 mapfile -d '' SLAPD_CMD <"/proc/$SLAPD_PID/cmdline"

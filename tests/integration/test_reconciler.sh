@@ -4,7 +4,8 @@
 # attribute and group by group, and on sisopi.events: creation, spanning schools, losing a school (primary or not),
 # limbo with purge date, coming back with the same account, classes per school, the deletion
 # guard and its release, dry runs, an incomplete import, poison messages, unchanged imports,
-# purges, and a state directory lost and rebuilt from LDAP.
+# purges, a state directory lost and rebuilt from LDAP, and a mapping target the directory
+# does not know (a config error at start).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -293,3 +294,24 @@ reconcile
 assert_eq "" "$(dn_of P9)" "P9 purged"
 assert_eq 1 "$(events | jq -r 'select(.event.record_uid=="P9" and .event.type=="Deleted") | .offset' | wc -l)" \
     "one Deleted event for two PurgeDue"
+
+step "15. a misspelt LDAP attribute in import.csv.mapping stops the reconciler at its start"
+# "klass" looks like an attribute name, so the config loads; only the directory's schema knows
+# there is no such attribute (every record would be refused with "Undefined attribute type").
+sed -e 's/^      \[ "birthday", "birthday" \]$/&,\n      [ "Telefon", "TelephoneNumber" ],\n      [ "Klasse", "klass" ]/' \
+    -e 's/allowed_missing_columns = \[/&"Telefon", "Klasse", /' "$CFG" >"$W/klass.cfg"
+kline=$(grep -n '"klass"' "$W/klass.cfg" | cut -d: -f1)
+[[ -n $kline ]] || fail "could not write klass.cfg"
+csv m15.csv "S15,Fynn,Fuenfzehn,SchA,1a"
+ingest SchA student "$W/m15.csv"
+assert_rc 1 "the reconciler with a misspelt mapping target" \
+    timeout 120 "$B_/sisopi-reconciler" -c "$W/klass.cfg" --until-idle --idle-open 3
+assert_contains "$OUT" "sisopi-reconciler: $W/klass.cfg:$kline: import.csv.mapping[9]: column \"Klasse\": \"klass\" is not an attribute type the directory knows (cn=Subschema)" \
+    "the error names the file, the line, the key and the value"
+assert_eq "" "$(dn_of S15)" "nothing was applied"
+# Spelt right (in any case, as LDAP compares names), the same mapping starts and applies.
+sed 's/"klass"/"Description"/' "$W/klass.cfg" >"$W/fixed.cfg"
+CFG=$W/fixed.cfg
+reconcile
+CFG=$CFG_MAIN
+[[ -n $(dn_of S15) ]] || fail "S15 not created with the corrected mapping"

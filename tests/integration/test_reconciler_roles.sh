@@ -3,7 +3,7 @@
 # binds: A -> A+B+C -> lose C (not primary) -> lose A (primary: the DN moves to B) -> lose B
 # (limbo: deactivated, the bind fails) -> C lists it again (same uid and password, the bind
 # works, nothing of limbo left). Names and classes carry LDAP's special characters. A dry run
-# must report exactly what the real run then does; an empty file is held by the guard; records
+# must report exactly what the real run then does; a header-only file is held by the guard; records
 # without an end marker remove nobody. The whole scenario runs twice, with one reconciler and
 # with two in one consumer group, and both directories must be equal attribute by attribute.
 # shellcheck source=tests/integration/lib.sh
@@ -177,16 +177,17 @@ scenario() {
         assert_not_contains "$(group_members "$(attr "P-$role" uid)")" "limbo" "$role: no limbo group"
     done
 
-    step "[$NREC] an empty file is held by the deletion guard"
+    step "[$NREC] a header-only file (nobody) is held by the deletion guard"
     # The ingest decides the guard for the whole import: its config has the stricter one.
     sed 's/max_ratio = 1.0; max_count = 1000;/max_ratio = 0.5; max_count = 1000;/' "$CFG" >"$W/guard.cfg"
     grep -q 'max_ratio = 0.5' "$W/guard.cfg" || fail "could not write $W/guard.cfg"
-    printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' >"$W/empty.csv"
-    ingest "$W/guard.cfg" SchC student "$W/empty.csv"
+    printf '%s
+' 'record_uid,firstname,lastname,school,classes,password' >"$W/nobody.csv"
+    ingest "$W/guard.cfg" SchC student "$W/nobody.csv"
     reconcile
     assert_eq "SchC" "$(attr P-student ucsschoolSchool)" "held: nobody removed"
     held=$("$B_/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null | jq -c "select(.event.type==\"ImportHeld\" and .event.import_id==\"$IID\")")
-    [[ -n $held ]] || fail "the empty import was not held"
+    [[ -n $held ]] || fail "the import of nobody was not held"
 
     step "[$NREC] records without an end marker remove nobody"
     "$INJECT" -c "$CFG" record 01a1ffff-0000-7000-8000-0000000000aa sisopi-demo SchC student K-student-SchC Anker SchCstudent \

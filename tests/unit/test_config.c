@@ -205,6 +205,44 @@ static void test_durations(void **state)
     assert_int_equal(config_parse_duration("99999999999999d", &s), -1);
 }
 
+/* ldap.connect_timeout and ldap.timeout: durations like the others, 10 s and 60 s by default
+ * (a remote directory over a WAN), bounded so that neither 0 nor "60" (days) slips through. */
+static void test_ldap_timeouts(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE] = "";
+    config_defaults(&cfg);
+    assert_int_equal(cfg.ldap.connect_timeout_seconds, 10);
+    assert_int_equal(cfg.ldap.timeout_seconds, 60);
+    config_free(&cfg);
+    char *path = write_file("ldap.cfg", "ldap: { base = \"dc=x\"; connect_timeout = \"3s\";\n"
+                                        "  timeout = \"2m\"; };\n");
+    if (config_load(&cfg, path, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.ldap.connect_timeout_seconds, 3);
+    assert_int_equal(cfg.ldap.timeout_seconds, 120);
+    config_free(&cfg);
+    path = write_file("ldap.cfg", "ldap: { base = \"dc=x\"; timeout = \"1d\"; };\n");
+    if (config_load(&cfg, path, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.ldap.connect_timeout_seconds, 10);
+    assert_int_equal(cfg.ldap.timeout_seconds, 86400);
+    config_free(&cfg);
+    expect_error("ldap: {\n connect_timeout = \"0s\"; };\n",
+                 "bad.cfg:2: ldap.connect_timeout: must be between \"1s\" and \"1h\"");
+    expect_error("ldap: {\n connect_timeout = \"2h\"; };\n",
+                 "bad.cfg:2: ldap.connect_timeout: must be between");
+    expect_error("ldap: {\n\n timeout = 60; };\n",
+                 "bad.cfg:3: ldap.timeout: must be between \"1s\" and \"1d\" (a plain number "
+                 "means days)");
+    expect_error("ldap: {\n timeout = \"0\"; };\n", "bad.cfg:2: ldap.timeout: must be between");
+    expect_error("ldap: {\n timeout = \"60 s\"; };\n",
+                 "bad.cfg:2: ldap.timeout: must be a duration");
+    expect_error("ldap: {\n connect_timeout = true; };\n",
+                 "bad.cfg:2: ldap.connect_timeout: must be a duration");
+}
+
 static void test_password_file(void **state)
 {
     (void)state;
@@ -322,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_ldap_timeouts),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_kafka_security_properties),
         cmocka_unit_test(test_csv_targets),
