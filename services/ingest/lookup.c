@@ -1,5 +1,6 @@
 /*
- * lookup: the school's OU, then its persons, over one dir_conn.
+ * lookup: the mapping against the schema, the school's OU, then its persons, over one
+ * dir_conn.
  */
 #include "lookup.h"
 
@@ -13,6 +14,8 @@
 #include "dir_entry.h"
 #include "dir_escape.h"
 #include "dir_layout.h"
+#include "dir_schema.h"
+#include "log.h"
 #include "person_ldap.h"
 #include "strutil.h"
 
@@ -77,6 +80,24 @@ int lookup_before_publish(const struct config *cfg, const char *school, enum rol
     char *filter = xasprintf("(&(objectClass=ucsschoolType)(ucsschoolSourceUID=%s)"
                              "(ucsschoolSchool=%s)(ucsschoolRecordUID=*))",
                              fsid, fs);
+    /* The mapping's attribute targets first: a misspelt one would be refused for every record. */
+    struct dir_schema *schema = NULL;
+    int src = dir_schema_read(dc, cfg->ldap.base, &schema, e, sizeof(e));
+    if (src == LDAP_SUCCESS) {
+        int bad = dir_schema_check_mapping(schema, cfg, e, sizeof(e));
+        dir_schema_free(schema);
+        if (bad < 0) {
+            snprintf(err, n, "%s", e);
+            goto out;
+        }
+    } else if (dir_conn_is_down(dc)) {
+        snprintf(err, n,
+                 "cannot read the directory (the school and the deletion guard need it): %s", e);
+        goto out;
+    } else {
+        log_kv(LEVEL_WARN, "schema_unreadable", "error", e, "msg",
+               "the attributes of import.csv.mapping were not checked against the schema", NULL);
+    }
     int lrc = search(dc, school_dn, LDAP_SCOPE_BASE, "(objectClass=*)", no_attrs, NULL, &c);
     if (lrc == LDAP_NO_SUCH_OBJECT) {
         snprintf(err, n,

@@ -13,10 +13,12 @@
 #include "strmap.h"
 
 /*
- * One connection, two searches: the school's OU (base scope), then its persons of source_uid
- * with role (subtree). listed holds the record_uids the file lists (valid rows and bad rows
- * whose record_uid was read). Fills *out (out->reason malloc'd when held). Returns 0, or -1
- * with err saying what is wrong: the directory unreachable, or no such school.
+ * One connection: the mapping's attribute targets against the directory's schema (a
+ * misspelt one is refused; a schema the bind may not read is a warning), the school's OU
+ * (base scope), then its persons of source_uid with role (subtree). listed holds the record_uids
+ * the file lists (valid rows and bad rows whose record_uid was read). Fills *out (out->reason
+ * malloc'd when held). Returns 0, or -1 with err saying what is wrong: the directory unreachable, a
+ * mapping target the directory does not know (file:line: key), or no such school.
  */
 int lookup_before_publish(const struct config *cfg, const char *school, enum role role,
                           const char *source_uid, const char *import_id,

@@ -254,6 +254,10 @@ measure_limit() {
     mkdir -p "$dir"
     start_stack "$dir/stack" Raw --no-broker
     local parent="cn=schueler,cn=users,ou=Raw,$ST_BASE"
+    # The school's entries (sisopi-admin made them in the running slapd), for slapadd below.
+    ldapsearch -x -LLL -o ldif-wrap=no -H "$ST_URI" -D "$ST_ROOTDN" -y "$ST_SECRET" \
+        -b "ou=Raw,$ST_BASE" "(objectClass=*)" >"$dir/school.ldif" ||
+        die "could not read the school Raw from the stack's slapd"
     note "limit: $PERSONS raw async adds, then modifies, then slapadd -q"
     out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" "$parent" "$PERSONS" 2>"$dir/raw-add.err") ||
         die "bench_raw_ldap (adds) failed: $out $(tail -n 5 "$dir/raw-add.err")"
@@ -268,14 +272,15 @@ measure_limit() {
     RAW_SLAPD_KIB=$(hwm_kib "$(cat "$dir/stack/slapd.pid")")
     stop_stack "$dir/stack"
     # slapadd: the stack's own slapd.conf with only the database directory changed, the
-    # stack's initial entries, then the same N entries the adds wrote.
+    # stack's initial entries and the school's, then the same N entries the adds wrote.
     mkdir -p "$dir/slapadd/data"
     sed "s#^directory .*#directory $dir/slapadd/data#" "$dir/stack/slapd.conf" >"$dir/slapadd/slapd.conf"
     grep -q "^directory $dir/slapadd/data\$" "$dir/slapadd/slapd.conf" ||
         die "no directory line in $dir/stack/slapd.conf (has stack.sh changed?)"
-    { cat "$dir/stack/init.ldif"; echo; "$RAW" --ldif "$parent" "$PERSONS"; } >"$dir/slapadd/all.ldif"
+    { cat "$dir/stack/init.ldif"; echo; cat "$dir/school.ldif"; echo; "$RAW" --ldif "$parent" "$PERSONS"; } \
+        >"$dir/slapadd/all.ldif"
     local init t0 t1
-    init=$(grep -c '^dn:' "$dir/stack/init.ldif")
+    init=$(cat "$dir/stack/init.ldif" "$dir/school.ldif" | grep -c '^dn:')
     t0=$(now_us)
     timeout "$(remaining)" slapadd -q -f "$dir/slapadd/slapd.conf" -l "$dir/slapadd/all.ldif" \
         >"$dir/slapadd.log" 2>&1 || die "slapadd failed:"$'\n'"$(tail -n 10 "$dir/slapadd.log")"

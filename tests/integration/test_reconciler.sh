@@ -303,6 +303,12 @@ sed -e 's/^      \[ "birthday", "birthday" \]$/&,\n      [ "Telefon", "Telephone
 kline=$(grep -n '"klass"' "$W/klass.cfg" | cut -d: -f1)
 [[ -n $kline ]] || fail "could not write klass.cfg"
 csv m15.csv "S15,Fynn,Fuenfzehn,SchA,1a"
+# The ingest reads the schema too before it publishes: refused, nothing published.
+assert_rc 1 "the ingest with a misspelt mapping target" \
+    "$B_/sisopi-ingest" -c "$W/klass.cfg" -q --school SchA --role student "$W/m15.csv"
+assert_contains "$OUT" "$W/klass.cfg:$kline: import.csv.mapping[9]: column \"Klasse\": \"klass\" is not an attribute type the directory knows" \
+    "the ingest names the file, the line, the key and the value"
+assert_contains "$OUT" "nothing was published" "the ingest published nothing"
 ingest SchA student "$W/m15.csv"
 assert_rc 1 "the reconciler with a misspelt mapping target" \
     timeout 120 "$B_/sisopi-reconciler" -c "$W/klass.cfg" --until-idle --idle-open 3
