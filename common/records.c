@@ -240,6 +240,17 @@ void user_record_free(struct user_record *r)
     memset(r, 0, sizeof(*r));
 }
 
+void import_counts_add(struct import_counts *sum, const struct import_counts *c)
+{
+    sum->records += c->records;
+    sum->created += c->created;
+    sum->modified += c->modified;
+    sum->unchanged += c->unchanged;
+    sum->removed += c->removed;
+    sum->limbo += c->limbo;
+    sum->errors += c->errors;
+}
+
 void import_end_free(struct import_end *e)
 {
     if (!e)

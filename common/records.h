@@ -152,6 +152,9 @@ struct import_counts {
     int64_t errors;
 };
 
+/* Adds c to sum, field by field (an import's partitions together). */
+void import_counts_add(struct import_counts *sum, const struct import_counts *c);
+
 /* One outcome on sisopi.events. */
 struct event {
     enum event_type type;

@@ -595,20 +595,31 @@ static const char *one_name(int argc, char **argv, const char *what, const char 
     return argv[optind];
 }
 
+/* A new connection and the school OU a command names: EXIT_OK with *lc and *ou set, else the
+ * exit code with nothing left open. */
+static int open_school(const struct config *cfg, const char *verb, const char *name,
+                       struct dir_conn **lc, struct ou_info *ou)
+{
+    if (open_conn(cfg, lc) < 0)
+        return EXIT_FAILED;
+    int rc = school_ou(*lc, cfg, verb, name, ou);
+    if (rc != EXIT_OK) {
+        dir_conn_close(*lc);
+        *lc = NULL;
+    }
+    return rc;
+}
+
 static int cmd_show(const struct config *cfg, int argc, char **argv)
 {
     const char *name = one_name(argc, argv, "show", NULL);
     if (!name)
         return EXIT_USAGE;
     struct dir_conn *lc;
-    if (open_conn(cfg, &lc) < 0)
-        return EXIT_FAILED;
     struct ou_info ou;
-    int rc = school_ou(lc, cfg, "show", name, &ou);
-    if (rc != EXIT_OK) {
-        dir_conn_close(lc);
+    int rc = open_school(cfg, "show", name, &lc, &ou);
+    if (rc != EXIT_OK)
         return rc;
-    }
     struct school_entries es = {0};
     struct contents ct = {.es = &es};
     struct school_rows r = {0};
@@ -652,14 +663,10 @@ static int cmd_delete(const struct config *cfg, int argc, char **argv)
     if (!name)
         return EXIT_USAGE;
     struct dir_conn *lc;
-    if (open_conn(cfg, &lc) < 0)
-        return EXIT_FAILED;
     struct ou_info ou;
-    int rc = school_ou(lc, cfg, "delete", name, &ou);
-    if (rc != EXIT_OK) {
-        dir_conn_close(lc);
+    int rc = open_school(cfg, "delete", name, &lc, &ou);
+    if (rc != EXIT_OK)
         return rc;
-    }
     struct school_entries es = {0};
     struct contents ct = {.es = &es};
     struct elsewhere w = {.ou_dn = ou.dn};

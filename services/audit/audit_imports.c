@@ -138,17 +138,6 @@ void audit_imports_event(struct audit_imports *a, const struct event *e, int64_t
         memset(&p->counts, 0, sizeof(p->counts));
 }
 
-static void add_counts(struct import_counts *sum, const struct import_counts *c)
-{
-    sum->records += c->records;
-    sum->created += c->created;
-    sum->modified += c->modified;
-    sum->unchanged += c->unchanged;
-    sum->removed += c->removed;
-    sum->limbo += c->limbo;
-    sum->errors += c->errors;
-}
-
 static void finish(struct audit_imports *a, struct audit_import *im)
 {
     bool incomplete = false, held = false;
@@ -162,7 +151,7 @@ static void finish(struct audit_imports *a, struct audit_import *im)
         im->markers += p->marker;
         if (!p->has_outcome)
             continue;
-        add_counts(&im->counts, &p->counts);
+        import_counts_add(&im->counts, &p->counts);
         incomplete |= p->outcome == EVENT_IMPORT_INCOMPLETE;
         held |= p->outcome == EVENT_IMPORT_HELD;
         if ((int64_t)i < im->partition_count) {

@@ -23,17 +23,6 @@ rd_kafka_t *outcome_open(const struct config *cfg, char *err, size_t n)
     return topic_tail_open(cfg, cfg->kafka.topic_events, OPEN_TIMEOUT_MS, err, n);
 }
 
-static void add_counts(struct import_counts *sum, const struct import_counts *c)
-{
-    sum->records += c->records;
-    sum->created += c->created;
-    sum->modified += c->modified;
-    sum->unchanged += c->unchanged;
-    sum->removed += c->removed;
-    sum->limbo += c->limbo;
-    sum->errors += c->errors;
-}
-
 /* Takes one event of the import; seen[p] marks the partitions that answered. */
 static void take(struct import_outcome *o, const struct event *e, bool *seen)
 {
@@ -53,7 +42,7 @@ static void take(struct import_outcome *o, const struct event *e, bool *seen)
     o->answered++;
     o->dry_run |= e->dry_run;
     if (e->has_counts)
-        add_counts(&o->counts, &e->counts);
+        import_counts_add(&o->counts, &e->counts);
     if (e->type == EVENT_IMPORT_COMPLETED) {
         o->completed++;
     } else if (e->type == EVENT_IMPORT_HELD) {
