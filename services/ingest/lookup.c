@@ -57,6 +57,40 @@ static int search(struct dir_conn *dc, const char *base, int scope, const char *
     return rc != LDAP_SUCCESS ? rc : c->rc;
 }
 
+/*
+ * The mapping's attribute targets against the schema: a misspelt one would be refused for
+ * every record. Once per process: neither changes within a run (--watch imports hundreds of
+ * files, and the schema is the largest entry read). A schema this bind may not read is a
+ * warning. Returns 0, or -1 with err.
+ */
+static int check_mapping_once(struct dir_conn *dc, const struct config *cfg, char *err, size_t n)
+{
+    static bool checked;
+    struct dir_schema *schema = NULL;
+    char e[768];
+    if (checked)
+        return 0;
+    if (dir_schema_read(dc, cfg->ldap.base, &schema, e, sizeof(e)) != LDAP_SUCCESS) {
+        if (dir_conn_is_down(dc)) {
+            snprintf(err, n,
+                     "cannot read the directory (the school and the deletion guard need it): %s",
+                     e);
+            return -1;
+        }
+        log_kv(LEVEL_WARN, "schema_unreadable", "error", e, "msg",
+               "the attributes of import.csv.mapping were not checked against the schema", NULL);
+        return 0;
+    }
+    int bad = dir_schema_check_mapping(schema, cfg, e, sizeof(e));
+    dir_schema_free(schema);
+    if (bad < 0) {
+        snprintf(err, n, "%s", e);
+        return -1;
+    }
+    checked = true;
+    return 0;
+}
+
 int lookup_before_publish(const struct config *cfg, const char *school, enum role role,
                           const char *source_uid, const char *import_id,
                           const struct strmap *listed, struct guard_decision *out, char *err,
@@ -80,24 +114,8 @@ int lookup_before_publish(const struct config *cfg, const char *school, enum rol
     char *filter = xasprintf("(&(objectClass=ucsschoolType)(ucsschoolSourceUID=%s)"
                              "(ucsschoolSchool=%s)(ucsschoolRecordUID=*))",
                              fsid, fs);
-    /* The mapping's attribute targets first: a misspelt one would be refused for every record. */
-    struct dir_schema *schema = NULL;
-    int src = dir_schema_read(dc, cfg->ldap.base, &schema, e, sizeof(e));
-    if (src == LDAP_SUCCESS) {
-        int bad = dir_schema_check_mapping(schema, cfg, e, sizeof(e));
-        dir_schema_free(schema);
-        if (bad < 0) {
-            snprintf(err, n, "%s", e);
-            goto out;
-        }
-    } else if (dir_conn_is_down(dc)) {
-        snprintf(err, n,
-                 "cannot read the directory (the school and the deletion guard need it): %s", e);
+    if (check_mapping_once(dc, cfg, err, n) < 0)
         goto out;
-    } else {
-        log_kv(LEVEL_WARN, "schema_unreadable", "error", e, "msg",
-               "the attributes of import.csv.mapping were not checked against the schema", NULL);
-    }
     int lrc = search(dc, school_dn, LDAP_SCOPE_BASE, "(objectClass=*)", no_attrs, NULL, &c);
     if (lrc == LDAP_NO_SUCH_OBJECT) {
         snprintf(err, n,
