@@ -76,6 +76,10 @@ echo "== sisopi-audit verify: does the directory match the topics?"
 "$BUILD/services/sisopi-audit" -c "$CFG" verify 2>/dev/null
 
 echo
+echo "== sisopi-admin school list: the schools (the stack made them with sisopi-admin school create)"
+"$BUILD/services/sisopi-admin" -c "$CFG" school list 2>/dev/null
+
+echo
 echo "== purges: sisopi-admin purge list, then sisopi-scheduler --once"
 "$BUILD/services/sisopi-admin" -c "$CFG" purge list 2>/dev/null
 "$BUILD/services/sisopi-scheduler" -c "$CFG" --once 2>/dev/null

@@ -224,9 +224,16 @@ assert_rc 0 "delete Empty2" "$A" -c "$CFG" school delete Empty2
 ldap_exists "ou=Empty2,$BASE" && fail "ou=Empty2 is still there"
 
 step "reconciler: a school the directory does not have is rejected, nothing half-made"
-# SchX has no OU. X1 is new; P1 (SchA) is listed by SchX too. The ingest does not check.
+# SchX has no OU. X1 is new; P1 (SchA) is listed by SchX too. The ingest refuses such an
+# import before it publishes; a producer of its own may still send the records.
 csv x.csv "X1,Xaver,Neu,SchX,1a" "P1,Paula,Eins,SchX,1a"
-ingest SchX student "$W/x.csv"
+assert_rc 1 "the ingest for SchX" "$B_/sisopi-ingest" -c "$CFG" -q --school SchX --role student "$W/x.csv"
+assert_contains "$OUT" "school SchX does not exist in the directory" "the ingest says why"
+for rid in X1 P1; do
+    run "$SISOPI_BUILD/tests/users_inject" -c "$CFG" record 01a1ffff-0000-7000-8000-0000000000e1 \
+        sisopi-demo SchX student "$rid" Xaver Neu
+    ((RC == 0)) || fail "inject $rid: $OUT"
+done
 csn=$(last_write)
 reconcile
 events=$("$B_/sisopi-audit" -c "$CFG" dump --topic events 2>/dev/null)
