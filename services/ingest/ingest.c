@@ -616,7 +616,11 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
                 "published:  %" PRId64 " records and %" PRId64 " end markers to %s (%d "
                 "partitions)\n",
                 res->records, res->markers, job->cfg->kafka.topic_users, res->partitions);
-    if (res->guard_decided)
+    if (res->guard_decided && res->guard_removals == 0)
+        fprintf(f,
+                "guard:      passes: the file lists all %" PRId64 " %s of %s the directory has\n",
+                res->guard_members, role_name(job->role), job->school);
+    else if (res->guard_decided)
         fprintf(f,
                 "guard:      %s: %" PRId64 " of the directory's %" PRId64 " %s of %s not listed "
                 "(they lose the school%s)\n",
