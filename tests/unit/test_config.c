@@ -67,6 +67,9 @@ static void test_example_file_loads(void **state)
     if (rc != 0)
         fail_msg("the documented example does not load: %s", err);
     assert_string_equal(cfg.ldap.base, "dc=example,dc=org");
+    config_use_account(&cfg, "reconciler");
+    assert_string_equal(cfg.ldap.bind_dn, "cn=reconciler,cn=sisopi-accounts,dc=example,dc=org");
+    assert_string_equal(cfg.ldap.password_file, "/etc/sisopi/ldap-reconciler.secret");
     assert_int_equal(cfg.import.csv.n_mapping, 8);
     assert_string_equal(cfg.import.csv.mapping[6].column, "Schüler-ID");
     assert_string_equal(cfg.import.csv.mapping[7].incell_delimiter, ";");
