@@ -35,6 +35,8 @@ int cli_load(struct config *cfg, const char *service, const char *config_path,
         config_free(cfg);
         return -1;
     }
+    /* Each program binds with its own directory account when the file gives it one. */
+    config_use_account(cfg, service);
     log_init(service, cfg->output.log_format, cfg->output.log_level);
     return 0;
 }

@@ -23,8 +23,9 @@ enum {
 /* -c FILE, else $SISOPI_CONFIG, else /etc/sisopi/sisopi.cfg. */
 const char *cli_config_path(const char *given);
 
-/* Loads the config (printing "service: FILE:LINE: KEY: error" on failure) and starts logging.
- * Returns 0 or -1. */
+/* Loads the config (printing "service: FILE:LINE: KEY: error" on failure), makes the
+ * program's own directory account (ldap.accounts.SERVICE) the one it binds with, if the file
+ * names one (config_use_account), and starts logging. Returns 0 or -1. */
 int cli_load(struct config *cfg, const char *service, const char *config_path,
              const char *bootstrap);
 

@@ -242,6 +242,7 @@ void config_defaults(struct config *cfg)
 
     struct dir_config *l = &cfg->ldap;
     l->uri = xstrdup("ldap://127.0.0.1:389/");
+    l->account_key = "ldap";
     l->connect_timeout_seconds = 10;
     l->timeout_seconds = 60;
     l->users_container[ROLE_STUDENT] = xstrdup("schueler");
@@ -458,11 +459,73 @@ static int load_kafka(struct cfg_ctx *c, const config_setting_t *root, struct ka
     return 0;
 }
 
+static const char *const account_programs[] = CONFIG_ACCOUNT_PROGRAMS;
+
+/* ldap.accounts: { reconciler: { bind_dn = "..."; password_file = "..."; }; ... }. Both keys
+ * are required: a program's own DN with the shared password (or the reverse) is a mistake. */
+static int load_accounts(struct cfg_ctx *c, const config_setting_t *ldap, struct dir_config *l)
+{
+    static const char *const names[] = {"reconciler", "scheduler", "audit",
+                                        "ingest",     "admin",     NULL};
+    static const char *const keys[] = {"bind_dn", "password_file", NULL};
+    const config_setting_t *g, *a;
+    if (get_group(c, ldap, "accounts", names, &g) < 0)
+        return -1;
+    for (int i = 0; g && i < CONFIG_ACCOUNT_COUNT; i++) {
+        struct dir_account *acc = &l->accounts[i];
+        char path[256];
+        if (get_group(c, g, account_programs[i], keys, &a) < 0)
+            return -1;
+        if (!a)
+            continue;
+        if (get_str(c, a, "bind_dn", &acc->bind_dn) < 0 ||
+            get_str(c, a, "password_file", &acc->password_file) < 0)
+            return -1;
+        const char *missing = !acc->bind_dn || !*acc->bind_dn               ? "bind_dn"
+                              : !acc->password_file || !*acc->password_file ? "password_file"
+                                                                            : NULL;
+        if (missing) {
+            snprintf(path, sizeof(path), "ldap.accounts.%s.%s", account_programs[i], missing);
+            return cfg_fail(c, a, path,
+                            "must be set (a program's account needs both bind_dn "
+                            "and password_file)");
+        }
+    }
+    return 0;
+}
+
+void config_use_account(struct config *cfg, const char *program)
+{
+    /* Static storage: account_key outlives any caller's buffer. */
+    static const char *const keys[] = {"ldap.accounts.reconciler", "ldap.accounts.scheduler",
+                                       "ldap.accounts.audit", "ldap.accounts.ingest",
+                                       "ldap.accounts.admin"};
+    struct dir_config *l = &cfg->ldap;
+    for (int i = 0; program && i < CONFIG_ACCOUNT_COUNT; i++) {
+        if (strcmp(program, account_programs[i]) != 0 || !l->accounts[i].bind_dn)
+            continue;
+        free(l->bind_dn);
+        free(l->password_file);
+        l->bind_dn = xstrdup(l->accounts[i].bind_dn);
+        l->password_file = xstrdup(l->accounts[i].password_file);
+        l->account_key = keys[i];
+        return;
+    }
+}
+
 static int load_ldap(struct cfg_ctx *c, const config_setting_t *root, struct dir_config *l)
 {
-    static const char *const keys[] = {"uri",        "base",    "bind_dn",         "password_file",
-                                       "starttls",   "ca_file", "connect_timeout", "timeout",
-                                       "containers", NULL};
+    static const char *const keys[] = {"uri",
+                                       "base",
+                                       "bind_dn",
+                                       "password_file",
+                                       "starttls",
+                                       "ca_file",
+                                       "connect_timeout",
+                                       "timeout",
+                                       "containers",
+                                       "accounts",
+                                       NULL};
     static const char *const roles[] = {"student", "teacher", "staff", "teacher_and_staff", NULL};
     const config_setting_t *g, *ct;
     if (get_group(c, root, "ldap", keys, &g) < 0 || get_str(c, g, "uri", &l->uri) < 0 ||
@@ -471,7 +534,7 @@ static int load_ldap(struct cfg_ctx *c, const config_setting_t *root, struct dir
         get_bool(c, g, "starttls", &l->starttls) < 0 || get_str(c, g, "ca_file", &l->ca_file) < 0 ||
         get_duration(c, g, "connect_timeout", &l->connect_timeout_seconds) < 0 ||
         get_duration(c, g, "timeout", &l->timeout_seconds) < 0 ||
-        get_group(c, g, "containers", roles, &ct) < 0)
+        get_group(c, g, "containers", roles, &ct) < 0 || load_accounts(c, g, l) < 0)
         return -1;
     /* 0 would fail every connect or every operation at once; a plain number is days, which
      * nobody means for a network wait. */
@@ -801,6 +864,10 @@ void config_free(struct config *cfg)
     free(l->bind_dn);
     free(l->password_file);
     free(l->ca_file);
+    for (int i = 0; i < CONFIG_ACCOUNT_COUNT; i++) {
+        free(l->accounts[i].bind_dn);
+        free(l->accounts[i].password_file);
+    }
     for (int r = 0; r < ROLE_COUNT; r++)
         free(l->users_container[r]);
     struct import_config *im = &cfg->import;
@@ -838,8 +905,8 @@ char *config_read_password(const struct config *cfg, char *errstr, size_t errstr
 {
     const char *path = cfg->ldap.password_file;
     if (!path) {
-        snprintf(errstr, errstr_size, "%s: ldap.password_file: not set",
-                 cfg->path ? cfg->path : "");
+        snprintf(errstr, errstr_size, "%s: %s.password_file: not set", cfg->path ? cfg->path : "",
+                 cfg->ldap.account_key ? cfg->ldap.account_key : "ldap");
         return NULL;
     }
     return read_secret_file(path, "bind password file", errstr, errstr_size);

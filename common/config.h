@@ -94,11 +94,32 @@ struct kafka_config {
     size_t n_properties;
 };
 
+/* The programs that may have a directory account of their own (ldap.accounts.NAME): the
+ * names cli_load() passes to config_use_account(). */
+#define CONFIG_ACCOUNT_PROGRAMS                                                                    \
+    {                                                                                              \
+        "reconciler", "scheduler", "audit", "ingest", "admin"                                      \
+    }
+enum { CONFIG_ACCOUNT_COUNT = 5 };
+
+/* ldap.accounts.NAME: one program's bind DN and password file (both set, or the entry is
+ * absent: NULL). */
+struct dir_account {
+    char *bind_dn;
+    char *password_file;
+};
+
 struct dir_config {
     char *uri;
     char *base;
+    /* The account in use: ldap.bind_dn / ldap.password_file, or the program's
+     * ldap.accounts.NAME once config_use_account() chose it. */
     char *bind_dn;
     char *password_file; /* the bind password is read from here, never from argv */
+    /* Which setting bind_dn and password_file came from, for messages: "ldap" or
+     * "ldap.accounts.NAME" (static storage). */
+    const char *account_key;
+    struct dir_account accounts[CONFIG_ACCOUNT_COUNT]; /* CONFIG_ACCOUNT_PROGRAMS order */
     bool starttls;
     char *ca_file;
     /* ldap.connect_timeout (default 10 s): connecting (TCP) gives up after this.
@@ -159,6 +180,13 @@ int config_load(struct config *cfg, const char *path, const char *bootstrap_over
                 size_t errlen);
 
 void config_free(struct config *cfg);
+
+/*
+ * Makes program's own directory account (ldap.accounts.PROGRAM, if the file has one) the one
+ * ldap.bind_dn and ldap.password_file name; without one the shared ldap.bind_dn stays.
+ * cli_load() calls it with the program's name. Unknown names keep the shared account.
+ */
+void config_use_account(struct config *cfg, const char *program);
 
 /* Parses "90d", "12h", "30m", "45s" or a plain number of days. Returns 0 or -1. */
 int config_parse_duration(const char *s, int64_t *seconds);

@@ -25,8 +25,11 @@
 #                          (sisopi-admin school create; fails if it exists already)
 #   deploy/stack.sh schema-ldif             cn=config form of sisopi.schema on stdout
 #
-# DIR holds: sisopi.cfg, ldap.secret (bind password, 0600), slapd.conf, data/ (mdb), run/ldapi,
+# DIR holds: sisopi.cfg, ldap.secret (the rootdn's password, 0600: for the operator and the
+# tests' own checks), ldap-PROGRAM.secret (the password of each program's directory account:
+# reconciler, scheduler, audit, ingest, admin; 0600), slapd.conf, data/ (mdb), run/ldapi,
 # slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/, reports/.
+# sisopi.cfg gives every program its own account (ldap.accounts); none binds as the rootdn.
 # Everything listens on loopback only; every wait is bounded. The bind password is only ever
 # passed to tools as a file (-y), never as an argument.
 set -euo pipefail
@@ -35,6 +38,16 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LDAP_SRC=$SRC/deploy/ldap
 PROG=stack.sh
 MARKER=.sisopi-stack
+# The programs with a directory account of their own (cn=NAME,cn=sisopi-accounts,BASE), and
+# what the account is for (its description; slapd.conf.in's ACLs say what it may do).
+ACCOUNTS=(reconciler scheduler audit ingest admin)
+declare -A ACCOUNT_DESC=(
+    [reconciler]="sisopi-reconciler: writes persons, groups and classes below the schools and limbo, and the counters"
+    [scheduler]="sisopi-scheduler: reads the persons' purge dates"
+    [audit]="sisopi-audit: reads persons and groups"
+    [ingest]="sisopi-ingest: reads the schools and the persons of its source"
+    [admin]="sisopi-admin: creates and deletes school OUs, reads what they hold"
+)
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2
@@ -281,6 +294,7 @@ prepare_dir() {
             die "a stack is already running in $dir (deploy/stack.sh stop --dir $dir)"
         fi
         rm -rf "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
+        rm -f "$dir"/ldap-*.secret
         rm -f "$dir"/{slapd.conf,init.ldif,ldap.secret,sisopi.cfg,bootstrap,stack.env}{,.tmp} \
             "$dir"/{slapd.log,slapadd.log,devbroker.log,slapd.pid,devbroker.pid}
     fi
@@ -290,19 +304,34 @@ prepare_dir() {
     mkdir -p "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
 }
 
+# make_secret FILE: a random password in FILE (0600).
 make_secret() {
-    local dir=$OPT_DIR secret
+    local file=$1 secret
     secret=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     [[ ${#secret} -eq 48 ]] || die "could not read 24 random bytes"
     # No trailing newline: ldap tools use the whole file (-y) as the password.
-    (umask 077 && printf '%s' "$secret" >"$dir/ldap.secret")
-    chmod 600 "$dir/ldap.secret"
+    (umask 077 && printf '%s' "$secret" >"$file")
+    chmod 600 "$file"
+}
+
+make_secrets() {
+    local dir=$OPT_DIR a
+    make_secret "$dir/ldap.secret"
+    for a in "${ACCOUNTS[@]}"; do
+        make_secret "$dir/ldap-$a.secret"
+    done
+}
+
+ssha() { # FILE: the {SSHA} hash of the password in FILE
+    local hash
+    hash=$(slappasswd -h '{SSHA}' -T "$1") || die "slappasswd failed on $1"
+    [[ $hash == '{SSHA}'* ]] || die "slappasswd gave no {SSHA} hash for $1"
+    printf '%s' "$hash"
 }
 
 write_slapd_conf() {
     local dir=$OPT_DIR hash envflags
-    hash=$(slappasswd -h '{SSHA}' -T "$dir/ldap.secret") || die "slappasswd failed"
-    [[ $hash == '{SSHA}'* ]] || die "slappasswd gave no {SSHA} hash"
+    hash=$(ssha "$dir/ldap.secret")
     if ((OPT_DURABLE)); then
         envflags="# envflags: none (--durable: synced commits, as in production)"
     else
@@ -311,15 +340,23 @@ write_slapd_conf() {
     render "$LDAP_SRC/slapd.conf.in" \
         "BASE=$OPT_BASE" "ROOTDN=$ROOTDN" "ROOTPW=$hash" "DIR=$dir" \
         "SISOPI_SCHEMA=$LDAP_SRC/sisopi.schema" "UID=$(id -u)" "GID=$(id -g)" \
-        "ENVFLAGS=$envflags" >"$dir/slapd.conf"
+        "ENVFLAGS=$envflags" "LIMBO=$OPT_LIMBO" >"$dir/slapd.conf"
     chmod 600 "$dir/slapd.conf"
 }
 
-# The fixed entries; the schools follow once slapd runs (create_schools).
+# The fixed entries and the programs' accounts; the schools follow once slapd runs
+# (create_schools, as sisopi-admin's account).
 load_initial_ldif() {
-    local dir=$OPT_DIR
-    render "$LDAP_SRC/base.ldif.in" "BASE=$OPT_BASE" "BASE_DC=$BASE_DC" \
-        "LIMBO=$OPT_LIMBO" "limbo_lower=${OPT_LIMBO,,}" >"$dir/init.ldif"
+    local dir=$OPT_DIR a
+    {
+        render "$LDAP_SRC/base.ldif.in" "BASE=$OPT_BASE" "BASE_DC=$BASE_DC" \
+            "LIMBO=$OPT_LIMBO" "limbo_lower=${OPT_LIMBO,,}"
+        for a in "${ACCOUNTS[@]}"; do
+            printf '\n'
+            render "$LDAP_SRC/accounts.ldif.in" "PROGRAM=$a" "BASE=$OPT_BASE" \
+                "PASSWORD_HASH=$(ssha "$dir/ldap-$a.secret")" "DESCRIPTION=${ACCOUNT_DESC[$a]}"
+        done
+    } >"$dir/init.ldif"
     # Offline bulk load before slapd runs: fast, and nobody can see a half-built tree.
     slapadd -q -f "$dir/slapd.conf" -l "$dir/init.ldif" >"$dir/slapadd.log" 2>&1 ||
         die "slapadd failed:"$'\n'"$(cat "$dir/slapadd.log")"
@@ -385,6 +422,11 @@ write_cfg() {
     else
         bsline="  # bootstrap: not set, the stack runs without a broker (--no-broker)"
     fi
+    local accounts="" a
+    for a in "${ACCOUNTS[@]}"; do
+        accounts+="    $a: { bind_dn = $(cfgstr "cn=$a,cn=sisopi-accounts,$OPT_BASE");"
+        accounts+=" password_file = $(cfgstr "$dir/ldap-$a.secret"); };"$'\n'
+    done
     cat >"$dir/sisopi.cfg.tmp" <<EOF
 # sisopi configuration of the local stack in $dir.
 # Written by deploy/stack.sh start; rewritten on every start (edit the script, not this file).
@@ -412,8 +454,13 @@ ldap:
 {
   uri = $(cfgstr "$LDAP_URI");
   base = $(cfgstr "$OPT_BASE");
+  # The rootdn: only for tools that are no sisopi program (the tests' own checks). Every
+  # program binds with its own account below, whose rights slapd.conf's ACLs give.
   bind_dn = $(cfgstr "$ROOTDN");
   password_file = $(cfgstr "$dir/ldap.secret");
+  accounts:
+  {
+$accounts  };
   starttls = false;
   containers:
   {
@@ -528,7 +575,7 @@ do_start() {
     ROOTDN="cn=admin,$OPT_BASE"
     prepare_dir
     trap on_start_exit EXIT
-    make_secret
+    make_secrets
     write_slapd_conf
     load_initial_ldif
     start_slapd
@@ -559,6 +606,8 @@ print_summary() {
     printf '  ldap:      %s%s\n' "${ST[URI]}" "${ST[LDAPI]:+  (and ${ST[LDAPI]} with -Y EXTERNAL)}"
     printf '  base:      %s\n' "${ST[BASE]}"
     printf '  bind:      -D "%s" -y %s\n' "${ST[ROOTDN]}" "$dir/ldap.secret"
+    printf '  accounts:  cn=PROGRAM,cn=sisopi-accounts,%s -y %s\n' "${ST[BASE]}" \
+        "$dir/ldap-PROGRAM.secret"
     printf '  limbo:     ou=%s  schools: %s\n' "${ST[LIMBO]}" "${ST[SCHOOLS]:-(none)}"
     printf '  bootstrap: %s\n' "${ST[BOOTSTRAP]:-(no broker)}"
     printf '  config:    %s\n' "$dir/sisopi.cfg"

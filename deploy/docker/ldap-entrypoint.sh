@@ -3,8 +3,9 @@
 # "openldap"). Renders deploy/ldap/slapd.conf.in and base.ldif.in the way deploy/stack.sh
 # does, and school.ldif.in (the template compiled into `sisopi-admin school create`, which
 # this image does not hold) once per school; loads the fixed entries (base, counters, password
-# policy, the limbo OU, the schools) into an empty database once, and runs slapd in the
-# foreground.
+# policy, the limbo OU, the schools, the programs' accounts) into an empty database once,
+# sets the programs' account passwords from their files on every start, and runs slapd in
+# the foreground.
 #
 #   ldap-entrypoint.sh [run]    render slapd.conf, initialise an empty database, exec slapd
 #   ldap-entrypoint.sh init     render and initialise only; slapd is not started
@@ -18,7 +19,12 @@
 #                              the default container names of ldap.containers [];
 #                              later schools: sisopi-admin school create
 #   SISOPI_LDAP_PASSWORD_FILE  the rootdn's password, read as sisopi reads it: the first line,
-#                              without its line break [/run/secrets/ldap_password]
+#                              without its line break [/run/secrets/ldap_password]. For the
+#                              operator only: no sisopi program binds as the rootdn
+#   SISOPI_LDAP_ACCOUNTS_DIR   the passwords of the programs' own directory accounts
+#                              cn=PROGRAM,cn=sisopi-accounts,BASE, one file per program:
+#                              ldap_PROGRAM_password (PROGRAM: reconciler, scheduler, audit,
+#                              ingest, admin), read like the rootdn's [/run/secrets]
 #   SISOPI_LDAP_DIR            slapd.conf, data/ (the mdb database) [/var/lib/sisopi-ldap]
 #   SISOPI_LDAP_SRC            sisopi.schema and the *.in templates [/usr/share/sisopi/ldap]
 #   SISOPI_LDAP_URLS           slapd -h; health uses the first ldapi:// [ldap:/// ldapi:///]
@@ -27,8 +33,11 @@
 #   SISOPI_LDAP_LOGLEVEL       slapd -d LEVEL, to stderr [none]; "stats": one line per operation
 #   SISOPI_LDAP_NOSYNC         1: unsynced commits, about 10x faster, for tests only [0]
 #
-# slapd.conf is rendered on every start (a new password takes effect with a restart); the
-# database is initialised only while DIR/data holds no completed initialisation. The base and
+# slapd.conf is rendered on every start, and the accounts' password hashes are written into
+# the database before slapd starts (slapmodify), so a new password in any of the files takes
+# effect with a restart (docs/operations.md, "Directory accounts"); a database made before
+# the accounts existed gets them then. The database is initialised only while DIR/data
+# holds no completed initialisation. The base and
 # limbo OU of an initialised database are kept in DIR/init.env; a later start with others is
 # refused rather than serving an empty tree.
 set -euo pipefail
@@ -44,7 +53,17 @@ URLS=${SISOPI_LDAP_URLS:-ldap:/// ldapi:///}
 RUN_AS=${SISOPI_LDAP_USER-openldap}
 LOGLEVEL=${SISOPI_LDAP_LOGLEVEL:-none}
 NOSYNC=${SISOPI_LDAP_NOSYNC:-0}
+ACCOUNTS_DIR=${SISOPI_LDAP_ACCOUNTS_DIR:-/run/secrets}
 ROOTDN="cn=admin,$BASE"
+# The programs with a directory account of their own, and what each account is for.
+ACCOUNTS=(reconciler scheduler audit ingest admin)
+declare -A ACCOUNT_DESC=(
+    [reconciler]="sisopi-reconciler: writes persons, groups and classes below the schools and limbo, and the counters"
+    [scheduler]="sisopi-scheduler: reads the persons' purge dates"
+    [audit]="sisopi-audit: reads persons and groups"
+    [ingest]="sisopi-ingest: reads the schools and the persons of its source"
+    [admin]="sisopi-admin: creates and deletes school OUs, reads what they hold"
+)
 PATH=$PATH:/usr/sbin
 
 die() {
@@ -70,7 +89,7 @@ validate() {
     [[ $LOGLEVEL =~ ^[A-Za-z0-9,]+$ ]] || die "SISOPI_LDAP_LOGLEVEL: e.g. none, stats"
     [[ $NOSYNC == 0 || $NOSYNC == 1 ]] || die "SISOPI_LDAP_NOSYNC must be 0 or 1"
     local f
-    for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in; do
+    for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in accounts.ldif.in; do
         [[ -r $SRC/$f ]] || die "$SRC/$f is missing (SISOPI_LDAP_SRC)"
     done
 }
@@ -89,17 +108,18 @@ render() {
     printf '%s\n' "$text"
 }
 
-# The rootdn password as sisopi reads ldap.password_file: the first line without CR/LF. Hashing
-# the whole file (slappasswd -T) would include the line break most editors and `echo` add, and
-# sisopi's binds would then fail with invalidCredentials.
+# password_hash FILE WHAT: the {SSHA} hash of a password as sisopi reads a password file: the
+# first line without CR/LF. Hashing the whole file (slappasswd -T) would include the line
+# break most editors and `echo` add, and sisopi's binds would then fail with
+# invalidCredentials. WHAT names the setting in messages.
 password_hash() {
-    local line tmp hash
-    [[ -r $PASSWORD_FILE ]] || die "cannot read the password file $PASSWORD_FILE (SISOPI_LDAP_PASSWORD_FILE)"
-    IFS= read -r line <"$PASSWORD_FILE" || [[ -n $line ]] || die "$PASSWORD_FILE is empty"
+    local file=$1 what=$2 line tmp hash
+    [[ -r $file ]] || die "cannot read the password file $file ($what)"
+    IFS= read -r line <"$file" || [[ -n $line ]] || die "$file is empty"
     line=${line%$'\r'}
-    [[ -n $line ]] || die "the first line of $PASSWORD_FILE is empty"
+    [[ -n $line ]] || die "the first line of $file is empty"
     [[ $line != REPLACE-ME* ]] ||
-        die "$PASSWORD_FILE still holds the placeholder of ldap_password.example; write a real password"
+        die "$file still holds the placeholder of ldap_password.example; write a real password"
     tmp=$(mktemp "${TMPDIR:-/tmp}/sisopi-ldap-pw.XXXXXX")
     chmod 600 "$tmp"
     printf '%s' "$line" >"$tmp"
@@ -111,7 +131,7 @@ password_hash() {
 
 write_slapd_conf() {
     local hash envflags
-    hash=$(password_hash)
+    hash=$(password_hash "$PASSWORD_FILE" SISOPI_LDAP_PASSWORD_FILE)
     if ((NOSYNC)); then
         envflags="envflags nosync writemap"
     else
@@ -122,16 +142,34 @@ write_slapd_conf() {
     render "$SRC/slapd.conf.in" \
         "BASE=$BASE" "ROOTDN=$ROOTDN" "ROOTPW=$hash" "DIR=$DIR" \
         "SISOPI_SCHEMA=$SRC/sisopi.schema" "UID=$(id -u)" "GID=$(id -g)" \
-        "ENVFLAGS=$envflags" >"$DIR/slapd.conf.tmp"
+        "ENVFLAGS=$envflags" "LIMBO=$LIMBO" >"$DIR/slapd.conf.tmp"
     chmod 600 "$DIR/slapd.conf.tmp"
     mv -f "$DIR/slapd.conf.tmp" "$DIR/slapd.conf"
 }
 
+# The programs' account entries, with the hashes of their password files (hashed once per
+# start: ACCOUNT_HASH, filled by hash_accounts).
+declare -A ACCOUNT_HASH=()
+hash_accounts() {
+    local a
+    for a in "${ACCOUNTS[@]}"; do
+        ACCOUNT_HASH[$a]=$(password_hash "$ACCOUNTS_DIR/ldap_${a}_password" SISOPI_LDAP_ACCOUNTS_DIR)
+    done
+}
+account_ldif() { # PROGRAM
+    render "$SRC/accounts.ldif.in" "PROGRAM=$1" "BASE=$BASE" \
+        "PASSWORD_HASH=${ACCOUNT_HASH[$1]}" "DESCRIPTION=${ACCOUNT_DESC[$1]}"
+}
+
 write_init_ldif() {
-    local s
+    local s a
     {
         render "$SRC/base.ldif.in" "BASE=$BASE" "BASE_DC=$BASE_DC" \
             "LIMBO=$LIMBO" "limbo_lower=${LIMBO,,}"
+        for a in "${ACCOUNTS[@]}"; do
+            printf '\n'
+            account_ldif "$a"
+        done
         for s in $SCHOOLS; do
             printf '\n'
             render "$SRC/school.ldif.in" "SCHOOL=$s" "school_lower=${s,,}" "BASE=$BASE" \
@@ -156,12 +194,42 @@ check_init_env() {
         die "the database in $DIR/data was made with limbo OU \"$limbo\", not \"$LIMBO\""
 }
 
+# An initialised database: every start sets the accounts' passwords from their files (a
+# rotation), offline with slapmodify before slapd runs; accounts a database made before
+# they existed lacks are added.
+sync_accounts() {
+    local have a dn
+    have=$(slapcat -f "$DIR/slapd.conf" -a "(|(cn=sisopi-accounts)(objectClass=simpleSecurityObject))" \
+        -o ldif-wrap=no 2>"$DIR/slapcat.log") ||
+        die "slapcat failed:"$'\n'"$(cat "$DIR/slapcat.log")"
+    {
+        if [[ ${have,,} != *"dn: cn=sisopi-accounts,${BASE,,}"* ]]; then
+            printf 'dn: cn=sisopi-accounts,%s\nchangetype: add\nobjectClass: organizationalRole\n' "$BASE"
+            printf 'cn: sisopi-accounts\ndescription: the directory accounts of the sisopi programs\n\n'
+        fi
+        for a in "${ACCOUNTS[@]}"; do
+            dn="cn=$a,cn=sisopi-accounts,$BASE"
+            if [[ ${have,,} == *"dn: ${dn,,}"* ]]; then
+                printf 'dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n-\n\n' \
+                    "$dn" "${ACCOUNT_HASH[$a]}"
+            else
+                account_ldif "$a" | grep -v '^#' | sed '/^dn: /a changetype: add'
+                printf '\n'
+            fi
+        done
+    } >"$DIR/accounts.ldif"
+    slapmodify -q -f "$DIR/slapd.conf" -l "$DIR/accounts.ldif" >"$DIR/slapmodify.log" 2>&1 ||
+        die "slapmodify (the accounts' passwords) failed:"$'\n'"$(cat "$DIR/slapmodify.log")"
+    rm -f "$DIR/accounts.ldif"
+}
+
 init_database() {
     mkdir -p "$DIR/data"
     if [[ -e $DIR/data/.sisopi-initialised ]]; then
         check_init_env
         [[ -z $SCHOOLS ]] ||
             note "database exists; SISOPI_LDAP_SCHOOLS is only read when it is created (add schools with sisopi-admin school create)"
+        sync_accounts
         return 0
     fi
     # No marker: nothing was ever served from data/, so a half-made database can go.
@@ -193,6 +261,7 @@ prepare() {
     mkdir -p "$DIR"
     chmod 700 "$DIR"
     write_slapd_conf
+    hash_accounts
     init_database
     own_files
 }

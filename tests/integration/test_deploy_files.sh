@@ -103,11 +103,23 @@ step "docker-compose.yml: services, health checks, depends_on, volumes, secrets,
 STATE_DIR=$(cfg_str state_dir)
 PARTITIONS=$(cfg_str partitions)
 export COMPOSE DCFG STATE_DIR PARTITIONS SISOPI_SRC
-export CFG_BASE CFG_BIND_DN CFG_LIMBO CFG_PWFILE CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST
+export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_ACCOUNTS
 CFG_BASE=$(cfg_str base)
-CFG_BIND_DN=$(cfg_str bind_dn)
 CFG_LIMBO=$(cfg_str limbo_ou)
-CFG_PWFILE=$(cfg_str password_file)
+# The image's rootdn: the operator's, never a program's.
+ROOTDN="cn=admin,$CFG_BASE"
+grep -Eq '^  (bind_dn|password_file)[[:space:]]*=' "$DCFG" &&
+    fail "$DCFG: a shared ldap.bind_dn/password_file (every program has its own account)"
+# cfg_account PROGRAM KEY: ldap.accounts.PROGRAM.KEY of the container config.
+cfg_account() { sed -n "/^ *$1: *{/,/};/s/.*$2 = \"\\([^\"]*\\)\";.*/\\1/p" "$DCFG"; }
+CFG_ACCOUNTS=""
+for p in reconciler scheduler ingest audit admin; do
+    assert_eq "cn=$p,cn=sisopi-accounts,$CFG_BASE" "$(cfg_account "$p" bind_dn)" \
+        "$DCFG: ldap.accounts.$p.bind_dn"
+    assert_eq "/run/secrets/ldap_${p}_password" "$(cfg_account "$p" password_file)" \
+        "$DCFG: ldap.accounts.$p.password_file is not the compose secret"
+    CFG_ACCOUNTS+="$p "
+done
 CFG_M_RECONCILER=$(cfg_str reconciler)
 CFG_M_SCHEDULER=$(cfg_str scheduler)
 CFG_M_INGEST=$(cfg_str ingest)
@@ -123,10 +135,14 @@ errors = []
 def err(msg): errors.append(msg)
 
 svcs = d.get("services") or {}
-want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest"}
+want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "tools"}
 if set(svcs) != want:
     err("services are %s, expected %s" % (sorted(svcs), sorted(want)))
-oneshot = {n for n, s in svcs.items() if str(s.get("restart", "")) == "no"}
+# On demand only (a profile: `up` does not start them): the operator's tools.
+ondemand = {n for n, s in svcs.items() if s.get("profiles")}
+if ondemand != {"tools"}:
+    err("services with a profile are %s, expected tools" % sorted(ondemand))
+oneshot = {n for n, s in svcs.items() if str(s.get("restart", "")) == "no" and n not in ondemand}
 if oneshot != {"topics"}:
     err("one-shot jobs (restart: \"no\") are %s, expected topics" % sorted(oneshot))
 
@@ -136,7 +152,7 @@ def hc_ok(s):
     return not hc.get("disable") and isinstance(t, list) and len(t) > 1 and t[0] in ("CMD", "CMD-SHELL")
 
 for n, s in svcs.items():
-    if n not in oneshot and not hc_ok(s):
+    if n not in oneshot and n not in ondemand and not hc_ok(s):
         err("%s: no health check" % n)
     dependencies = s.get("depends_on") or {}
     if not isinstance(dependencies, dict):
@@ -161,7 +177,7 @@ for n, s in svcs.items():
 
 sisopi = ["reconciler", "scheduler", "ingest"]
 deps = {"reconciler": {"kafka", "topics", "openldap"}, "scheduler": {"kafka", "topics", "openldap"},
-        "ingest": {"kafka", "topics"}}
+        "ingest": {"kafka", "topics", "openldap"}}
 ports = {"reconciler": os.environ["CFG_M_RECONCILER"], "scheduler": os.environ["CFG_M_SCHEDULER"],
          "ingest": os.environ["CFG_M_INGEST"]}
 images = set()
@@ -195,8 +211,6 @@ for n in sisopi:
         err("%s: capabilities not dropped" % n)
 if len(images) != 1:
     err("the sisopi services must share one image: %s" % images)
-if (svcs.get("ingest") or {}).get("secrets"):
-    err("ingest gets a secret it does not need")
 ingest = svcs.get("ingest") or {}
 if ingest.get("command", [])[3:] != ["--watch", "/srv/sisopi/drop"]:
     err("ingest: not --watch /srv/sisopi/drop: %s" % ingest.get("command"))
@@ -209,15 +223,27 @@ if os.environ["STATE_DIR"] not in [str(v) for v in rec.get("volumes") or []]:
 if any(re.fullmatch(r"127\.0\.0\.1:\d+:\d+", str(p)) for p in rec.get("ports") or []):
     err("reconciler: a fixed host port prevents --scale")
 
+# The rootdn's password (ldap_password) goes to openldap only; each program's account
+# password to openldap (which sets it) and to that program's container only.
 secrets = d.get("secrets") or {}
-pw = secrets.get("ldap_password", {}).get("file", "")
-if os.path.normpath(pw) != "deploy/docker/secrets/ldap_password":
-    err("secret ldap_password comes from %r" % pw)
-for n in ("reconciler", "scheduler", "openldap"):
-    if "ldap_password" not in ((svcs.get(n) or {}).get("secrets") or []):
-        err("%s: no ldap_password secret" % n)
-if os.environ["CFG_PWFILE"] != "/run/secrets/ldap_password":
-    err("sisopi.cfg ldap.password_file is %s, not the secret" % os.environ["CFG_PWFILE"])
+accounts = os.environ["CFG_ACCOUNTS"].split()
+names = ["ldap_password"] + ["ldap_%s_password" % a for a in accounts]
+for name in names:
+    pw = (secrets.get(name) or {}).get("file", "")
+    if os.path.normpath(pw) != "deploy/docker/secrets/" + name:
+        err("secret %s comes from %r" % (name, pw))
+want_secrets = {"openldap": set(names), "reconciler": {"ldap_reconciler_password"},
+                "scheduler": {"ldap_scheduler_password"}, "ingest": {"ldap_ingest_password"},
+                "tools": {"ldap_audit_password", "ldap_admin_password"}}
+for n, s in svcs.items():
+    got = set(s.get("secrets") or [])
+    if got != want_secrets.get(n, set()):
+        err("%s: secrets %s, expected %s" % (n, sorted(got), sorted(want_secrets.get(n, set()))))
+tools = svcs.get("tools") or {}
+if tools.get("image") != (svcs.get("reconciler") or {}).get("image"):
+    err("tools: not the sisopi image")
+if str((tools.get("environment") or {}).get("SISOPI_CONFIG", "")) != "/etc/sisopi/sisopi.cfg":
+    err("tools: SISOPI_CONFIG is not the mounted sisopi.cfg")
 for name, c in (d.get("configs") or {}).items():
     if not os.path.isfile(os.path.join(src, c.get("file", ""))):
         err("config %s: %s does not exist" % (name, c.get("file")))
@@ -249,8 +275,8 @@ if (o.get("build") or {}).get("target") != "openldap":
     err("openldap: not built from the openldap stage")
 if oenv.get("SISOPI_LDAP_BASE") != os.environ["CFG_BASE"]:
     err("openldap SISOPI_LDAP_BASE %s != ldap.base %s" % (oenv.get("SISOPI_LDAP_BASE"), os.environ["CFG_BASE"]))
-if "cn=admin," + oenv.get("SISOPI_LDAP_BASE", "") != os.environ["CFG_BIND_DN"]:
-    err("ldap.bind_dn %s is not the image's rootdn cn=admin,BASE" % os.environ["CFG_BIND_DN"])
+if oenv.get("SISOPI_LDAP_ACCOUNTS_DIR") != "/run/secrets":
+    err("openldap SISOPI_LDAP_ACCOUNTS_DIR %s is not /run/secrets" % oenv.get("SISOPI_LDAP_ACCOUNTS_DIR"))
 if oenv.get("SISOPI_LDAP_LIMBO") != os.environ["CFG_LIMBO"]:
     err("openldap SISOPI_LDAP_LIMBO %s != import.limbo_ou %s" % (oenv.get("SISOPI_LDAP_LIMBO"), os.environ["CFG_LIMBO"]))
 if not any(str(v).endswith(":/var/lib/sisopi-ldap") for v in o.get("volumes") or []):
@@ -274,14 +300,19 @@ if python3 -c 'import yaml' 2>/dev/null; then
     assert_contains "$OUT" "reconciler: no health check" "broken copy: health check"
     assert_contains "$OUT" "scheduler publishes 9465:9465 beyond loopback" "broken copy: ports"
     assert_contains "$OUT" "waits for one-shot topics with service_healthy" "broken copy: depends_on"
+    # ... and a copy that gives the reconciler the rootdn's password.
+    sed -e '/^  reconciler:/,/^  scheduler:/s/      - ldap_reconciler_password/      - ldap_password/' \
+        "$COMPOSE" >"$W/broken2-compose.yml"
+    run python3 "$W/check_compose.py" "$W/broken2-compose.yml"
+    assert_contains "$OUT" "reconciler: secrets ['ldap_password']" "broken copy: the rootdn's secret"
 else
     # python3-yaml (Debian) would allow the full checks above; without it, what grep can tell.
     skip "full compose checks" "python3 with PyYAML (python3-yaml) not installed; grep checks only"
-    for n in kafka topics openldap reconciler scheduler ingest; do
+    for n in kafka topics openldap reconciler scheduler ingest tools; do
         grep -q "^  $n:\$" "$COMPOSE" || fail "docker-compose.yml: no service $n"
     done
-    (($(grep -c '^    healthcheck:' "$COMPOSE") == 6)) || fail "docker-compose.yml: 6 healthcheck blocks expected"
-    (($(grep -c 'disable: true' "$COMPOSE") == 1)) || fail "only the topics job may disable its health check"
+    (($(grep -c '^    healthcheck:' "$COMPOSE") == 7)) || fail "docker-compose.yml: 7 healthcheck blocks expected"
+    (($(grep -c 'disable: true' "$COMPOSE") == 2)) || fail "only the topics job and the tools may disable their health check"
     (($(grep -c 'condition: service_completed_successfully' "$COMPOSE") == 3)) ||
         fail "each sisopi service must wait for the topics job"
     ! grep -E '^ *- "[0-9]+:[0-9]+"' "$COMPOSE" || fail "a port published beyond loopback"
@@ -380,7 +411,7 @@ while read -r f; do
     assert_contains "$BUILD_STAGE" "COPY $f " "build stage copies $f, which a unit test reads"
 done < <(grep -ho 'SISOPI_TEST_DATA "/\.\./\.\./[^"]*"' "$S"/tests/unit/*.c | sed 's|.*/\.\./\.\./||; s|"$||' | sort -u)
 assert_contains "$(stage openldap)" "deploy/docker/ldap-entrypoint.sh" "openldap stage has the entry point"
-for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in; do
+for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in accounts.ldif.in; do
     assert_contains "$(stage openldap)" "deploy/ldap/$f" "openldap stage copies $f"
 done
 user=$(printf '%s\n' "$RUNTIME_STAGE" | sed -n 's/^USER //p' | tail -n 1)
@@ -499,7 +530,14 @@ SOCK_URL="ldapi://$(printf '%s' "$SOCK" | sed -e 's/%/%25/g' -e 's|/|%2F|g')"
 mkdir -p "$L/src"
 cp "$S"/deploy/ldap/sisopi.schema "$S"/deploy/ldap/*.in "$L/src/"
 chmod -R a+rX "$L/src"
+# The programs' account passwords, as the compose secrets name them (with a line break too).
+mkdir -p "$L/accounts"
+for p in $CFG_ACCOUNTS; do
+    printf 'pw-%s-%s\n' "$p" "$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" >"$L/accounts/ldap_${p}_password"
+done
+chmod 600 "$L"/accounts/*
 export SISOPI_LDAP_DIR=$L/db SISOPI_LDAP_SRC=$L/src SISOPI_LDAP_PASSWORD_FILE=$L/secret
+export SISOPI_LDAP_ACCOUNTS_DIR=$L/accounts
 export SISOPI_LDAP_BASE=$CFG_BASE SISOPI_LDAP_LIMBO=$CFG_LIMBO SISOPI_LDAP_SCHOOLS="Gym1 Schule2"
 export SISOPI_LDAP_NOSYNC=0 SISOPI_LDAP_LOGLEVEL=none
 if [[ $(id -u) == 0 ]] && id openldap >/dev/null 2>&1; then
@@ -516,7 +554,9 @@ assert_contains "$OUT" "initialised $L/db/data" "init message"
 CONF=$(<"$L/db/slapd.conf")
 assert_eq "600" "$(stat -c %a "$L/db/slapd.conf")" "slapd.conf mode"
 assert_not_contains "$CONF" "$PW" "plaintext password in slapd.conf"
-assert_contains "$CONF" "rootdn \"$CFG_BIND_DN\"" "rootdn = sisopi.cfg's ldap.bind_dn"
+assert_contains "$CONF" "rootdn \"$ROOTDN\"" "rootdn = cn=admin,BASE"
+assert_contains "$CONF" "access to dn.subtree=\"cn=sisopi-accounts,$CFG_BASE\"" "the ACLs are rendered"
+assert_not_contains "$CONF" "$(head -n 1 "$L/accounts/ldap_reconciler_password")" "an account's password in slapd.conf"
 grep -q '^envflags' "$L/db/slapd.conf" && fail "the image's slapd.conf has unsynced commits"
 assert_contains "$CONF" "overlay unique" "unique overlay"
 assert_contains "$CONF" "overlay ppolicy" "ppolicy overlay"
@@ -561,7 +601,7 @@ stop_slapd() {
     proc_alive "$SLAPD_PID" && fail "slapd ignored SIGTERM for 10 s"
     wait "$SLAPD_PID" 2>/dev/null || true
 }
-lsearch() { ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" "$@"; }
+lsearch() { ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=5 -H "$LURI" -D "$ROOTDN" -y "$L/secret.tool" "$@"; }
 
 step "OpenLDAP image: slapd runs from the rendered files"
 start_slapd
@@ -576,11 +616,12 @@ done
 
 step "OpenLDAP image: sisopi binds with the container config's password file and searches"
 # The container config, pointed at this slapd and this password file (with its newline).
-sed -e "s|^  uri = .*|  uri = \"$LURI\";|" -e "s|^  password_file = .*|  password_file = \"$L/secret\";|" \
+sed -e "s|^  uri = .*|  uri = \"$LURI\";|" -e "s|/run/secrets/|$L/accounts/|" \
     "$DCFG" >"$W/local.cfg"
 run timeout 30 "$B/sisopi-admin" -c "$W/local.cfg" purge list
 ((RC == 0)) || fail "sisopi-admin purge list against the image's slapd: exit $RC"$'\n'"$OUT"
 assert_contains "$OUT" "0 accounts with a purge date" "purge list searched the tree"
+assert_contains "$OUT" "bind_dn=\"cn=admin,cn=sisopi-accounts,$CFG_BASE\"" "sisopi-admin bound as its own account"
 
 step "OpenLDAP image: the unique and ppolicy overlays work"
 person() { # UID OU
@@ -588,25 +629,34 @@ person() { # UID OU
         "$1" "$2" "$CFG_BASE" "$1" "$1" "$1" "user-pw-1234"
 }
 person t.one Gym1 >"$W/p1.ldif"
-assert_ok "add a person" ldapadd -x -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" -f "$W/p1.ldif"
+assert_ok "add a person" ldapadd -x -o nettimeout=5 -H "$LURI" -D "$ROOTDN" -y "$L/secret.tool" -f "$W/p1.ldif"
 person t.one Schule2 >"$W/p2.ldif"
 assert_rc 19 "the same uid in another school" \
-    ldapadd -x -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" -f "$W/p2.ldif"
+    ldapadd -x -o nettimeout=5 -H "$LURI" -D "$ROOTDN" -y "$L/secret.tool" -f "$W/p2.ldif"
 U1="uid=t.one,cn=schueler,cn=users,ou=Gym1,$CFG_BASE"
 # The person's password from a file (-y, never -w: no password on a command line).
 printf '%s' "user-pw-1234" >"$W/u1.pw"
 chmod 600 "$W/u1.pw"
 assert_ok "the person binds" ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -y "$W/u1.pw" -s base -b "$U1" 1.1
 printf 'dn: %s\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n' "$U1" >"$W/lock.ldif"
-assert_ok "deactivate" ldapmodify -x -o nettimeout=5 -H "$LURI" -D "$CFG_BIND_DN" -y "$L/secret.tool" -f "$W/lock.ldif"
+assert_ok "deactivate" ldapmodify -x -o nettimeout=5 -H "$LURI" -D "$ROOTDN" -y "$L/secret.tool" -f "$W/lock.ldif"
 assert_rc 49 "a deactivated person's bind" \
     ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$U1" -y "$W/u1.pw" -s base -b "$U1" 1.1
 
-step "OpenLDAP image: a restart keeps the data; another base or a bad secret is refused"
+step "OpenLDAP image: a restart keeps the data and sets a new account password; another base or a bad secret is refused"
 stop_slapd
+printf '%s' "$(head -n 1 "$L/accounts/ldap_scheduler_password")" >"$W/sched-old.pw"
+printf 'pw-scheduler-rotated\n' >"$L/accounts/ldap_scheduler_password"
+printf '%s' "pw-scheduler-rotated" >"$W/sched-new.pw"
+chmod 600 "$W/sched-old.pw" "$W/sched-new.pw"
 assert_ok "entry point init again" "$ENTRY" init
 assert_not_contains "$OUT" "initialised" "an initialised database was loaded again"
 start_slapd
+SCHED="cn=scheduler,cn=sisopi-accounts,$CFG_BASE"
+assert_ok "the scheduler binds with its new password" \
+    ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$SCHED" -y "$W/sched-new.pw" -s base -b "" 1.1
+assert_rc 49 "the scheduler's old password" \
+    ldapsearch -x -LLL -o nettimeout=5 -H "$LURI" -D "$SCHED" -y "$W/sched-old.pw" -s base -b "" 1.1
 assert_ok "the person survived the restart" lsearch -s base -b "$U1" 1.1
 assert_ok "health over ldapi" env SISOPI_LDAP_URLS="$LURI $SOCK_URL" "$ENTRY" health
 stop_slapd
@@ -651,7 +701,8 @@ else
 fi
 
 step "deploy/systemd: hardening, credentials, state and watch directories"
-EX_PW=$(sed -n 's/^ *password_file = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
+# ex_pw PROGRAM: ldap.accounts.PROGRAM.password_file of the example config.
+ex_pw() { sed -n "/^ *$1: *{/,/};/s/.*password_file = \"\\([^\"]*\\)\";.*/\\1/p" "$S/deploy/sisopi.cfg.example"; }
 EX_STATE=$(sed -n 's/^ *state_dir = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
 for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service; do
     f=$UNITS/$u
@@ -673,13 +724,19 @@ grep -qx "BindPaths=%S/sisopi/reconciler-%i:$EX_STATE" "$R" ||
     fail "reconciler: its state directory is not mounted at reconciler.state_dir ($EX_STATE)"
 # shellcheck disable=SC2016 # the unit's text, literally
 grep -q -- '--metrics ${SISOPI_METRICS}' "$R" || fail "reconciler: no per-instance --metrics"
-for u in sisopi-reconciler@.service sisopi-scheduler.service; do
+# Each unit gets the password of its own program's account, and no other.
+for pu in reconciler:sisopi-reconciler@.service scheduler:sisopi-scheduler.service \
+    ingest:sisopi-ingest-watch.service; do
+    p=${pu%%:*} u=${pu#*:}
+    EX_PW=$(ex_pw "$p")
+    [[ $EX_PW == /etc/sisopi/ldap-$p.secret ]] ||
+        fail "sisopi.cfg.example: ldap.accounts.$p.password_file is \"$EX_PW\""
     grep -qx "LoadCredential=ldap_password:$EX_PW" "$UNITS/$u" || fail "$u: no LoadCredential of $EX_PW"
     grep -qx "BindReadOnlyPaths=%d/ldap_password:$EX_PW" "$UNITS/$u" ||
-        fail "$u: the credential is not where ldap.password_file ($EX_PW) names it"
+        fail "$u: the credential is not where ldap.accounts.$p.password_file ($EX_PW) names it"
+    [[ $(grep -c '^LoadCredential=' "$UNITS/$u") == 1 ]] || fail "$u: more than one credential"
 done
 I=$UNITS/sisopi-ingest-watch.service
-grep -q 'LoadCredential' "$I" && fail "ingest gets the LDAP password it does not need"
 grep -qx 'ReadWritePaths=/srv/sisopi/drop' "$I" || fail "ingest: the watch dir is not writable"
 grep -qx 'SupplementaryGroups=sisopi-drop' "$I" || fail "ingest: not in the drop directory's group"
 grep -q 'sisopi-drop' "$R" "$UNITS/sisopi-scheduler.service" && fail "a unit other than the ingest is in sisopi-drop"

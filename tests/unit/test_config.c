@@ -67,6 +67,9 @@ static void test_example_file_loads(void **state)
     if (rc != 0)
         fail_msg("the documented example does not load: %s", err);
     assert_string_equal(cfg.ldap.base, "dc=example,dc=org");
+    config_use_account(&cfg, "reconciler");
+    assert_string_equal(cfg.ldap.bind_dn, "cn=reconciler,cn=sisopi-accounts,dc=example,dc=org");
+    assert_string_equal(cfg.ldap.password_file, "/etc/sisopi/ldap-reconciler.secret");
     assert_int_equal(cfg.import.csv.n_mapping, 8);
     assert_string_equal(cfg.import.csv.mapping[6].column, "Schüler-ID");
     assert_string_equal(cfg.import.csv.mapping[7].incell_delimiter, ";");
@@ -170,6 +173,60 @@ static void test_errors_name_file_line_key(void **state)
                  "bad.cfg:2: import.scheme.username.default: ");
     expect_error("import: { scheme: {\n email = \"<firstname>@<maildomain>\"; }; };\n",
                  "import.scheme.email: uses <maildomain>, but import.maildomain is not set");
+}
+
+/* ldap.accounts.NAME: the program's own account replaces the shared one; others keep it. */
+static void test_ldap_accounts(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    char *path =
+        write_file("acc.cfg", "ldap: {\n"
+                              " bind_dn = \"cn=shared\"; password_file = \"/s\";\n"
+                              " accounts: {\n"
+                              "  reconciler: { bind_dn = \"cn=rec\"; "
+                              "password_file = \"/r\"; };\n"
+                              "  audit: { bind_dn = \"cn=aud\"; password_file = \"/a\"; };\n"
+                              " };\n"
+                              "};\n");
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    assert_string_equal(cfg.ldap.bind_dn, "cn=shared");
+    config_use_account(&cfg, "reconciler");
+    assert_string_equal(cfg.ldap.bind_dn, "cn=rec");
+    assert_string_equal(cfg.ldap.password_file, "/r");
+    assert_string_equal(cfg.ldap.account_key, "ldap.accounts.reconciler");
+    config_free(&cfg);
+
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    config_use_account(&cfg, "scheduler"); /* no account of its own: the shared one */
+    assert_string_equal(cfg.ldap.bind_dn, "cn=shared");
+    assert_string_equal(cfg.ldap.password_file, "/s");
+    assert_string_equal(cfg.ldap.account_key, "ldap");
+    config_use_account(&cfg, "devbroker");
+    assert_string_equal(cfg.ldap.bind_dn, "cn=shared");
+    config_free(&cfg);
+
+    /* Without a shared account, a program without its own has none. */
+    path = write_file("acc2.cfg", "ldap: { accounts: { admin: { bind_dn = \"cn=adm\"; "
+                                  "password_file = \"/m\"; }; }; };\n");
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    config_use_account(&cfg, "ingest");
+    assert_null(cfg.ldap.bind_dn);
+    config_use_account(&cfg, "admin");
+    assert_string_equal(cfg.ldap.bind_dn, "cn=adm");
+    config_free(&cfg);
+
+    expect_error("ldap: { accounts: {\n reconcilr: { bind_dn = \"x\"; }; }; };\n",
+                 "bad.cfg:2: ldap.accounts.reconcilr: unknown setting");
+    expect_error("ldap: { accounts: {\n audit: {\n bind_dn = \"x\"; }; }; };\n",
+                 "bad.cfg:2: ldap.accounts.audit.password_file: must be set");
+    expect_error("ldap: { accounts: { audit: {\n password_file = \"/x\"; }; }; };\n",
+                 "ldap.accounts.audit.bind_dn: must be set");
+    expect_error("ldap: { accounts: { audit: {\n bind_dn = \"x\";\n password = \"p\"; }; }; };\n",
+                 "bad.cfg:3: ldap.accounts.audit.password: unknown setting");
+    expect_error("ldap: { accounts: {\n ingest = \"cn=x\"; }; };\n",
+                 "bad.cfg:2: ldap.accounts.ingest: must be a group");
 }
 
 static void test_missing_file(void **state)
@@ -358,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_bootstrap_override_order),
         cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_ldap_accounts),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_ldap_timeouts),
