@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dir_entry.h"
+#include "log.h"
 #include "strutil.h"
 #include "uid_set.h"
 
@@ -169,4 +170,19 @@ int dir_schema_check_mapping(const struct dir_schema *s, const struct config *cf
         return -1;
     }
     return 0;
+}
+
+int dir_schema_check_directory(struct dir_conn *c, const struct config *cfg, char *err, size_t n)
+{
+    struct dir_schema *s = NULL;
+    if (dir_schema_read(c, cfg->ldap.base, &s, err, n) != LDAP_SUCCESS) {
+        if (dir_conn_is_down(c))
+            return -1;
+        log_kv(LEVEL_WARN, "schema_unreadable", "error", err, "msg",
+               "the attributes of import.csv.mapping were not checked against the schema", NULL);
+        return 0;
+    }
+    int bad = dir_schema_check_mapping(s, cfg, err, n);
+    dir_schema_free(s);
+    return bad < 0 ? -1 : 0;
 }

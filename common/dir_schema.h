@@ -49,4 +49,13 @@ int dir_schema_check_mapping(const struct dir_schema *s, const struct config *cf
 
 void dir_schema_free(struct dir_schema *s); /* NULL is fine */
 
+/*
+ * Both steps, as a program does at its start: reads the schema over c and checks cfg's mapping
+ * against it. 0 when the mapping is fine, or when this bind may not read the schema (a warning
+ * is logged: not a reason to stop); -1 with err when a target is unknown ("FILE:LINE: KEY:
+ * ...") or the connection was lost (dir_conn_is_down(c) tells which).
+ */
+int dir_schema_check_directory(struct dir_conn *c, const struct config *cfg, char *err,
+                               size_t errlen);
+
 #endif

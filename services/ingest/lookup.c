@@ -15,7 +15,6 @@
 #include "dir_escape.h"
 #include "dir_layout.h"
 #include "dir_schema.h"
-#include "log.h"
 #include "person_ldap.h"
 #include "strutil.h"
 
@@ -66,25 +65,16 @@ static int search(struct dir_conn *dc, const char *base, int scope, const char *
 static int check_mapping_once(struct dir_conn *dc, const struct config *cfg, char *err, size_t n)
 {
     static bool checked;
-    struct dir_schema *schema = NULL;
     char e[768];
     if (checked)
         return 0;
-    if (dir_schema_read(dc, cfg->ldap.base, &schema, e, sizeof(e)) != LDAP_SUCCESS) {
-        if (dir_conn_is_down(dc)) {
+    if (dir_schema_check_directory(dc, cfg, e, sizeof(e)) < 0) {
+        if (dir_conn_is_down(dc))
             snprintf(err, n,
                      "cannot read the directory (the school and the deletion guard need it): %s",
                      e);
-            return -1;
-        }
-        log_kv(LEVEL_WARN, "schema_unreadable", "error", e, "msg",
-               "the attributes of import.csv.mapping were not checked against the schema", NULL);
-        return 0;
-    }
-    int bad = dir_schema_check_mapping(schema, cfg, e, sizeof(e));
-    dir_schema_free(schema);
-    if (bad < 0) {
-        snprintf(err, n, "%s", e);
+        else
+            snprintf(err, n, "%s", e);
         return -1;
     }
     checked = true;

@@ -801,27 +801,14 @@ static void await_first_answer(struct member *r)
 static int check_schema(const struct config *cfg, struct dir_conn *ldap)
 {
     char err[CONFIG_ERRSTR_SIZE + 256];
-    struct dir_schema *s = NULL;
-    int rc = dir_schema_read(ldap, cfg->ldap.base, &s, err, sizeof(err));
-    if (rc != LDAP_SUCCESS) {
-        if (dir_conn_is_down(ldap)) {
-            fprintf(stderr,
-                    "sisopi-reconciler: the directory is unreachable, nothing was "
-                    "consumed: %s\n",
-                    err);
-            return -1;
-        }
-        log_kv(LEVEL_WARN, "schema_unreadable", "error", err, "msg",
-               "the attributes of import.csv.mapping were not checked against the schema", NULL);
+    if (dir_schema_check_directory(ldap, cfg, err, sizeof(err)) == 0)
         return 0;
-    }
-    int bad = dir_schema_check_mapping(s, cfg, err, sizeof(err));
-    dir_schema_free(s);
-    if (bad < 0) {
+    if (dir_conn_is_down(ldap))
+        fprintf(stderr,
+                "sisopi-reconciler: the directory is unreachable, nothing was consumed: %s\n", err);
+    else
         fprintf(stderr, "sisopi-reconciler: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return -1;
 }
 
 int member_run(const struct config *cfg, const struct member_opts *o)
