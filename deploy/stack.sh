@@ -38,16 +38,12 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LDAP_SRC=$SRC/deploy/ldap
 PROG=stack.sh
 MARKER=.sisopi-stack
-# The programs with a directory account of their own (cn=NAME,cn=sisopi-accounts,BASE), and
-# what the account is for (its description; slapd.conf.in's ACLs say what it may do).
-ACCOUNTS=(reconciler scheduler audit ingest admin)
-declare -A ACCOUNT_DESC=(
-    [reconciler]="sisopi-reconciler: writes persons, groups and classes below the schools and limbo, and the counters"
-    [scheduler]="sisopi-scheduler: reads the persons' purge dates"
-    [audit]="sisopi-audit: reads persons and groups"
-    [ingest]="sisopi-ingest: reads the schools and the persons of its source"
-    [admin]="sisopi-admin: creates and deletes school OUs, reads what they hold"
-)
+# The programs with a directory account of their own, and what each is for (accounts.list).
+ACCOUNTS=()
+declare -A ACCOUNT_DESC=()
+while IFS=$'\t' read -r name desc; do
+    [[ -z $name || $name == \#* ]] || { ACCOUNTS+=("$name") && ACCOUNT_DESC[$name]=$desc; }
+done <"$LDAP_SRC/accounts.list"
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2

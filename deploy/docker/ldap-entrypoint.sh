@@ -55,15 +55,12 @@ LOGLEVEL=${SISOPI_LDAP_LOGLEVEL:-none}
 NOSYNC=${SISOPI_LDAP_NOSYNC:-0}
 ACCOUNTS_DIR=${SISOPI_LDAP_ACCOUNTS_DIR:-/run/secrets}
 ROOTDN="cn=admin,$BASE"
-# The programs with a directory account of their own, and what each account is for.
-ACCOUNTS=(reconciler scheduler audit ingest admin)
-declare -A ACCOUNT_DESC=(
-    [reconciler]="sisopi-reconciler: writes persons, groups and classes below the schools and limbo, and the counters"
-    [scheduler]="sisopi-scheduler: reads the persons' purge dates"
-    [audit]="sisopi-audit: reads persons and groups"
-    [ingest]="sisopi-ingest: reads the schools and the persons of its source"
-    [admin]="sisopi-admin: creates and deletes school OUs, reads what they hold"
-)
+# The programs with a directory account of their own, and what each is for (accounts.list).
+ACCOUNTS=()
+declare -A ACCOUNT_DESC=()
+while IFS=$'\t' read -r name desc; do
+    [[ -z $name || $name == \#* ]] || { ACCOUNTS+=("$name") && ACCOUNT_DESC[$name]=$desc; }
+done <"$SRC/accounts.list"
 PATH=$PATH:/usr/sbin
 
 die() {

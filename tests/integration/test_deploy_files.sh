@@ -411,7 +411,7 @@ while read -r f; do
     assert_contains "$BUILD_STAGE" "COPY $f " "build stage copies $f, which a unit test reads"
 done < <(grep -ho 'SISOPI_TEST_DATA "/\.\./\.\./[^"]*"' "$S"/tests/unit/*.c | sed 's|.*/\.\./\.\./||; s|"$||' | sort -u)
 assert_contains "$(stage openldap)" "deploy/docker/ldap-entrypoint.sh" "openldap stage has the entry point"
-for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in accounts.ldif.in; do
+for f in sisopi.schema slapd.conf.in base.ldif.in school.ldif.in accounts.ldif.in accounts.list; do
     assert_contains "$(stage openldap)" "deploy/ldap/$f" "openldap stage copies $f"
 done
 user=$(printf '%s\n' "$RUNTIME_STAGE" | sed -n 's/^USER //p' | tail -n 1)
@@ -528,7 +528,7 @@ SOCK_URL="ldapi://$(printf '%s' "$SOCK" | sed -e 's/%/%25/g' -e 's|/|%2F|g')"
 # slapd reads the schema as openldap: a copy it may read, wherever the clone is (a directory
 # only root may enter, such as /root or a mktemp -d, included).
 mkdir -p "$L/src"
-cp "$S"/deploy/ldap/sisopi.schema "$S"/deploy/ldap/*.in "$L/src/"
+cp "$S"/deploy/ldap/sisopi.schema "$S"/deploy/ldap/*.in "$S"/deploy/ldap/accounts.list "$L/src/"
 chmod -R a+rX "$L/src"
 # The programs' account passwords, as the compose secrets name them (with a line break too).
 mkdir -p "$L/accounts"
