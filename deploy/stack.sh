@@ -203,7 +203,18 @@ pid_listens() { # PORT PID
     [[ $(ss -Hltnp "sport = :$1" 2>/dev/null) == *"pid=$2,"* ]]
 }
 
-random_port() { printf '%d' $(((RANDOM * 32768 + RANDOM) % 40001 + 20000)); }
+# A port below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): a
+# port in it can be taken as the local port of any outgoing connection while slapd is down
+# (a test that stops and restarts slapd then meets "Address already in use").
+random_port() {
+    local lo=32768
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    if ((lo > 12000)); then
+        printf '%d' $(((RANDOM * 32768 + RANDOM) % (lo - 10000) + 10000))
+    else
+        printf '%d' $(((RANDOM * 32768 + RANDOM) % 40001 + 20000))
+    fi
+}
 
 # The state a running stack leaves in DIR/stack.env (KEY=VALUE lines, read, never sourced).
 declare -A ST=()
