@@ -17,6 +17,7 @@
 #define OPEN_TIMEOUT_MS 10000
 #define POLL_MS         200
 #define SAY_EVERY_S     10.0
+#define REJECTED_WAIT_S 10.0
 
 rd_kafka_t *outcome_open(const struct config *cfg, char *err, size_t n)
 {
@@ -60,8 +61,17 @@ int outcome_wait(rd_kafka_t *rk, const char *import_id, double timeout_s, bool q
                  struct import_outcome *o)
 {
     bool *seen = xcalloc((size_t)o->partitions + 1, sizeof(bool));
-    double start = clock_mono_s(), said = start;
-    while (o->answered < o->partitions && clock_mono_s() - start < timeout_s) {
+    double start = clock_mono_s(), said = start, all_answered = 0;
+    /* The answers say how many persons each partition rejected (counts.errors); their Rejected
+     * events are keyed by person, so they may come after the last answer: wait for them too,
+     * a little (REJECTED_WAIT_S) beyond the answers. */
+    while (clock_mono_s() - start < timeout_s) {
+        if (o->answered == o->partitions) {
+            if (all_answered == 0)
+                all_answered = clock_mono_s();
+            if (o->rejected >= o->counts.errors || clock_mono_s() - all_answered > REJECTED_WAIT_S)
+                break;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, POLL_MS);
         if (m && !m->err) {
             struct event e;
