@@ -654,6 +654,46 @@ int dir_conn_search(struct dir_conn *c, const char *base, int scope, const char 
     return submit_end(c, p, search_send(c, p));
 }
 
+/* dir_conn_search_wait's view of one search: both callbacks get it. */
+struct search_wait {
+    dir_conn_entry_cb entry_cb;
+    void *opaque;
+    int rc;
+    size_t entries;
+    char *msg;
+    size_t msglen;
+};
+
+static void wait_entry(const struct dir_entry *e, void *opaque)
+{
+    struct search_wait *w = opaque;
+    if (w->entry_cb)
+        w->entry_cb(e, w->opaque);
+}
+
+static void wait_done(const struct dir_result *r, void *opaque)
+{
+    struct search_wait *w = opaque;
+    w->rc = r->rc;
+    w->entries = r->entries;
+    if (w->msg)
+        snprintf(w->msg, w->msglen, "%s", r->message ? r->message : "");
+}
+
+int dir_conn_search_wait(struct dir_conn *c, const char *base, int scope, const char *filter,
+                         const char *const *attrs, dir_conn_entry_cb entry_cb, void *opaque,
+                         size_t *entries, char *msg, size_t msglen)
+{
+    struct search_wait w = {entry_cb, opaque, LDAP_OTHER, 0, msg, msglen};
+    if (msg && msglen)
+        msg[0] = '\0';
+    dir_conn_search(c, base, scope, filter, attrs, wait_entry, wait_done, &w);
+    int rc = dir_conn_drain(c); /* the callbacks have run: every operation completes */
+    if (entries)
+        *entries = w.entries;
+    return rc != LDAP_SUCCESS ? rc : w.rc;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Connecting
  * ------------------------------------------------------------------------------------------- */

@@ -180,6 +180,16 @@ int dir_conn_search(struct dir_conn *c, const char *base, int scope, const char 
                     void *opaque);
 
 /*
+ * The same, run to its end before it returns (nothing else may be outstanding on c): entry_cb
+ * gets each entry with opaque. Returns the final code (the connection's loss code when it was
+ * lost); *entries (may be NULL) the entries delivered, msg (may be NULL) the server's
+ * diagnostic message or "".
+ */
+int dir_conn_search_wait(struct dir_conn *c, const char *base, int scope, const char *filter,
+                         const char *const *attrs, dir_conn_entry_cb entry_cb, void *opaque,
+                         size_t *entries, char *msg, size_t msglen);
+
+/*
  * Takes a number from an integer counter attribute atomically: modify INCREMENT attr by 1 with
  * the pre-read control; r->counter is the value BEFORE the increment (the number taken).
  * Concurrent takers (here or in other processes) always get distinct numbers.

@@ -89,13 +89,6 @@ static void on_entry(const struct dir_entry *e, void *opaque)
     }
 }
 
-static void on_done(const struct dir_result *res, void *opaque)
-{
-    struct read_one *r = opaque;
-    r->rc = res->rc;
-    snprintf(r->message, sizeof(r->message), "%s", res->message ? res->message : "");
-}
-
 static void read_one_free(struct read_one *r)
 {
     for (size_t i = 0; i < r->n; i++)
@@ -110,16 +103,8 @@ static void read_attr(struct dir_conn *c, const char *dn, const char *filter, co
     const char *attrs[] = {attr, NULL};
     memset(r, 0, sizeof(*r));
     r->attr = attr;
-    r->rc = LDAP_OTHER;
-    int rc = dir_conn_search(c, dn, LDAP_SCOPE_BASE, filter, attrs, on_entry, on_done, r);
-    if (rc == LDAP_SUCCESS)
-        rc = dir_conn_drain(c);
-    if (rc != LDAP_SUCCESS && r->rc == LDAP_SUCCESS)
-        r->rc = rc;
-    if (rc != LDAP_SUCCESS && r->rc == LDAP_OTHER) {
-        r->rc = rc;
-        snprintf(r->message, sizeof(r->message), "%s", ldap_err2string(rc));
-    }
+    r->rc = dir_conn_search_wait(c, dn, LDAP_SCOPE_BASE, filter, attrs, on_entry, r, NULL,
+                                 r->message, sizeof(r->message));
 }
 
 int dir_schema_read(struct dir_conn *c, const char *base, struct dir_schema **out, char *err,

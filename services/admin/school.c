@@ -26,8 +26,6 @@ struct op {
     int rc;
     size_t entries;
     char msg[256];
-    dir_conn_entry_cb entry_cb; /* a search's: called with entry_opaque */
-    void *entry_opaque;
 };
 
 static void on_done(const struct dir_result *r, void *opaque)
@@ -36,13 +34,6 @@ static void on_done(const struct dir_result *r, void *opaque)
     o->rc = r->rc;
     o->entries = r->entries;
     snprintf(o->msg, sizeof(o->msg), "%s", r->message);
-}
-
-/* dir_conn hands both callbacks of a search the same opaque: the op, which knows the caller's. */
-static void on_entry(const struct dir_entry *e, void *opaque)
-{
-    struct op *o = opaque;
-    o->entry_cb(e, o->entry_opaque);
 }
 
 /* "Already exists (68): server message" for err lines. */
@@ -58,10 +49,8 @@ static int search(struct dir_conn *c, const char *base, int scope, const char *f
                   const char *const *attrs, dir_conn_entry_cb cb, void *opaque, struct op *o)
 {
     memset(o, 0, sizeof(*o));
-    o->entry_cb = cb;
-    o->entry_opaque = opaque;
-    if (dir_conn_search(c, base, scope, filter, attrs, on_entry, on_done, o) == LDAP_SUCCESS)
-        dir_conn_drain(c);
+    o->rc = dir_conn_search_wait(c, base, scope, filter, attrs, cb, opaque, &o->entries, o->msg,
+                                 sizeof(o->msg));
     return o->rc;
 }
 
