@@ -16,7 +16,6 @@
 
 struct dry_run {
     const struct config *cfg;
-    struct dir_conn *dc;
     struct strmap *persons; /* record_uid (folded) -> struct person * */
     char *text;             /* the lines, in order */
     size_t len;
@@ -43,21 +42,17 @@ static void free_person(void *p)
     free(p);
 }
 
-struct dry_run *dry_run_open(const struct config *cfg, const char *source_uid, char *err, size_t n)
+struct dry_run *dry_run_open(struct dir_conn *dc, const struct config *cfg, const char *source_uid,
+                             char *err, size_t n)
 {
     struct dry_run *d = xcalloc(1, sizeof(*d));
     d->cfg = cfg;
     d->persons = strmap_new(true);
     d->lines = open_memstream(&d->text, &d->len);
     char e[512];
-    if (dir_conn_open(cfg, &d->dc, e, sizeof(e)) != LDAP_SUCCESS) {
-        snprintf(err, n, "the dry run cannot read the directory: %s", e);
-        dry_run_close(d);
-        return NULL;
-    }
     char *v = dir_escape_filter_value(source_uid);
     char *filter = xasprintf("(ucsschoolSourceUID=%s)", v);
-    int rc = person_ldap_scan(d->dc, cfg, filter, keep_person, d, e, sizeof(e));
+    int rc = person_ldap_scan(dc, cfg, filter, keep_person, d, e, sizeof(e));
     free(v);
     free(filter);
     if (rc < 0) {
@@ -166,6 +161,5 @@ void dry_run_close(struct dry_run *d)
         fclose(d->lines);
     free(d->text);
     strmap_free(d->persons, free_person);
-    dir_conn_close(d->dc);
     free(d);
 }

@@ -10,14 +10,16 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "dir_conn.h"
 #include "records.h"
 #include "strmap.h"
 
 struct dry_run;
 
-/* Connects and reads every person of source_uid (with classes). NULL with err. */
-struct dry_run *dry_run_open(const struct config *cfg, const char *source_uid, char *err,
-                             size_t errlen);
+/* Reads every person of source_uid (with classes) over dc, which stays the caller's. NULL
+ * with err. */
+struct dry_run *dry_run_open(struct dir_conn *dc, const struct config *cfg, const char *source_uid,
+                             char *err, size_t errlen);
 
 /* One valid record of the file, in file order: its planned change is noted. */
 void dry_run_record(struct dry_run *d, const struct user_record *r);

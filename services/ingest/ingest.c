@@ -385,7 +385,6 @@ static int publish_markers(rd_kafka_t *rk, const struct ingest_job *job, struct 
         e->total_records = res->records;
         e->kept_record_uids = kept[p].uids;
         e->n_kept = kept[p].n;
-        e->dry_run = job->dry_run;
         e->has_guard = true;
         e->guard = *guard; /* borrowed: the marker is not freed */
         char why[256];
@@ -449,12 +448,13 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
 
 /* --dry-run: the file's records and the removals planned against the directory, printed;
  * nothing is published. Returns 0, or -1 with res->error. */
-static int dry_run_import(const struct ingest_job *job, struct ingest_result *res,
-                          const struct strmap *listed, const struct guard_decision *guard)
+static int dry_run_import(struct dir_conn *dc, const struct ingest_job *job,
+                          struct ingest_result *res, const struct strmap *listed,
+                          const struct guard_decision *guard)
 {
     const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
     char err[768];
-    struct dry_run *d = dry_run_open(job->cfg, sid, err, sizeof(err));
+    struct dry_run *d = dry_run_open(dc, job->cfg, sid, err, sizeof(err));
     if (!d) {
         snprintf(res->error, sizeof(res->error), "%s", err);
         return -1;
@@ -484,6 +484,40 @@ static int dry_run_import(const struct ingest_job *job, struct ingest_result *re
     return 0;
 }
 
+/*
+ * What the directory says first, over one connection: the mapping, the school, the deletion
+ * guard's decision (lookup.h); then the records and the markers carrying that decision, or a
+ * dry run's plan. Returns 0, or -1 with res->error.
+ */
+static int look_up_and_publish(rd_kafka_t *rk, const struct ingest_job *job,
+                               struct ingest_result *res, const struct kept *kept,
+                               const struct strmap *listed, FILE *report)
+{
+    char why[768];
+    struct guard_decision guard = {0};
+    const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
+    struct dir_conn *dc = lookup_open(job->cfg, why, sizeof(why));
+    int rc = -1;
+    if (!dc || lookup_before_publish(dc, job->cfg, job->school, job->role, sid, res->import_id,
+                                     listed, &guard, why, sizeof(why)) < 0) {
+        snprintf(res->error, sizeof(res->error), "%s; nothing was published", why);
+        goto out;
+    }
+    res->guard_decided = true;
+    res->guard_held = guard.held;
+    res->guard_removals = guard.removals;
+    res->guard_members = guard.members;
+    if (guard.held)
+        fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", job->path,
+                guard.reason);
+    rc = job->dry_run ? dry_run_import(dc, job, res, listed, &guard)
+                      : publish(rk, job, res, kept, &guard);
+out:
+    free(guard.reason);
+    dir_conn_close(dc);
+    return rc;
+}
+
 static void warn_empty(const struct ingest_job *job, FILE *report)
 {
     fprintf(report,
@@ -503,7 +537,6 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     struct file_id before, after;
     struct kept *kept = NULL;
     struct strmap *listed = strmap_new(true); /* record_uids are case-insensitive */
-    struct guard_decision guard = {0};
 
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
@@ -532,22 +565,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     if (res->empty)
         warn_empty(job, report);
     if (!job->check_only) {
-        char why[768];
-        const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
-        if (lookup_before_publish(job->cfg, job->school, job->role, sid, res->import_id, listed,
-                                  &guard, why, sizeof(why)) < 0) {
-            snprintf(res->error, sizeof(res->error), "%s; nothing was published", why);
-            goto out;
-        }
-        res->guard_decided = true;
-        res->guard_held = guard.held;
-        res->guard_removals = guard.removals;
-        res->guard_members = guard.members;
-        if (guard.held)
-            fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", job->path,
-                    guard.reason);
-        if (job->dry_run ? dry_run_import(job, res, listed, &guard) < 0
-                         : publish(rk, job, res, kept, &guard) < 0)
+        if (look_up_and_publish(rk, job, res, kept, listed, report) < 0)
             goto out;
         if (file_id_get(job->path, &after) < 0 || !file_id_same(&before, &after)) {
             /* The markers are out, but they count exactly what was published, so the
@@ -560,7 +578,6 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
 out:
     kept_free(kept, job->cfg->kafka.partitions);
     strmap_free(listed, NULL);
-    free(guard.reason);
     res->seconds = clock_mono_s() - start;
     return res->exit_code;
 }

@@ -1,6 +1,6 @@
 /*
- * lookup: the mapping against the schema, the school's OU, then its persons, over one
- * dir_conn.
+ * lookup: the mapping against the schema, the school's OU, then its persons, over the
+ * import's dir_conn.
  */
 #include "lookup.h"
 
@@ -22,8 +22,7 @@ struct count {
     enum role role;
     const struct strmap *listed;
     int64_t members, removals;
-    int rc;
-    char message[256];
+    char message[256]; /* the server's, of the last search */
 };
 
 static void on_person(const struct dir_entry *e, void *opaque)
@@ -36,24 +35,6 @@ static void on_person(const struct dir_entry *e, void *opaque)
     c->members++;
     if (!strmap_get(c->listed, rid))
         c->removals++;
-}
-
-static void on_done(const struct dir_result *r, void *opaque)
-{
-    struct count *c = opaque;
-    c->rc = r->rc;
-    snprintf(c->message, sizeof(c->message), "%s", r->message ? r->message : "");
-}
-
-/* Runs one search to its end. LDAP_SUCCESS, or the code (c->message says more). */
-static int search(struct dir_conn *dc, const char *base, int scope, const char *filter,
-                  const char *const *attrs, dir_conn_entry_cb cb, struct count *c)
-{
-    c->rc = LDAP_OTHER;
-    c->message[0] = '\0';
-    dir_conn_search(dc, base, scope, filter, attrs, cb, on_done, c);
-    int rc = dir_conn_drain(dc);
-    return rc != LDAP_SUCCESS ? rc : c->rc;
 }
 
 /*
@@ -81,21 +62,26 @@ static int check_mapping_once(struct dir_conn *dc, const struct config *cfg, cha
     return 0;
 }
 
-int lookup_before_publish(const struct config *cfg, const char *school, enum role role,
-                          const char *source_uid, const char *import_id,
+struct dir_conn *lookup_open(const struct config *cfg, char *err, size_t n)
+{
+    struct dir_conn *dc = NULL;
+    char e[512];
+    if (dir_conn_open(cfg, &dc, e, sizeof(e)) != LDAP_SUCCESS) {
+        snprintf(err, n,
+                 "cannot read the directory (the school and the deletion guard need it): %s", e);
+        return NULL;
+    }
+    return dc;
+}
+
+int lookup_before_publish(struct dir_conn *dc, const struct config *cfg, const char *school,
+                          enum role role, const char *source_uid, const char *import_id,
                           const struct strmap *listed, struct guard_decision *out, char *err,
                           size_t n)
 {
     static const char *const no_attrs[] = {"1.1", NULL};
     static const char *const person_attrs[] = {"objectClass", "ucsschoolRecordUID", NULL};
-    struct dir_conn *dc = NULL;
-    char e[512];
     memset(out, 0, sizeof(*out));
-    if (dir_conn_open(cfg, &dc, e, sizeof(e)) != LDAP_SUCCESS) {
-        snprintf(err, n,
-                 "cannot read the directory (the school and the deletion guard need it): %s", e);
-        return -1;
-    }
     int rc = -1;
     struct count c = {.role = role, .listed = listed};
     char *school_dn = layout_school_dn(cfg, school);
@@ -106,7 +92,8 @@ int lookup_before_publish(const struct config *cfg, const char *school, enum rol
                              fsid, fs);
     if (check_mapping_once(dc, cfg, err, n) < 0)
         goto out;
-    int lrc = search(dc, school_dn, LDAP_SCOPE_BASE, "(objectClass=*)", no_attrs, NULL, &c);
+    int lrc = dir_conn_search_wait(dc, school_dn, LDAP_SCOPE_BASE, "(objectClass=*)", no_attrs,
+                                   NULL, &c, NULL, c.message, sizeof(c.message));
     if (lrc == LDAP_NO_SUCH_OBJECT) {
         snprintf(err, n,
                  "school %s does not exist in the directory (no %s): create it first with "
@@ -115,7 +102,8 @@ int lookup_before_publish(const struct config *cfg, const char *school, enum rol
         goto out;
     }
     if (lrc == LDAP_SUCCESS)
-        lrc = search(dc, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, person_attrs, on_person, &c);
+        lrc = dir_conn_search_wait(dc, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, person_attrs,
+                                   on_person, &c, NULL, c.message, sizeof(c.message));
     if (lrc != LDAP_SUCCESS) {
         snprintf(err, n,
                  "cannot read the directory (the school and the deletion guard need it): "
@@ -135,6 +123,5 @@ out:
     free(fs);
     free(fsid);
     free(filter);
-    dir_conn_close(dc);
     return rc;
 }

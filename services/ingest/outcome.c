@@ -41,7 +41,6 @@ static void take(struct import_outcome *o, const struct event *e, bool *seen)
         return; /* a replay answers again: the first answer counts */
     seen[p] = true;
     o->answered++;
-    o->dry_run |= e->dry_run;
     if (e->has_counts)
         import_counts_add(&o->counts, &e->counts);
     if (e->type == EVENT_IMPORT_COMPLETED) {
@@ -115,8 +114,7 @@ void outcome_print(FILE *f, const struct import_outcome *o, const char *import_i
         fprintf(f, "outcome:    INCOMPLETE on %d of %d partitions: %s; import the file again\n",
                 o->incomplete, o->partitions, o->incomplete_reason ? o->incomplete_reason : "");
     else
-        fprintf(f, "outcome:    completed on all %d partitions%s\n", o->partitions,
-                o->dry_run ? " (dry run: nothing was written)" : "");
+        fprintf(f, "outcome:    completed on all %d partitions\n", o->partitions);
     if (o->answered > 0)
         fprintf(
             f,

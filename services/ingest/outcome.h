@@ -30,7 +30,6 @@ struct import_outcome {
     int64_t rejected;                      /* Rejected events of the import */
     char *listed[OUTCOME_MAX_LISTED];      /* "record_uid: reason" of the first ones */
     char *held_reason, *incomplete_reason; /* the first of each */
-    bool dry_run;
 };
 
 /* A reader of sisopi.events from its end as of now: open it before publishing, so that no
