@@ -201,13 +201,7 @@ has_port() { [[ -n $(port_of "$1") ]]; }
 health() { curl -sS --max-time 5 -o "$W/health.body" -w '%{http_code}' "http://127.0.0.1:$1/healthz"; }
 healthy() { [[ $(health "$1") == 200 ]]; }
 retrying() { [[ $(health "$1") == 503 ]] && grep -q retrying "$W/health.body"; }
-# all_committed: the group committed the end of every partition of sisopi.users (everything
-# applied: offsets are committed after the state and the directory).
-all_committed() {
-    local o
-    o=$("$OFFSETS" -c "$CFG" 2>/dev/null) || return 1
-    [[ -n $o && -z $(awk '($2 < 0 ? 0 : $2) != $3' <<<"$o") ]]
-}
+all_committed() { group_caught_up "$CFG"; }
 declare -A REC_PID REC_PORT REC_LOG
 RUNS=0
 start_rec() { # N: reconciler N (own state directory, max.poll.interval.ms) in the background

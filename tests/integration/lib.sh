@@ -185,3 +185,12 @@ ldap_attr() {
 
 # ldap_exists DN: true if the entry exists.
 ldap_exists() { ldap_search -s base -b "$1" 1.1 >/dev/null 2>&1; }
+
+# group_caught_up CFG: the reconcilers' group (CFG's) has committed the end of every partition
+# of sisopi.users: everything is applied (offsets are committed after the state and the
+# directory). Asks the coordinator, never joins the group.
+group_caught_up() {
+    local o
+    o=$("$SISOPI_BUILD/tests/group_offsets" -c "$1" 2>/dev/null) || return 1
+    [[ -n $o && -z $(awk '($2 < 0 ? 0 : $2) != $3' <<<"$o") ]]
+}

@@ -53,12 +53,7 @@ alive() {
         proc_alive "${PID[$n]}" || fail "reconciler $n died: $(tail -n 5 "$W/r$n.log")"
     done
 }
-# Everything published is applied: the group committed every partition's end.
-all_committed() {
-    local o
-    o=$("$OFFSETS" -c "$CFG" 2>/dev/null) || return 1
-    [[ -n $o && -z $(awk '($2 < 0 ? 0 : $2) != $3' <<<"$o") ]]
-}
+all_committed() { group_caught_up "$CFG"; } # everything published is applied
 ingest() { # ROLE FILE [EXIT]: publishes and waits for the outcome (--wait); sets IID
     run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role "$1" --wait --timeout 90s "$2"
     ((RC == ${3:-0})) || fail "ingest --wait of $2: exit $RC, not ${3:-0}"$'\n'"$OUT"
