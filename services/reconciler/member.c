@@ -28,6 +28,7 @@
 #define COMMITTED_WAIT_MS    10000
 #define COMMIT_RETRY_S       1.0 /* a refused commit is tried again this long after */
 #define FIRST_ANSWER_WAIT_MS 30000
+#define LEAVE_WAIT_MS        10000
 
 /* One flag per partition number of sisopi.users, grown on demand. */
 struct part_flags {
@@ -795,6 +796,26 @@ static void await_first_answer(struct member *r)
     }
 }
 
+/*
+ * librdkafka 2.0 can hang for ever in rd_kafka_consumer_close when an incremental assignment
+ * arrives while a cooperative member closes (fixed upstream in 2.4), e.g. when two members stop
+ * at once. So the member leaves first: a last try of a refused commit, then unsubscribe and
+ * serve the revocation, at most LEAVE_WAIT_MS; messages fetched meanwhile are dropped (their
+ * next owner applies them from the committed offset).
+ */
+static void leave_group(struct member *r)
+{
+    if (r->commit_at > 0)
+        commit_applied(r);
+    rd_kafka_unsubscribe(r->rk);
+    double until = clock_mono_s() + LEAVE_WAIT_MS / 1000.0;
+    while (r->n_assigned > 0 && clock_mono_s() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, RETRY_POLL_MS);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+}
+
 /* The mapping's LDAP attribute targets against the directory's schema, before anything is
  * consumed: a misspelt one ("klass") is a config error, not a Rejected event for every
  * record. A directory that shows no schema to this bind is not a reason to stop: warn. */
@@ -859,6 +880,7 @@ int member_run(const struct config *cfg, const struct member_opts *o)
         rd_kafka_message_destroy(r.held[i]);
     r.n_held = 0;
     await_first_answer(&r);
+    leave_group(&r);
     rd_kafka_consumer_close(r.rk);
     rd_kafka_destroy(r.rk);
 out:
