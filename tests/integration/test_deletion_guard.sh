@@ -29,9 +29,8 @@ CFG=$SISOPI_CONFIG
 BASE=$STACK_BASE
 grep -q '^ *deletion_guard' "$CFG" && fail "the stack's config sets a deletion guard: the test needs the defaults"
 for n in 1 2; do
-    sed -e "s|state_dir = \".*\";|state_dir = \"$W/state$n\";|" \
-        -e 's/"session.timeout.ms", "6000"/"session.timeout.ms", "3000"/' \
-        -e 's/"heartbeat.interval.ms", "500"/"heartbeat.interval.ms", "300"/' "$CFG" >"$W/r$n.cfg"
+    # The stack's session.timeout.ms (6 s): step 5 stops both members for about 2.5 s.
+    sed -e "s|state_dir = \".*\";|state_dir = \"$W/state$n\";|" "$CFG" >"$W/r$n.cfg"
     grep -q "$W/state$n" "$W/r$n.cfg" || fail "could not write the config of reconciler $n"
 done
 
@@ -39,6 +38,7 @@ declare -A PID
 for n in 1 2; do
     "$B_/sisopi-reconciler" -c "$W/r$n.cfg" --metrics "" >"$W/r$n.log" 2>&1 &
     PID[$n]=$!
+    LIB_AT_EXIT+=("kill -CONT ${PID[$n]} 2>/dev/null; kill -KILL ${PID[$n]} 2>/dev/null; true")
 done
 both_assigned() {
     local n
@@ -139,7 +139,7 @@ step "5. --wait: rejected persons named (exit 2), no answer in time (exit 5), --
 ingest student "$W/stud3.csv" 2
 assert_contains "$OUT" "rejected:   staff-5: " "--wait names the rejected person"
 kill -STOP "${PID[1]}" "${PID[2]}"
-run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role student --wait --timeout 3s "$W/stud3.csv"
+run "$B_/sisopi-ingest" -c "$CFG" -q --school SchA --role student --wait --timeout 2s "$W/stud3.csv"
 kill -CONT "${PID[1]}" "${PID[2]}"
 assert_eq 5 "$RC" "exit code without an answer"$'\n'"$OUT"
 assert_contains "$OUT" "outcome:    NO OUTCOME from 12 of 12 partitions" "--wait says none answered"
@@ -154,6 +154,11 @@ report=$(find "$W/drop/done" -name '*.report' -print -quit)
 [[ -n $report ]] || fail "no report in $W/drop/done"
 assert_contains "$(cat "$report")" "outcome:    completed on all 12 partitions" "the report's outcome"
 alive
+# Both at once: a member leaving hands the other an assignment while it closes.
 for n in 1 2; do kill -TERM "${PID[$n]}"; done
-for n in 1 2; do wait "${PID[$n]}" || fail "reconciler $n did not stop cleanly"; done
+gone() { ! proc_alive "$1"; }
+for n in 1 2; do
+    wait_for 60 "reconciler $n stopped after SIGTERM" gone "${PID[$n]}"
+    wait "${PID[$n]}" || fail "reconciler $n did not stop cleanly"
+done
 echo "test_deletion_guard: ok"
