@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "avro_codec.h"
 #include "log.h"
@@ -79,6 +80,21 @@ rd_kafka_t *kafka_producer_new(rd_kafka_conf_t *conf, char *errstr, size_t errst
     if (!rk)
         rd_kafka_conf_destroy(conf);
     return rk;
+}
+
+void kafka_consumer_destroy(rd_kafka_t *rk)
+{
+    if (!rk)
+        return;
+    rd_kafka_consumer_close(rk);
+    /* Closing leaves the group's coordinator: librdkafka drops that connection on the
+     * coordinator's own thread, which then asks any broker for fresh metadata. In 2.0 that
+     * broker may be one rd_kafka_destroy is already tearing down, and the process aborts
+     * (rd_kafka_broker_destroy_final: "thrd_is_current"). A moment between the two lets the
+     * coordinator's thread finish first. */
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    rd_kafka_destroy(rk);
 }
 
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,

@@ -26,6 +26,10 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
  * case. */
 rd_kafka_t *kafka_producer_new(rd_kafka_conf_t *conf, char *err, size_t errlen);
 
+/* Closes a consumer that joined a group (or looked up its coordinator) and destroys it, in
+ * the order librdkafka 2.0 survives. NULL is fine. */
+void kafka_consumer_destroy(rd_kafka_t *rk);
+
 /*
  * The partition count of topic, asking for the metadata of all topics so that a missing topic
  * is not auto-created by the asking. Returns the count, 0 when the topic does not exist, or

@@ -14,17 +14,20 @@
 #include "kafka_client.h"
 #include "strutil.h"
 
+/*
+ * A consumer without a group. librdkafka's high-level consumer needs a group.id even for
+ * assign(), and each such handle then finds a coordinator it never uses; closing it makes
+ * the coordinator's connection drop, and in librdkafka 2.0 the metadata refresh that follows
+ * can race with the handle's own destruction and abort the process
+ * (rd_kafka_broker_destroy_final: "thrd_is_current" assertion). The simple consumer
+ * (consume_start on a queue) reads explicit offsets with no group at all.
+ */
 static rd_kafka_t *make_consumer(const struct config *cfg, char *errstr, size_t n)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, errstr, n);
     if (!conf)
         return NULL;
-    /* A throw-away group id: assign() needs none, but librdkafka wants one for a consumer;
-     * nothing is ever committed under it. */
-    char group[64];
-    snprintf(group, sizeof(group), "sisopi-reader-%ld", (long)time(NULL));
-    if (kafka_conf_set(conf, "group.id", group, errstr, n) < 0 ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) < 0 ||
+    if (kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) < 0 ||
         kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, n) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -35,8 +38,53 @@ static rd_kafka_t *make_consumer(const struct config *cfg, char *errstr, size_t 
     return rk;
 }
 
+/* The partitions being fetched into one queue. */
+struct fetch {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_queue_t *q;
+    int32_t *started;
+    int n_started;
+};
+
+/* Starts fetching every partition of tp at its offset into one queue. Returns 0 or -1. */
+static int fetch_start(struct fetch *f, rd_kafka_t *rk, const char *topic,
+                       const rd_kafka_topic_partition_list_t *tp, char *errstr, size_t errstr_size)
+{
+    *f = (struct fetch){.rk = rk};
+    f->rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!f->rkt) {
+        snprintf(errstr, errstr_size, "%s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    f->q = rd_kafka_queue_new(rk);
+    f->started = xcalloc((size_t)tp->cnt + 1, sizeof(int32_t));
+    for (int i = 0; i < tp->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &tp->elems[i];
+        if (rd_kafka_consume_start_queue(f->rkt, e->partition, e->offset, f->q) < 0) {
+            snprintf(errstr, errstr_size, "%s [%d]: cannot start reading at %" PRId64 ": %s", topic,
+                     e->partition, e->offset, rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
+        f->started[f->n_started++] = e->partition;
+    }
+    return 0;
+}
+
+static void fetch_stop(struct fetch *f)
+{
+    for (int i = 0; i < f->n_started; i++)
+        rd_kafka_consume_stop(f->rkt, f->started[i]);
+    free(f->started);
+    if (f->q)
+        rd_kafka_queue_destroy(f->q);
+    if (f->rkt)
+        rd_kafka_topic_destroy(f->rkt);
+    *f = (struct fetch){0};
+}
+
 /*
- * Assigns tp (each partition at its start offset) and reads until every one of them reached
+ * Reads tp (each partition from its start offset) until every one of them reached
  * end[partition]; remaining is how many partitions tp holds. Returns 0, the callback's
  * non-zero value, or -1 with errstr (an error, or the deadline passed).
  */
@@ -44,37 +92,37 @@ static int read_to_ends(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partit
                         const int64_t *end, int remaining, int64_t deadline, int timeout_ms,
                         topic_reader_cb cb, void *opaque, char *errstr, size_t errstr_size)
 {
-    rd_kafka_assign(rk, tp);
-    while (remaining > 0) {
+    struct fetch f;
+    int rc = fetch_start(&f, rk, topic, tp, errstr, errstr_size) < 0 ? -1 : 0;
+    while (rc == 0 && remaining > 0) {
         if (clock_mono_ms() > deadline) {
             snprintf(errstr, errstr_size, "%s: not read to its end within %d ms", topic,
                      timeout_ms);
-            return -1;
+            rc = -1;
+            break;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        rd_kafka_message_t *m = rd_kafka_consume_queue(f.q, 200);
         if (!m)
             continue;
         if (m->err) {
             bool fatal = m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
-            if (fatal)
+            if (fatal) {
                 snprintf(errstr, errstr_size, "%s [%d]: %s", topic, m->partition,
                          rd_kafka_message_errstr(m));
+                rc = -1;
+            }
             rd_kafka_message_destroy(m);
-            if (fatal)
-                return -1;
             continue;
         }
-        int stop = 0;
         if (m->offset < end[m->partition]) {
-            stop = cb(m, opaque);
+            rc = cb(m, opaque);
             if (m->offset + 1 == end[m->partition])
                 remaining--;
         }
         rd_kafka_message_destroy(m);
-        if (stop)
-            return stop;
     }
-    return 0;
+    fetch_stop(&f);
+    return rc;
 }
 
 /* The low and high watermarks of every partition. Returns 0 or -1 with errstr. */
@@ -132,7 +180,6 @@ out:
     if (tp)
         rd_kafka_topic_partition_list_destroy(tp);
     free(end);
-    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -154,7 +201,6 @@ int topic_read_range(const struct config *cfg, const char *topic, int32_t partit
                           opaque, errstr, errstr_size);
     rd_kafka_topic_partition_list_destroy(tp);
     free(end);
-    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -202,13 +248,16 @@ int topic_read_partitions(const struct config *cfg, const char *topic, const int
                           errstr_size);
     rd_kafka_topic_partition_list_destroy(tp);
     free(end);
-    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
 
-rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
-                            char *errstr, size_t errstr_size)
+struct topic_tail {
+    struct fetch f;
+};
+
+struct topic_tail *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
+                                   char *errstr, size_t errstr_size)
 {
     rd_kafka_t *rk = make_consumer(cfg, errstr, errstr_size);
     if (!rk)
@@ -230,9 +279,29 @@ rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int tim
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++)
         rd_kafka_topic_partition_list_add(tp, topic, p)->offset = hi[p];
-    rd_kafka_assign(rk, tp);
-    rd_kafka_topic_partition_list_destroy(tp);
     free(lo);
     free(hi);
-    return rk;
+    struct topic_tail *t = xcalloc(1, sizeof(*t));
+    int rc = fetch_start(&t->f, rk, topic, tp, errstr, errstr_size);
+    rd_kafka_topic_partition_list_destroy(tp);
+    if (rc < 0) {
+        topic_tail_close(t);
+        return NULL;
+    }
+    return t;
+}
+
+rd_kafka_message_t *topic_tail_poll(struct topic_tail *t, int timeout_ms)
+{
+    return rd_kafka_consume_queue(t->f.q, timeout_ms);
+}
+
+void topic_tail_close(struct topic_tail *t)
+{
+    if (!t)
+        return;
+    rd_kafka_t *rk = t->f.rk;
+    fetch_stop(&t->f);
+    rd_kafka_destroy(rk);
+    free(t);
 }

@@ -43,11 +43,17 @@ int topic_read_partitions(const struct config *cfg, const char *topic, const int
                           size_t errlen);
 
 /*
- * A consumer assigned to every partition of topic at its end as of this call: it sees what is
- * written from now on (poll it with rd_kafka_consumer_poll; nothing is ever committed). Close
- * with rd_kafka_consumer_close + rd_kafka_destroy. NULL with err on failure.
+ * A tail of topic: every partition from its end as of this call, so it sees what is written
+ * from now on. Nothing is committed and no consumer group is joined. NULL with err on failure.
  */
-rd_kafka_t *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms, char *err,
-                            size_t errlen);
+struct topic_tail;
+struct topic_tail *topic_tail_open(const struct config *cfg, const char *topic, int timeout_ms,
+                                   char *err, size_t errlen);
+
+/* The next message (or error event) within timeout_ms, or NULL; rd_kafka_message_destroy it. */
+rd_kafka_message_t *topic_tail_poll(struct topic_tail *t, int timeout_ms);
+
+/* Stops reading and frees t (NULL is fine). */
+void topic_tail_close(struct topic_tail *t);
 
 #endif

@@ -19,7 +19,7 @@
 #define SAY_EVERY_S     10.0
 #define REJECTED_WAIT_S 10.0
 
-rd_kafka_t *outcome_open(const struct config *cfg, char *err, size_t n)
+struct topic_tail *outcome_open(const struct config *cfg, char *err, size_t n)
 {
     return topic_tail_open(cfg, cfg->kafka.topic_events, OPEN_TIMEOUT_MS, err, n);
 }
@@ -56,7 +56,7 @@ static void take(struct import_outcome *o, const struct event *e, bool *seen)
     }
 }
 
-int outcome_wait(rd_kafka_t *rk, const char *import_id, double timeout_s, bool quiet,
+int outcome_wait(struct topic_tail *tail, const char *import_id, double timeout_s, bool quiet,
                  struct import_outcome *o)
 {
     bool *seen = xcalloc((size_t)o->partitions + 1, sizeof(bool));
@@ -71,7 +71,7 @@ int outcome_wait(rd_kafka_t *rk, const char *import_id, double timeout_s, bool q
             if (o->rejected >= o->counts.errors || clock_mono_s() - all_answered > REJECTED_WAIT_S)
                 break;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, POLL_MS);
+        rd_kafka_message_t *m = topic_tail_poll(tail, POLL_MS);
         if (m && !m->err) {
             struct event e;
             char err[256];
@@ -94,8 +94,7 @@ int outcome_wait(rd_kafka_t *rk, const char *import_id, double timeout_s, bool q
         }
     }
     free(seen);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    topic_tail_close(tail);
     return o->answered < o->partitions;
 }
 
@@ -153,7 +152,7 @@ void outcome_free(struct import_outcome *o)
 int outcome_run(rd_kafka_t *rk, const struct ingest_job *job, bool wait, double timeout_s,
                 FILE *errors, FILE *summary, struct ingest_result *res)
 {
-    rd_kafka_t *events = NULL;
+    struct topic_tail *events = NULL;
     char err[512];
     wait = wait && !job->check_only;
     if (wait && !(events = outcome_open(job->cfg, err, sizeof(err)))) {
@@ -172,8 +171,7 @@ int outcome_run(rd_kafka_t *rk, const struct ingest_job *job, bool wait, double 
     if (!events)
         return rc;
     if (rc == EXIT_FAILED) {
-        rd_kafka_consumer_close(events);
-        rd_kafka_destroy(events);
+        topic_tail_close(events);
         return rc;
     }
     struct import_outcome o = {.partitions = res->partitions};

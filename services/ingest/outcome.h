@@ -13,6 +13,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "records.h"
+#include "topic_reader.h"
 
 /* Exit codes of --wait beyond cli.h's 0, 1, 2 (2 also: persons rejected). */
 enum {
@@ -34,12 +35,12 @@ struct import_outcome {
 
 /* A reader of sisopi.events from its end as of now: open it before publishing, so that no
  * answer can come before it looks. NULL with err. */
-rd_kafka_t *outcome_open(const struct config *cfg, char *err, size_t errlen);
+struct topic_tail *outcome_open(const struct config *cfg, char *err, size_t errlen);
 
 /* Reads the answers to import_id until every one of out->partitions partitions answered or
- * timeout_s passed, saying every 10 s how many answered (unless quiet). Closes rk. 0 when
+ * timeout_s passed, saying every 10 s how many answered (unless quiet). Closes tail. 0 when
  * every partition answered, 1 on timeout; out filled either way (outcome_free it). */
-int outcome_wait(rd_kafka_t *rk, const char *import_id, double timeout_s, bool quiet,
+int outcome_wait(struct topic_tail *tail, const char *import_id, double timeout_s, bool quiet,
                  struct import_outcome *out);
 
 /* The outcome's lines for the summary ("outcome:", "rejected:"). */

@@ -881,8 +881,7 @@ int member_run(const struct config *cfg, const struct member_opts *o)
     r.n_held = 0;
     await_first_answer(&r);
     leave_group(&r);
-    rd_kafka_consumer_close(r.rk);
-    rd_kafka_destroy(r.rk);
+    kafka_consumer_destroy(r.rk);
 out:
     reconciler_metrics_free(r.metrics);
     event_sink_close(r.core.events);

@@ -40,7 +40,8 @@ static void on_signal(int sig)
 
 struct sched {
     const struct config *cfg;
-    rd_kafka_t *producer, *tail;
+    rd_kafka_t *producer;
+    struct topic_tail *tail;
     struct dir_conn *ldap;
     struct purge_schedule *plan;
     struct uid_set *warned; /* DNs already warned about: once per process, not every sweep */
@@ -244,7 +245,7 @@ static int run_loop(struct sched *s)
         publish_metrics(s);
         int64_t wait =
             stuck ? 1000 : min64(min64(purge_schedule_next_due(s->plan), next_sweep) - now, 1000);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->tail, (int)(wait > 0 ? wait : 0));
+        rd_kafka_message_t *m = topic_tail_poll(s->tail, (int)(wait > 0 ? wait : 0));
         if (m) {
             follow_event(s, m);
             rd_kafka_message_destroy(m);
@@ -331,10 +332,7 @@ out:
         rd_kafka_flush(s.producer, FLUSH_TIMEOUT_MS);
         rd_kafka_destroy(s.producer);
     }
-    if (s.tail) {
-        rd_kafka_consumer_close(s.tail);
-        rd_kafka_destroy(s.tail);
-    }
+    topic_tail_close(s.tail);
     metrics_http_stop(s.http);
     metrics_free(s.metrics);
     dir_conn_close(s.ldap);

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = print_offsets(rk, &cfg);
-    rd_kafka_destroy(rk);
+    kafka_consumer_destroy(rk);
     config_free(&cfg);
     return rc;
 }

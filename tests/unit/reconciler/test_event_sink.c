@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "event_sink.h"
+#include "kafka_client.h"
 #include "strutil.h"
 
 #define KAFKA_API_PRODUCE 0 /* the protocol's ApiKey of Produce requests */
@@ -190,7 +191,7 @@ static void test_dead_letters(void **state)
     for (size_t i = 0; i < n; i++)
         rd_kafka_message_destroy(d[i]);
     rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    kafka_consumer_destroy(c);
     free(big);
 }
 
