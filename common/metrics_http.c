@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,17 @@ int metrics_parse_listen(const char *listen, struct sockaddr_storage *out, size_
     }
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (hl >= sizeof(host) || *end || end == colon + 1 || port < 0 || port > 65535) {
-        snprintf(err, n, "\"%s\": not HOST:PORT", listen);
+    bool digits = end != colon + 1;
+    /* PORT+N: a templated systemd unit (sisopi-reconciler@N) cannot add, so it passes
+     * BASE+%i and instance 10 listens on BASE+10. */
+    if (digits && *end == '+') {
+        const char *off = end + 1;
+        long plus = strtol(off, &end, 10);
+        digits = end != off && *off >= '0' && *off <= '9';
+        port += plus;
+    }
+    if (hl >= sizeof(host) || *end || !digits || port < 0 || port > 65535) {
+        snprintf(err, n, "\"%s\": not HOST:PORT (or HOST:PORT+N) with a port up to 65535", listen);
         return -1;
     }
     memcpy(host, listen, hl);

@@ -23,7 +23,8 @@ struct metrics_http *metrics_http_start(struct metrics *m, const char *listen, c
 int metrics_http_port(const struct metrics_http *h);
 void metrics_http_stop(struct metrics_http *h); /* NULL is fine */
 
-/* Splits "host:port" / "[v6]:port" into a socket address. Returns 0 or -1 with err. */
+/* Splits "host:port" / "[v6]:port" into a socket address; the port may be written BASE+N
+ * (what a templated unit passes: 127.0.0.1:9470+%i). Returns 0 or -1 with err. */
 struct sockaddr_storage;
 int metrics_parse_listen(const char *listen, struct sockaddr_storage *out, size_t *len, char *err,
                          size_t errlen);

@@ -21,14 +21,15 @@ static void usage(FILE *f)
             "partitions.\n"
             "\n"
             "  -c, --config FILE        config file (default $%s or %s)\n"
-            "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
+            "  -b, --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
             "      --until-idle         exit once every assigned partition is caught up and no\n"
             "                           import is open (for scripts and tests)\n"
             "      --idle-open SEC      with --until-idle: exit after SEC seconds caught up even\n"
             "                           if imports without end marker remain (default 10)\n"
             "      --metrics HOST:PORT  serve /metrics and /healthz there (default\n"
             "                           metrics.reconciler, 127.0.0.1:9464; \"\" = off; port 0 =\n"
-            "                           any free port, logged as metrics_listening)\n"
+            "                           any free port, logged as metrics_listening; PORT+N adds\n"
+            "                           N, for templated units: 127.0.0.1:9470+%%i)\n"
             "  -h, --help               this help\n"
             "  -V, --version            version\n"
             "\n"
@@ -67,10 +68,8 @@ int main(int argc, char **argv)
                 return rc;
         }
     }
-    if (optind != argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if ((rc = cli_no_operands("reconciler", argc, argv, optind)) != CLI_GO_ON)
+        return rc;
     struct config cfg;
     if (cli_load(&cfg, "reconciler", sh.config, sh.bootstrap) < 0)
         return EXIT_FAILED;

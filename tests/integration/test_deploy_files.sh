@@ -724,6 +724,10 @@ grep -qx "BindPaths=%S/sisopi/reconciler-%i:$EX_STATE" "$R" ||
     fail "reconciler: its state directory is not mounted at reconciler.state_dir ($EX_STATE)"
 # shellcheck disable=SC2016 # the unit's text, literally
 grep -q -- '--metrics ${SISOPI_METRICS}' "$R" || fail "reconciler: no per-instance --metrics"
+# The program adds the instance to the base port (PORT+N, tested in the unit tests): pasting
+# %i after a prefix would give instance 10 the port 94710.
+grep -qx 'Environment=SISOPI_METRICS=127.0.0.1:9470+%i' "$R" ||
+    fail "reconciler: SISOPI_METRICS is not BASE+%i"
 # Each unit gets the password of its own program's account, and no other.
 for pu in reconciler:sisopi-reconciler@.service scheduler:sisopi-scheduler.service \
     ingest:sisopi-ingest-watch.service; do

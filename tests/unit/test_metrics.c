@@ -4,10 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "metrics.h"
 #include "metrics_http.h"
@@ -48,11 +50,48 @@ static void test_render(void **state)
                               "sisopi_lat_seconds_sum{op=\"add\"} 0.25\n"
                               "sisopi_lat_seconds_count{op=\"add\"} 6\n"));
     assert_null(strstr(t, "sisopi_undeclared"));
+    assert_non_null(
+        strstr(t, "# TYPE sisopi_build_info gauge\nsisopi_build_info{service=\"reconciler\","
+                  "version=\"" SISOPI_VERSION "\",commit=\"" SISOPI_COMMIT "\"} 1\n"));
+    /* The process's own figures, read from /proc: present, and plausible. */
+    const char *rss = strstr(t, "\nprocess_resident_memory_bytes ");
+    assert_non_null(rss);
+    assert_true(strtod(rss + strlen("\nprocess_resident_memory_bytes "), NULL) > 1024 * 1024);
+    const char *fds = strstr(t, "\nprocess_open_fds ");
+    assert_non_null(fds);
+    assert_true(strtod(fds + strlen("\nprocess_open_fds "), NULL) >= 3); /* stdin, out, err */
+    const char *start = strstr(t, "\nprocess_start_time_seconds ");
+    assert_non_null(start);
+    double started = strtod(start + strlen("\nprocess_start_time_seconds "), NULL);
+    assert_true(started > (double)time(NULL) - 3600 && started <= (double)time(NULL) + 1);
+    assert_non_null(
+        strstr(t, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
     free(t);
     metrics_clear(m, "sisopi_lat_seconds");
     t = render(m);
     assert_null(strstr(t, "sisopi_lat_seconds_bucket"));
     assert_non_null(strstr(t, "# TYPE sisopi_lat_seconds histogram\n"));
+    free(t);
+    metrics_free(m);
+}
+
+/* Bucket bounds and values as the shortest decimal that reads back exactly: what an operator
+ * writes in a query (le="0.00025"), never a binary expansion (0.00025000000000000001). */
+static void test_shortest_decimals(void **state)
+{
+    (void)state;
+    struct metrics *m = metrics_new("reconciler");
+    metrics_declare(m, "sisopi_lat_seconds", METRICS_HISTOGRAM, "Latency.");
+    const double bounds[] = {0.00025, 0.1, 2.5};
+    const uint64_t counts[] = {1, 0, 0};
+    metrics_set_histogram(m, "sisopi_lat_seconds", NULL, bounds, counts, 3, 1, 0.1 + 0.2);
+    char *t = render(m);
+    assert_non_null(strstr(t, "sisopi_lat_seconds_bucket{le=\"0.00025\"} 1\n"
+                              "sisopi_lat_seconds_bucket{le=\"0.1\"} 1\n"
+                              "sisopi_lat_seconds_bucket{le=\"2.5\"} 1\n"));
+    /* 0.1 + 0.2 is not 0.3: the value keeps every digit it needs, and no more. */
+    assert_non_null(strstr(t, "sisopi_lat_seconds_sum 0.30000000000000004\n"));
+    assert_null(strstr(t, "00000000001"));
     free(t);
     metrics_free(m);
 }
@@ -111,14 +150,22 @@ static void test_listen(void **state)
     assert_int_equal(metrics_parse_listen("127.0.0.1:", &sa, &len, err, sizeof(err)), -1);
     assert_int_equal(metrics_parse_listen("9464", &sa, &len, err, sizeof(err)), -1);
     assert_int_equal(metrics_parse_listen(":9464", &sa, &len, err, sizeof(err)), -1);
+    /* BASE+N, for sisopi-reconciler@N: instance 10 is 9480, not "947" "10". */
+    assert_int_equal(metrics_parse_listen("127.0.0.1:9470+10", &sa, &len, err, sizeof(err)), 0);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&sa)->sin_port), 9480);
+    assert_int_equal(metrics_parse_listen("127.0.0.1:9470+1", &sa, &len, err, sizeof(err)), 0);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&sa)->sin_port), 9471);
+    assert_int_equal(metrics_parse_listen("127.0.0.1:65535+1", &sa, &len, err, sizeof(err)), -1);
+    assert_int_equal(metrics_parse_listen("127.0.0.1:9470+", &sa, &len, err, sizeof(err)), -1);
+    assert_int_equal(metrics_parse_listen("127.0.0.1:9470+-5", &sa, &len, err, sizeof(err)), -1);
+    assert_int_equal(metrics_parse_listen("127.0.0.1:9470+x", &sa, &len, err, sizeof(err)), -1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_render),
-        cmocka_unit_test(test_labels_escaped),
-        cmocka_unit_test(test_health),
+        cmocka_unit_test(test_render),         cmocka_unit_test(test_shortest_decimals),
+        cmocka_unit_test(test_labels_escaped), cmocka_unit_test(test_health),
         cmocka_unit_test(test_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
