@@ -4,10 +4,14 @@
  */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "strutil.h"
@@ -204,6 +208,17 @@ static const char *type_name(enum metrics_type t)
     return t == METRICS_COUNTER ? "counter" : t == METRICS_GAUGE ? "gauge" : "histogram";
 }
 
+/* The shortest decimal that reads back as exactly v: 0.00025, not 0.00025000000000000001
+ * (%.17g), so bucket labels are the ones an operator wrote in a query. */
+static void shortest(char *buf, size_t n, double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
 /* name{labels} or name{labels,extra} or name{extra}, then the value. */
 static void sample(FILE *f, const char *name, const char *suffix, const char *labels,
                    const char *extra, double v)
@@ -212,21 +227,77 @@ static void sample(FILE *f, const char *name, const char *suffix, const char *la
     fprintf(f, "%s%s", name, suffix);
     if (l || e)
         fprintf(f, "{%s%s%s}", l ? labels : "", l && e ? "," : "", e ? extra : "");
-    fprintf(f, " %.17g\n", v);
+    char num[32];
+    shortest(num, sizeof(num), v);
+    fprintf(f, " %s\n", num);
 }
 
 static void render_histogram(FILE *f, const struct family *fam, const struct series *s)
 {
     uint64_t cum = 0;
-    char le[48];
+    char le[48], num[32];
     for (size_t b = 0; b < s->n_bounds; b++) {
         cum += s->counts[b];
-        snprintf(le, sizeof(le), "le=\"%.17g\"", s->bounds[b]);
+        shortest(num, sizeof(num), s->bounds[b]);
+        snprintf(le, sizeof(le), "le=\"%s\"", num);
         sample(f, fam->name, "_bucket", s->labels, le, (double)cum);
     }
     sample(f, fam->name, "_bucket", s->labels, "le=\"+Inf\"", (double)s->count);
     sample(f, fam->name, "_sum", s->labels, NULL, s->value);
     sample(f, fam->name, "_count", s->labels, NULL, (double)s->count);
+}
+
+/* The process's own figures, under the names every Prometheus client library uses, from
+ * /proc/self (Linux). A figure that cannot be read is left out, never shown as 0. */
+static void render_process(FILE *f)
+{
+    double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+    char buf[1024];
+    FILE *st = fopen("/proc/self/stat", "r");
+    size_t n = st ? fread(buf, 1, sizeof(buf) - 1, st) : 0;
+    if (st)
+        fclose(st);
+    buf[n] = '\0';
+    /* After the command name (in parentheses, may hold spaces): field 3 on. utime and stime
+     * are fields 14 and 15, starttime 22, rss 24. */
+    char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0, start = 0;
+    long rss = 0;
+    bool have_stat = p && sscanf(p + 2,
+                                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+                                 "%*d %*d %*d %*d %llu %*u %ld",
+                                 &utime, &stime, &start, &rss) == 4;
+    unsigned long long btime = 0;
+    FILE *ps = fopen("/proc/stat", "r");
+    while (ps && fgets(buf, sizeof(buf), ps))
+        if (sscanf(buf, "btime %llu", &btime) == 1)
+            break;
+    if (ps)
+        fclose(ps);
+    if (have_stat) {
+        fprintf(f, "# HELP process_cpu_seconds_total CPU time the process used (user + system).\n"
+                   "# TYPE process_cpu_seconds_total counter\n");
+        sample(f, "process_cpu_seconds_total", "", NULL, NULL, (double)(utime + stime) / ticks);
+        fprintf(f, "# HELP process_resident_memory_bytes Resident memory of the process.\n"
+                   "# TYPE process_resident_memory_bytes gauge\n");
+        sample(f, "process_resident_memory_bytes", "", NULL, NULL, (double)rss * page);
+    }
+    if (have_stat && btime) {
+        fprintf(f, "# HELP process_start_time_seconds When the process started, Unix time.\n"
+                   "# TYPE process_start_time_seconds gauge\n");
+        sample(f, "process_start_time_seconds", "", NULL, NULL,
+               (double)btime + (double)start / ticks);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long fds = 0;
+        for (struct dirent *e = readdir(d); e; e = readdir(d))
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        fprintf(f, "# HELP process_open_fds Open file descriptors of the process.\n"
+                   "# TYPE process_open_fds gauge\n");
+        sample(f, "process_open_fds", "", NULL, NULL, (double)(fds - 1)); /* not opendir's */
+    }
 }
 
 void metrics_render(struct metrics *m, FILE *f)
@@ -237,6 +308,14 @@ void metrics_render(struct metrics *m, FILE *f)
     fprintf(f, "# HELP sisopi_up 1 while the service is healthy (see /healthz), else 0.\n"
                "# TYPE sisopi_up gauge\n");
     sample(f, "sisopi_up", "", svc, NULL, healthy_locked(m, NULL) ? 1 : 0);
+    char build[192] = "";
+    metrics_label(build, sizeof(build), "service", m->service);
+    metrics_label(build, sizeof(build), "version", SISOPI_VERSION);
+    metrics_label(build, sizeof(build), "commit", SISOPI_COMMIT);
+    fprintf(f, "# HELP sisopi_build_info The version and commit the program was built from.\n"
+               "# TYPE sisopi_build_info gauge\n");
+    sample(f, "sisopi_build_info", "", build, NULL, 1);
+    render_process(f);
     for (size_t i = 0; i < m->n; i++) {
         const struct family *fam = &m->f[i];
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
