@@ -71,6 +71,7 @@ int cli_shared_option(int c, const char *arg, const char *service, void (*usage)
     case 'c':
         s->config = arg;
         return CLI_GO_ON;
+    case 'b':
     case CLI_OPT_BOOTSTRAP:
         s->bootstrap = arg;
         return CLI_GO_ON;
@@ -84,6 +85,28 @@ int cli_shared_option(int c, const char *arg, const char *service, void (*usage)
         usage(stderr);
         return EXIT_USAGE;
     }
+}
+
+void cli_print_global_options(FILE *f)
+{
+    fprintf(f,
+            "Options (before the command):\n"
+            "  -c, --config FILE        config file (default $%s or %s)\n"
+            "  -b, --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
+            "  -h, --help               this help\n"
+            "  -V, --version            version\n",
+            CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG);
+}
+
+int cli_no_operands(const char *service, int argc, char **argv, int optind)
+{
+    if (optind >= argc)
+        return CLI_GO_ON;
+    fprintf(stderr,
+            "sisopi-%s: unexpected argument \"%s\": this program takes options only (see "
+            "sisopi-%s --help)\n",
+            service, argv[optind], service);
+    return EXIT_USAGE;
 }
 
 int cli_number(const char *service, const char *option, const char *text, long min, long max,
@@ -103,9 +126,9 @@ int cli_number(const char *service, const char *option, const char *text, long m
 
 void cli_print_version(const char *service)
 {
-    printf("sisopi-%s %s (librdkafka %s, OpenLDAP %d.%d.%d)\n", service, SISOPI_VERSION,
-           rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR, LDAP_VENDOR_VERSION_MINOR,
-           LDAP_VENDOR_VERSION_PATCH);
+    printf("sisopi-%s %s (commit %s; librdkafka %s, OpenLDAP %d.%d.%d)\n", service,
+           SISOPI_VERSION, SISOPI_COMMIT, rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR,
+           LDAP_VENDOR_VERSION_MINOR, LDAP_VENDOR_VERSION_PATCH);
 }
 
 void cli_warn_settings(const struct config *cfg)

@@ -30,13 +30,13 @@ int cli_load(struct config *cfg, const char *service, const char *config_path,
              const char *bootstrap);
 
 /*
- * The options every program shares, parsed one way: -c/--config FILE, --bootstrap SERVERS,
+ * The options every program shares, parsed one way: -c/--config FILE, -b/--bootstrap SERVERS,
  * -h/--help, -V/--version. A program puts CLI_SHARED_OPTIONS first in its struct option array
  * and CLI_SHARED_SHORT in its short options, and hands every option its own switch does not
  * know to cli_shared_option().
  */
 #define CLI_OPT_BOOTSTRAP 1000 /* getopt value of --bootstrap; a program's own start above it */
-#define CLI_SHARED_SHORT  "c:hV"
+#define CLI_SHARED_SHORT  "c:b:hV"
 /* clang-format off */
 #define CLI_SHARED_OPTIONS                                          \
     {"config", required_argument, NULL, 'c'},                      \
@@ -47,7 +47,7 @@ int cli_load(struct config *cfg, const char *service, const char *config_path,
 
 struct cli_shared {
     const char *config;    /* -c FILE, or NULL (cli_config_path decides) */
-    const char *bootstrap; /* --bootstrap SERVERS, or NULL */
+    const char *bootstrap; /* -b/--bootstrap SERVERS, or NULL */
 };
 
 #define CLI_GO_ON (-1)
@@ -56,6 +56,13 @@ struct cli_shared {
  * EXIT_USAGE for an option nobody knows (usage on stderr). */
 int cli_shared_option(int c, const char *arg, const char *service, void (*usage)(FILE *),
                       struct cli_shared *s);
+
+/* The shared options' help lines, for programs whose usage lists commands (admin, audit). */
+void cli_print_global_options(FILE *f);
+
+/* For a program that takes options only: CLI_GO_ON when argv has nothing after optind, else
+ * EXIT_USAGE after saying which argument was not expected. */
+int cli_no_operands(const char *service, int argc, char **argv, int optind);
 
 /* A whole number from the command line, min..max. 0 and *out, or -1 after printing
  * "sisopi-SERVICE: --OPTION: "TEXT" is not a number from MIN to MAX" (exit with EXIT_USAGE). */

@@ -21,7 +21,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: sisopi-admin [-c FILE] [--bootstrap SERVERS] COMMAND\n"
+            "Usage: sisopi-admin [-c FILE] [-b SERVERS] COMMAND\n"
             "\n"
             "Commands:\n"
             "  release IMPORT_ID   let an import the deletion guard held proceed: writes an\n"
@@ -59,9 +59,11 @@ static void usage(FILE *f)
             "  school delete NAME  removes a school's entries, deepest first; refused (saying\n"
             "                      how many) while it holds any account, class or other entry,\n"
             "                      or any account elsewhere still lists it\n"
-            "\n"
-            "Exit codes: 0 done; 1 failed or refused (the directory unreachable, a school that\n"
-            "does not exist or is not empty); 64 bad command line or school name.\n");
+            "\n");
+    cli_print_global_options(f);
+    fprintf(f, "\n"
+               "Exit codes: 0 done; 1 failed or refused (the directory unreachable, a school that\n"
+               "does not exist or is not empty); 64 bad command line or school name.\n");
 }
 
 static int cmd_release(const struct config *cfg, const char *import_id)

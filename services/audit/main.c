@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: sisopi-audit [-c FILE] [--bootstrap SERVERS] COMMAND [OPTIONS] [ARGS]\n"
+            "Usage: sisopi-audit [-c FILE] [-b SERVERS] COMMAND [OPTIONS] [ARGS]\n"
             "\n"
             "Answers questions from the topics; needs no write access anywhere.\n"
             "Every command takes --timeout SEC (default 30: the time to read each topic to its\n"
@@ -24,8 +24,9 @@ static void usage(FILE *f)
             "Commands:\n"
             "  dump [--topic users|events|dlq|NAME]\n"
             "        every message of the topic (default users), decoded, one JSON object a\n"
-            "        line: topic, partition, offset, key, timestamp and the message; a message\n"
-            "        that cannot be decoded is shown with \"error\" instead.\n"
+            "        line: topic, partition, offset, key, time (ISO-8601), timestamp (epoch\n"
+            "        milliseconds) and the message; a message that cannot be decoded is\n"
+            "        shown with \"error\" instead.\n"
             "        Exit: 0 all decoded; 2 some could not be decoded; 1 not read.\n"
             "  history RECORD_UID [--json]\n"
             "        everything about one person (record_uid, case-insensitive), in time order:\n"
@@ -51,8 +52,10 @@ static void usage(FILE *f)
             "        school; one line per difference, \"RECORD_UID FIELD: expected X, directory\n"
             "        has Y\", then \"verify: N persons checked, M differences\".\n"
             "        Exit: 0 no difference; 2 differences (drift); 1 not read.\n"
-            "\n"
-            "Exit codes also: 64 bad command line.\n");
+            "\n");
+    cli_print_global_options(f);
+    fprintf(f, "\n"
+               "Exit codes also: 64 bad command line.\n");
 }
 
 enum { A_JSON = 1, A_TIMEOUT = 2, A_TOPIC = 4, A_CSV = 8, A_OUTPUT = 16 };

@@ -135,10 +135,8 @@ int main(int argc, char **argv)
                         "its own addresses (--bootstrap-file)\n");
         return EXIT_USAGE;
     }
-    if (optind != argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if ((rc = cli_no_operands("devbroker", argc, argv, optind)) != CLI_GO_ON)
+        return rc;
     rc = EXIT_FAILED;
 
     struct config cfg;

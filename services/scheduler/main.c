@@ -22,7 +22,7 @@ static void usage(FILE *f)
             "skipped with a warning.\n"
             "\n"
             "  -c, --config FILE        config file (default $%s or %s)\n"
-            "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
+            "  -b, --bootstrap SERVERS  Kafka bootstrap servers (overrides the config)\n"
             "      --once               sweep for what is due now, send the orders, print a\n"
             "                           summary and exit (for cron and tests)\n"
             "      --metrics HOST:PORT  serve /metrics and /healthz there (default\n"
@@ -59,10 +59,8 @@ int main(int argc, char **argv)
                 return rc;
         }
     }
-    if (optind != argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if ((rc = cli_no_operands("scheduler", argc, argv, optind)) != CLI_GO_ON)
+        return rc;
     struct config cfg;
     if (cli_load(&cfg, "scheduler", sh.config, sh.bootstrap) < 0)
         return EXIT_FAILED;
