@@ -19,6 +19,7 @@ for t in sisopi.users sisopi.events sisopi.users.dlq sisopi.reconciler.journal; 
     assert_contains "$(grep " $t " <<<"$OUT")" "ok     12 partitions" "$t"
 done
 assert_contains "$OUT" "retention.ms not checked" "the mock cannot describe configs: said, not hidden"
+assert_contains "$OUT" "the dev broker (cluster mockCluster" "says why at once, not after a timeout"
 
 step "check: a partition count that differs from the config is a problem"
 sed 's/partitions = 12;/partitions = 6;/' "$CFG" >"$W/six.cfg"
