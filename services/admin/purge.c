@@ -164,7 +164,12 @@ int admin_purge(const struct config *cfg, int argc, char **argv)
             due += r.v[i].purge_at_ms <= now && !r.v[i].note;
             skipped += r.v[i].note != NULL;
         }
-        if (!json)
+        /* With --due only the due ones were asked for: say so, not "N with a purge date". */
+        if (!json && due_only)
+            printf("%zu accounts due now (purge date passed), %zu of them skipped by the "
+                   "scheduler; without --due: every account with a purge date\n",
+                   r.n, skipped);
+        else if (!json)
             printf("%zu accounts with a purge date: %zu due now, %zu skipped by the "
                    "scheduler\n",
                    r.n, due, skipped);

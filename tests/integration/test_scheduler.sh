@@ -218,6 +218,12 @@ assert_contains "$s9" " in 0m " "S9 is due in less than a minute"
 assert_contains "$s9" "student" "S9's role"
 assert_contains "$OUT" "skipped: no student/teacher/staff role" "with why it is skipped"
 assert_contains "$OUT" "accounts with a purge date" "summary line"
+assert_contains "$OUT" "2 accounts with a purge date: " "summary line counts both"
+# The administrator's date has passed (S9's may pass any second): --due lists 1 or 2, and
+# says what it counted.
+assert_rc 0 "purge list --due" "$B_/sisopi-admin" -c "$CFG" purge list --due
+grep -Eq '^[12] accounts due now \(purge date passed\), 1 of them skipped' <<<"$OUT" ||
+    fail "--due summary: $OUT"
 json=$("$B_/sisopi-admin" -c "$CFG" purge list --json 2>/dev/null) || fail "purge list --json"
 assert_eq "ADM1 true S9 false" "$(jq -r '"\(.record_uid) \(.due)"' <<<"$json" | sort | xargs)" \
     "json rows"
