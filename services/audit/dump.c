@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "audit_text.h"
 #include "avro_codec.h"
 #include "cli.h"
 #include "json_out.h"
@@ -39,6 +40,12 @@ static int dump_one(const rd_kafka_message_t *m, void *opaque)
     } else {
         json_out_null(&j);
     }
+    /* "time" for people (UTC ISO-8601, as every audit command), "timestamp" (epoch ms) for
+     * programs, as history --json has them. */
+    char when[AUDIT_TIME_SIZE];
+    audit_text_time_ms(audit_msg_time(m), when);
+    json_out_key(&j, "time");
+    json_out_string(&j, when);
     json_out_key(&j, "timestamp");
     json_out_int(&j, audit_msg_time(m));
     int rc;

@@ -99,6 +99,11 @@ step "2. the purge, once the date has passed"
 purge=$(events | jq -r 'select(.event.record_uid=="P1" and .event.type=="MovedToLimbo") |
     .event.purge_at' | tail -1)
 [[ $purge =~ ^[0-9]+$ ]] || fail "no purge date on P1's last MovedToLimbo: $purge"
+# dump: time in ISO-8601 (what the help promises) beside the epoch milliseconds.
+first=$(events | sed -n 1p) # sed reads to the end: no SIGPIPE for the audit
+[[ $(jq -r .time <<<"$first") =~ ^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] ||
+    fail "dump: no ISO-8601 time: $first"
+[[ $(jq -r .timestamp <<<"$first") =~ ^[0-9]{13}$ ]] || fail "dump: no epoch ms timestamp: $first"
 for ((i = 0; i < 30 && $(date +%s%3N) <= purge; i++)); do sleep 0.5; done
 (($(date +%s%3N) > purge)) || fail "the purge date $purge did not pass"
 "$INJECT" -c "$CFG" purge P1 "$purge" >/dev/null 2>&1 || fail "inject purge"
