@@ -28,7 +28,7 @@
 # DIR holds: sisopi.cfg, ldap.secret (the rootdn's password, 0600: for the operator and the
 # tests' own checks), ldap-PROGRAM.secret (the password of each program's directory account:
 # reconciler, scheduler, audit, ingest, admin; 0600), slapd.conf, data/ (mdb), run/ldapi,
-# slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/, reports/.
+# slapd.log, devbroker.log, bootstrap, *.pid, stack.env, reconciler/.
 # sisopi.cfg gives every program its own account (ldap.accounts); none binds as the rootdn.
 # Everything listens on loopback only; every wait is bounded. The bind password is only ever
 # passed to tools as a file (-y), never as an argument.
@@ -300,7 +300,7 @@ prepare_dir() {
             pid_is "$(cat "$dir/devbroker.pid" 2>/dev/null)" sisopi-devbroker "$dir/sisopi.cfg"; then
             die "a stack is already running in $dir (deploy/stack.sh stop --dir $dir)"
         fi
-        rm -rf "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
+        rm -rf "$dir/data" "$dir/run" "$dir/reconciler"
         rm -f "$dir"/ldap-*.secret
         rm -f "$dir"/{slapd.conf,init.ldif,ldap.secret,sisopi.cfg,bootstrap,stack.env}{,.tmp} \
             "$dir"/{slapd.log,slapadd.log,devbroker.log,slapd.pid,devbroker.pid}
@@ -308,7 +308,7 @@ prepare_dir() {
     mkdir -p "$dir"
     chmod 700 "$dir"
     : >"$dir/$MARKER"
-    mkdir -p "$dir/data" "$dir/run" "$dir/reconciler" "$dir/reports"
+    mkdir -p "$dir/data" "$dir/run" "$dir/reconciler"
 }
 
 # make_secret FILE: a random password in FILE (0600).
@@ -514,7 +514,6 @@ output:
 {
   log_format = "kv";
   log_level = "info";
-  report_dir = $(cfgstr "$dir/reports");
 };
 
 # Any free loopback port (logged as metrics_listening): stacks and tests run side by side.

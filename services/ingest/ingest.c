@@ -603,7 +603,7 @@ int ingest_check_job(const struct config *cfg, const char *school, const char *r
     if (!source_uid || !*source_uid) {
         snprintf(err, n, "no source_uid: set import.source_uid in %s or pass --source-uid",
                  cfg->path);
-        return -1;
+        return -2;
     }
     return 0;
 }
@@ -611,13 +611,16 @@ int ingest_check_job(const struct config *cfg, const char *school, const char *r
 void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct ingest_result *res)
 {
     const char *sid = job->source_uid ? job->source_uid : job->cfg->import.source_uid;
-    char delim[8];
+    char delim[32];
     if (res->delimiter == '\t')
-        snprintf(delim, sizeof(delim), "TAB");
-    else
-        snprintf(delim, sizeof(delim), "'%c'", res->delimiter ? res->delimiter : '?');
+        snprintf(delim, sizeof(delim), "delimiter TAB");
+    else if (res->delimiter)
+        snprintf(delim, sizeof(delim), "delimiter '%c'", res->delimiter);
+    else /* refused before the delimiter was looked for (e.g. its encoding) */
+        snprintf(delim, sizeof(delim), "delimiter not determined");
     fprintf(f, "import_id:  %s\n", res->import_id);
-    fprintf(f, "file:       %s (%s, delimiter %s)\n", job->path, res->encoding, delim);
+    fprintf(f, "file:       %s (%s%s%s)\n", job->path, res->encoding,
+            res->encoding && *res->encoding ? ", " : "", delim);
     fprintf(f, "job:        school %s, role %s, source_uid %s%s\n", job->school,
             role_name(job->role), sid ? sid : "?", job->dry_run ? ", DRY RUN" : "");
     fprintf(f, "rows:       %" PRId64 " read, %" PRId64 " valid, %" PRId64 " bad\n", res->rows,

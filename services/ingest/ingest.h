@@ -63,7 +63,8 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
 void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
 /* Checks a job's school (a valid name, not the limbo OU), role and source_uid before anything
- * is read; fills *out. Returns 0, or -1 with err set. */
+ * is read; fills *out. Returns 0; -1 with err when the school or role itself is not valid (a
+ * usage error on the command line); -2 with err when no source_uid is configured. */
 int ingest_check_job(const struct config *cfg, const char *school, const char *role,
                      const char *source_uid, enum role *out, char *err, size_t errlen);
 

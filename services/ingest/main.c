@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "rows than import.tolerate_errors publishes nothing.\n"
             "\n"
             "  -c, --config FILE      config file (default $%s or %s)\n"
-            "      --bootstrap SERVERS  Kafka bootstrap servers (overrides the config and\n"
+            "  -b, --bootstrap SERVERS  Kafka bootstrap servers (overrides the config and\n"
             "                         $%s)\n"
             "  -s, --school S         the school (OU) the file belongs to\n"
             "  -r, --role ROLE        student, teacher, staff or teacher_and_staff\n"
@@ -210,9 +210,10 @@ static int run_file(rd_kafka_t *rk, const struct config *cfg, const struct optio
     const char *sid = o->source_uid ? o->source_uid : cfg->import.source_uid;
     char err[512];
     enum role role;
-    if (ingest_check_job(cfg, o->school, o->role, sid, &role, err, sizeof(err)) < 0) {
+    int bad = ingest_check_job(cfg, o->school, o->role, sid, &role, err, sizeof(err));
+    if (bad < 0) {
         fprintf(stderr, "sisopi-ingest: %s\n", err);
-        return EXIT_FAILED;
+        return bad == -1 ? EXIT_USAGE : EXIT_FAILED; /* -1: --school or --role itself */
     }
     struct ingest_job job = {
         .cfg = cfg,

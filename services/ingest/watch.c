@@ -171,6 +171,29 @@ static char *file_away(const char *dir, const char *outcome, const struct candid
     return base;
 }
 
+/* The report beside the filed CSV (BASE.report), or under output.report_dir when set:
+ * REPORT_DIR/<done|failed>/<school>/<name>.report. A report that cannot be written is logged:
+ * the import itself is done (or not) either way. */
+static void write_report(const struct config *cfg, const char *outcome, const char *school,
+                         const char *base, const char *text, size_t len)
+{
+    const char *name = strrchr(base, '/');
+    name = name ? name + 1 : base;
+    char *dir = cfg->output.report_dir && *cfg->output.report_dir
+                    ? xasprintf("%s/%s/%s", cfg->output.report_dir, outcome, school)
+                    : NULL;
+    char *path = dir ? xasprintf("%s/%s.report", dir, name) : xasprintf("%s.report", base);
+    FILE *f = dir && mkdir_p(dir) < 0 ? NULL : fopen(path, "w");
+    bool written = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        written = false;
+    if (!written)
+        log_kv(LEVEL_ERROR, "watch_report_not_written", "report", path, "error", strerror(errno),
+               NULL);
+    free(path);
+    free(dir);
+}
+
 static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct watch_opts *o,
                       const struct candidate *c, struct watch_stats *st)
 {
@@ -214,15 +237,8 @@ static int import_one(rd_kafka_t *rk, const struct config *cfg, const struct wat
     st->records += ok ? res.records : 0;
     st->markers += ok ? res.markers : 0;
     char *base = file_away(o->dir, ok ? "done" : "failed", c, ok ? res.import_id : NULL);
-    if (base) {
-        char *rpath = xasprintf("%s.report", base);
-        FILE *f = fopen(rpath, "w");
-        if (f) {
-            fwrite(report_text, 1, report_len, f);
-            fclose(f);
-        }
-        free(rpath);
-    }
+    if (base)
+        write_report(cfg, ok ? "done" : "failed", c->school, base, report_text, report_len);
     log_kv(ok ? LEVEL_INFO : LEVEL_ERROR, ok ? "watch_imported" : "watch_failed", "file", c->path,
            "school", c->school, "role", c->role, "import_id", ok ? res.import_id : NULL, "filed_as",
            base, "error", ok ? NULL : res.error, NULL);

@@ -165,6 +165,12 @@ raw=$(kcat -C -b "$STACK_BOOTSTRAP" -t sisopi.users -e -q -f '%s' | tr '\0\n' ' 
 assert_not_contains "$raw" "Geheimnis" "no plaintext password on the topic"
 # shellcheck disable=SC2016 # a literal dollar sign: the hash's prefix
 assert_contains "$raw" '{CRYPT}$6$' "a SHA-512 crypt hash on the topic"
+# Windows-1252 (0x93/0x94: curly quotes) is refused before the delimiter is looked for; the
+# summary says so instead of printing a placeholder delimiter.
+printf 'record_uid;firstname;lastname;school;classes\nW-1;\x93Jo\x94;Doe;Schule2;7c\n' >"$W/cp1252.csv"
+assert_rc 1 "windows-1252 file" "$INGEST" -c "$CFG" -q --school Schule2 --role student "$W/cp1252.csv"
+assert_contains "$OUT" "delimiter not determined" "the summary does not invent a delimiter"
+assert_not_contains "$OUT" "delimiter '?'" "no placeholder delimiter"
 
 step "--check publishes nothing"
 before=$(count)
@@ -173,10 +179,10 @@ assert_contains "$OUT" "published:  nothing (--check)" "check summary"
 assert_eq "$before" "$(count)" "nothing published by --check"
 
 step "job errors: limbo as school, unknown role, no source_uid"
-assert_rc 1 "limbo school" "$INGEST" -c "$CFG" --school limbo --role student "$EX/Gym1-student.csv"
+assert_rc 64 "limbo school" "$INGEST" -c "$CFG" --school limbo --role student "$EX/Gym1-student.csv"
 assert_contains "$OUT" "is the limbo OU" "limbo refused"
 assert_rc 64 "bad role" "$INGEST" -c "$CFG" --school Gym1 --role pupil 2>/dev/null
-assert_rc 1 "bad role value" "$INGEST" -c "$CFG" --school Gym1 --role pupil "$EX/Gym1-student.csv"
+assert_rc 64 "bad role value (a usage error)" "$INGEST" -c "$CFG" --school Gym1 --role pupil "$EX/Gym1-student.csv"
 assert_contains "$OUT" "must be student, teacher, staff or teacher_and_staff" "role refused"
 sed 's/source_uid = "sisopi-demo";/source_uid = "";/' "$CFG" >"$W/nosid.cfg"
 assert_rc 1 "no source_uid" "$INGEST" -c "$W/nosid.cfg" --school Gym1 --role student "$EX/Gym1-student.csv"
@@ -225,8 +231,14 @@ DROP2=$W/drop2
 mkdir -p "$DROP2/Gym1"
 cp "$EX/bad-student.csv" "$DROP2/Gym1/student.csv"
 touch -d '-10 seconds' "$DROP2/Gym1/student.csv"
-assert_rc 2 "watch --once (tolerated errors)" timeout 120 "$INGEST" -c "$W/tolerant.cfg" -q --watch "$DROP2" --once
-rep=$(cat "$DROP2"/done/Gym1/*-student-*.report)
+# output.report_dir: the reports go there (REPORT_DIR/done/<school>/), not beside the file.
+sed 's|^  log_level = "info";|&\n  report_dir = "'"$W/reports"'";|' "$W/tolerant.cfg" >"$W/reports.cfg"
+grep -q "report_dir = \"$W/reports\"" "$W/reports.cfg" || fail "reports.cfg: $(cat "$W/reports.cfg")"
+assert_rc 2 "watch --once (tolerated errors)" timeout 120 "$INGEST" -c "$W/reports.cfg" -q --watch "$DROP2" --once
+assert_eq "" "$(find "$DROP2/done" -name '*.report')" "no report beside the file with output.report_dir"
+[[ $(find "$W/reports/done/Gym1" -name '*-student-*.report' | wc -l) == 1 ]] ||
+    fail "no report in output.report_dir: $(find "$W/reports" 2>&1)"
+rep=$(cat "$W"/reports/done/Gym1/*-student-*.report)
 assert_contains "$rep" $'\nErrors: 6\n' "the report counts the tolerated errors"
 assert_contains "$rep" "  $DROP2/Gym1/student.csv:3:1: column \"record_uid\": record_uid is empty" "report: line 3"
 assert_contains "$rep" "student.csv:7:6: column \"email\": record_uid \"S-9005\": email" "report: line 7"
