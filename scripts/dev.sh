@@ -36,7 +36,7 @@ shell_files() {
 }
 
 asan_build() {
-    cmake -S . -B build-asan -DSISOPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake -S . -B build-asan -DSISOPI_SANITIZE=ON -DSISOPI_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
     cmake --build build-asan -j"$(nproc)"
 }
 
@@ -52,7 +52,7 @@ cmd_lint() {
     echo "== shellcheck"
     shell_files | xargs shellcheck -x || rc=1
     echo "== clang-tidy (.clang-tidy)"
-    cmake -S . -B build-asan -DSISOPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake -S . -B build-asan -DSISOPI_SANITIZE=ON -DSISOPI_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
     cmake --build build-asan -j"$(nproc)" >/dev/null # generated sources, compile_commands.json
     git ls-files 'common/*.c' 'services/*.c' |
         xargs -P"$(nproc)" -n 8 clang-tidy -p build-asan --quiet 2>/dev/null >build-asan/tidy.log || true
@@ -91,7 +91,7 @@ cmd_coverage() {
     done
     deploy/install-deps.sh --test-tools --coverage-tools
     local b=build-coverage
-    cmake -S . -B "$b" -DSISOPI_COVERAGE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake -S . -B "$b" -DSISOPI_COVERAGE=ON -DSISOPI_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
     cmake --build "$b" -j"$(nproc)" >/dev/null
     find "$b" -name '*.gcda' -delete
     (cd "$b" && ctest -L "$labels" --output-on-failure --timeout 900 -j"$(nproc)" 2>&1) ||

@@ -18,7 +18,7 @@ fi
 clang-format --dry-run --Werror "${files[@]}"
 
 echo "== build (ASan + UBSan) in $BUILD"
-cmake -S . -B "$BUILD" -DSISOPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B "$BUILD" -DSISOPI_SANITIZE=ON -DSISOPI_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 
 echo "== tests"

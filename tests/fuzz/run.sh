@@ -14,7 +14,7 @@ SRC=$PWD
 
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (deploy/install-deps.sh --test-tools)" >&2; exit 1; }
 echo "== fuzz: build (clang, libFuzzer, ASan + UBSan) in $BUILD"
-CC=clang cmake -S . -B "$BUILD" -DSISOPI_FUZZ=ON -DSISOPI_TESTS=OFF \
+CC=clang cmake -S . -B "$BUILD" -DSISOPI_FUZZ=ON -DSISOPI_WERROR=ON -DSISOPI_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 
