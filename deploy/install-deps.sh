@@ -6,7 +6,8 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config clang-format
           librdkafka-dev libavro-dev libldap-dev libcsv-dev libconfig-dev libcmocka-dev
-          liblmdb-dev lmdb-utils libcrypt-dev libmicrohttpd-dev curl slapd ldap-utils kcat jq openssl iproute2 procps time)
+          liblmdb-dev lmdb-utils libcrypt-dev libmicrohttpd-dev scdoc curl slapd ldap-utils kcat jq
+          openssl iproute2 procps time)
 
 # --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
 # every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
