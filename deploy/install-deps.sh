@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sisopi builds, tests and runs with. Does nothing when they are
 # all present. The same list serves the README's commands, CI and deploy/Dockerfile.
-#   deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools]
+#   deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools] [--package-tools]
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config clang-format
@@ -15,12 +15,15 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
 # its plot of throughput over time.
 # --coverage-tools: gcovr, for scripts/dev.sh coverage.
+# --package-tools: debhelper, lintian and dpkg-dev, for scripts/package.sh (the Debian
+# package); man-db to read the installed pages in the package's test.
 for opt in "$@"; do
     case $opt in
     --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
-    *) echo "usage: deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools]" >&2; exit 64 ;;
+    --package-tools) PACKAGES+=(debhelper lintian dpkg-dev fakeroot man-db) ;;
+    *) echo "usage: deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools] [--package-tools]" >&2; exit 64 ;;
     esac
 done
 

@@ -675,12 +675,18 @@ SLAPD_PID=""
 # -----------------------------------------------------------------------------------------
 step "deploy/systemd: systemd-analyze verify"
 if command -v systemd-analyze >/dev/null; then
+    # The units as `cmake --install` installs them: below another prefix, their ExecStart=
+    # names that prefix's programs (the sources name /usr/bin, the package's path).
     V=$W/units
     mkdir -p "$V"
-    for f in "$UNITS"/*.service "$UNITS"/*.target; do
+    run cmake --install "$SISOPI_BUILD" --prefix "$W/prefix"
+    ((RC == 0)) || fail "cmake --install --prefix $W/prefix: $OUT"
+    for f in "$W/prefix/lib/systemd/system"/*.service "$W/prefix/lib/systemd/system"/*.target; do
         n=$(basename "$f")
         [[ $n == *@.service ]] && n=${n/@./@1.} # verify an instance of a template
-        sed "s|/usr/local/bin/|$B/|g" "$f" >"$V/$n"
+        grep -q "^ExecStart=/" "$f" && ! grep -q "^ExecStart=$W/prefix/bin/sisopi-" "$f" &&
+            fail "$n: ExecStart does not name the installed program: $(grep ExecStart "$f")"
+        cp "$f" "$V/$n"
     done
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
@@ -715,7 +721,7 @@ for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch
         Restart=on-failure WantedBy=sisopi.target; do
         grep -qx -- "$k" "$f" || fail "$u lacks the line $k"
     done
-    for k in RestartSec= TimeoutStopSec= "ExecStart=/usr/local/bin/sisopi-" " -c /etc/sisopi/sisopi.cfg"; do
+    for k in RestartSec= TimeoutStopSec= "ExecStart=/usr/bin/sisopi-" " -c /etc/sisopi/sisopi.cfg"; do
         grep -qF -- "$k" "$f" || fail "$u lacks $k"
     done
 done
