@@ -10,13 +10,15 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 
 # --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
 # every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
-# parse the compose file, shellcheck, systemd-analyze).
+# parse the compose file, shellcheck, systemd-analyze), and Apache Avro's Python library and
+# confluent-kafka for the integrators' examples (examples/producer, examples/consumer) that
+# test_examples runs.
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
 # its plot of throughput over time.
 # --coverage-tools: gcovr, for scripts/dev.sh coverage.
 for opt in "$@"; do
     case $opt in
-    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd) ;;
+    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd python3-avro python3-confluent-kafka) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
     *) echo "usage: deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools]" >&2; exit 64 ;;
