@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <iconv.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -260,6 +261,7 @@ void config_defaults(struct config *cfg)
         im->username_max_length[r] = r == ROLE_STUDENT ? 15 : 20;
     im->deletion_guard_ratio = 0.2;
     im->deletion_guard_count = 500;
+    im->csv.encoding = xstrdup("auto");
     im->csv.delimiters = xstrdup(",;\t");
     im->csv.incell_delimiter = xstrdup(",");
     im->csv.max_field_bytes = 4096;
@@ -601,13 +603,20 @@ static int load_mapping(struct cfg_ctx *c, const config_setting_t *csv, struct c
 
 static int load_csv(struct cfg_ctx *c, const config_setting_t *im, struct csv_config *cc)
 {
-    static const char *const keys[] = {
-        "delimiters",  "incell_delimiter", "max_field_bytes",         "max_line_bytes",
-        "max_columns", "mapping",          "allowed_missing_columns", NULL};
+    static const char *const keys[] = {"encoding",
+                                       "delimiters",
+                                       "incell_delimiter",
+                                       "max_field_bytes",
+                                       "max_line_bytes",
+                                       "max_columns",
+                                       "mapping",
+                                       "allowed_missing_columns",
+                                       NULL};
     const config_setting_t *g, *am;
     int64_t mf = (int64_t)cc->max_field_bytes, ml = (int64_t)cc->max_line_bytes,
             mc = (int64_t)cc->max_columns;
-    if (get_group(c, im, "csv", keys, &g) < 0 || get_str(c, g, "delimiters", &cc->delimiters) < 0 ||
+    if (get_group(c, im, "csv", keys, &g) < 0 || get_str(c, g, "encoding", &cc->encoding) < 0 ||
+        get_str(c, g, "delimiters", &cc->delimiters) < 0 ||
         get_str(c, g, "incell_delimiter", &cc->incell_delimiter) < 0 ||
         get_int(c, g, "max_field_bytes", 16, 1 << 24, &mf) < 0 ||
         get_int(c, g, "max_line_bytes", 64, 1 << 26, &ml) < 0 ||
@@ -616,6 +625,16 @@ static int load_csv(struct cfg_ctx *c, const config_setting_t *im, struct csv_co
     cc->max_field_bytes = (size_t)mf;
     cc->max_line_bytes = (size_t)ml;
     cc->max_columns = (size_t)mc;
+    if (strcmp(cc->encoding, "auto") != 0) {
+        /* A name iconv knows, checked now rather than at the first file. */
+        iconv_t cd = iconv_open("UTF-8", cc->encoding);
+        if (cd == (iconv_t)-1)
+            return cfg_fail(c, config_setting_get_member(g, "encoding"), "import.csv.encoding",
+                            "\"%s\" is not an encoding this system can convert from (\"auto\", or "
+                            "a name `iconv -l` lists, e.g. \"WINDOWS-1252\")",
+                            cc->encoding);
+        iconv_close(cd);
+    }
     if (!*cc->delimiters || strlen(cc->delimiters) > 8)
         return cfg_fail(c, config_setting_get_member(g, "delimiters"), "import.csv.delimiters",
                         "must list 1 to 8 candidate characters");
@@ -879,6 +898,7 @@ void config_free(struct config *cfg)
         free(im->scheme_username[r]);
     free(im->scheme_email);
     struct csv_config *cc = &im->csv;
+    free(cc->encoding);
     free(cc->delimiters);
     free(cc->incell_delimiter);
     for (size_t i = 0; i < cc->n_mapping; i++) {

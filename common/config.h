@@ -49,6 +49,7 @@ struct csv_column_map {
 };
 
 struct csv_config {
+    char *encoding;         /* "auto" (detected), or an iconv name the exports are known to be in */
     char *delimiters;       /* candidates for sniffing, default ",;\t" */
     char *incell_delimiter; /* default "," */
     struct csv_column_map *mapping;

@@ -613,7 +613,8 @@ static int check_options(const char *cands, struct csv_reader_error *err)
     return 0;
 }
 
-static int open_file(struct csv_reader *r, const char *path, struct csv_reader_error *err)
+static int open_file(struct csv_reader *r, const char *path, const char *declared,
+                     struct csv_reader_error *err)
 {
     struct stat st;
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -628,9 +629,11 @@ static int open_file(struct csv_reader *r, const char *path, struct csv_reader_e
     r->size = st.st_size;
     struct encoding_problem prob;
     size_t bom_len;
-    if (encoding_detect(r->fd, &r->enc, &bom_len, &prob) < 0)
+    if (declared && (!*declared || strcmp(declared, "auto") == 0))
+        declared = NULL;
+    if (encoding_detect(r->fd, declared, &r->enc, &bom_len, &prob) < 0)
         return fail(err, prob.line, 0, "%s", prob.message);
-    r->dec = encoding_decoder_new(r->fd, r->enc, bom_len);
+    r->dec = encoding_decoder_new(r->fd, r->enc, declared, bom_len);
     return 0;
 }
 
@@ -650,7 +653,8 @@ struct csv_reader *csv_reader_open(const char *path, const struct csv_reader_opt
     r->max_columns = opt->max_columns ? opt->max_columns : DEFAULT_MAX_COLUMNS;
     r->cap = BUF_SIZE;
     r->buf = xmalloc(r->cap);
-    if (check_options(cands, err) < 0 || open_file(r, path, err) < 0 || read_sample(r, err) < 0)
+    if (check_options(cands, err) < 0 || open_file(r, path, opt->encoding, err) < 0 ||
+        read_sample(r, err) < 0)
         goto fail;
     /* The sample: 8 KiB, extended to the end of the first non-blank line. */
     size_t n = r->len;
@@ -685,7 +689,7 @@ int csv_reader_next(struct csv_reader *r, struct csv_reader_row *row, struct csv
 
 const char *csv_reader_encoding(const struct csv_reader *r)
 {
-    return encoding_name(r->enc);
+    return r->dec ? encoding_decoder_name(r->dec) : encoding_name(r->enc);
 }
 
 char csv_reader_delimiter(const struct csv_reader *r)

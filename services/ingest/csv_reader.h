@@ -27,6 +27,8 @@
 #define CSV_READER_SNIFF_BYTES 8192
 
 struct csv_reader_options {
+    const char *encoding;   /* an iconv name the file is declared to be in; NULL or "auto":
+                               detected (encoding.h says how, and what a declaration changes) */
     const char *delimiters; /* candidates, e.g. ",;\t"; NULL or "" = ",;\t" */
     size_t max_field_bytes; /* 0 = 4096 */
     size_t max_line_bytes;  /* one row, all its physical lines and delimiters; 0 = 65536 */
@@ -83,7 +85,7 @@ struct csv_reader *csv_reader_open(const char *path, const struct csv_reader_opt
  * call returns the same error). */
 int csv_reader_next(struct csv_reader *r, struct csv_reader_row *row, struct csv_reader_error *err);
 
-/* "UTF-8", "UTF-16LE", ... (see encoding_name). */
+/* "UTF-8", "UTF-16LE", ... (see encoding_name), or the declared encoding's name. */
 const char *csv_reader_encoding(const struct csv_reader *r);
 char csv_reader_delimiter(const struct csv_reader *r);
 int64_t csv_reader_bytes_read(const struct csv_reader *r);

@@ -33,6 +33,8 @@ const char *encoding_name(enum encoding e)
         return "UTF-16BE";
     case ENCODING_LATIN1:
         return "ISO-8859-1";
+    case ENCODING_DECLARED:
+        return "declared";
     }
     return "?";
 }
@@ -209,13 +211,38 @@ static int decide(const struct scan *s, bool bom, enum encoding *enc, struct enc
     if (s->c1)
         return fail(prob, &s->c1_pos,
                     "byte 0x%02X is not UTF-8 and is no character in ISO-8859-1 either: the "
-                    "file is probably Windows-1252, CP850 or Mac Roman; re-save it as UTF-8",
+                    "file is probably Windows-1252, CP850 or Mac Roman; re-save it as UTF-8, "
+                    "or name its encoding in import.csv.encoding (e.g. \"WINDOWS-1252\")",
                     s->c1_byte);
     *enc = ENCODING_LATIN1;
     return 0;
 }
 
-int encoding_detect(int fd, enum encoding *enc, size_t *bom_len, struct encoding_problem *prob)
+/* With import.csv.encoding set: the declaration wins over the guesses, but not over what the
+ * bytes prove. A byte order mark, NUL bytes, or a file that is valid UTF-8 with non-ASCII
+ * characters is not in a single-byte encoding: decoding it as one would garble every name. */
+static int check_declared(const struct scan *s, const char *bom_name, const char *declared,
+                          enum encoding *enc, struct encoding_problem *prob)
+{
+    if (bom_name)
+        return fail(prob, NULL,
+                    "the file starts with a %s byte order mark: it is %s, not %s as "
+                    "import.csv.encoding says (set it to \"auto\" for such exports)",
+                    bom_name, bom_name, declared);
+    if (s->nul)
+        return fail(prob, &s->nul_pos, "NUL byte: this is not a text file in %s", declared);
+    if (!s->invalid && s->multi > 0)
+        return fail(prob, &s->first_multi,
+                    "the file is valid UTF-8 with non-ASCII characters (this is the first), "
+                    "not %s as import.csv.encoding says: decoded as %s every such name would be "
+                    "garbled; re-export it as %s, or set import.csv.encoding to \"auto\"",
+                    declared, declared, declared);
+    *enc = ENCODING_DECLARED;
+    return 0;
+}
+
+int encoding_detect(int fd, const char *declared, enum encoding *enc, size_t *bom_len,
+                    struct encoding_problem *prob)
 {
     unsigned char *buf = xmalloc(SCAN_CHUNK);
     struct scan s = {.line = 1};
@@ -233,6 +260,10 @@ int encoding_detect(int fd, enum encoding *enc, size_t *bom_len, struct encoding
         goto out;
     }
     if (n >= 2 && (buf[0] == 0xFF || buf[0] == 0xFE) && buf[1] == (buf[0] ^ 0x01)) {
+        if (declared) {
+            rc = check_declared(&s, buf[0] == 0xFF ? "UTF-16LE" : "UTF-16BE", declared, enc, prob);
+            goto out;
+        }
         *enc = buf[0] == 0xFF ? ENCODING_UTF16LE : ENCODING_UTF16BE;
         *bom_len = 2;
         rc = 0; /* UTF-16 is validated while it is decoded */
@@ -255,7 +286,8 @@ int encoding_detect(int fd, enum encoding *enc, size_t *bom_len, struct encoding
     }
     if (s.need > 0)
         set_bad(&s, &s.lead_pos, "invalid UTF-8: the file ends inside a multi-byte character");
-    rc = decide(&s, bom, enc, prob);
+    rc = declared ? check_declared(&s, bom ? "UTF-8" : NULL, declared, enc, prob)
+                  : decide(&s, bom, enc, prob);
 out:
     explicit_bzero(buf, SCAN_CHUNK);
     free(buf);
@@ -269,21 +301,27 @@ struct encoding_decoder {
     int64_t decoded; /* of the first byte in raw (UTF-16) */
     bool eof;
     iconv_t cd;
+    char name[64]; /* for messages: "UTF-16LE", or the declared name */
     unsigned char raw[RAW_SIZE];
     size_t raw_len;
 };
 
-struct encoding_decoder *encoding_decoder_new(int fd, enum encoding enc, size_t start)
+struct encoding_decoder *encoding_decoder_new(int fd, enum encoding enc, const char *declared,
+                                              size_t start)
 {
     struct encoding_decoder *d = xcalloc(1, sizeof(*d));
     d->fd = fd;
     d->enc = enc;
     d->offset = d->decoded = (int64_t)start;
     d->cd = (iconv_t)-1;
-    if (enc == ENCODING_UTF16LE || enc == ENCODING_UTF16BE) {
-        /* glibc always has these; a failure here is a broken installation, reported on read. */
-        d->cd = iconv_open("UTF-8", enc == ENCODING_UTF16LE ? "UTF-16LE" : "UTF-16BE");
-    }
+    snprintf(d->name, sizeof(d->name), "%s",
+             enc == ENCODING_DECLARED && declared ? declared : encoding_name(enc));
+    /* glibc always has UTF-16; a declared name was checked when the config was loaded. A
+     * failure here is reported on the first read. */
+    if (enc == ENCODING_UTF16LE || enc == ENCODING_UTF16BE || enc == ENCODING_DECLARED)
+        d->cd = iconv_open("UTF-8", enc == ENCODING_UTF16LE   ? "UTF-16LE"
+                                    : enc == ENCODING_UTF16BE ? "UTF-16BE"
+                                                              : d->name);
     return d;
 }
 
@@ -321,12 +359,11 @@ static ssize_t read_latin1(struct encoding_decoder *d, unsigned char *out, size_
     return (ssize_t)o;
 }
 
-static ssize_t read_utf16(struct encoding_decoder *d, unsigned char *out, size_t cap, char *errstr,
+static ssize_t read_iconv(struct encoding_decoder *d, unsigned char *out, size_t cap, char *errstr,
                           size_t errstr_size)
 {
     if (d->cd == (iconv_t)-1) {
-        snprintf(errstr, errstr_size, "cannot convert %s: %s", encoding_name(d->enc),
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "cannot convert %s: %s", d->name, strerror(errno));
         return -1;
     }
     for (;;) {
@@ -351,20 +388,25 @@ static ssize_t read_utf16(struct encoding_decoder *d, unsigned char *out, size_t
             return (ssize_t)produced; /* an error in the rest is reported by the next call */
         if (rc != (size_t)-1)
             continue;
+        if (e == EILSEQ && d->enc == ENCODING_DECLARED) {
+            snprintf(errstr, errstr_size,
+                     "byte 0x%02X at byte offset %" PRId64 " is no character in %s "
+                     "(import.csv.encoding): is the file really in %s?",
+                     d->raw[0], d->decoded, d->name, d->name);
+            return -1;
+        }
         if (e == EILSEQ) {
             snprintf(errstr, errstr_size,
-                     "invalid %s (an unpaired surrogate) at byte offset %" PRId64,
-                     encoding_name(d->enc), d->decoded);
+                     "invalid %s (an unpaired surrogate) at byte offset %" PRId64, d->name,
+                     d->decoded);
             return -1;
         }
         if (e == EINVAL && d->eof) {
-            snprintf(errstr, errstr_size, "%s file ends in the middle of a character",
-                     encoding_name(d->enc));
+            snprintf(errstr, errstr_size, "%s file ends in the middle of a character", d->name);
             return -1;
         }
         if (e != EINVAL) {
-            snprintf(errstr, errstr_size, "cannot convert %s: %s", encoding_name(d->enc),
-                     strerror(e));
+            snprintf(errstr, errstr_size, "cannot convert %s: %s", d->name, strerror(e));
             return -1;
         }
     }
@@ -381,15 +423,23 @@ ssize_t encoding_decoder_read(struct encoding_decoder *d, unsigned char *out, si
         return read_latin1(d, out, cap, errstr, errstr_size);
     case ENCODING_UTF16LE:
     case ENCODING_UTF16BE:
-        return read_utf16(d, out, cap, errstr, errstr_size);
+    case ENCODING_DECLARED:
+        return read_iconv(d, out, cap, errstr, errstr_size);
     }
     snprintf(errstr, errstr_size, "unknown encoding");
     return -1;
 }
 
+const char *encoding_decoder_name(const struct encoding_decoder *d)
+{
+    return d->name;
+}
+
 int64_t encoding_decoder_offset(const struct encoding_decoder *d)
 {
-    return d->enc == ENCODING_UTF16LE || d->enc == ENCODING_UTF16BE ? d->decoded : d->offset;
+    return d->enc == ENCODING_UTF16LE || d->enc == ENCODING_UTF16BE || d->enc == ENCODING_DECLARED
+               ? d->decoded
+               : d->offset;
 }
 
 void encoding_decoder_free(struct encoding_decoder *d)

@@ -12,6 +12,11 @@
  *    0x80..0x9F: those are C1 controls in ISO-8859-1, and a file holding them is really
  *    Windows-1252, CP850 or Mac Roman, whose letters we would silently get wrong: refused.
  *  - A NUL byte: refused (binary file, or UTF-16 without BOM, which is said when it looks so).
+ *
+ * An encoding declared in the config (import.csv.encoding, e.g. WINDOWS-1252: exports known to
+ * be in it) replaces the guesses, not the proofs: a byte order mark, a NUL byte, or valid
+ * UTF-8 with non-ASCII characters is refused; anything else is converted with iconv, and a
+ * byte that is no character in the declared encoding is an error at its offset.
  */
 #ifndef SISOPI_ENCODING_H
 #define SISOPI_ENCODING_H
@@ -26,9 +31,10 @@ enum encoding {
     ENCODING_UTF16LE,
     ENCODING_UTF16BE,
     ENCODING_LATIN1,
+    ENCODING_DECLARED, /* the config's import.csv.encoding, through iconv */
 };
 
-/* "UTF-8", "UTF-8 with BOM", "UTF-16LE", "UTF-16BE", "ISO-8859-1" (static strings). */
+/* "UTF-8", "UTF-8 with BOM", "UTF-16LE", "UTF-16BE", "ISO-8859-1", "declared" (static). */
 const char *encoding_name(enum encoding e);
 
 /* Where a problem is: physical line and character within it (both 1-based), byte offset. */
@@ -41,15 +47,21 @@ struct encoding_problem {
 
 /*
  * Reads the whole regular file fd (with pread: the file position is not used) and decides its
- * encoding by the rules above. Returns 0 with *enc and *bom_len (bytes to skip), or -1 with
- * *prob filled.
+ * encoding by the rules above (declared: the name import.csv.encoding gives, or NULL to
+ * detect). Returns 0 with *enc and *bom_len (bytes to skip), or -1 with *prob filled.
  */
-int encoding_detect(int fd, enum encoding *enc, size_t *bom_len, struct encoding_problem *prob);
+int encoding_detect(int fd, const char *declared, enum encoding *enc, size_t *bom_len,
+                    struct encoding_problem *prob);
 
 struct encoding_decoder;
 
-/* A decoder reading fd from byte offset start (after the BOM). Does not own fd. */
-struct encoding_decoder *encoding_decoder_new(int fd, enum encoding enc, size_t start);
+/* A decoder reading fd from byte offset start (after the BOM); declared names the encoding of
+ * ENCODING_DECLARED. Does not own fd. */
+struct encoding_decoder *encoding_decoder_new(int fd, enum encoding enc, const char *declared,
+                                              size_t start);
+
+/* What the decoder reads: encoding_name's, or the declared name. */
+const char *encoding_decoder_name(const struct encoding_decoder *d);
 
 /*
  * Fills out[0..cap) with the next UTF-8 bytes (cap >= 16); a character may be split between two

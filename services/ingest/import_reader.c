@@ -254,6 +254,7 @@ struct import_reader *import_reader_open(const char *path, const struct import_j
     for (size_t i = 0; i < cc->n_mapping; i++)
         expected[i] = cc->mapping[i].column;
     struct csv_reader_options opt = {
+        .encoding = cc->encoding,
         .delimiters = cc->delimiters,
         .max_field_bytes = cc->max_field_bytes,
         .max_line_bytes = cc->max_line_bytes,

@@ -197,7 +197,7 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
     struct import_reader *r = open_reader(job, res->import_id, true, res);
     if (!r)
         return -1;
-    res->encoding = import_reader_encoding(r);
+    snprintf(res->encoding, sizeof(res->encoding), "%s", import_reader_encoding(r));
     res->delimiter = import_reader_delimiter(r);
     size_t lines_len = 0;
     FILE *lines = open_memstream(&res->error_lines, &lines_len);
@@ -540,7 +540,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
 
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
-    res->encoding = "";
+    res->encoding[0] = '\0';
     if (import_id_new(res->import_id, clock_wall_ms()) < 0) {
         snprintf(res->error, sizeof(res->error), "no randomness for the import_id: %s",
                  strerror(errno));
@@ -619,8 +619,8 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
     else /* refused before the delimiter was looked for (e.g. its encoding) */
         snprintf(delim, sizeof(delim), "delimiter not determined");
     fprintf(f, "import_id:  %s\n", res->import_id);
-    fprintf(f, "file:       %s (%s%s%s)\n", job->path, res->encoding,
-            res->encoding && *res->encoding ? ", " : "", delim);
+    fprintf(f, "file:       %s (%s%s%s)\n", job->path, res->encoding, *res->encoding ? ", " : "",
+            delim);
     fprintf(f, "job:        school %s, role %s, source_uid %s%s\n", job->school,
             role_name(job->role), sid ? sid : "?", job->dry_run ? ", DRY RUN" : "");
     fprintf(f, "rows:       %" PRId64 " read, %" PRId64 " valid, %" PRId64 " bad\n", res->rows,

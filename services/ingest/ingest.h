@@ -31,7 +31,7 @@ struct ingest_job {
 
 struct ingest_result {
     char import_id[IMPORT_ID_LEN + 1];
-    const char *encoding; /* as detected */
+    char encoding[64]; /* as detected, or the declared import.csv.encoding */
     char delimiter;
     int64_t rows;    /* data rows read */
     int64_t records; /* published (or, with check_only, valid) */

@@ -171,6 +171,13 @@ printf 'record_uid;firstname;lastname;school;classes\nW-1;\x93Jo\x94;Doe;Schule2
 assert_rc 1 "windows-1252 file" "$INGEST" -c "$CFG" -q --school Schule2 --role student "$W/cp1252.csv"
 assert_contains "$OUT" "delimiter not determined" "the summary does not invent a delimiter"
 assert_not_contains "$OUT" "delimiter '?'" "no placeholder delimiter"
+assert_contains "$OUT" "import.csv.encoding" "the refusal names the setting that would read it"
+# Declared in the config (import.csv.encoding), the same file is read in Windows-1252.
+sed 's|^    # The column names of the files in examples/.|    encoding = "WINDOWS-1252";\n&|' "$CFG" >"$W/cp1252.cfg"
+grep -q 'encoding = "WINDOWS-1252";' "$W/cp1252.cfg" || fail "cp1252.cfg was not made"
+assert_rc 0 "windows-1252 file, declared" "$INGEST" -c "$W/cp1252.cfg" -q --school Schule2 --role student "$W/cp1252.csv"
+assert_contains "$OUT" "(WINDOWS-1252, delimiter ';')" "the summary names the declared encoding"
+assert_eq '"“Jo”"' "$(dump | jq -c 'select(.key=="W-1") | .message.firstname')" "curly quotes converted"
 
 step "--check publishes nothing"
 before=$(count)

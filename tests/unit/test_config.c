@@ -160,6 +160,8 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("ldap: { uri = \"http://x\"; };\n", "ldap.uri: \"http://x\" is not an ldap://");
     expect_error("import: { limbo_ou = \"a,ou=b\"; };\n", "import.limbo_ou: \"a,ou=b\" is not");
     expect_error("output: { log_format = \"xml\"; };\n", "output.log_format");
+    expect_error("import: { csv: {\n encoding = \"KLINGON-7\"; }; };\n",
+                 "bad.cfg:2: import.csv.encoding: \"KLINGON-7\" is not an encoding");
     expect_error("import: {\n initial_password = \"secret\"; };\n",
                  "bad.cfg:2: import.initial_password: \"secret\" is neither \"unknown\" nor");
     expect_error("kafka: {\n  partitions = ;\n};\n", "bad.cfg:2: syntax error");

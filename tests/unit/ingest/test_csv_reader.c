@@ -452,6 +452,66 @@ static void test_utf16_errors(void **state)
     free(p);
 }
 
+/* import.csv.encoding: Windows-1252 declared. Its C1 bytes (0x80-0x9F: curly quotes, the
+ * euro, S with caron) are letters there; detection alone refuses them. */
+static void test_declared_encoding(void **state)
+{
+    (void)state;
+    static const char cp1252[] = "id;name\n1;\x93Ren\xe9"
+                                 "e\x94 \x8a"
+                                 "imek \x80\n";
+    char *p = tmpfile_str("cp1252.csv", cp1252);
+    struct dump d = read_all(p, NULL);
+    assert_non_null(strstr(d.text, "FATAL"));
+    assert_non_null(strstr(d.text, "Windows-1252"));
+    free(d.text);
+    struct csv_reader_options w1252 = {.encoding = "WINDOWS-1252"};
+    d = read_all(p, &w1252);
+    assert_string_equal(d.text, "1: id|name\n"
+                                "2: 1|\xe2\x80\x9cRen\xc3\xa9"
+                                "e\xe2\x80\x9d \xc5\xa0"
+                                "imek "
+                                "\xe2\x82\xac\n");
+    assert_string_equal(d.encoding, "WINDOWS-1252");
+    assert_int_equal(d.bytes_read, d.bytes_total);
+    free(d.text);
+    free(p);
+    /* "auto" is no declaration. */
+    struct csv_reader_options autodetect = {.encoding = "auto"};
+    d = read_all(DATA "latin1.csv", &autodetect);
+    assert_string_equal(d.encoding, "ISO-8859-1");
+    free(d.text);
+
+    /* What the bytes prove wins over the declaration: UTF-8 with umlauts, a BOM, NUL. */
+    d = read_all(DATA "utf8_nobom.csv", &w1252);
+    assert_non_null(
+        strstr(d.text, "2:0: FATAL character 2: the file is valid UTF-8 with non-ASCII"));
+    free(d.text);
+    d = read_all(DATA "utf8_bom.csv", &w1252);
+    assert_non_null(strstr(d.text, "UTF-8 byte order mark: it is UTF-8, not WINDOWS-1252"));
+    free(d.text);
+    d = read_all(DATA "utf16le_bom.csv", &w1252);
+    assert_non_null(strstr(d.text, "UTF-16LE byte order mark"));
+    free(d.text);
+    static const char nul[] = {'a', ';', 'b', '\n', 'c', 0, ';', 'd', '\n'};
+    p = tmpfile_with("nul1252.csv", nul, sizeof(nul));
+    d = read_all(p, &w1252);
+    assert_non_null(strstr(d.text, "NUL byte"));
+    free(d.text);
+    free(p);
+    /* Pure ASCII is the same in both: accepted as declared. */
+    d = read_all(DATA "comma.csv", &w1252);
+    assert_string_equal(d.text, simple_rows);
+    free(d.text);
+    /* 0x81 is no character in Windows-1252: an error at its offset, after the rows before. */
+    static const char undefined[] = "a;b\nc;d\x81\n";
+    p = tmpfile_str("undef1252.csv", undefined);
+    d = read_all(p, &w1252);
+    assert_non_null(strstr(d.text, "byte 0x81 at byte offset 7 is no character in WINDOWS-1252"));
+    free(d.text);
+    free(p);
+}
+
 static void test_not_a_file(void **state)
 {
     (void)state;
@@ -598,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_fatal_is_final),
         cmocka_unit_test(test_scanner_matches_libcsv),
         cmocka_unit_test(test_utf16_errors),
+        cmocka_unit_test(test_declared_encoding),
         cmocka_unit_test(test_not_a_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
