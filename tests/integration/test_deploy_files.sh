@@ -14,8 +14,8 @@
 #   sisopi's own bind with a password file that ends in a newline, overlays, restart, refusals;
 # - deploy/docker/create-topics.sh --plan: partitions and retention of the four topics;
 # - deploy/systemd: systemd-analyze verify (binaries' paths substituted) and security (exposure
-#   at most 2.0), the hardening and credential lines, sysusers and tmpfiles applied to a
-#   temporary root.
+#   at most 2.0), the hardening and credential lines, the nightly verify service and timer,
+#   sysusers and tmpfiles applied to a temporary root.
 # (deploy/docker/README.md and deploy/systemd/README.md say what was validated beyond this.)
 # Checks whose tool is missing are reported as skipped; each check is shown able to fail by a
 # broken copy of its input.
@@ -676,7 +676,7 @@ step "deploy/systemd: systemd-analyze verify"
 if command -v systemd-analyze >/dev/null; then
     V=$W/units
     mkdir -p "$V"
-    for f in "$UNITS"/*.service "$UNITS"/*.target; do
+    for f in "$UNITS"/*.service "$UNITS"/*.timer "$UNITS"/*.target; do
         n=$(basename "$f")
         [[ $n == *@.service ]] && n=${n/@./@1.} # verify an instance of a template
         sed "s|/usr/local/bin/|$B/|g" "$f" >"$V/$n"
@@ -684,7 +684,7 @@ if command -v systemd-analyze >/dev/null; then
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
     for f in "$V"/*; do units+=("./$(basename "$f")"); done
-    ((${#units[@]} == 4)) || fail "expected 3 services and a target, found ${units[*]}"
+    ((${#units[@]} == 6)) || fail "expected 4 services, a timer and a target, found ${units[*]}"
     run verify "${units[@]}"
     if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC):"$'\n'"$OUT"; fi
     # systemd's own rating of the sandbox: exposure at most 2.0 of 10 ("OK") for each service.
@@ -730,7 +730,7 @@ grep -qx 'Environment=SISOPI_METRICS=127.0.0.1:9470+%i' "$R" ||
     fail "reconciler: SISOPI_METRICS is not BASE+%i"
 # Each unit gets the password of its own program's account, and no other.
 for pu in reconciler:sisopi-reconciler@.service scheduler:sisopi-scheduler.service \
-    ingest:sisopi-ingest-watch.service; do
+    ingest:sisopi-ingest-watch.service audit:sisopi-verify.service; do
     p=${pu%%:*} u=${pu#*:}
     EX_PW=$(ex_pw "$p")
     [[ $EX_PW == /etc/sisopi/ldap-$p.secret ]] ||
@@ -745,6 +745,42 @@ grep -qx 'ReadWritePaths=/srv/sisopi/drop' "$I" || fail "ingest: the watch dir i
 grep -qx 'SupplementaryGroups=sisopi-drop' "$I" || fail "ingest: not in the drop directory's group"
 grep -q 'sisopi-drop' "$R" "$UNITS/sisopi-scheduler.service" && fail "a unit other than the ingest is in sisopi-drop"
 grep -q -- '--watch /srv/sisopi/drop' "$I" || fail "ingest: not watching /srv/sisopi/drop"
+
+step "deploy/systemd: the nightly verify service and its timer"
+V_S=$UNITS/sisopi-verify.service
+V_T=$UNITS/sisopi-verify.timer
+# The long-running services' hardening, without their restart and target lines: a oneshot
+# started by its timer.
+for k in User=sisopi ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+    NoNewPrivileges=yes ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
+    ProtectControlGroups=yes "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" \
+    SystemCallFilter=@system-service CapabilityBoundingSet= AmbientCapabilities= Type=oneshot \
+    TimeoutStartSec=3h; do
+    grep -qx -- "$k" "$V_S" || fail "sisopi-verify.service lacks the line $k"
+done
+grep -qE '^ExecStart=/usr/local/bin/sisopi-audit -c /etc/sisopi/sisopi.cfg verify( |$)' "$V_S" ||
+    fail "sisopi-verify.service does not run sisopi-audit -c /etc/sisopi/sisopi.cfg verify"
+# Exit 2 (drift) and 1 (not read) must leave the unit failed: no "-" before the command, no
+# exit status declared a success, no restart that would hide it.
+grep -qE '^ExecStart=[-@:+!]' "$V_S" && fail "sisopi-verify.service: ExecStart= ignores a failure"
+grep -qE '^(SuccessExitStatus|Restart)=' "$V_S" &&
+    fail "sisopi-verify.service: SuccessExitStatus= or Restart= would hide a drift"
+grep -q '^\[Install\]' "$V_S" && fail "sisopi-verify.service is started by its timer, not installed"
+for k in OnCalendar= Persistent=true WantedBy=timers.target; do
+    grep -q -- "^$k" "$V_T" || fail "sisopi-verify.timer lacks $k"
+done
+grep -q '^Unit=' "$V_T" && fail "sisopi-verify.timer: Unit= (it starts the service of its own name)"
+if command -v systemd-analyze >/dev/null; then
+    # The calendar expression is one systemd understands, and it fires once a day.
+    cal=$(sed -n 's/^OnCalendar=//p' "$V_T")
+    assert_ok "systemd-analyze calendar $cal" env TZ=UTC systemd-analyze calendar --iterations=2 "$cal"
+    mapfile -t next < <(sed -n 's/^ *\(Next elapse\|Iter\. #2\): //p' <<<"$OUT")
+    ((${#next[@]} == 2)) || fail "systemd-analyze calendar: two elapse times expected:"$'\n'"$OUT"
+    gap=$(($(date -ud "${next[1]}" +%s) - $(date -ud "${next[0]}" +%s)))
+    assert_eq 86400 "$gap" "sisopi-verify.timer: seconds between two runs"
+else
+    skip "systemd-analyze calendar" "systemd-analyze not installed"
+fi
 
 step "deploy/systemd: sysusers and tmpfiles applied to a temporary root"
 if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
