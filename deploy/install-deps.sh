@@ -10,13 +10,14 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 
 # --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
 # every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
-# parse the compose file, shellcheck, systemd-analyze).
+# parse the compose file, shellcheck, systemd-analyze), and promtool (package prometheus),
+# which that test requires for the Prometheus rules.
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
 # its plot of throughput over time.
 # --coverage-tools: gcovr, for scripts/dev.sh coverage.
 for opt in "$@"; do
     case $opt in
-    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd) ;;
+    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd prometheus) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
     *) echo "usage: deploy/install-deps.sh [--test-tools] [--bench-tools] [--coverage-tools]" >&2; exit 64 ;;
