@@ -11,7 +11,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 
 # --test-tools: also what only the tests use: clang (libFuzzer, tests/fuzz), and what keeps
 # every check of test_deploy_files from being skipped (PyYAML and Debian's docker-compose to
-# parse the compose file, shellcheck, systemd-analyze), and Apache Avro's Python library and
+# parse the compose file, shellcheck, systemd-analyze), promtool (package prometheus), which
+# that test requires for the Prometheus rules, and Apache Avro's Python library and
 # confluent-kafka for the integrators' examples (examples/producer, examples/consumer) that
 # test_examples runs.
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
@@ -21,7 +22,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 # package); man-db to read the installed pages in the package's test.
 for opt in "$@"; do
     case $opt in
-    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd python3-avro python3-confluent-kafka) ;;
+    --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd prometheus
+                             python3-avro python3-confluent-kafka) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
     --package-tools) PACKAGES+=(debhelper lintian dpkg-dev fakeroot man-db) ;;

@@ -321,6 +321,30 @@ static int publish_events(struct batch *b)
     return 0;
 }
 
+/* Notes the imports the saved batch saw through to the end, for the last-success metric. A
+ * held or incomplete import is not done; a dry run changed nothing. */
+static void note_imports_done(struct reconcile_core *core, const struct batch *b)
+{
+    for (size_t i = 0; i < b->n_events; i++) {
+        const struct event *e = &b->events[i];
+        if ((e->type != EVENT_IMPORT_COMPLETED && e->type != EVENT_IMPORT_RELEASED) || e->dry_run ||
+            !e->school || !e->has_role)
+            continue;
+        size_t k = 0;
+        while (k < core->n_imports_done && (core->imports_done[k].role != e->role ||
+                                            strcmp(core->imports_done[k].school, e->school) != 0))
+            k++;
+        if (k == core->n_imports_done) {
+            core->imports_done = xrealloc(core->imports_done, (k + 1) * sizeof(struct import_done));
+            core->imports_done[k] =
+                (struct import_done){.school = xstrdup(e->school), .role = e->role, .at_ms = 0};
+            core->n_imports_done++;
+        }
+        if (e->produced_at_ms > core->imports_done[k].at_ms)
+            core->imports_done[k].at_ms = e->produced_at_ms;
+    }
+}
+
 enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_t **msgs, size_t n,
                                   char *err, size_t errn)
 {
@@ -362,6 +386,7 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
     } else {
         failpoint("batch_saved");
         reconcile_settle_suspects(core);
+        note_imports_done(core, &b);
         core->messages += (int64_t)n;
     }
     if (log_enabled(LEVEL_DEBUG)) {

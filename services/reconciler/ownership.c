@@ -106,6 +106,9 @@ void reconcile_core_close(struct reconcile_core *core)
     for (int32_t p = 0; core->journal && p < core->cfg->kafka.partitions; p++)
         free(core->journal[p].recs);
     free(core->journal);
+    for (size_t i = 0; i < core->n_imports_done; i++)
+        free(core->imports_done[i].school);
+    free(core->imports_done);
     if (core->lock_fd >= 0)
         close(core->lock_fd); /* releases the lock */
     memset(core, 0, sizeof(*core));

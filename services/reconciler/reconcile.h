@@ -35,6 +35,14 @@
 
 struct part_journal; /* ownership.c: what this member knows of a partition's journal */
 
+/* The last import of a school and role this process saw through to the end on any of its
+ * partitions: its ImportCompleted or ImportReleased saved with the batch (not a dry run). */
+struct import_done {
+    char *school;
+    enum role role;
+    int64_t at_ms; /* wall clock, the event's produced_at_ms */
+};
+
 struct reconcile_core {
     const struct config *cfg;
     struct dir_conn *ldap;
@@ -51,6 +59,8 @@ struct reconcile_core {
     int64_t totals[EVENT_TYPE_COUNT]; /* events emitted, by type */
     int64_t unchanged, dead_letters, messages;
     int64_t purges_skipped; /* PurgeDue orders that deleted nothing (came back, not due, ...) */
+    struct import_done *imports_done; /* by school and role, in the order first seen */
+    size_t n_imports_done;
 };
 
 enum reconcile_rc {

@@ -54,6 +54,12 @@ static void declare(struct metrics *m)
                     "Imports on this reconciler's partitions by state: open (records arriving), "
                     "held (deletion guard: needs sisopi-admin release), incomplete (the end "
                     "marker's count did not match: nobody removed), counted per partition.");
+    metrics_declare(m, "sisopi_last_import_completed_timestamp_seconds", METRICS_GAUGE,
+                    "Unix time at which this reconciler last saw an import of the school and "
+                    "role through on one of its partitions (ImportCompleted, or ImportReleased "
+                    "after a hold); held, incomplete and dry-run imports do not count. Kept in "
+                    "memory: absent after a restart until the next import completes. Alert on "
+                    "time() minus its max over all reconcilers by school and role.");
     service_metrics_declare_ldap(m);
 }
 
@@ -165,6 +171,18 @@ static void publish_imports(struct metrics *m, const struct reconcile_core *core
     }
 }
 
+static void publish_imports_done(struct metrics *m, const struct reconcile_core *core)
+{
+    for (size_t i = 0; i < core->n_imports_done; i++) {
+        const struct import_done *d = &core->imports_done[i];
+        char lab[384] = "";
+        metrics_label(lab, sizeof(lab), "school", d->school);
+        metrics_label(lab, sizeof(lab), "role", role_name(d->role));
+        metrics_set(m, "sisopi_last_import_completed_timestamp_seconds", lab,
+                    (double)d->at_ms / 1000.0);
+    }
+}
+
 void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reconcile_core *core,
                                 rd_kafka_t *rk, const int32_t *assigned, size_t n_assigned, bool ok,
                                 const char *why)
@@ -193,6 +211,7 @@ void reconciler_metrics_publish(struct reconciler_metrics *rm, const struct reco
     }
     if (rk)
         publish_lag(rm, core, rk, assigned, n_assigned);
+    publish_imports_done(m, core);
     service_metrics_publish_ldap(m, core->ldap);
     if (now - rm->last_imports >= 5.0) {
         rm->last_imports = now;

@@ -47,6 +47,7 @@ struct sched {
     struct uid_set *warned; /* DNs already warned about: once per process, not every sweep */
     int64_t found, sent, skipped_role, skipped_active, skipped_uid, failed, events, undecodable;
     int64_t sweeps, sweep_failures;
+    int64_t last_sweep_ok_ms; /* wall clock at the end of the last successful sweep; 0: none */
     bool sweep_ok;
     struct metrics *metrics;
     struct metrics_http *http;
@@ -66,6 +67,10 @@ static void declare_metrics(struct metrics *m)
                     "Accounts with a purge date the last sweep skipped, by reason.");
     metrics_declare(m, "sisopi_sweeps_total", METRICS_COUNTER,
                     "Directory sweeps for purge dates, by result (ok, failed).");
+    metrics_declare(m, "sisopi_last_sweep_timestamp_seconds", METRICS_GAUGE,
+                    "Unix time at which the last successful directory sweep ended (one runs at "
+                    "start, then every scheduler.sweep_interval). Older than two intervals "
+                    "means the purge dates are not being read.");
     metrics_declare(m, "sisopi_events_consumed_total", METRICS_COUNTER,
                     "Messages of sisopi.events read (to learn purge dates between sweeps).");
     service_metrics_declare_ldap(m);
@@ -96,6 +101,9 @@ static void publish_metrics(struct sched *s)
                 (double)s->skipped_uid);
     set_labeled(m, "sisopi_sweeps_total", "result", "ok", (double)(s->sweeps - s->sweep_failures));
     set_labeled(m, "sisopi_sweeps_total", "result", "failed", (double)s->sweep_failures);
+    if (s->last_sweep_ok_ms > 0)
+        metrics_set(m, "sisopi_last_sweep_timestamp_seconds", NULL,
+                    (double)s->last_sweep_ok_ms / 1000.0);
     metrics_set(m, "sisopi_events_consumed_total", NULL, (double)s->events);
     service_metrics_publish_ldap(m, s->ldap);
 }
@@ -151,6 +159,8 @@ static int sweep(struct sched *s, int64_t upto_ms)
     s->sweeps++;
     s->sweep_ok = sweep_once(s, upto_ms) == 0;
     s->sweep_failures += !s->sweep_ok;
+    if (s->sweep_ok)
+        s->last_sweep_ok_ms = clock_wall_ms();
     return s->sweep_ok ? 0 : -1;
 }
 

@@ -14,8 +14,12 @@
 #   sisopi's own bind with a password file that ends in a newline, overlays, restart, refusals;
 # - deploy/docker/create-topics.sh --plan: partitions and retention of the four topics;
 # - deploy/systemd: systemd-analyze verify (binaries' paths substituted) and security (exposure
-#   at most 2.0), the hardening and credential lines, sysusers and tmpfiles applied to a
-#   temporary root.
+#   at most 2.0), the hardening and credential lines, the nightly verify service and timer,
+#   sysusers and tmpfiles applied to a temporary root;
+# - deploy/prometheus/sisopi-rules.yml: promtool check rules (required: install-deps.sh
+#   --test-tools installs it), promtool unit tests of the alerts, and every metric it names is
+#   one the C sources declare; deploy/grafana/sisopi-dashboard.json: valid JSON in Grafana's
+#   shape (jq), its queries on the datasource input, its metrics declared too.
 # (deploy/docker/README.md and deploy/systemd/README.md say what was validated beyond this.)
 # Checks whose tool is missing are reported as skipped; each check is shown able to fail by a
 # broken copy of its input.
@@ -30,6 +34,8 @@ DCFG=$S/deploy/docker/sisopi.cfg
 UNITS=$S/deploy/systemd
 ENTRY=$S/deploy/docker/ldap-entrypoint.sh
 TOPICS=$S/deploy/docker/create-topics.sh
+RULES=$S/deploy/prometheus/sisopi-rules.yml
+DASH=$S/deploy/grafana/sisopi-dashboard.json
 for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-admin sisopi-audit; do
     [[ -x $B/$p ]] || fail "$B/$p is not built"
 done
@@ -65,7 +71,7 @@ cfg_str() {
 # -----------------------------------------------------------------------------------------
 step "files end with a newline, scripts pass bash -n and shellcheck"
 for f in "$COMPOSE" "$DOCKERFILE" "$S"/deploy/docker/* "$S/deploy/docker/.gitignore" "$UNITS"/* \
-    "$S/docs/operations.md" "${BASH_SOURCE[0]}"; do
+    "$S/docs/operations.md" "$RULES" "$DASH" "${BASH_SOURCE[0]}"; do
     [[ ! -d $f ]] || continue # deploy/docker/secrets/, where an operator keeps the real one
     [[ -f $f ]] || fail "missing file $f"
     [[ -z $(tail -c 1 "$f") ]] || fail "$f does not end with a newline"
@@ -681,7 +687,8 @@ if command -v systemd-analyze >/dev/null; then
     mkdir -p "$V"
     run cmake --install "$SISOPI_BUILD" --prefix "$W/prefix"
     ((RC == 0)) || fail "cmake --install --prefix $W/prefix: $OUT"
-    for f in "$W/prefix/lib/systemd/system"/*.service "$W/prefix/lib/systemd/system"/*.target; do
+    U=$W/prefix/lib/systemd/system
+    for f in "$U"/*.service "$U"/*.timer "$U"/*.target; do
         n=$(basename "$f")
         [[ $n == *@.service ]] && n=${n/@./@1.} # verify an instance of a template
         grep -q "^ExecStart=/" "$f" && ! grep -q "^ExecStart=$W/prefix/bin/sisopi-" "$f" &&
@@ -691,7 +698,7 @@ if command -v systemd-analyze >/dev/null; then
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
     for f in "$V"/*; do units+=("./$(basename "$f")"); done
-    ((${#units[@]} == 4)) || fail "expected 3 services and a target, found ${units[*]}"
+    ((${#units[@]} == 6)) || fail "expected 4 services, a timer and a target, found ${units[*]}"
     run verify "${units[@]}"
     if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC):"$'\n'"$OUT"; fi
     # systemd's own rating of the sandbox: exposure at most 2.0 of 10 ("OK") for each service.
@@ -737,7 +744,7 @@ grep -qx 'Environment=SISOPI_METRICS=127.0.0.1:9470+%i' "$R" ||
     fail "reconciler: SISOPI_METRICS is not BASE+%i"
 # Each unit gets the password of its own program's account, and no other.
 for pu in reconciler:sisopi-reconciler@.service scheduler:sisopi-scheduler.service \
-    ingest:sisopi-ingest-watch.service; do
+    ingest:sisopi-ingest-watch.service audit:sisopi-verify.service; do
     p=${pu%%:*} u=${pu#*:}
     EX_PW=$(ex_pw "$p")
     [[ $EX_PW == /etc/sisopi/ldap-$p.secret ]] ||
@@ -752,6 +759,42 @@ grep -qx 'ReadWritePaths=/srv/sisopi/drop' "$I" || fail "ingest: the watch dir i
 grep -qx 'SupplementaryGroups=sisopi-drop' "$I" || fail "ingest: not in the drop directory's group"
 grep -q 'sisopi-drop' "$R" "$UNITS/sisopi-scheduler.service" && fail "a unit other than the ingest is in sisopi-drop"
 grep -q -- '--watch /srv/sisopi/drop' "$I" || fail "ingest: not watching /srv/sisopi/drop"
+
+step "deploy/systemd: the nightly verify service and its timer"
+V_S=$UNITS/sisopi-verify.service
+V_T=$UNITS/sisopi-verify.timer
+# The long-running services' hardening, without their restart and target lines: a oneshot
+# started by its timer.
+for k in User=sisopi ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+    NoNewPrivileges=yes ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
+    ProtectControlGroups=yes "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" \
+    SystemCallFilter=@system-service CapabilityBoundingSet= AmbientCapabilities= Type=oneshot \
+    TimeoutStartSec=3h; do
+    grep -qx -- "$k" "$V_S" || fail "sisopi-verify.service lacks the line $k"
+done
+grep -qE '^ExecStart=/usr/bin/sisopi-audit -c /etc/sisopi/sisopi.cfg verify( |$)' "$V_S" ||
+    fail "sisopi-verify.service does not run sisopi-audit -c /etc/sisopi/sisopi.cfg verify"
+# Exit 2 (drift) and 1 (not read) must leave the unit failed: no "-" before the command, no
+# exit status declared a success, no restart that would hide it.
+grep -qE '^ExecStart=[-@:+!]' "$V_S" && fail "sisopi-verify.service: ExecStart= ignores a failure"
+grep -qE '^(SuccessExitStatus|Restart)=' "$V_S" &&
+    fail "sisopi-verify.service: SuccessExitStatus= or Restart= would hide a drift"
+grep -q '^\[Install\]' "$V_S" && fail "sisopi-verify.service is started by its timer, not installed"
+for k in OnCalendar= Persistent=true WantedBy=timers.target; do
+    grep -q -- "^$k" "$V_T" || fail "sisopi-verify.timer lacks $k"
+done
+grep -q '^Unit=' "$V_T" && fail "sisopi-verify.timer: Unit= (it starts the service of its own name)"
+if command -v systemd-analyze >/dev/null; then
+    # The calendar expression is one systemd understands, and it fires once a day.
+    cal=$(sed -n 's/^OnCalendar=//p' "$V_T")
+    assert_ok "systemd-analyze calendar $cal" env TZ=UTC systemd-analyze calendar --iterations=2 "$cal"
+    mapfile -t next < <(sed -n 's/^ *\(Next elapse\|Iter\. #2\): //p' <<<"$OUT")
+    ((${#next[@]} == 2)) || fail "systemd-analyze calendar: two elapse times expected:"$'\n'"$OUT"
+    gap=$(($(date -ud "${next[1]}" +%s) - $(date -ud "${next[0]}" +%s)))
+    assert_eq 86400 "$gap" "sisopi-verify.timer: seconds between two runs"
+else
+    skip "systemd-analyze calendar" "systemd-analyze not installed"
+fi
 
 step "deploy/systemd: sysusers and tmpfiles applied to a temporary root"
 if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
@@ -775,5 +818,224 @@ if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/n
 else
     skip "sysusers/tmpfiles" "systemd-sysusers or systemd-tmpfiles not installed"
 fi
+
+# -----------------------------------------------------------------------------------------
+step "deploy/prometheus: promtool check rules"
+# Required, not skipped: deploy/install-deps.sh --test-tools installs it (package prometheus).
+command -v promtool >/dev/null ||
+    fail "promtool is not installed (deploy/install-deps.sh --test-tools installs package prometheus)"
+assert_ok "promtool check rules" promtool check rules "$RULES"
+# It can fail: a copy with an expression that does not parse.
+sed '0,/expr: sisopi_up == 0/s//expr: sisopi_up == == 0/' "$RULES" >"$W/broken-rules.yml"
+run promtool check rules "$W/broken-rules.yml"
+((RC != 0)) || fail "promtool accepts a rule that does not parse"
+# Every alert says how long its condition must hold and what to tell an operator.
+n_alerts=$(grep -c '^ *- alert: ' "$RULES")
+((n_alerts > 0)) || fail "$RULES: no alert"
+for k in 'for' summary description; do
+    assert_eq "$n_alerts" "$(grep -c "^ *$k: " "$RULES")" "$RULES: alerts with a $k:"
+done
+
+step "deploy/prometheus: the alerts fire when they should (promtool test rules)"
+# promtool compares annotations too; these tests are about when an alert fires and with which
+# labels, so they run on a copy without the annotations (whose texts use $value).
+strip_annotations() {
+    awk '/^ *annotations:/ { match($0, /^ */); ind = RLENGTH; skip = 1; next }
+         skip { match($0, /^ */); if (RLENGTH > ind || /^ *$/) next; skip = 0 } { print }' "$1"
+}
+strip_annotations "$RULES" >"$W/rules.yml"
+assert_eq 0 "$(grep -c 'annotations:' "$W/rules.yml" || true)" "annotations stripped"
+assert_eq "$n_alerts" "$(grep -c '^ *- alert: ' "$W/rules.yml")" "every alert kept"
+cat >"$W/rules-test.yml" <<'YML'
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  # SchA's last import completed at time 0, on a reconciler that restarted an hour later (its
+  # series ends): still overdue at 27 h. SchB's imported again at 20 h: not overdue.
+  - interval: 5m
+    input_series:
+      - series: 'sisopi_last_import_completed_timestamp_seconds{school="SchA",role="student",instance="r1",job="reconciler"}'
+        values: '0x12'
+      - series: 'sisopi_last_import_completed_timestamp_seconds{school="SchB",role="teacher",instance="r2",job="reconciler"}'
+        values: '0x240 72000x100'
+    alert_rule_test:
+      - eval_time: 25h
+        alertname: SisopiImportOverdue
+        exp_alerts: []
+      - eval_time: 27h
+        alertname: SisopiImportOverdue
+        exp_alerts:
+          - exp_labels: {severity: warning, school: SchA, role: student}
+  # A sweep at time 0 and none since; another scheduler sweeps every hour.
+  - interval: 5m
+    input_series:
+      - series: 'sisopi_last_sweep_timestamp_seconds{instance="s1",job="scheduler"}'
+        values: '0x60'
+      - series: 'sisopi_last_sweep_timestamp_seconds{instance="s2",job="scheduler"}'
+        values: '0x11 3600x12 7200x12 10800x12 14400x12'
+    alert_rule_test:
+      - eval_time: 2h
+        alertname: SisopiSweepOverdue
+        exp_alerts: []
+      - eval_time: 3h
+        alertname: SisopiSweepOverdue
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: s1, job: scheduler}
+  # Two reconcilers, one of which stops answering after 30 min; a scheduler unhealthy from
+  # 20 min on; no ingest at all.
+  - interval: 1m
+    input_series:
+      - series: 'sisopi_up{service="reconciler",instance="r1",job="reconciler"}'
+        values: '1x120'
+      - series: 'sisopi_up{service="reconciler",instance="r2",job="reconciler"}'
+        values: '1x30'
+      - series: 'sisopi_up{service="scheduler",instance="s",job="scheduler"}'
+        values: '1x20 0x100'
+    alert_rule_test:
+      - eval_time: 60m
+        alertname: SisopiServiceAbsent
+        exp_alerts:
+          - exp_labels: {severity: critical, service: ingest}
+      - eval_time: 60m
+        alertname: SisopiServiceGone
+        exp_alerts:
+          - exp_labels: {severity: critical, service: reconciler, instance: r2, job: reconciler}
+      - eval_time: 60m
+        alertname: SisopiServiceUnhealthy
+        exp_alerts:
+          - exp_labels: {severity: critical, service: scheduler, instance: s, job: scheduler}
+  # r1: a backlog that nobody consumes, an import held from 10 min on. r2: a backlog that
+  # grows while it consumes.
+  - interval: 1m
+    input_series:
+      - series: 'sisopi_consumer_lag{partition="0",instance="r1",job="reconciler"}'
+        values: '5x60'
+      - series: 'sisopi_messages_consumed_total{instance="r1",job="reconciler"}'
+        values: '100x60'
+      - series: 'sisopi_imports{state="held",instance="r1",job="reconciler"}'
+        values: '0x10 12x50'
+    alert_rule_test:
+      - eval_time: 45m
+        alertname: SisopiConsumerLagStuck
+        exp_alerts:
+          - exp_labels: {severity: critical}
+      - eval_time: 45m
+        alertname: SisopiConsumerLagGrowing
+        exp_alerts: []
+      - eval_time: 12m
+        alertname: SisopiImportHeld
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: SisopiImportHeld
+        exp_alerts:
+          - exp_labels: {severity: warning}
+  - interval: 1m
+    input_series:
+      - series: 'sisopi_consumer_lag{partition="1",instance="r2",job="reconciler"}'
+        values: '0+10x60'
+      - series: 'sisopi_messages_consumed_total{instance="r2",job="reconciler"}'
+        values: '0+5x60'
+    alert_rule_test:
+      - eval_time: 45m
+        alertname: SisopiConsumerLagGrowing
+        exp_alerts:
+          - exp_labels: {severity: warning}
+      - eval_time: 45m
+        alertname: SisopiConsumerLagStuck
+        exp_alerts: []
+YML
+run env -C "$W" promtool test rules rules-test.yml
+((RC == 0)) || fail "promtool test rules:"$'\n'"$OUT"
+# They can fail: the overdue alert without its look-back forgets a restarted reconciler's school.
+sed 's/max_over_time(sisopi:last_import_completed_timestamp_seconds:max\[7d\])/sisopi:last_import_completed_timestamp_seconds:max/' \
+    "$W/rules.yml" >"$W/rules-nolookback.yml"
+! cmp -s "$W/rules.yml" "$W/rules-nolookback.yml" || fail "could not write the copy without the look-back"
+sed 's/^rule_files: \[rules.yml\]/rule_files: [rules-nolookback.yml]/' "$W/rules-test.yml" >"$W/rules-test-broken.yml"
+run env -C "$W" promtool test rules rules-test-broken.yml
+((RC != 0)) || fail "promtool test rules passes without the look-back"
+assert_contains "$OUT" "SisopiImportOverdue" "the failing test names the alert"
+
+step "deploy/grafana: the dashboard is Grafana JSON on the datasource input"
+command -v jq >/dev/null || fail "jq is not installed (deploy/install-deps.sh installs it)"
+# check_dashboard FILE: prints what is wrong, exits non-zero if anything is.
+check_dashboard() {
+    local problems
+    problems=$(jq -r '
+      def ds_ok: . == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"};
+      [ (if (.schemaVersion | type) != "number" then "no numeric schemaVersion" else empty end),
+        (if ([.__inputs[]? | select(.name == "DS_PROMETHEUS" and .type == "datasource"
+              and .pluginId == "prometheus")] | length) != 1
+         then "no __inputs entry DS_PROMETHEUS (a Prometheus datasource)" else empty end),
+        (if (.title | type) != "string" or (.uid | type) != "string" then "no title or uid" else empty end),
+        (if ([.panels[]? | select(.type != "row")] | length) == 0 then "no panels" else empty end),
+        (if ([.panels[].id] | length) != ([.panels[].id] | unique | length)
+         then "panel ids are not unique" else empty end),
+        (.panels[] | select(.type != "row") |
+          (if (.gridPos | (.w | type) == "number" and (.h | type) == "number") | not
+           then "panel \(.id): no gridPos" else empty end),
+          (if (.datasource | ds_ok) | not then "panel \(.id): datasource is not ${DS_PROMETHEUS}" else empty end),
+          (if ((.targets // []) | length) == 0 then "panel \(.id): no targets" else empty end),
+          (.targets[]? |
+            (if (.expr | type) != "string" or .expr == "" then "panel target \(.refId): no expr" else empty end),
+            (if (.datasource | ds_ok) | not then "target \(.refId) of \(.expr): datasource is not ${DS_PROMETHEUS}" else empty end)))
+      ] | .[]' "$1") || { echo "$1: not valid JSON"; return 1; }
+    [[ -z $problems ]] || { printf '%s\n' "$problems"; return 1; }
+}
+run check_dashboard "$DASH"
+((RC == 0)) || fail "$DASH:"$'\n'"$OUT"
+# It can fail: a truncated file, a panel on another datasource.
+head -c 2000 "$DASH" >"$W/broken-dash.json"
+run check_dashboard "$W/broken-dash.json"
+((RC != 0)) || fail "a truncated dashboard passes the checks"
+jq '.panels[1].datasource.uid = "prom-prod"' "$DASH" >"$W/broken-dash2.json"
+run check_dashboard "$W/broken-dash2.json"
+assert_contains "$OUT" "datasource is not" "a panel on another datasource"
+
+step "deploy/prometheus, deploy/grafana: every metric they name is declared in the C sources"
+# What the services declare (metrics_declare) and what the registry renders itself (sample:
+# sisopi_up, sisopi_build_info, process_*); a histogram's series add _bucket, _sum, _count.
+declared=$(grep -rhoE '(metrics_declare\([a-z]+, |sample\(f, )"[a-z_]+"' "$S/services" "$S/common" |
+    sed -E 's/.*"([a-z_]+)"/\1/' | sort -u)
+histograms=$(grep -rhoE 'metrics_declare\([a-z]+, "[a-z_]+", METRICS_HISTOGRAM' "$S/services" "$S/common" |
+    sed -E 's/.*"([a-z_]+)".*/\1/' | sort -u)
+[[ $declared == *sisopi_consumer_lag* && $declared == *sisopi_up* && $declared == *process_open_fds* &&
+    $histograms == sisopi_ldap_latency_seconds ]] ||
+    fail "the declared metrics were not found in the sources:"$'\n'"$declared"$'\n'"histograms: $histograms"
+# names_in TEXT: the metric names a text uses: every sisopi_/process_ word (in queries, help
+# and descriptions alike), any other identifier a selector ({ or [) follows, and recorded
+# series (level:metric:operations, with colons), which must have their record: line.
+names_in() {
+    grep -oE '\b(sisopi|process)_[a-z0-9_]+|\b[a-zA-Z_][a-zA-Z0-9_:]*[{[]|\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_]' |
+        sed -E 's/[{[]$//' | sort -u
+}
+undeclared() { # FILE TEXT
+    local n base bad=0
+    while read -r n; do
+        [[ -n $n ]] || continue
+        if [[ $n == *:* ]]; then
+            grep -qE "^ *- record: $n\$" "$RULES" || { echo "$1: $n is not recorded by $RULES"; bad=1; }
+            continue
+        fi
+        base=${n%_bucket} base=${base%_sum} base=${base%_count}
+        grep -qx -- "$n" <<<"$declared" && continue
+        [[ $base != "$n" ]] && grep -qx -- "$base" <<<"$histograms" && continue
+        echo "$1: $n is not declared in the C sources"
+        bad=1
+    done < <(names_in <<<"$2")
+    return $bad
+}
+run undeclared "$RULES" "$(cat "$RULES")"
+((RC == 0)) || fail "$OUT"
+run undeclared "$DASH" "$(jq -r '.. | objects | (.expr?, .description?, .title?) | strings' "$DASH")"
+((RC == 0)) || fail "$OUT"
+n_rules=$(names_in <"$RULES" | grep -c . || true)
+n_dash=$(jq -r '.. | objects | .expr? | strings' "$DASH" | names_in | grep -c . || true)
+((n_rules >= 10 && n_dash >= 20)) || fail "too few metric names found ($n_rules, $n_dash): the extraction is broken"
+# It can fail: a misspelt metric, a Prometheus-only series, a recorded one nobody records.
+run undeclared "$W/x" 'sisopi_consumer_lags > 0 or up{job="x"} == 0 or sisopi:nope:max > 1 or sisopi_ldap_latency_seconds_bucket{le="1"} > 0'
+assert_contains "$OUT" "sisopi_consumer_lags is not declared" "a misspelt metric"
+assert_contains "$OUT" "up is not declared" "Prometheus's own up"
+assert_contains "$OUT" "sisopi:nope:max is not recorded" "an unrecorded series"
+assert_not_contains "$OUT" "sisopi_ldap_latency_seconds_bucket" "a histogram's buckets"
 
 ((${#SKIPPED[@]} == 0)) || printf '%s: skipped: %s\n' "$TEST_NAME" "${SKIPPED[*]}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # /metrics and /healthz of the three long-running services, scraped with curl while they work
 # against a real slapd and the devbroker: the reconciler's messages, events, lag per partition,
-# LDAP operations by type and result with their latency histogram, held imports; its health
-# while the directory is down and after it is back; the scheduler's purges and sweeps; the
+# LDAP operations by type and result with their latency histogram, held imports, the time of
+# the last completed import per school and role (not moved by a held import, moved by its
+# release); its health while the directory is down and after it is back; the scheduler's
+# purges, sweeps and the time of its last successful sweep; the
 # watching ingest's files and records. Plus the endpoint's own behaviour: 404, 405, a bad
 # address, a port in use.
 # shellcheck disable=SC2016 # expressions in single quotes are for eval, later
@@ -40,6 +42,15 @@ value() { scrape "$1" | awk -v s="$2" '$1 == s { print $2 }'; }
 value_is() { [[ $(value "$1" "$2") == "$3" ]]; }
 health() { curl -sS --max-time 5 -o "$W/health.body" -w '%{http_code}' "http://127.0.0.1:$1/healthz"; }
 healthy() { [[ $(health "$1") == 200 ]]; }
+has_value() { [[ -n $(value "$1" "$2") ]]; }
+# within WHAT VALUE LO HI: fails unless LO <= VALUE <= HI (numbers; Unix times here).
+within() {
+    awk -v v="$2" -v lo="$3" -v hi="$4" 'BEGIN { exit !(v != "" && v + 0 >= lo && v + 0 <= hi) }' ||
+        fail "$1: $2 is not within [$3, $4]"
+}
+# The end of a time window that began with `date +%s` (a whole second, rounded down).
+now_ceil() { echo $(($(date +%s) + 1)); }
+LAST_IMPORT='sisopi_last_import_completed_timestamp_seconds{school="SchA",role="student"}'
 unhealthy() { [[ $(health "$1") == 503 ]]; }
 exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 2>/dev/null | sed -n 's/^dn: //p') ]]; }
 csv() { printf '%s\n' "record_uid,firstname,lastname,school,classes" "$@" >"$W/in.csv"; }
@@ -56,7 +67,9 @@ assert_eq "ok" "$(cat "$W/health.body")" "/healthz body"
 assert_eq 1 "$(value "$RP" 'sisopi_up{service="reconciler"}')" "sisopi_up"
 
 step "an import shows up as messages, events, LDAP operations and no lag"
+assert_eq "" "$(value "$RP" "$LAST_IMPORT")" "no completed import before the first one"
 csv "S1,Ann,One,SchA,1a" "S2,Ben,Two,SchA,1a" "S3,Cem,Three,SchA,1b"
+T0=$(date +%s)
 ingest
 wait_for 60 "three accounts" eval 'exists S1 && exists S2 && exists S3'
 wait_for 10 "three Created events counted" value_is "$RP" 'sisopi_events_total{type="Created"}' 3
@@ -86,13 +99,26 @@ awk '/^# TYPE / { t[$3] = 1; next } /^#/ { next }
        if (!(n in t) && !(b in t)) { print "undeclared: " n; bad = 1 } } END { exit bad }' \
     <<<"$M" || fail "a sample without # TYPE"
 
+step "the completed import's time, by school and role"
+wait_for 10 "the last completed import shown" has_value "$RP" "$LAST_IMPORT"
+DONE1=$(value "$RP" "$LAST_IMPORT")
+within "the last completed import" "$DONE1" "$T0" "$(now_ceil)"
+assert_eq 1 "$(scrape "$RP" | grep -c '^sisopi_last_import_completed_timestamp_seconds{')" \
+    "one school and role imported, one series"
+
 step "a held import is counted until it is released"
 csv "S1,Ann,One,SchA,1a"
 ingest # drops two of three: more than the default guard (20 %) allows
 # Counted per partition: the ingest decided for the whole import, so all 12 hold it.
 wait_for 30 "the import held on every partition" value_is "$RP" 'sisopi_imports{state="held"}' 12
+# Published together with the held count (the imports every 5 s, the rest every second).
+assert_eq "$DONE1" "$(value "$RP" "$LAST_IMPORT")" "a held import is not a completed one"
+T1=$(date +%s)
 assert_ok "release" "$B_/sisopi-admin" -c "$CFG" release "$IID"
 wait_for 30 "no held import" value_is "$RP" 'sisopi_imports{state="held"}' 0
+moved() { [[ $(value "$RP" "$LAST_IMPORT") != "$DONE1" ]]; }
+wait_for 10 "the released import counted as completed" moved
+within "the last completed import after the release" "$(value "$RP" "$LAST_IMPORT")" "$T1" "$(now_ceil)"
 
 step "after a restart, lag counts from the committed offsets until a partition is consumed"
 # Everything is applied and committed: a new reconciler (same group, same state) that has not
@@ -111,9 +137,14 @@ M=$(scrape "$RP")
 assert_eq 12 "$(value "$RP" sisopi_partitions_assigned)" "all partitions assigned"
 assert_eq "" "$(awk '/^sisopi_consumer_lag/ && $2 != 0' <<<"$M")" "no lag: all was committed"
 # A new import: its partitions are counted from the committed offset, then consumed to 0.
+# The time of the last completed import is kept in memory only: none until the next one.
+assert_eq "" "$(value "$RP" "$LAST_IMPORT")" "no completed import known after the restart"
 csv "S1,Ann,One,SchA,1a" "S6,Fay,Six,SchA,1a"
+T2=$(date +%s)
 ingest
 wait_for 60 "S6 created" exists S6
+wait_for 30 "the new import's completion shown" has_value "$RP" "$LAST_IMPORT"
+within "the last completed import after the restart" "$(value "$RP" "$LAST_IMPORT")" "$T2" "$(now_ceil)"
 wait_for 10 "lag 0 everywhere after the new import" eval \
     '[[ -z $(scrape "$RP" | awk '"'"'/^sisopi_consumer_lag/ && $2 != 0'"'"') ]]'
 
@@ -139,9 +170,11 @@ losses=$(value "$RP" 'sisopi_ldap_connection_losses_total')
 ((losses >= 1)) || fail "connection losses counted: $losses"
 
 step "the scheduler's purges and sweeps"
+T3=$(date +%s)
 serve scheduler "$W/sch.log" "$B_/sisopi-scheduler" -c "$CFG"
 SP=$PORT
 wait_for 10 "one sweep" value_is "$SP" 'sisopi_sweeps_total{result="ok"}' 1
+within "the last successful sweep" "$(value "$SP" sisopi_last_sweep_timestamp_seconds)" "$T3" "$(now_ceil)"
 assert_eq 2 "$(value "$SP" sisopi_purges_scheduled)" "S2 and S3 in limbo (90-day date)"
 assert_eq 0 "$(value "$SP" sisopi_purges_due)" "none due"
 assert_eq 1 "$(value "$SP" 'sisopi_up{service="scheduler"}')" "sisopi_up"

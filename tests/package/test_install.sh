@@ -56,7 +56,7 @@ assert_eq "2770 sisopi sisopi-drop" "$(stat -c '%a %U %G' /srv/sisopi/drop)" "th
 dpkg-query -W -f='${Conffiles}' sisopi | grep -q "/etc/sisopi/sisopi.cfg" ||
     fail "/etc/sisopi/sisopi.cfg is not a conffile"
 for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service \
-    sisopi.target; do
+    sisopi-verify.service sisopi-verify.timer sisopi.target; do
     [[ -f /lib/systemd/system/$u ]] || fail "no /lib/systemd/system/$u"
 done
 if [[ -d /run/systemd/system ]]; then
@@ -67,7 +67,8 @@ fi
 step "systemd-analyze verify the installed units"
 command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (package systemd)"
 run systemd-analyze verify --man=no --generators=no sisopi-scheduler.service \
-    sisopi-ingest-watch.service sisopi-reconciler@1.service sisopi.target
+    sisopi-ingest-watch.service sisopi-reconciler@1.service sisopi-verify.service \
+    sisopi-verify.timer sisopi.target
 if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC): $OUT"; fi
 
 step "the installed programs import a school; the reconciler runs as its unit says"
