@@ -126,8 +126,8 @@ int cli_number(const char *service, const char *option, const char *text, long m
 
 void cli_print_version(const char *service)
 {
-    printf("sisopi-%s %s (commit %s; librdkafka %s, OpenLDAP %d.%d.%d)\n", service,
-           SISOPI_VERSION, SISOPI_COMMIT, rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR,
+    printf("sisopi-%s %s (commit %s; librdkafka %s, OpenLDAP %d.%d.%d)\n", service, SISOPI_VERSION,
+           SISOPI_COMMIT, rd_kafka_version_str(), LDAP_VENDOR_VERSION_MAJOR,
            LDAP_VENDOR_VERSION_MINOR, LDAP_VENDOR_VERSION_PATCH);
 }
 
