@@ -8,7 +8,6 @@ Exit status: 0 all read, 2 read but some messages could not be decoded, 1 failed
 import argparse
 import glob
 import io
-import json
 import os
 import sys
 import time
@@ -19,36 +18,10 @@ import avro.schema
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from sisopi_fingerprint import fingerprint  # noqa: E402 (beside the examples)
 # The fingerprints sisopi uses (schemas/README.md): a schema that gives another one is refused.
 KNOWN = {"events.v1": 0x09FB35BC12194C61}
-
-# ---- The schema's fingerprint: CRC-64-AVRO of its Parsing Canonical Form -------------------
-CRC64_EMPTY = 0xC15D213AA4D7A795
-
-
-def crc64_avro(data):
-    fp = CRC64_EMPTY
-    for byte in data:
-        fp ^= byte
-        for _ in range(8):
-            fp = (fp >> 1) ^ (CRC64_EMPTY & -(fp & 1))
-    return fp
-
-
-def parsing_canonical_form(schema):
-    """python3-avro 1.11.1 keeps {"type":"long"} where a long had a logicalType; the
-    specification strips the attribute and leaves the bare name "long"."""
-
-    def strip(node):
-        if isinstance(node, dict):
-            if list(node) == ["type"] and isinstance(node["type"], str):
-                return node["type"]
-            return {k: strip(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [strip(v) for v in node]
-        return node
-
-    return json.dumps(strip(json.loads(schema.canonical_form)), separators=(",", ":"))
 
 
 def load_schemas(directory):
@@ -57,7 +30,7 @@ def load_schemas(directory):
     for path in sorted(glob.glob(os.path.join(directory, "events.v*.avsc"))):
         with open(path, encoding="utf-8") as f:
             schema = avro.schema.parse(f.read())
-        fp = crc64_avro(parsing_canonical_form(schema).encode("utf-8"))
+        fp = fingerprint(schema)
         name = os.path.basename(path)[: -len(".avsc")]
         if KNOWN.get(name, fp) != fp:
             sys.exit(f"{path}: fingerprint {fp:016x}, sisopi's is {KNOWN[name]:016x}")

@@ -10,7 +10,6 @@ import collections
 import csv
 import datetime
 import io
-import json
 import os
 import re
 import sys
@@ -22,43 +21,12 @@ import avro.schema
 from confluent_kafka import KafkaException, Producer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from sisopi_fingerprint import fingerprint  # noqa: E402 (beside the examples)
 SCHEMA_FILE = os.path.join(HERE, "..", "..", "schemas", "users.v2.avsc")
 # The fingerprint sisopi uses for users.v2 (schemas/README.md); checked at start.
 USERS_V2_FINGERPRINT = 0xF5659E0C01ECDE51
 ROLES = ("student", "teacher", "staff", "teacher_and_staff")
-
-# ---- The schema's fingerprint: CRC-64-AVRO of its Parsing Canonical Form -------------------
-CRC64_EMPTY = 0xC15D213AA4D7A795
-
-
-def crc64_avro(data):
-    fp = CRC64_EMPTY
-    for byte in data:
-        fp ^= byte
-        for _ in range(8):
-            fp = (fp >> 1) ^ (CRC64_EMPTY & -(fp & 1))
-    return fp
-
-
-def parsing_canonical_form(schema):
-    """python3-avro 1.11.1 keeps {"type":"long"} where a long had a logicalType; the
-    specification strips the attribute and leaves the bare name "long"."""
-
-    def strip(node):
-        if isinstance(node, dict):
-            if list(node) == ["type"] and isinstance(node["type"], str):
-                return node["type"]
-            return {k: strip(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [strip(v) for v in node]
-        return node
-
-    return json.dumps(strip(json.loads(schema.canonical_form)), separators=(",", ":"))
-
-
-def fingerprint(schema):
-    return crc64_avro(parsing_canonical_form(schema).encode("utf-8"))
-
 
 # ---- Framing: Avro single-object encoding -------------------------------------------------
 def encode(schema, fp, datum):
