@@ -268,6 +268,9 @@ for ((i = 0; i < 600; i++)); do
     sleep 0.02
 done
 ((i < 600)) || fail "a third of the wave of $wave never reached the directory"
+# Under load a batch before the outage may outlast max.poll.interval.ms and cost a rebalance
+# (the member shrinks its batches then); what is checked is the outage, from the kill on.
+REVOKED0=$(count partitions_revoked "${REC_LOG[1]}")
 slapd_stop KILL
 T0=$(now)
 wait_for 60 "reconciler 1 retrying (503)" retrying "${REC_PORT[1]}"
@@ -277,7 +280,7 @@ sleep "$OUTAGE_S"
 rec_alive 1
 "$OFFSETS" -c "$CFG" >"$W/b.off2"
 assert_eq "$(cat "$W/b.off1")" "$(cat "$W/b.off2")" "offsets committed during the outage"
-assert_eq 0 "$(count partitions_revoked "${REC_LOG[1]}")" "partitions lost during the outage"
+assert_eq "$REVOKED0" "$(count partitions_revoked "${REC_LOG[1]}")" "partitions lost during the outage"
 assert_eq 0 "$(count MAXPOLL "${REC_LOG[1]}")" "max.poll.interval.ms exceeded"
 assert_eq 1 "$(count 'partitions_assigned count=12' "${REC_LOG[1]}")" "one assignment, all 12"
 retries=$(count batch_retry "${REC_LOG[1]}")
