@@ -41,7 +41,9 @@ struct letter {
     char *topic, *error, *omitted; /* headers sisopi-topic, -error, -value-omitted; NULL absent */
     int64_t partition, offset;     /* sisopi-partition, -offset; -1 absent or not a number */
     enum verdict verdict;
-    char note[320]; /* why it is refused or a stub, or a warning for one that is sent */
+    char note[320];       /* why it is refused or a stub, or a warning for one that is sent */
+    int64_t newer;        /* a later message of the same key in its partition, or -1 */
+    bool newer_is_replay; /* ... and that one is this dead letter, replayed already */
     bool delivered, reported;
     int64_t new_offset;
     char delivery_error[160];
@@ -90,6 +92,7 @@ static int collect(const rd_kafka_message_t *m, void *opaque)
     sel->v = xrealloc(sel->v, (sel->n + 1) * sizeof(*sel->v));
     struct letter *l = &sel->v[sel->n++];
     memset(l, 0, sizeof(*l));
+    l->newer = -1;
     l->dlq_partition = m->partition;
     l->dlq_offset = m->offset;
     if (m->key) {
@@ -158,6 +161,93 @@ static void judge(const struct config *cfg, struct letter *l)
                          kp, l->partition);
         }
     }
+}
+
+/* Where this dead letter's replay is marked as coming from (header sisopi-replay-of). */
+static void replay_mark(const struct config *cfg, const struct letter *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s[%" PRId32 "]@%" PRId64, cfg->kafka.topic_dlq, l->dlq_partition,
+             l->dlq_offset);
+}
+
+struct later_ctx {
+    const struct config *cfg;
+    struct selection *sel;
+};
+
+/* A message of the users topic after some dead letters' originals: noted on every replayable
+ * one of its partition and key that came before it. */
+static int note_later(const rd_kafka_message_t *m, void *opaque)
+{
+    struct later_ctx *x = opaque;
+    char *mark = NULL;
+    for (size_t i = 0; i < x->sel->n; i++) {
+        struct letter *l = &x->sel->v[i];
+        if (l->verdict != V_SEND || !l->key || l->partition != m->partition ||
+            m->offset <= l->offset || !m->key || m->key_len != l->key_len ||
+            memcmp(m->key, l->key, l->key_len) != 0)
+            continue;
+        if (!mark)
+            mark = header_text(m, "sisopi-replay-of");
+        char mine[300];
+        replay_mark(x->cfg, l, mine, sizeof(mine));
+        l->newer = m->offset;
+        l->newer_is_replay = mark && strcmp(mark, mine) == 0;
+    }
+    free(mark);
+    return 0;
+}
+
+/*
+ * A person's message sent again after a newer one of the same person would undo the newer
+ * (and a dead letter replayed twice would be applied twice): reads each partition from the
+ * earliest original to its end and refuses the replayable dead letters whose key came again.
+ * Returns 0, or -1 after saying why.
+ */
+static int refuse_superseded(const struct config *cfg, struct selection *sel, int timeout_ms)
+{
+    int32_t parts = cfg->kafka.partitions, *pv = xcalloc((size_t)parts, sizeof(int32_t));
+    int64_t *from = xcalloc((size_t)parts, sizeof(int64_t));
+    size_t n = 0;
+    for (int32_t p = 0; p < parts; p++) {
+        int64_t first = -1;
+        for (size_t i = 0; i < sel->n; i++) {
+            const struct letter *l = &sel->v[i];
+            if (l->verdict == V_SEND && l->key && l->partition == p &&
+                (first < 0 || l->offset < first))
+                first = l->offset;
+        }
+        if (first >= 0) {
+            pv[n] = p;
+            from[n++] = first + 1;
+        }
+    }
+    char err[512];
+    struct later_ctx x = {cfg, sel};
+    int rc = topic_read_partitions(cfg, cfg->kafka.topic_users, pv, from, n, NULL, NULL, timeout_ms,
+                                   note_later, &x, err, sizeof(err));
+    free(pv);
+    free(from);
+    if (rc < 0) {
+        fprintf(stderr, "sisopi-admin: reading %s for newer messages of the same keys: %s\n",
+                cfg->kafka.topic_users, err);
+        return -1;
+    }
+    for (size_t i = 0; i < sel->n; i++) {
+        struct letter *l = &sel->v[i];
+        if (l->verdict != V_SEND || l->newer < 0)
+            continue;
+        l->verdict = V_REFUSED;
+        if (l->newer_is_replay)
+            snprintf(l->note, sizeof(l->note), "replayed already, as %s[%" PRId64 "]@%" PRId64,
+                     cfg->kafka.topic_users, l->partition, l->newer);
+        else
+            snprintf(l->note, sizeof(l->note),
+                     "a newer message of this key is at %s[%" PRId64 "]@%" PRId64
+                     ": sent again, this one would undo it",
+                     cfg->kafka.topic_users, l->partition, l->newer);
+    }
+    return 0;
 }
 
 /* Text for one line: quoted, with control characters, quotes and backslashes as \xHH. */
@@ -233,8 +323,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int send_one(rd_kafka_t *rk, const struct config *cfg, struct letter *l, int64_t deadline)
 {
     char from[300];
-    snprintf(from, sizeof(from), "%s[%" PRId32 "]@%" PRId64, cfg->kafka.topic_dlq, l->dlq_partition,
-             l->dlq_offset);
+    replay_mark(cfg, l, from, sizeof(from));
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "sisopi-replay-of", -1, from, -1);
     for (;;) {
@@ -432,6 +521,8 @@ int admin_dlq(const struct config *cfg, int argc, char **argv)
     qsort(sel.v, sel.n, sizeof(*sel.v), cmp_letter);
     for (size_t i = 0; i < sel.n; i++)
         judge(cfg, &sel.v[i]);
+    if (refuse_superseded(cfg, &sel, o.timeout_ms) < 0)
+        goto out;
     bool broken = !o.dry_run && send_all(rk, cfg, &sel, o.timeout_ms) < 0;
     size_t sendable = 0, replayed = 0, stubs = 0, refused = 0, failed = 0;
     for (size_t i = 0; i < sel.n; i++) {
@@ -446,8 +537,7 @@ int admin_dlq(const struct config *cfg, int argc, char **argv)
         }
         if (l->verdict == V_SEND && l->delivered) {
             char from[300], to[300];
-            snprintf(from, sizeof(from), "%s[%" PRId32 "]@%" PRId64, cfg->kafka.topic_dlq,
-                     l->dlq_partition, l->dlq_offset);
+            replay_mark(cfg, l, from, sizeof(from));
             snprintf(to, sizeof(to), "%s[%" PRId64 "]@%" PRId64, cfg->kafka.topic_users,
                      l->partition, l->new_offset);
             log_kv(LEVEL_INFO, "dead_letter_replayed", "from", from, "to", to, NULL);

@@ -5,12 +5,13 @@
 #      name of 20 bytes (sisopi.ValidationError); 1.5 MiB of random bytes are dead-lettered
 #      without their value (a stub, sisopi.DecodeError); a message written to the dead-letter
 #      topic by hand names another origin topic. The headers say it the sisopi way and the
-#      Kafka Connect way.
+#      Kafka Connect way. R2 is refused the same way, then comes again with a short name.
 #   2. refusals: no selector, --offset without --partition (64); a stub is counted and not
-#      sent; the hand-made one is refused; a dry run sends nothing. Nothing reaches
-#      sisopi.users.
+#      sent; the hand-made one is refused; R2's old record is refused (it would undo the
+#      newer one); a dry run sends nothing. Nothing reaches sisopi.users.
 #   3. the cause fixed (the limit back at its default): the replay re-sends the record, key and
-#      value unchanged, to its partition; a reconciler applies it: the account exists.
+#      value unchanged, to its partition; a reconciler applies it: the account exists. A
+#      second replay of the same dead letter is refused.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -69,11 +70,15 @@ inject record "$IMP" sisopi-demo SchA student R1 @20 Replay
 RP=$P RO=$O
 "$INJECT" -c "$CFG" -o "$W/r1.bin" record "$IMP" sisopi-demo SchA student R1 @20 Replay ||
     fail "encode R1"
+inject record "$IMP" sisopi-demo SchA student R2 @20 Superseded
+R2P=$P R2O=$O
+inject record "$IMP" sisopi-demo SchA student R2 Rena Superseded
 head -c $((1536 * 1024)) /dev/urandom >"$W/big.bin"
 inject raw 2 big "$W/big.bin"
 BP=$P BO=$O
 reconcile "$W/small.cfg"
 assert_eq "" "$(dn_of R1)" "R1 refused while its first name is over the limit"
+[[ -n $(dn_of R2) ]] || fail "R2's newer record (a short name) was not applied"
 dead_letter_of "$RP" "$RO"
 R_DP=$DP R_DO=$DO
 for want in "sisopi-error=a value is longer than import.csv.max_field_bytes" \
@@ -99,11 +104,14 @@ printf 'x' | kcat -P -b "$STACK_BOOTSTRAP" -t "$DLQ" -p 0 -k foreign -H "sisopi-
 F_DO=$(kcat -C -b "$STACK_BOOTSTRAP" -t "$DLQ" -p 0 -e -q -f '%o %h\n' |
     sed -n 's/^\([0-9]*\) .*sisopi-topic=sisopi.other.*/\1/p')
 [[ $F_DO =~ ^[0-9]+$ ]] || fail "the hand-made dead letter is not on $DLQ [0]"
+dead_letter_of "$R2P" "$R2O"
+R2_DP=$DP R2_DO=$DO
 N_DLQ=$(dlq | grep -c .)
-assert_eq 3 "$N_DLQ" "three dead letters"
+assert_eq 4 "$N_DLQ" "four dead letters"
 
 step "2. refusals and a dry run send nothing"
 before_r=$(users_end "$RP") before_0=$(users_end 0) before_b=$(users_end "$BP")
+before_2=$(users_end "$R2P")
 assert_rc 64 "replay without a selector" "$A" -c "$CFG" dlq replay
 assert_contains "$OUT" "say which dead letters" "the missing selector is named"
 assert_rc 64 "replay --dry-run without a selector" "$A" -c "$CFG" dlq replay --dry-run
@@ -125,6 +133,9 @@ assert_contains "$OUT" "1 selected, 0 replayed, 1 without value (not replayable)
 assert_rc 1 "another topic's dead letter" "$A" -c "$CFG" dlq replay --offset "$F_DO" --partition 0
 assert_contains "$OUT" "REFUSED: it came from sisopi.other; only sisopi.users" "refused, and why"
 assert_contains "$OUT" "0 replayed, 0 without value (not replayable), 1 refused" "counted"
+assert_rc 1 "R2's old record" "$A" -c "$CFG" dlq replay --offset "$R2_DO" --partition "$R2_DP"
+assert_contains "$OUT" "REFUSED: a newer message of this key is at sisopi.users[$R2P]@$((R2O + 1))" \
+    "refused: it would undo the newer record"
 
 assert_rc 0 "dry run of R1's dead letter" \
     "$A" -c "$CFG" dlq replay --dry-run --offset "$R_DO" --partition "$R_DP"
@@ -133,10 +144,11 @@ assert_contains "$OUT" "error=\"a value is longer than import.csv.max_field_byte
 assert_contains "$OUT" "would replay to sisopi.users[$RP] (dry run)" "what would be done"
 assert_contains "$OUT" "summary (dry run, nothing sent): 1 selected, 1 would be replayed" "summary"
 assert_rc 1 "dry run of everything: not all replayable" "$A" -c "$CFG" dlq replay --all --dry-run
-assert_contains "$OUT" "3 selected, 1 would be replayed, 1 without value (not replayable), 1 refused" \
+assert_contains "$OUT" "4 selected, 1 would be replayed, 1 without value (not replayable), 2 refused" \
     "every dead letter judged"
-assert_eq 3 "$(grep -cF "${DLQ}[" <<<"$OUT")" "one line per dead letter"
-assert_eq "$before_r $before_0 $before_b" "$(users_end "$RP") $(users_end 0) $(users_end "$BP")" \
+assert_eq 4 "$(grep -cF "${DLQ}[" <<<"$OUT")" "one line per dead letter"
+assert_eq "$before_r $before_0 $before_b $before_2" \
+    "$(users_end "$RP") $(users_end 0) $(users_end "$BP") $(users_end "$R2P")" \
     "nothing was sent to sisopi.users"
 
 step "3. the cause fixed: the replay re-sends R1, the reconciler applies it"
@@ -152,6 +164,10 @@ cmp -s "$W/r1.bin" "$W/r1-again.bin" || fail "the replayed value differs from th
 got=$(kcat -C -b "$STACK_BOOTSTRAP" -t sisopi.users -p "$RP" -o "$NEW" -c 1 -e -q -f '%k\t%h\n')
 assert_eq "R1" "$(cut -f1 <<<"$got")" "the replayed key"
 assert_contains "$got" "sisopi-replay-of=${DLQ}[$R_DP]@$R_DO" "where it was replayed from"
+assert_rc 1 "the same dead letter again" \
+    "$A" -c "$CFG" dlq replay --offset "$R_DO" --partition "$R_DP"
+assert_contains "$OUT" "REFUSED: replayed already, as sisopi.users[$RP]@$NEW" "said so"
+assert_eq $((before_r + 1)) "$(users_end "$RP")" "nothing sent the second time"
 reconcile "$CFG"
 [[ -n $(dn_of R1) ]] || fail "R1 was not created after the replay"
 assert_eq "xxxxxxxxxxxxxxxxxxxx" \
