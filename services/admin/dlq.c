@@ -2,8 +2,10 @@
  * sisopi-admin dlq replay: reads the dead-letter topic without a consumer group
  * (topic_reader), and sends each selected dead letter's key and value back to the partition
  * of sisopi.users its headers say it came from, with the idempotent producer. Only messages
- * of the configured users topic go back; a stub (sent without its value) cannot. Every dead
- * letter gets one line saying what was done with it, and the exit code says whether all were.
+ * of the configured users topic go back; a stub (sent without its value) cannot, nor one whose
+ * key came again after its original (it would undo the newer message, or be applied twice).
+ * Every dead letter gets one line saying what was done with it, and the exit code says
+ * whether all were.
  */
 #include "dlq.h"
 

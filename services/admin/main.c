@@ -70,9 +70,10 @@ static void usage(FILE *f)
             "                      that offset of the dead-letter topic's partition P; --all:\n"
             "                      every one (of partition P only, if given); one of them is\n"
             "                      required. --dry-run: says what would be sent, sends nothing.\n"
-            "                      Refused: dead letters of another topic; not replayable: those\n"
-            "                      sent without their value. --timeout: for reading and\n"
-            "                      delivery (default 30)\n"
+            "                      Refused: dead letters of another topic, and those whose key\n"
+            "                      came again after them (a newer record of the person, or their\n"
+            "                      own earlier replay); not replayable: those sent without their\n"
+            "                      value. --timeout: for reading and delivery (default 30)\n"
             "\n");
     cli_print_global_options(f);
     fprintf(f, "\n"
