@@ -29,7 +29,8 @@
 enum verdict {
     V_SEND,    /* replayable: sent, or would be with --dry-run */
     V_STUB,    /* sent to the dead-letter topic without its value: nothing to replay */
-    V_REFUSED, /* not a dead letter of the users topic, or its origin is unreadable */
+    V_REFUSED, /* not a dead letter of the users topic, its origin unreadable, or its key
+                  came again after it */
 };
 
 /* One dead letter as read, and what became of it. */
@@ -78,6 +79,16 @@ static char *header_text(const rd_kafka_message_t *m, const char *name)
     return memdup_nul(v, n);
 }
 
+/* s with control characters as '?': header text goes to a terminal as it is. */
+static char *printable(char *s)
+{
+    for (char *c = s; c && *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    }
+    return s;
+}
+
 /* A decimal number without sign or anything around it, or -1. */
 static int64_t parse_number(const char *s)
 {
@@ -105,9 +116,9 @@ static int collect(const rd_kafka_message_t *m, void *opaque)
         l->value = memdup_nul(m->payload, m->len);
         l->len = m->len;
     }
-    l->topic = header_text(m, "sisopi-topic");
-    l->error = header_text(m, "sisopi-error");
-    l->omitted = header_text(m, "sisopi-value-omitted");
+    l->topic = printable(header_text(m, "sisopi-topic"));
+    l->error = header_text(m, "sisopi-error"); /* printed quoted */
+    l->omitted = printable(header_text(m, "sisopi-value-omitted"));
     char *p = header_text(m, "sisopi-partition"), *o = header_text(m, "sisopi-offset");
     l->partition = parse_number(p);
     l->offset = parse_number(o);
@@ -150,6 +161,8 @@ static void judge(const struct config *cfg, struct letter *l)
                  "its sisopi-partition header is missing or not a partition of %s (0 to %" PRId32
                  ")",
                  users, parts - 1);
+    } else if (l->offset < 0) {
+        snprintf(l->note, sizeof(l->note), "its sisopi-offset header is missing or not a number");
     } else {
         l->verdict = V_SEND;
         if (!l->key) {
@@ -446,11 +459,16 @@ static int read_selection(const struct config *cfg, rd_kafka_t *rk, const struct
     if (rc < 0) {
         fprintf(stderr, "sisopi-admin: reading %s: %s\n", dlq, err);
     } else if (o->offset >= 0 && sel->n == 0) {
-        fprintf(stderr,
-                "sisopi-admin: no dead letter at %s[%" PRId32 "]@%" PRId64
-                ": that partition holds offsets %" PRId64 " to %" PRId64 "%s\n",
-                dlq, o->partition, o->offset, low[0], high[0] - 1,
-                low[0] == high[0] ? " (it is empty)" : "");
+        if (low[0] >= high[0])
+            fprintf(stderr,
+                    "sisopi-admin: no dead letter at %s[%" PRId32 "]@%" PRId64
+                    ": that partition is empty\n",
+                    dlq, o->partition, o->offset);
+        else
+            fprintf(stderr,
+                    "sisopi-admin: no dead letter at %s[%" PRId32 "]@%" PRId64
+                    ": that partition holds offsets %" PRId64 " to %" PRId64 "\n",
+                    dlq, o->partition, o->offset, low[0], high[0] - 1);
         rc = -1;
     } else {
         rc = 0;
@@ -481,11 +499,6 @@ static int send_all(rd_kafka_t *rk, const struct config *cfg, struct selection *
     }
     rd_kafka_flush(rk, timeout_ms);
     rd_kafka_poll(rk, 0);
-    char fatal[256];
-    if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal))) {
-        fprintf(stderr, "sisopi-admin: the producer failed: %s\n", fatal);
-        return -1;
-    }
     for (size_t i = 0; i < sel->n; i++) {
         struct letter *l = &sel->v[i];
         if (l->verdict == V_SEND && !l->delivered && !l->reported && !l->delivery_error[0])
@@ -493,6 +506,11 @@ static int send_all(rd_kafka_t *rk, const struct config *cfg, struct selection *
                      "no delivery report within %d s: it may still arrive; check %s before "
                      "replaying it again",
                      timeout_ms / 1000, cfg->kafka.topic_users);
+    }
+    char fatal[256];
+    if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal))) {
+        fprintf(stderr, "sisopi-admin: the producer failed: %s\n", fatal);
+        return -1;
     }
     return 0;
 }
@@ -555,7 +573,7 @@ int admin_dlq(const struct config *cfg, int argc, char **argv)
                sel.n, replayed, stubs, refused, failed);
     rc = broken || stubs || refused || failed ? EXIT_FAILED : EXIT_OK;
 out:
+    rd_kafka_destroy(rk); /* first: messages in flight point to their letters */
     selection_free(&sel);
-    rd_kafka_destroy(rk);
     return rc;
 }
