@@ -10,8 +10,8 @@
 #      sent; the hand-made one is refused; R2's old record is refused (it would undo the
 #      newer one); a dry run sends nothing. Nothing reaches sisopi.users.
 #   3. the cause fixed (the limit back at its default): the replay re-sends the record, key and
-#      value unchanged, to its partition; a reconciler applies it: the account exists. A
-#      second replay of the same dead letter is refused.
+#      value unchanged, to its partition; a reconciler applies it: the account exists, and
+#      sisopi-audit verify agrees. A second replay of the same dead letter is refused.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -174,5 +174,8 @@ assert_eq "xxxxxxxxxxxxxxxxxxxx" \
     "$(ldap_search -b "$STACK_BASE" '(ucsschoolRecordUID=R1)' givenName | sed -n 's/^givenName: //p')" \
     "R1's first name, as the record had it"
 assert_eq "$N_DLQ" "$(dlq | grep -c .)" "no new dead letter"
+# The audit takes the dead-lettered original as never applied and the replayed copy as applied.
+assert_rc 0 "sisopi-audit verify after the replay" "$B_/sisopi-audit" -c "$CFG" verify
+assert_contains "$OUT" ", 0 differences" "the directory agrees with the topics"
 
 printf 'test_dlq_replay: ok\n'
