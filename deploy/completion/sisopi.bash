@@ -53,7 +53,7 @@ _sisopi() {
         return
         ;;
     -b | --bootstrap | --timeout | --interval | --metrics | --source-uid | --idle-open | \
-        --brokers | --display-name)
+        --brokers | --display-name | --offset | --partition)
         return # a value the shell cannot guess
         ;;
     esac
@@ -62,7 +62,7 @@ _sisopi() {
     local i words=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -c | --config | -b | --bootstrap) ((i++)) ;;
+        -c | --config | -b | --bootstrap | --timeout | --offset | --partition) ((i++)) ;;
         -*) ;;
         *) words+=("${COMP_WORDS[i]}") ;;
         esac
@@ -71,7 +71,9 @@ _sisopi() {
     case $cmd in
     sisopi-admin)
         case "${words[*]}" in
-        "") list="release purge topics school" ;;
+        "") list="release purge topics school dlq" ;;
+        dlq) list="replay" ;;
+        "dlq replay") list="--offset --partition --all --dry-run --timeout" ;;
         purge) list="list" ;;
         topics) list="check create" ;;
         school) list="create list show delete" ;;

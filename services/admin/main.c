@@ -1,6 +1,6 @@
 /*
  * sisopi-admin: what an operator does by hand: make and list schools, release a held import,
- * list the purges to come, check or create the topics.
+ * list the purges to come, check or create the topics, replay dead letters.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "avro_codec.h"
 #include "cli.h"
 #include "clock.h"
+#include "dlq.h"
 #include "import_id.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -59,11 +60,26 @@ static void usage(FILE *f)
             "  school delete NAME  removes a school's entries, deepest first; refused (saying\n"
             "                      how many) while it holds any account, class or other entry,\n"
             "                      or any account elsewhere still lists it\n"
+            "  dlq replay (--offset N --partition P | --all [--partition P]) [--dry-run]\n"
+            "                      [--timeout SEC]\n"
+            "                      sends dead letters back once their cause is fixed: each\n"
+            "                      selected message of the dead-letter topic goes with its key\n"
+            "                      and value to the partition of sisopi.users it came from\n"
+            "                      (headers sisopi-topic, sisopi-partition); one line per dead\n"
+            "                      letter, then a summary. --offset N --partition P: the one at\n"
+            "                      that offset of the dead-letter topic's partition P; --all:\n"
+            "                      every one (of partition P only, if given); one of them is\n"
+            "                      required. --dry-run: says what would be sent, sends nothing.\n"
+            "                      Refused: dead letters of another topic, and those whose key\n"
+            "                      came again after them (a newer record of the person, or their\n"
+            "                      own earlier replay); not replayable: those sent without their\n"
+            "                      value. --timeout: for reading and delivery (default 30)\n"
             "\n");
     cli_print_global_options(f);
     fprintf(f, "\n"
                "Exit codes: 0 done; 1 failed or refused (the directory unreachable, a school that\n"
-               "does not exist or is not empty); 64 bad command line or school name.\n");
+               "does not exist or is not empty, a dead letter not replayed); 64 bad command line\n"
+               "or school name.\n");
 }
 
 static int cmd_release(const struct config *cfg, const char *import_id)
@@ -119,12 +135,12 @@ int main(int argc, char **argv)
         return exit_code;
     const char *cmd = argv[g.command];
     bool purge = strcmp(cmd, "purge") == 0, topics = strcmp(cmd, "topics") == 0;
-    bool school = strcmp(cmd, "school") == 0;
-    if (strcmp(cmd, "release") != 0 && !purge && !topics && !school) {
+    bool school = strcmp(cmd, "school") == 0, dlq = strcmp(cmd, "dlq") == 0;
+    if (strcmp(cmd, "release") != 0 && !purge && !topics && !school && !dlq) {
         fprintf(stderr, "sisopi-admin: %s: unknown command (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    if (!purge && !topics && !school && g.command + 2 != argc) {
+    if (!purge && !topics && !school && !dlq && g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
@@ -134,6 +150,7 @@ int main(int argc, char **argv)
     int rc = purge    ? admin_purge(&cfg, argc - g.command, argv + g.command)
              : topics ? admin_topics(&cfg, argc - g.command, argv + g.command)
              : school ? admin_school(&cfg, argc - g.command, argv + g.command)
+             : dlq    ? admin_dlq(&cfg, argc - g.command, argv + g.command)
                       : cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;

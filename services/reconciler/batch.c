@@ -237,18 +237,22 @@ static int handle(struct batch *b, const rd_kafka_message_t *m)
     b->decoded = xrealloc(b->decoded, (b->n_decoded + 1) * sizeof(*b->decoded));
     struct users_msg *um = b->decoded[b->n_decoded++] = xcalloc(1, sizeof(struct users_msg));
     const char *invalid = NULL;
+    enum dead_letter_kind kind = DEAD_LETTER_DECODE;
     char misplaced[300];
     int rc = 0;
     if (users_msg_decode(m->payload, m->len, um, err, sizeof(err)) < 0) {
         invalid = err;
     } else {
+        kind = DEAD_LETTER_INVALID;
         if (um->type == USERS_MSG_USER_RECORD)
             invalid = invalid_record(c->cfg, &um->u.user);
         /* A person's message in another partition would act on no state (a second account)
          * or on another reconciler's. */
-        if (!invalid)
+        if (!invalid) {
+            kind = DEAD_LETTER_MISPLACED;
             invalid = users_msg_misplaced(um, m->key, m->key_len, m->partition,
                                           c->cfg->kafka.partitions, misplaced, sizeof(misplaced));
+        }
     }
     if (invalid) {
         char why[300];
@@ -256,7 +260,7 @@ static int handle(struct batch *b, const rd_kafka_message_t *m)
         char where[48];
         snprintf(where, sizeof(where), "%" PRId32 ":%" PRId64, m->partition, m->offset);
         log_kv(LEVEL_WARN, "dead_letter", "at", where, "reason", why, NULL);
-        if (event_sink_dead_letter(c->events, m, why, err, sizeof(err)) < 0) {
+        if (event_sink_dead_letter(c->events, m, kind, why, err, sizeof(err)) < 0) {
             snprintf(b->err, sizeof(b->err), "dead letter: %s", err);
             b->lost = true; /* the broker: retry */
             rc = -1;

@@ -244,18 +244,39 @@ static int dead_letter_stub(struct event_sink *s, const rd_kafka_headers_t *orig
     return 0;
 }
 
-int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
-                           char *err, size_t n)
+const char *dead_letter_class(enum dead_letter_kind kind)
+{
+    switch (kind) {
+    case DEAD_LETTER_DECODE:
+        return "sisopi.DecodeError";
+    case DEAD_LETTER_INVALID:
+        return "sisopi.ValidationError";
+    case DEAD_LETTER_MISPLACED:
+        return "sisopi.MisplacedError";
+    }
+    return "sisopi.Error";
+}
+
+int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m,
+                           enum dead_letter_kind kind, const char *reason, char *err, size_t n)
 {
     char part[16], off[24];
     const char *topic = rd_kafka_topic_name(m->rkt);
     snprintf(part, sizeof(part), "%" PRId32, m->partition);
     snprintf(off, sizeof(off), "%" PRId64, m->offset);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(11);
     rd_kafka_header_add(h, "sisopi-error", -1, reason, -1);
     rd_kafka_header_add(h, "sisopi-topic", -1, topic, -1);
     rd_kafka_header_add(h, "sisopi-partition", -1, part, -1);
     rd_kafka_header_add(h, "sisopi-offset", -1, off, -1);
+    /* Kafka Connect's names and forms (UTF-8 text, numbers in decimal), so that tools made
+     * for its dead-letter queues read ours. */
+    rd_kafka_header_add(h, "__connect.errors.topic", -1, topic, -1);
+    rd_kafka_header_add(h, "__connect.errors.partition", -1, part, -1);
+    rd_kafka_header_add(h, "__connect.errors.offset", -1, off, -1);
+    rd_kafka_header_add(h, "__connect.errors.exception.class.name", -1, dead_letter_class(kind),
+                        -1);
+    rd_kafka_header_add(h, "__connect.errors.exception.message", -1, reason, -1);
     rd_kafka_resp_err_t e =
         produce_one(s, s->cfg->kafka.topic_dlq, m->key, m->key_len, m->payload, m->len, h);
     if (e && too_large(e)) {

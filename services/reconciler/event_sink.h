@@ -21,10 +21,25 @@ void event_sink_close(struct event_sink *s);
 /* Encodes and produces e (copied). Returns 0 or -1 with err (an encoding error). */
 int event_sink_emit(struct event_sink *s, const struct event *e, char *err, size_t errlen);
 
+/* Why a message went to the dead-letter topic, in kinds an operator's tools can sort by. */
+enum dead_letter_kind {
+    DEAD_LETTER_DECODE,    /* users_msg_decode refused it: not Avro, another schema, or a field
+                              the message contract forbids */
+    DEAD_LETTER_INVALID,   /* decoded, but a record no reconciler may apply (invalid_record) */
+    DEAD_LETTER_MISPLACED, /* keyed or partitioned where its person's state is not */
+};
+
+/* The kind as a stable class-like name, e.g. "sisopi.DecodeError", for the header Kafka
+ * Connect names the exception's class in. */
+const char *dead_letter_class(enum dead_letter_kind kind);
+
 /* Sends an undecodable or invalid message to the dead-letter topic, unchanged, with headers
- * sisopi-error, sisopi-topic, sisopi-partition, sisopi-offset. */
-int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m, const char *reason,
-                           char *err, size_t errlen);
+ * sisopi-error (the reason), sisopi-topic, sisopi-partition, sisopi-offset, and the same as
+ * Kafka Connect's dead letters carry them: __connect.errors.topic, .partition, .offset (decimal
+ * text), .exception.class.name (dead_letter_class) and .exception.message (the reason). */
+int event_sink_dead_letter(struct event_sink *s, const rd_kafka_message_t *m,
+                           enum dead_letter_kind kind, const char *reason, char *err,
+                           size_t errlen);
 
 /* Produces a journal entry (journal.h) to the journal topic's partition `partition`, keyed by
  * the record_uid. Durable once event_sink_flush() says so. Returns 0 or -1 with err. */

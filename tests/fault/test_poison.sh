@@ -209,6 +209,18 @@ for name in "${!WANT[@]}"; do
     assert_contains "$line" "sisopi-error=" "$name: reason header"
     assert_contains "$line" "${WANT[$name]}" "$name: the reason"
     assert_contains "$line" "sisopi-topic=sisopi.users," "$name: origin topic"
+    # The same as Kafka Connect names it, with the kind of failure as the exception's class.
+    assert_contains "$line" "__connect.errors.topic=sisopi.users,__connect.errors.partition=$p,__connect.errors.offset=$o," \
+        "$name: Kafka Connect's origin headers"
+    case $name in
+    bad-school | limbo-school | empty-name) class=sisopi.ValidationError ;;
+    *) class=sisopi.DecodeError ;;
+    esac
+    assert_contains "$line" "__connect.errors.exception.class.name=$class," "$name: $class"
+    reason=${line#*sisopi-error=}
+    reason=${reason%%,sisopi-topic=*}
+    assert_contains "$line" "__connect.errors.exception.message=$reason" \
+        "$name: Kafka Connect's reason header, the same as sisopi-error"
 done
 # The values are the original bytes (the gigantic one: left out, and said so).
 for name in random fingerprint events-fingerprint truncated trailing; do
@@ -300,6 +312,12 @@ check_case other-key "a UserRecord keyed by another record_uid goes to the dead-
     eval 'dlq_has other-key "is not the record_uid" && nobody Q2'
 check_case huge-record "a record with a 3 MB first name goes to the dead-letter topic" \
     eval 'dlq_has huge-record "max_field_bytes" && nobody Q3'
+check_case null-key "the dead letter of a message without a key is a misplaced one" \
+    dlq_has null-key "exception.class.name=sisopi.MisplacedError,"
+check_case other-key "the dead letter of a message keyed by another person is a misplaced one" \
+    dlq_has other-key "exception.class.name=sisopi.MisplacedError,"
+check_case huge-record "the dead letter of a record over max_field_bytes is a validation error" \
+    dlq_has huge-record "exception.class.name=sisopi.ValidationError,"
 check_case purge-nobody "a purge order for an unknown person is logged and counted" \
     eval '[[ $ROUT == *"purge_skipped record_uid=NOBODY-9"* ]]'
 

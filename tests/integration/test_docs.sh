@@ -37,7 +37,7 @@ for ps in "${MAN_SRC[@]}"; do
     scdoc <"$src" >/dev/null || fail "$prog: scdoc refuses ${ps#*:}"
 done
 for c in release "purge list" "topics check" "topics create" "school create" "school list" \
-    "school show" "school delete"; do
+    "school show" "school delete" "dlq replay"; do
     grep -qF "*$c*" "$SISOPI_SRC/services/admin/sisopi-admin.1.scd" || fail "sisopi-admin: $c"
     grep -qF "  $c" <<<"$("$B_/sisopi-admin" --help)" || fail "sisopi-admin --help lacks $c"
 done
@@ -74,6 +74,9 @@ assert_eq "staff student teacher teacher_and_staff" "$(complete_words sisopi-ing
 assert_eq "release" "$(complete_words sisopi-admin rel)" "admin commands"
 assert_eq "create delete list show" "$(complete_words sisopi-admin school "")" "school commands"
 assert_eq "check create" "$(complete_words sisopi-admin -c x.cfg topics "")" "after -c FILE"
+assert_eq "replay" "$(complete_words sisopi-admin dlq "")" "dlq commands"
+assert_eq "--dry-run" "$(complete_words sisopi-admin dlq replay --offset 3 --d)" \
+    "dlq replay options after --offset N"
 assert_eq "events" "$(complete_words sisopi-audit dump --topic e)" "audit topics"
 assert_eq "--until-idle" "$(complete_words sisopi-reconciler --until)" "reconciler options"
 

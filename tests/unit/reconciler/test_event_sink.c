@@ -143,17 +143,22 @@ static void test_dead_letters(void **state)
 
     char small[] = "\x01\x02not avro", *big = xcalloc(1, 50000);
     rd_kafka_message_t m1 = input(f, 10, "k1", small, sizeof(small) - 1);
-    assert_int_equal(event_sink_dead_letter(s, &m1, "not Avro", err, sizeof(err)), 0);
+    assert_int_equal(
+        event_sink_dead_letter(s, &m1, DEAD_LETTER_DECODE, "not Avro", err, sizeof(err)), 0);
     assert_int_equal(event_sink_flush(s, 10000, err, sizeof(err)), 0);
     /* Over message.max.bytes: refused locally, at once. */
     rd_kafka_message_t m2 = input(f, 11, "k2", big, 50000);
-    assert_int_equal(event_sink_dead_letter(s, &m2, "too big to read", err, sizeof(err)), 0);
+    assert_int_equal(
+        event_sink_dead_letter(s, &m2, DEAD_LETTER_INVALID, "too big to read", err, sizeof(err)),
+        0);
     assert_int_equal(event_sink_flush(s, 10000, err, sizeof(err)), 0);
     /* Under it, but the broker says too large (its max.message.bytes is smaller). */
     rd_kafka_mock_push_request_errors(f->mc, KAFKA_API_PRODUCE, 1,
                                       RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     rd_kafka_message_t m3 = input(f, 12, "k3", big, 15000);
-    assert_int_equal(event_sink_dead_letter(s, &m3, "broker refused", err, sizeof(err)), 0);
+    assert_int_equal(
+        event_sink_dead_letter(s, &m3, DEAD_LETTER_MISPLACED, "broker refused", err, sizeof(err)),
+        0);
     if (event_sink_flush(s, 10000, err, sizeof(err)) != 0)
         fail_msg("flush after the broker's refusal: %s", err);
     struct event_sink_stats st = event_sink_stats(s);
@@ -175,6 +180,14 @@ static void test_dead_letters(void **state)
     assert_string_equal(header(d[0], "sisopi-partition", h, sizeof(h)), "3");
     assert_string_equal(header(d[0], "sisopi-offset", h, sizeof(h)), "10");
     assert_null(header(d[0], "sisopi-value-omitted", h, sizeof(h)));
+    /* The same as Kafka Connect writes it: text, numbers in decimal. */
+    assert_string_equal(header(d[0], "__connect.errors.topic", h, sizeof(h)), "sisopi.users");
+    assert_string_equal(header(d[0], "__connect.errors.partition", h, sizeof(h)), "3");
+    assert_string_equal(header(d[0], "__connect.errors.offset", h, sizeof(h)), "10");
+    assert_string_equal(header(d[0], "__connect.errors.exception.class.name", h, sizeof(h)),
+                        "sisopi.DecodeError");
+    assert_string_equal(header(d[0], "__connect.errors.exception.message", h, sizeof(h)),
+                        "not Avro");
     /* Without the value, said so, the rest as always. */
     for (size_t i = 1; i < 3; i++) {
         assert_null(d[i]->payload);
@@ -187,6 +200,13 @@ static void test_dead_letters(void **state)
         assert_non_null(header(d[i], "sisopi-value-omitted", h, sizeof(h)));
         assert_non_null(strstr(h, i == 1 ? "stays in sisopi.users [3] at offset 11"
                                          : "stays in sisopi.users [3] at offset 12"));
+        assert_string_equal(header(d[i], "__connect.errors.partition", h, sizeof(h)), "3");
+        assert_string_equal(header(d[i], "__connect.errors.offset", h, sizeof(h)),
+                            i == 1 ? "11" : "12");
+        assert_string_equal(header(d[i], "__connect.errors.exception.class.name", h, sizeof(h)),
+                            i == 1 ? "sisopi.ValidationError" : "sisopi.MisplacedError");
+        assert_string_equal(header(d[i], "__connect.errors.exception.message", h, sizeof(h)),
+                            i == 1 ? "too big to read" : "broker refused");
     }
     for (size_t i = 0; i < n; i++)
         rd_kafka_message_destroy(d[i]);
