@@ -98,14 +98,14 @@ void cli_print_global_options(FILE *f)
             CLI_ENV_CONFIG, CLI_DEFAULT_CONFIG);
 }
 
-int cli_no_operands(const char *service, int argc, char **argv, int optind)
+int cli_no_operands(const char *service, int argc, char **argv, int first)
 {
-    if (optind >= argc)
+    if (first >= argc)
         return CLI_GO_ON;
     fprintf(stderr,
             "sisopi-%s: unexpected argument \"%s\": this program takes options only (see "
             "sisopi-%s --help)\n",
-            service, argv[optind], service);
+            service, argv[first], service);
     return EXIT_USAGE;
 }
 

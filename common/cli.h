@@ -60,9 +60,9 @@ int cli_shared_option(int c, const char *arg, const char *service, void (*usage)
 /* The shared options' help lines, for programs whose usage lists commands (admin, audit). */
 void cli_print_global_options(FILE *f);
 
-/* For a program that takes options only: CLI_GO_ON when argv has nothing after optind, else
- * EXIT_USAGE after saying which argument was not expected. */
-int cli_no_operands(const char *service, int argc, char **argv, int optind);
+/* For a program that takes options only: CLI_GO_ON when argv has nothing from index first on
+ * (getopt's optind), else EXIT_USAGE after saying which argument was not expected. */
+int cli_no_operands(const char *service, int argc, char **argv, int first);
 
 /* A whole number from the command line, min..max. 0 and *out, or -1 after printing
  * "sisopi-SERVICE: --OPTION: "TEXT" is not a number from MIN to MAX" (exit with EXIT_USAGE). */
