@@ -11,6 +11,7 @@
 #include "avro_codec.h"
 #include "log.h"
 #include "partitioner.h"
+#include "strutil.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
                    size_t errstr_size)
@@ -80,6 +81,29 @@ rd_kafka_t *kafka_producer_new(rd_kafka_conf_t *conf, char *errstr, size_t errst
     if (!rk)
         rd_kafka_conf_destroy(conf);
     return rk;
+}
+
+char *kafka_header_text(const rd_kafka_message_t *m, const char *name)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
+        return NULL;
+    char *s = xmalloc(n + 1);
+    memcpy(s, v, n);
+    s[n] = '\0';
+    return s;
+}
+
+int64_t kafka_header_num(const rd_kafka_message_t *m, const char *name)
+{
+    char *s = kafka_header_text(m, name);
+    size_t n = s ? strlen(s) : 0;
+    int64_t v = n && n <= 18 && strspn(s, "0123456789") == n ? strtoll(s, NULL, 10) : -1;
+    free(s);
+    return v;
 }
 
 void kafka_consumer_destroy(rd_kafka_t *rk)

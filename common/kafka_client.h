@@ -26,6 +26,13 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
  * case. */
 rd_kafka_t *kafka_producer_new(rd_kafka_conf_t *conf, char *err, size_t errlen);
 
+/* The last header `name` of m as a NUL-terminated copy (free it), or NULL when absent. */
+char *kafka_header_text(const rd_kafka_message_t *m, const char *name);
+
+/* The last header `name` of m as a decimal number without sign (what sisopi writes for
+ * partitions and offsets), or -1 when absent or anything else. */
+int64_t kafka_header_num(const rd_kafka_message_t *m, const char *name);
+
 /* Closes a consumer that joined a group (or looked up its coordinator) and destroys it, in
  * the order librdkafka 2.0 survives. NULL is fine. */
 void kafka_consumer_destroy(rd_kafka_t *rk);

@@ -67,18 +67,6 @@ static char *memdup_nul(const void *p, size_t n)
     return s;
 }
 
-/* The last header `name` of m as text, or NULL. */
-static char *header_text(const rd_kafka_message_t *m, const char *name)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v = NULL;
-    size_t n = 0;
-    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
-        return NULL;
-    return memdup_nul(v, n);
-}
-
 /* s with control characters as '?': header text goes to a terminal as it is. */
 static char *printable(char *s)
 {
@@ -87,14 +75,6 @@ static char *printable(char *s)
             *c = '?';
     }
     return s;
-}
-
-/* A decimal number without sign or anything around it, or -1. */
-static int64_t parse_number(const char *s)
-{
-    if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    return strtoll(s, NULL, 10);
 }
 
 static int collect(const rd_kafka_message_t *m, void *opaque)
@@ -116,14 +96,11 @@ static int collect(const rd_kafka_message_t *m, void *opaque)
         l->value = memdup_nul(m->payload, m->len);
         l->len = m->len;
     }
-    l->topic = printable(header_text(m, "sisopi-topic"));
-    l->error = header_text(m, "sisopi-error"); /* printed quoted */
-    l->omitted = printable(header_text(m, "sisopi-value-omitted"));
-    char *p = header_text(m, "sisopi-partition"), *o = header_text(m, "sisopi-offset");
-    l->partition = parse_number(p);
-    l->offset = parse_number(o);
-    free(p);
-    free(o);
+    l->topic = printable(kafka_header_text(m, "sisopi-topic"));
+    l->error = kafka_header_text(m, "sisopi-error"); /* printed quoted */
+    l->omitted = printable(kafka_header_text(m, "sisopi-value-omitted"));
+    l->partition = kafka_header_num(m, "sisopi-partition");
+    l->offset = kafka_header_num(m, "sisopi-offset");
     return sel->offset >= 0; /* the one asked for: stop */
 }
 
@@ -203,7 +180,7 @@ static int note_later(const rd_kafka_message_t *m, void *opaque)
             memcmp(m->key, l->key, l->key_len) != 0)
             continue;
         if (!mark)
-            mark = header_text(m, "sisopi-replay-of");
+            mark = kafka_header_text(m, "sisopi-replay-of");
         char mine[300];
         replay_mark(x->cfg, l, mine, sizeof(mine));
         l->newer = m->offset;

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "dir_conn.h"
 #include "json_out.h"
+#include "kafka_client.h"
 #include "person_ldap.h"
 
 struct verify_ctx {
@@ -22,24 +23,6 @@ struct verify_ctx {
     bool json;
     size_t differences;
 };
-
-/* A header's value as a number; -1 when absent or not a number. */
-static int64_t header_num(const rd_kafka_message_t *m, const char *name)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-    char buf[32];
-    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
-        len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    char *end;
-    long long n = strtoll(buf, &end, 10);
-    return *end ? -1 : (int64_t)n;
-}
 
 /* The dead letter's origin, when it came from the users topic. */
 static void dead_letter(struct verify_ctx *c, const rd_kafka_message_t *m)
@@ -51,7 +34,7 @@ static void dead_letter(struct verify_ctx *c, const rd_kafka_message_t *m)
         rd_kafka_header_get_last(h, "sisopi-topic", &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
         len != strlen(c->cfg->kafka.topic_users) || memcmp(v, c->cfg->kafka.topic_users, len) != 0)
         return;
-    int64_t p = header_num(m, "sisopi-partition"), o = header_num(m, "sisopi-offset");
+    int64_t p = kafka_header_num(m, "sisopi-partition"), o = kafka_header_num(m, "sisopi-offset");
     if (p >= 0 && o >= 0)
         audit_expect_dead_letter(c->x, (int32_t)p, o);
 }

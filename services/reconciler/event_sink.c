@@ -35,19 +35,6 @@ static bool too_large(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
-/* A header's value as a number, or -1. */
-static int64_t header_num(const rd_kafka_headers_t *h, const char *name)
-{
-    const void *v;
-    size_t n;
-    char buf[24];
-    if (!h || rd_kafka_header_get_last(h, name, &v, &n) || !v || n == 0 || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    return strtoll(buf, NULL, 10);
-}
-
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -58,16 +45,14 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
          * below the producer's): send it without its value, or the partition it came from
          * would retry it forever. */
         rd_kafka_headers_t *h = NULL;
-        const void *t;
-        size_t tn;
-        char topic[256] = "";
-        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(h, "sisopi-topic", &t, &tn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            t && tn < sizeof(topic))
-            memcpy(topic, t, tn);
-        if (dead_letter_stub(s, h, m->key, m->key_len, m->len, topic,
-                             (int32_t)header_num(h, "sisopi-partition"),
-                             header_num(h, "sisopi-offset")) == 0) {
+        if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            h = NULL;
+        char *topic = kafka_header_text(m, "sisopi-topic");
+        int stub = dead_letter_stub(s, h, m->key, m->key_len, m->len, topic ? topic : "",
+                                    (int32_t)kafka_header_num(m, "sisopi-partition"),
+                                    kafka_header_num(m, "sisopi-offset"));
+        free(topic);
+        if (stub == 0) {
             s->produced--; /* the stub, in flight now, takes its place */
             return;
         }
