@@ -41,7 +41,10 @@ struct metrics {
     char *why;
     time_t heartbeat;
     int stale_after;
+    double started; /* process_start_time_seconds, read once; 0: not readable */
 };
+
+static double process_start_time(void);
 
 struct metrics *metrics_new(const char *service)
 {
@@ -51,6 +54,7 @@ struct metrics *metrics_new(const char *service)
     m->why = xstrdup("starting");
     m->heartbeat = (time_t)clock_mono_s();
     m->stale_after = 60;
+    m->started = process_start_time();
     return m;
 }
 
@@ -247,11 +251,10 @@ static void render_histogram(FILE *f, const struct family *fam, const struct ser
     sample(f, fam->name, "_count", s->labels, NULL, (double)s->count);
 }
 
-/* The process's own figures, under the names every Prometheus client library uses, from
- * /proc/self (Linux). A figure that cannot be read is left out, never shown as 0. */
-static void render_process(FILE *f)
+/* utime and stime (clock ticks) and rss (pages) of /proc/self/stat, and starttime (ticks
+ * after boot). Returns false when it cannot be read. */
+static bool self_stat(unsigned long long *cpu_ticks, unsigned long long *start_ticks, long *rss)
 {
-    double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
     char buf[1024];
     FILE *st = fopen("/proc/self/stat", "r");
     size_t n = st ? fread(buf, 1, sizeof(buf) - 1, st) : 0;
@@ -261,32 +264,53 @@ static void render_process(FILE *f)
     /* After the command name (in parentheses, may hold spaces): field 3 on. utime and stime
      * are fields 14 and 15, starttime 22, rss 24. */
     char *p = strrchr(buf, ')');
-    unsigned long long utime = 0, stime = 0, start = 0;
-    long rss = 0;
-    bool have_stat = p && sscanf(p + 2,
-                                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
-                                 "%*d %*d %*d %*d %llu %*u %ld",
-                                 &utime, &stime, &start, &rss) == 4;
-    unsigned long long btime = 0;
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+                     "%*d %llu %*u %ld",
+                     &utime, &stime, start_ticks, rss) != 4)
+        return false;
+    *cpu_ticks = utime + stime;
+    return true;
+}
+
+/* When this process started, Unix time: boot time (/proc/stat btime) plus its starttime. */
+static double process_start_time(void)
+{
+    unsigned long long cpu, start = 0, btime = 0;
+    long rss;
+    char line[256];
     FILE *ps = fopen("/proc/stat", "r");
-    while (ps && fgets(buf, sizeof(buf), ps))
-        if (sscanf(buf, "btime %llu", &btime) == 1)
+    while (ps && fgets(line, sizeof(line), ps))
+        if (sscanf(line, "btime %llu", &btime) == 1)
             break;
     if (ps)
         fclose(ps);
-    if (have_stat) {
+    if (!btime || !self_stat(&cpu, &start, &rss))
+        return 0;
+    return (double)btime + (double)start / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The process's own figures, under the names every Prometheus client library uses, from
+ * /proc/self (Linux). A figure that cannot be read is left out, never shown as 0. */
+static void render_process(FILE *f, double started)
+{
+    unsigned long long cpu, start;
+    long rss;
+    if (self_stat(&cpu, &start, &rss)) {
         fprintf(f, "# HELP process_cpu_seconds_total CPU time the process used (user + system).\n"
                    "# TYPE process_cpu_seconds_total counter\n");
-        sample(f, "process_cpu_seconds_total", "", NULL, NULL, (double)(utime + stime) / ticks);
+        sample(f, "process_cpu_seconds_total", "", NULL, NULL,
+               (double)cpu / (double)sysconf(_SC_CLK_TCK));
         fprintf(f, "# HELP process_resident_memory_bytes Resident memory of the process.\n"
                    "# TYPE process_resident_memory_bytes gauge\n");
-        sample(f, "process_resident_memory_bytes", "", NULL, NULL, (double)rss * page);
+        sample(f, "process_resident_memory_bytes", "", NULL, NULL,
+               (double)rss * (double)sysconf(_SC_PAGESIZE));
     }
-    if (have_stat && btime) {
+    if (started > 0) {
         fprintf(f, "# HELP process_start_time_seconds When the process started, Unix time.\n"
                    "# TYPE process_start_time_seconds gauge\n");
-        sample(f, "process_start_time_seconds", "", NULL, NULL,
-               (double)btime + (double)start / ticks);
+        sample(f, "process_start_time_seconds", "", NULL, NULL, started);
     }
     DIR *d = opendir("/proc/self/fd");
     if (d) {
@@ -315,7 +339,7 @@ void metrics_render(struct metrics *m, FILE *f)
     fprintf(f, "# HELP sisopi_build_info The version and commit the program was built from.\n"
                "# TYPE sisopi_build_info gauge\n");
     sample(f, "sisopi_build_info", "", build, NULL, 1);
-    render_process(f);
+    render_process(f, m->started);
     for (size_t i = 0; i < m->n; i++) {
         const struct family *fam = &m->f[i];
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
