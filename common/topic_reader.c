@@ -1,6 +1,7 @@
 /*
- * topic_reader: assign() every partition at OFFSET_BEGINNING and stop at the high watermarks
- * read at the start, so a busy topic still gives a finite, well-defined answer.
+ * topic_reader: start every partition at an explicit offset (its beginning, or where the
+ * caller says) and stop at the high watermarks read at the start, so a busy topic still gives
+ * a finite, well-defined answer.
  */
 #include "topic_reader.h"
 
