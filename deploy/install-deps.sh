@@ -14,7 +14,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 # parse the compose file, shellcheck, systemd-analyze), promtool (package prometheus), which
 # that test requires for the Prometheus rules, and Apache Avro's Python library and
 # confluent-kafka for the integrators' examples (examples/producer, examples/consumer) that
-# test_examples runs.
+# test_examples runs, and Chromium with its chromedriver and Selenium for the web page's
+# browser test (tests/browser).
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
 # its plot of throughput over time.
 # --coverage-tools: gcovr, for scripts/dev.sh coverage.
@@ -23,7 +24,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 for opt in "$@"; do
     case $opt in
     --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd prometheus
-                             python3-avro python3-confluent-kafka) ;;
+                             python3-avro python3-confluent-kafka
+                             chromium chromium-driver python3-selenium) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
     --package-tools) PACKAGES+=(debhelper lintian dpkg-dev fakeroot man-db) ;;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# sisopi-api's web page in a real browser: Debian's Chromium, headless, driven through
+# chromedriver by drive.py against the real sisopi-api on a real stack (slapd with our schema,
+# the devbroker) with a sisopi-reconciler applying the import. A secretary of Gym1 (a directory
+# account in an import group for Gym1/student) logs in, dry-runs a three-row export, starts it,
+# waits for "finished" and downloads the summary; plus a wrong password, the phone width, log
+# out, and the German page. Here: the page's files are served as they are in the source, the
+# downloaded summary is the one `sisopi-audit report --csv` writes, the accounts are in the
+# directory, the dry run's job is a finished dry run.
+# Screenshots of every step: $SISOPI_BUILD/test-artifacts/browser/ (paths printed).
+# Without Chromium, chromedriver or python3-selenium the test fails: it never skips.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+
+B_=$SISOPI_BUILD/services
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # read by start_stack (lib.sh)
+STACK_NEED_BROKER=1
+ART=$SISOPI_BUILD/test-artifacts/browser
+
+step "the browser and the programs are there"
+[[ -x $B_/sisopi-api ]] || fail "$B_/sisopi-api is not built"
+[[ -x $B_/sisopi-reconciler ]] || fail "$B_/sisopi-reconciler is not built"
+# Debian's python3 has python3-selenium; a python3 earlier on PATH (a virtualenv) may not.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3) || fail "no python3"
+"$PY" -c 'import selenium' 2>/dev/null ||
+    fail "$PY cannot import selenium (deploy/install-deps.sh --test-tools installs python3-selenium)"
+CHROMIUM=/usr/lib/chromium/chromium
+[[ -x $CHROMIUM ]] || fail "no $CHROMIUM (deploy/install-deps.sh --test-tools installs chromium)"
+CHROMEDRIVER=$(command -v chromedriver) ||
+    fail "no chromedriver (deploy/install-deps.sh --test-tools installs chromium-driver)"
+command -v curl >/dev/null || fail "curl is not installed"
+rm -rf "$ART"
+mkdir -p "$ART"
+
+step "start the stack with Gym1"
+start_stack --schools "Gym1"
+CFG=$SISOPI_CONFIG
+BASE=$STACK_BASE
+W=$STACK_DIR/work
+mkdir -p "$W/api" "$W/downloads"
+
+step "a secretary of Gym1 in an import group for Gym1's students"
+# The password lives in a file only (no newline: slappasswd -T hashes the file as it is).
+openssl rand -hex 12 | tr -d '\n' >"$W/anna.pw"
+chmod 600 "$W/anna.pw"
+HASH=$(slappasswd -T "$W/anna.pw")
+# shellcheck disable=SC2119 # no arguments: the LDIF comes on stdin
+ldap_add >/dev/null <<EOF
+dn: cn=import-groups,$BASE
+objectClass: organizationalRole
+cn: import-groups
+
+dn: uid=anna,cn=import-groups,$BASE
+objectClass: inetOrgPerson
+uid: anna
+cn: Anna Sekretariat
+sn: Sekretariat
+userPassword: $HASH
+
+dn: cn=gym1-students,cn=import-groups,$BASE
+objectClass: groupOfNames
+objectClass: ucsschoolImportGroup
+cn: gym1-students
+member: uid=anna,cn=import-groups,$BASE
+ucsschoolImportSchool: Gym1
+ucsschoolImportRole: student
+EOF
+
+PIDS=()
+# shellcheck disable=SC2016 # expanded at exit, on purpose
+LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true')
+
+step "start a reconciler and sisopi-api"
+"$B_/sisopi-reconciler" -c "$CFG" --metrics "" >"$W/reconciler.log" 2>&1 &
+PIDS+=($!)
+cat >>"$CFG" <<EOF
+
+api = {
+  listen = "127.0.0.1:0";
+  state_dir = "$W/api";
+};
+EOF
+"$B_/sisopi-api" -c "$CFG" >"$W/api.log" 2>&1 &
+API_PID=$!
+PIDS+=("$API_PID")
+api_port() { sed -n 's/.*api_listening .*port=\([0-9]*\).*/\1/p' "$W/api.log" | tail -n 1; }
+has_api_port() { proc_alive "$API_PID" && [[ -n $(api_port) ]]; }
+wait_for 30 "sisopi-api logs its port" has_api_port
+PORT=$(api_port)
+URL=http://127.0.0.1:$PORT/
+api_healthy() { [[ $(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "${URL}healthz") == 200 ]]; }
+wait_for 30 "sisopi-api healthy" api_healthy
+
+step "the page and its assets as the browser gets them"
+headers=$(curl -sS --max-time 5 -D - -o "$W/index.html" "$URL")
+assert_contains "$headers" "Content-Security-Policy: default-src 'self'" "the page's CSP"
+cmp -s "$W/index.html" "$SISOPI_SRC/services/api/web/index.html" ||
+    fail "GET / is not services/api/web/index.html"
+for f in app.js app.css; do
+    curl -fsS --max-time 5 -o "$W/$f" "${URL}static/$f" || fail "GET /static/$f"
+    cmp -s "$W/$f" "$SISOPI_SRC/services/api/web/$f" || fail "/static/$f differs from the source"
+done
+
+step "an export of three students"
+printf '%s\n' "record_uid,firstname,lastname,school,classes" \
+    "WB1,Ada,Lovelace,Gym1,5a" "WB2,Alan,Turing,Gym1,5a" "WB3,Grace,Hopper,Gym1,5b" \
+    >"$W/gym1-students.csv"
+exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 | sed -n 's/^dn: //p') ]]; }
+
+step "drive the page in Chromium"
+run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
+    --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
+    --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
+    --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
+printf '%s\n' "$OUT"
+case $RC in
+0) ;;
+2) fail "Chromium could not be started or driven (see $ART/chromedriver.log)" ;;
+*) fail "the page did not behave (exit $RC); screenshots in $ART" ;;
+esac
+IID=$(jq -r '.import_id // empty' "$W/result.json")
+DRY=$(jq -r '.dry_run_id // empty' "$W/result.json")
+SUMMARY=$(jq -r '.summary // empty' "$W/result.json")
+[[ -n $IID && -n $DRY && -f $SUMMARY ]] || fail "drive.py's result is incomplete: $(cat "$W/result.json")"
+
+step "the accounts are in the directory"
+for r in WB1 WB2 WB3; do exists "$r" || fail "no account for $r after the import finished"; done
+
+step "the downloaded summary is the audit's report of the import"
+"$B_/sisopi-audit" -c "$CFG" report "$IID" --csv >"$W/want.csv" 2>"$W/audit.err" ||
+    fail "sisopi-audit report $IID --csv: $(cat "$W/audit.err")"
+cmp "$W/want.csv" "$SUMMARY" || fail "the downloaded summary differs from sisopi-audit report --csv"
+assert_eq 4 "$(wc -l <"$SUMMARY")" "lines of the summary (a header and three rows)"
+for r in WB1 WB2 WB3; do
+    assert_eq 1 "$(grep -c "^\"[0-9]*\",\"1\",\"0\",\"A\",\"student\",.*,\"$r\",\"\"" "$SUMMARY")" \
+        "the summary's row of $r: line, success, action A (created), role student"
+done
+
+step "the dry run's job is a finished dry run of the same file"
+# The password goes to curl on stdin, never on a command line.
+TOKEN=$(jq -n --rawfile p "$W/anna.pw" '{username: "anna", password: $p}' |
+    curl -fsS --max-time 5 -H 'Content-Type: application/json' --data-binary @- \
+        "${URL}api/v1/token" | jq -r .token)
+[[ -n $TOKEN && $TOKEN != null ]] || fail "no token for anna"
+curl -fsS --max-time 5 -H "Authorization: Bearer $TOKEN" \
+    "${URL}api/v1/imports/users/$DRY" -o "$W/dry.json" || fail "GET the dry run's job"
+assert_eq "true finished gym1-students.csv 3" \
+    "$(jq -r '[.dryrun, .status, .filename, .counts.created] | map(tostring) | join(" ")' "$W/dry.json")" \
+    "the dry run's job"
+
+printf '%s: screenshots:\n' "$TEST_NAME"
+for f in "$ART"/*.png; do printf '  %s\n' "$f"; done
