@@ -39,6 +39,8 @@
       invalidFile: 'The file was not accepted: {message}',
       jobHeading: 'Import',
       dryRunHeading: 'Dry run',
+      rejectedHeading: 'File not accepted',
+      rejectedNote: 'Nothing was imported. Please correct the file (see the lines below) and try again.',
       fileName: 'File',
       rows: 'Rows',
       kind: 'Kind',
@@ -142,6 +144,8 @@
       invalidFile: 'Die Datei wurde nicht angenommen: {message}',
       jobHeading: 'Import',
       dryRunHeading: 'Probelauf',
+      rejectedHeading: 'Datei nicht angenommen',
+      rejectedNote: 'Es wurde nichts importiert. Bitte korrigieren Sie die Datei (siehe die Zeilen unten) und versuchen Sie es erneut.',
       fileName: 'Datei',
       rows: 'Zeilen',
       kind: 'Art',
@@ -570,8 +574,11 @@
     const errors = Array.isArray(err.body.errors) ? err.body.errors : [];
     $('job-section').hidden = errors.length === 0;
     if (errors.length === 0) return;
-    renderJob({ filename: fileName, dryrun, school: $('school').value,
-      user_role: $('role').value, status: null, errors, counts: null, _rejected: true });
+    // Kept as the shown "job" so that a language switch renders it again; it has no id, so
+    // nothing polls it and it offers no download.
+    state.job = { filename: fileName, dryrun, school: $('school').value,
+      user_role: $('role').value, status: null, errors, counts: null, _rejected: true };
+    renderJob(state.job);
   }
 
   // ---- A job: render and poll --------------------------------------------------------------
@@ -595,7 +602,9 @@
   function statusText(s) { return s ? t('s_' + s) : ''; }
 
   function renderJob(job) {
-    $('job-heading').textContent = job.dryrun ? t('dryRunHeading') : t('jobHeading');
+    $('job-heading').textContent = job._rejected ? t('rejectedHeading')
+      : job.dryrun ? t('dryRunHeading') : t('jobHeading');
+    $('job-facts').hidden = !!job._rejected;
     const badge = $('job-status');
     badge.textContent = statusText(job.status);
     badge.hidden = !job.status;
@@ -623,7 +632,8 @@
       : '';
 
     let note = null;
-    if (job.dryrun && !job._rejected) note = 'dryRunNote';
+    if (job._rejected) note = 'rejectedNote';
+    else if (job.dryrun) note = 'dryRunNote';
     else if (job.status === 'incomplete') note = 'incompleteNote';
     else if (job.status === 'aborted') note = 'abortedNote';
     $('job-note').textContent = note ? t(note) : '';
