@@ -276,6 +276,16 @@ void config_defaults(struct config *cfg)
     cfg->metrics.reconciler = xstrdup("127.0.0.1:9464");
     cfg->metrics.scheduler = xstrdup("127.0.0.1:9465");
     cfg->metrics.ingest = xstrdup("127.0.0.1:9466");
+    cfg->api.listen = xstrdup("127.0.0.1:9480");
+    cfg->api.state_dir = xstrdup("/var/lib/sisopi/api");
+    cfg->api.max_upload_bytes = 16 << 20;
+    cfg->api.max_jobs_per_school = 2;
+    cfg->api.connection_limit = 64;
+    cfg->api.per_ip_connection_limit = 16;
+    cfg->api.connection_timeout_seconds = 30;
+    cfg->api.token_lifetime_seconds = 900;
+    cfg->api.login_failures = 5;
+    cfg->api.login_window_seconds = 300;
     cfg->output.log_format = xstrdup("kv");
     cfg->output.log_level = xstrdup("info");
 }
@@ -467,8 +477,8 @@ static const char *const account_programs[] = CONFIG_ACCOUNT_PROGRAMS;
  * are required: a program's own DN with the shared password (or the reverse) is a mistake. */
 static int load_accounts(struct cfg_ctx *c, const config_setting_t *ldap, struct dir_config *l)
 {
-    static const char *const names[] = {"reconciler", "scheduler", "audit",
-                                        "ingest",     "admin",     NULL};
+    static const char *const names[] = {"reconciler", "scheduler", "audit", "ingest",
+                                        "admin",      "api",       NULL};
     static const char *const keys[] = {"bind_dn", "password_file", NULL};
     const config_setting_t *g, *a;
     if (get_group(c, ldap, "accounts", names, &g) < 0)
@@ -500,8 +510,8 @@ void config_use_account(struct config *cfg, const char *program)
 {
     /* Static storage: account_key outlives any caller's buffer. */
     static const char *const keys[] = {"ldap.accounts.reconciler", "ldap.accounts.scheduler",
-                                       "ldap.accounts.audit", "ldap.accounts.ingest",
-                                       "ldap.accounts.admin"};
+                                       "ldap.accounts.audit",      "ldap.accounts.ingest",
+                                       "ldap.accounts.admin",      "ldap.accounts.api"};
     struct dir_config *l = &cfg->ldap;
     for (int i = 0; program && i < CONFIG_ACCOUNT_COUNT; i++) {
         if (strcmp(program, account_programs[i]) != 0 || !l->accounts[i].bind_dn)
@@ -786,6 +796,67 @@ static int load_metrics(struct cfg_ctx *c, const config_setting_t *root, struct 
     return 0;
 }
 
+/* api: sisopi-api's listener, limits and state (docs/api.md). */
+static int load_api(struct cfg_ctx *c, const config_setting_t *root, struct api_config *a)
+{
+    static const char *const keys[] = {"listen",
+                                       "tls_cert",
+                                       "tls_key",
+                                       "state_dir",
+                                       "max_upload_bytes",
+                                       "max_jobs_per_school",
+                                       "connection_limit",
+                                       "per_ip_connection_limit",
+                                       "connection_timeout",
+                                       "token_lifetime",
+                                       "login_failures",
+                                       "login_window",
+                                       NULL};
+    const config_setting_t *g;
+    if (get_group(c, root, "api", keys, &g) < 0 || get_str(c, g, "listen", &a->listen) < 0 ||
+        get_str(c, g, "tls_cert", &a->tls_cert) < 0 || get_str(c, g, "tls_key", &a->tls_key) < 0 ||
+        get_str(c, g, "state_dir", &a->state_dir) < 0 ||
+        get_int(c, g, "max_upload_bytes", 1024, INT64_C(1) << 34, &a->max_upload_bytes) < 0 ||
+        get_int32(c, g, "max_jobs_per_school", 1, 1000, &a->max_jobs_per_school) < 0 ||
+        get_int32(c, g, "connection_limit", 1, 100000, &a->connection_limit) < 0 ||
+        get_int32(c, g, "per_ip_connection_limit", 1, 100000, &a->per_ip_connection_limit) < 0 ||
+        get_duration(c, g, "connection_timeout", &a->connection_timeout_seconds) < 0 ||
+        get_duration(c, g, "token_lifetime", &a->token_lifetime_seconds) < 0 ||
+        get_int32(c, g, "login_failures", 1, 1000000, &a->login_failures) < 0 ||
+        get_duration(c, g, "login_window", &a->login_window_seconds) < 0)
+        return -1;
+    struct sockaddr_storage sa;
+    size_t len;
+    char why[160];
+    if (metrics_parse_listen(a->listen, &sa, &len, why, sizeof(why)) < 0)
+        return cfg_fail(c, config_setting_get_member(g, "listen"), "api.listen", "%s", why);
+    if (a->tls_cert && !*a->tls_cert) {
+        free(a->tls_cert);
+        a->tls_cert = NULL;
+    }
+    if (a->tls_key && !*a->tls_key) {
+        free(a->tls_key);
+        a->tls_key = NULL;
+    }
+    if (!a->tls_cert != !a->tls_key)
+        return cfg_fail(c, config_setting_get_member(g, a->tls_cert ? "tls_cert" : "tls_key"),
+                        a->tls_cert ? "api.tls_key" : "api.tls_cert",
+                        "must be set too: TLS needs both the certificate and its key");
+    if (!*a->state_dir)
+        return cfg_fail(c, config_setting_get_member(g, "state_dir"), "api.state_dir",
+                        "must not be empty");
+    if (a->connection_timeout_seconds < 1 || a->connection_timeout_seconds > 3600)
+        return cfg_fail(c, config_setting_get_member(g, "connection_timeout"),
+                        "api.connection_timeout", "must be from 1s to 1h");
+    if (a->token_lifetime_seconds < 60 || a->token_lifetime_seconds > 86400)
+        return cfg_fail(c, config_setting_get_member(g, "token_lifetime"), "api.token_lifetime",
+                        "must be from 1m to 24h");
+    if (a->login_window_seconds < 1)
+        return cfg_fail(c, config_setting_get_member(g, "login_window"), "api.login_window",
+                        "must be at least 1s");
+    return 0;
+}
+
 static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct config *cfg)
 {
     static const char *const rkeys[] = {"group_id", "state_dir", "window", "batch_size", NULL};
@@ -805,7 +876,7 @@ static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct
         get_str(c, o, "log_level", &cfg->output.log_level) < 0 ||
         get_str(c, o, "report_dir", &cfg->output.report_dir) < 0)
         return -1;
-    if (load_metrics(c, root, &cfg->metrics) < 0)
+    if (load_metrics(c, root, &cfg->metrics) < 0 || load_api(c, root, &cfg->api) < 0)
         return -1;
     if (cfg->scheduler.sweep_interval_seconds < 1)
         return cfg_fail(c, config_setting_get_member(s, "sweep_interval"),
@@ -825,8 +896,8 @@ int config_load(struct config *cfg, const char *path, const char *bootstrap_over
 {
     config_t lc;
     struct cfg_ctx c = {.file = path, .errstr = errstr, .errstr_size = errstr_size};
-    static const char *const top[] = {"kafka",     "ldap",   "import",  "reconciler",
-                                      "scheduler", "output", "metrics", NULL};
+    static const char *const top[] = {"kafka",  "ldap",    "import", "reconciler", "scheduler",
+                                      "output", "metrics", "api",    NULL};
     int rc = -1;
 
     config_defaults(cfg);
@@ -918,6 +989,10 @@ void config_free(struct config *cfg)
     free(cfg->metrics.reconciler);
     free(cfg->metrics.scheduler);
     free(cfg->metrics.ingest);
+    free(cfg->api.listen);
+    free(cfg->api.tls_cert);
+    free(cfg->api.tls_key);
+    free(cfg->api.state_dir);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -99,9 +99,9 @@ struct kafka_config {
  * names cli_load() passes to config_use_account(). */
 #define CONFIG_ACCOUNT_PROGRAMS                                                                    \
     {                                                                                              \
-        "reconciler", "scheduler", "audit", "ingest", "admin"                                      \
+        "reconciler", "scheduler", "audit", "ingest", "admin", "api"                               \
     }
-enum { CONFIG_ACCOUNT_COUNT = 5 };
+enum { CONFIG_ACCOUNT_COUNT = 6 };
 
 /* ldap.accounts.NAME: one program's bind DN and password file (both set, or the entry is
  * absent: NULL). */
@@ -158,6 +158,21 @@ struct metrics_config {
     char *ingest;
 };
 
+/* sisopi-api: the HTTP import (docs/api.md). */
+struct api_config {
+    char *listen;                       /* "HOST:PORT", default 127.0.0.1:9480 */
+    char *tls_cert, *tls_key;           /* PEM files; both or neither (plain HTTP) */
+    char *state_dir;                    /* jobs and first passwords; default /var/lib/sisopi/api */
+    int64_t max_upload_bytes;           /* default 16 MiB */
+    int max_jobs_per_school;            /* jobs in flight per school, default 2 */
+    int connection_limit;               /* default 64 */
+    int per_ip_connection_limit;        /* default 16 */
+    int64_t connection_timeout_seconds; /* an idle or slow connection is closed, default 30 s */
+    int64_t token_lifetime_seconds;     /* default 15 min */
+    int login_failures;                 /* failed logins per address or account, default 5 */
+    int64_t login_window_seconds;       /* ... within this time, then refused as long, 5 min */
+};
+
 struct config {
     char *path;
     struct kafka_config kafka;
@@ -167,6 +182,7 @@ struct config {
     struct scheduler_config scheduler;
     struct output_config output;
     struct metrics_config metrics;
+    struct api_config api;
 };
 
 /* Fills *cfg with the built-in defaults (no file). */

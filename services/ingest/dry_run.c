@@ -21,6 +21,7 @@ struct dry_run {
     size_t len;
     FILE *lines;
     int64_t created, modified, unchanged, removed, limbo, rejected;
+    int64_t reactivated; /* of modified */
 };
 
 static int keep_person(const struct person *p, const struct person_ldap_groups *g, void *opaque)
@@ -92,6 +93,8 @@ void dry_run_record(struct dry_run *d, const struct user_record *r)
         break;
     case PLAN_MODIFY:
         d->modified++;
+        if (p.event == EVENT_REACTIVATED)
+            d->reactivated++;
         line(d, &p, r->record_uid, NULL);
         break;
     case PLAN_REJECT:
@@ -151,6 +154,17 @@ void dry_run_finish(struct dry_run *d, const char *school, enum role role,
             " lose the school (%" PRId64 " of them to limbo)%s, %" PRId64 " rejected\n",
             d->created, d->modified, d->unchanged, d->removed + d->limbo, d->limbo,
             guard->held ? " once released" : "", d->rejected);
+}
+
+void dry_run_get_totals(const struct dry_run *d, struct dry_run_totals *out)
+{
+    out->created = d->created;
+    out->modified = d->modified;
+    out->unchanged = d->unchanged;
+    out->removed = d->removed;
+    out->limbo = d->limbo;
+    out->rejected = d->rejected;
+    out->reactivated = d->reactivated;
 }
 
 void dry_run_close(struct dry_run *d)

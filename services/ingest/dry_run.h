@@ -30,9 +30,16 @@ void dry_run_record(struct dry_run *d, const struct user_record *r);
  * at now_ms would take it. Then prints the plan and its totals to out; guard says whether the
  * removals would be held.
  */
+struct dry_run_totals {
+    int64_t created, modified, unchanged, removed, limbo, rejected; /* removed: not to limbo */
+    int64_t reactivated;                                            /* of modified */
+};
 void dry_run_finish(struct dry_run *d, const char *school, enum role role,
                     const struct strmap *listed, const struct guard_decision *guard, int64_t now_ms,
                     FILE *out);
+
+/* The totals dry_run_finish printed. */
+void dry_run_get_totals(const struct dry_run *d, struct dry_run_totals *out);
 
 void dry_run_close(struct dry_run *d);
 

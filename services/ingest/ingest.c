@@ -26,10 +26,9 @@
 #include "strmap.h"
 #include "strutil.h"
 
-#define INGEST_PROGRESS_SECONDS   2.0
-#define INGEST_FLUSH_SLICE_MS     500
-#define INGEST_WAIT_LOG_SECONDS   10.0
-#define INGEST_MAX_PRINTED_ERRORS 1000
+#define INGEST_PROGRESS_SECONDS 2.0
+#define INGEST_FLUSH_SLICE_MS   500
+#define INGEST_WAIT_LOG_SECONDS 10.0
 
 /* What the delivery reports tell; one import runs at a time per producer. */
 struct delivery {
@@ -59,6 +58,12 @@ void ingest_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     if (dr_state.first_offset && p >= 0 && p < dr_state.partitions &&
         (dr_state.first_offset[p] < 0 || msg->offset < dr_state.first_offset[p]))
         dr_state.first_offset[p] = msg->offset;
+}
+
+/* The file's name in messages. */
+static const char *shown(const struct ingest_job *job)
+{
+    return job->name ? job->name : job->path;
 }
 
 static void print_row_error(FILE *f, const char *path, const struct import_error *e)
@@ -139,10 +144,11 @@ static struct import_reader *open_reader(const struct ingest_job *job, const cha
     memset(&err, 0, sizeof(err));
     struct import_reader *r = import_reader_open(job->path, &ij, &err);
     if (!r) {
-        snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+        res->failure = INGEST_FAIL_FILE;
+        snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", shown(job), err.line,
                  err.message);
         if (err.line <= 0)
-            snprintf(res->error, sizeof(res->error), "%s: %s", job->path, err.message);
+            snprintf(res->error, sizeof(res->error), "%s: %s", shown(job), err.message);
     }
     return r;
 }
@@ -217,8 +223,9 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
         if (got == 0)
             break;
         if (got < 0) {
-            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", shown(job), err.line,
                      err.message);
+            res->failure = INGEST_FAIL_FILE;
             rc = -1;
             break;
         }
@@ -231,9 +238,11 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
             /* Unlike the reference, which stops at the first error past the tolerance,
              * every bad row is reported: the operator fixes the file once, not N times. */
             if (res->errors++ < INGEST_MAX_PRINTED_ERRORS) {
-                print_row_error(lines, job->path, &err);
+                if (job->row_error)
+                    job->row_error(&err, job->opaque);
+                print_row_error(lines, shown(job), &err);
                 if (!job->rows_in_summary)
-                    print_row_error(report, job->path, &err);
+                    print_row_error(report, shown(job), &err);
             }
             keep_bad_row(kept, job->cfg->kafka.partitions, &err);
             if (strnlen(err.record_uid, sizeof(err.record_uid)) > 0)
@@ -242,10 +251,10 @@ static int validate(const struct ingest_job *job, struct ingest_result *res, FIL
         progress_tick(&pg, r, res->rows);
     }
     if (res->errors > INGEST_MAX_PRINTED_ERRORS) {
-        fprintf(lines, "%s: ... and %" PRId64 " more bad rows\n", job->path,
+        fprintf(lines, "%s: ... and %" PRId64 " more bad rows\n", shown(job),
                 res->errors - INGEST_MAX_PRINTED_ERRORS);
         if (!job->rows_in_summary)
-            fprintf(report, "%s: ... and %" PRId64 " more bad rows\n", job->path,
+            fprintf(report, "%s: ... and %" PRId64 " more bad rows\n", shown(job),
                     res->errors - INGEST_MAX_PRINTED_ERRORS);
     }
     fclose(lines);
@@ -331,19 +340,26 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
             break;
         rows++;
         if (got < 0) {
-            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", job->path, err.line,
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": %s", shown(job), err.line,
                      err.message);
             rc = -1;
             break;
         }
         if (got != 1)
             continue;
+        char why[256];
+        if (job->before_publish && job->before_publish(&m.u.user, job->opaque, why, sizeof(why))) {
+            snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": record_uid \"%s\": %s",
+                     shown(job), m.u.user.line, m.u.user.record_uid, why);
+            users_msg_free(&m);
+            rc = -1;
+            break;
+        }
         const char *key = m.u.user.record_uid;
         int32_t p = partitioner_partition(key, strlen(key), res->partitions);
-        char why[256];
         if (produce(rk, job->cfg, p, key, &m, why, sizeof(why)) < 0) {
             snprintf(res->error, sizeof(res->error), "%s:%" PRId64 ": record_uid \"%s\": %s",
-                     job->path, m.u.user.line, key, why);
+                     shown(job), m.u.user.line, key, why);
             users_msg_free(&m);
             rc = -1;
             break;
@@ -359,7 +375,7 @@ static int publish_records(rd_kafka_t *rk, const struct ingest_job *job, struct 
         snprintf(res->error, sizeof(res->error),
                  "%s changed while it was being read (%" PRId64 " valid records, then %" PRId64
                  "); no end marker was sent, so nobody will be removed: run the import again",
-                 job->path, res->records, published);
+                 shown(job), res->records, published);
         rc = -1;
     }
     return rc;
@@ -423,7 +439,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
         snprintf(res->error, sizeof(res->error),
                  "import %s of %s: %s; no end marker was sent, so this import removes nobody: "
                  "import the file again once the broker is reachable",
-                 res->import_id, job->path, why);
+                 res->import_id, shown(job), why);
         rc = -1;
     }
     if (rc == 0) {
@@ -437,7 +453,7 @@ static int publish(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_r
             snprintf(res->error, sizeof(res->error),
                      "import %s of %s: all %" PRId64 " records were delivered, but %s; the "
                      "partitions without their marker remove nobody: import the file again",
-                     res->import_id, job->path, res->records, why);
+                     res->import_id, shown(job), res->records, why);
             rc = -1;
         }
     }
@@ -480,6 +496,16 @@ static int dry_run_import(struct dir_conn *dc, const struct ingest_job *job,
     import_reader_close(r);
     dry_run_finish(d, job->school, job->role, listed, guard, clock_wall_ms(),
                    job->plan ? job->plan : stdout);
+    struct dry_run_totals t;
+    dry_run_get_totals(d, &t);
+    res->planned = true;
+    res->plan = (struct ingest_plan_counts){.created = t.created,
+                                            .modified = t.modified,
+                                            .unchanged = t.unchanged,
+                                            .removed = t.removed,
+                                            .limbo = t.limbo,
+                                            .rejected = t.rejected,
+                                            .reactivated = t.reactivated};
     dry_run_close(d);
     return 0;
 }
@@ -501,6 +527,7 @@ static int look_up_and_publish(rd_kafka_t *rk, const struct ingest_job *job,
     if (!dc || lookup_before_publish(dc, job->cfg, job->school, job->role, sid, res->import_id,
                                      listed, &guard, why, sizeof(why)) < 0) {
         snprintf(res->error, sizeof(res->error), "%s; nothing was published", why);
+        res->failure = INGEST_FAIL_DIRECTORY;
         goto out;
     }
     res->guard_decided = true;
@@ -508,10 +535,12 @@ static int look_up_and_publish(rd_kafka_t *rk, const struct ingest_job *job,
     res->guard_removals = guard.removals;
     res->guard_members = guard.members;
     if (guard.held)
-        fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", job->path,
+        fprintf(report, "%s: WARNING: the deletion guard holds this import: it %s\n", shown(job),
                 guard.reason);
     rc = job->dry_run ? dry_run_import(dc, job, res, listed, &guard)
                       : publish(rk, job, res, kept, &guard);
+    if (rc < 0 && !res->failure)
+        res->failure = job->dry_run ? INGEST_FAIL_DIRECTORY : INGEST_FAIL_BROKER;
 out:
     free(guard.reason);
     dir_conn_close(dc);
@@ -524,9 +553,9 @@ static void warn_empty(const struct ingest_job *job, FILE *report)
             "%s: WARNING: the file holds no records. This import says that school %s has no "
             "%s at all: every such person of source %s will lose the school, unless the "
             "reconciler's deletion guard holds the import.\n",
-            job->path, job->school, role_name(job->role),
+            shown(job), job->school, role_name(job->role),
             job->source_uid ? job->source_uid : job->cfg->import.source_uid);
-    log_kv(LEVEL_WARN, "empty_import", "file", job->path, "school", job->school, "role",
+    log_kv(LEVEL_WARN, "empty_import", "file", shown(job), "school", job->school, "role",
            role_name(job->role), NULL);
 }
 
@@ -541,13 +570,19 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
     memset(res, 0, sizeof(*res));
     res->exit_code = EXIT_FAILED;
     res->encoding[0] = '\0';
-    if (import_id_new(res->import_id, clock_wall_ms()) < 0) {
+    if (job->import_id && import_id_valid(job->import_id)) {
+        snprintf(res->import_id, sizeof(res->import_id), "%s", job->import_id);
+    } else if (import_id_new(res->import_id, clock_wall_ms()) < 0) {
         snprintf(res->error, sizeof(res->error), "no randomness for the import_id: %s",
                  strerror(errno));
+        res->failure = INGEST_FAIL_OTHER;
+        strmap_free(listed, NULL);
         return res->exit_code;
     }
     if (file_id_get(job->path, &before) < 0) {
-        snprintf(res->error, sizeof(res->error), "%s: %s", job->path, strerror(errno));
+        snprintf(res->error, sizeof(res->error), "%s: %s", shown(job), strerror(errno));
+        res->failure = INGEST_FAIL_FILE;
+        strmap_free(listed, NULL);
         return res->exit_code;
     }
     kept = xcalloc((size_t)job->cfg->kafka.partitions, sizeof(*kept));
@@ -559,9 +594,18 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
                  "%" PRId64 " bad rows, more than import.tolerate_errors = %d: nothing was "
                  "published",
                  res->errors, tolerate);
+        res->failure = INGEST_FAIL_FILE;
         goto out;
     }
     res->empty = res->rows == 0;
+    if (res->empty && job->refuse_empty) {
+        snprintf(res->error, sizeof(res->error),
+                 "%s holds no data row: an empty export would take school %s from every %s; "
+                 "nothing was published",
+                 shown(job), job->school, role_name(job->role));
+        res->failure = INGEST_FAIL_FILE;
+        goto out;
+    }
     if (res->empty)
         warn_empty(job, report);
     if (!job->check_only) {
@@ -571,7 +615,7 @@ int ingest_run(rd_kafka_t *rk, const struct ingest_job *job, struct ingest_resul
             /* The markers are out, but they count exactly what was published, so the
              * import is consistent; still, the operator should know. */
             fprintf(report, "%s: WARNING: the file changed while it was being imported\n",
-                    job->path);
+                    shown(job));
         }
     }
     res->exit_code = res->errors > 0 ? EXIT_WITH_ERRORS : EXIT_OK;
@@ -619,7 +663,7 @@ void ingest_print_summary(FILE *f, const struct ingest_job *job, const struct in
     else /* refused before the delimiter was looked for (e.g. its encoding) */
         snprintf(delim, sizeof(delim), "delimiter not determined");
     fprintf(f, "import_id:  %s\n", res->import_id);
-    fprintf(f, "file:       %s (%s%s%s)\n", job->path, res->encoding, *res->encoding ? ", " : "",
+    fprintf(f, "file:       %s (%s%s%s)\n", shown(job), res->encoding, *res->encoding ? ", " : "",
             delim);
     fprintf(f, "job:        school %s, role %s, source_uid %s%s\n", job->school,
             role_name(job->role), sid ? sid : "?", job->dry_run ? ", DRY RUN" : "");

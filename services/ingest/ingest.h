@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "import_id.h"
+#include "import_reader.h"
 #include "records.h"
 
 struct ingest_job {
@@ -27,6 +28,34 @@ struct ingest_job {
     FILE *plan;             /* a dry run's plan goes here (stdout if NULL) */
     bool rows_in_summary;   /* bad rows only in the summary, not also on report as found */
     bool progress;          /* a progress line every few seconds on long files */
+    /* For programs other than the command line (sisopi-api); all may be left 0/NULL. */
+    const char *name; /* the file's name in every message (the upload's own name); NULL: path */
+    const char *import_id; /* the import's id, made by import_id_new; NULL: a new one */
+    bool refuse_empty;     /* a file without any data row fails instead of removing everyone */
+    /* Called with every bad row (the first INGEST_MAX_PRINTED_ERRORS), in file order. */
+    void (*row_error)(const struct import_error *e, void *opaque);
+    /* Called with every record about to be published (not in a dry run or check): may set
+     * what the record lacks, e.g. a password hash. Non-zero stops publishing before any end
+     * marker, with err. */
+    int (*before_publish)(struct user_record *r, void *opaque, char *err, size_t errlen);
+    void *opaque; /* of row_error and before_publish */
+};
+
+#define INGEST_MAX_PRINTED_ERRORS 1000
+
+/* Why an import failed (exit_code EXIT_FAILED), for callers that answer differently. */
+enum ingest_failure {
+    INGEST_FAIL_NONE = 0,
+    INGEST_FAIL_FILE,      /* the file itself: unreadable, undecodable, too many bad rows, empty */
+    INGEST_FAIL_DIRECTORY, /* the directory could not be read, or it refused the job */
+    INGEST_FAIL_BROKER,    /* publishing failed: no end marker went out for what was sent */
+    INGEST_FAIL_OTHER,     /* memory, randomness */
+};
+
+/* What a dry run predicts (the totals it prints). */
+struct ingest_plan_counts {
+    int64_t created, modified, unchanged, removed, limbo, rejected;
+    int64_t reactivated; /* of modified */
 };
 
 struct ingest_result {
@@ -48,6 +77,9 @@ struct ingest_result {
     int64_t guard_removals, guard_members;
     int partitions;
     double seconds;
+    bool planned;                   /* a dry run computed its plan: */
+    struct ingest_plan_counts plan; /* removed excludes limbo, as in events' counts */
+    enum ingest_failure failure;    /* with EXIT_FAILED */
     int exit_code;    /* EXIT_OK, EXIT_WITH_ERRORS (tolerated bad rows) or EXIT_FAILED */
     char error[1024]; /* why it failed, when exit_code == EXIT_FAILED */
 };
