@@ -75,14 +75,14 @@ LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev
 step "start a reconciler and sisopi-api"
 "$B_/sisopi-reconciler" -c "$CFG" --metrics "" >"$W/reconciler.log" 2>&1 &
 PIDS+=($!)
-cat >>"$CFG" <<EOF
-
-api = {
-  listen = "127.0.0.1:0";
-  state_dir = "$W/api";
-};
-EOF
-"$B_/sisopi-api" -c "$CFG" >"$W/api.log" 2>&1 &
+# The api's own copy of the stack's configuration, with its state in the test's directory and
+# any free port (logged as api_listening).
+API_CFG=$W/api.cfg
+cp "$CFG" "$API_CFG"
+if ! grep -q '^api[[:space:]]*[=:]' "$API_CFG"; then
+    printf '\napi = {\n  state_dir = "%s";\n};\n' "$W/api" >>"$API_CFG"
+fi
+"$B_/sisopi-api" -c "$API_CFG" --listen 127.0.0.1:0 >"$W/api.log" 2>&1 &
 API_PID=$!
 PIDS+=("$API_PID")
 api_port() { sed -n 's/.*api_listening .*port=\([0-9]*\).*/\1/p' "$W/api.log" | tail -n 1; }
