@@ -86,7 +86,7 @@
       pageOf: 'Page {page} · {count} imports',
       apiDocs: 'API documentation',
       statusChanged: 'Import status: {status}',
-      polling: 'Waiting for the directory… ({status})',
+      polling: 'The directory is being updated… ({status})',
       yes: 'yes',
       no: 'no',
       s_new: 'New',
@@ -191,7 +191,7 @@
       pageOf: 'Seite {page} · {count} Importe',
       apiDocs: 'API-Dokumentation',
       statusChanged: 'Importstatus: {status}',
-      polling: 'Warte auf das Verzeichnis… ({status})',
+      polling: 'Das Verzeichnis wird aktualisiert… ({status})',
       yes: 'ja',
       no: 'nein',
       s_new: 'Neu',
@@ -639,7 +639,8 @@
     $('job-note').textContent = note ? t(note) : '';
     $('job-note').hidden = !note;
 
-    const counts = job.counts || null;
+    // A running import's counts are not its result yet: shown once it has an outcome.
+    const counts = running ? null : (job.counts || null);
     $('counts').hidden = !counts;
     $('counts-heading').hidden = !counts;
     $('counts-heading').textContent = job.dryrun ? t('countsHeadingDry') : t('countsHeading');
