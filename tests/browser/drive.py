@@ -9,6 +9,7 @@ a school's secretary uses it, and checks what the page shows at every step.
 Steps: a wrong password shows an error and keeps no token; log in; choose school and role;
 pick the CSV; dry run (the counts shown must equal --expect); start; wait for "finished" (the
 counts must equal --expect again); download the summary; the recent imports list both jobs;
+with --hostile-csv, a dry run of a file with markup in its name and rows shows it as text;
 the page at phone width; log out; a browser that prefers German shows the German page. A PNG
 screenshot of every step goes to --artifacts (each path printed); --result gets a JSON object
 with the import ids and the downloaded file's path for the calling test to check further.
@@ -56,6 +57,9 @@ def parse_args():
     p.add_argument("--artifacts", required=True, help="directory for the screenshots")
     p.add_argument("--downloads", required=True, help="directory the browser downloads to")
     p.add_argument("--result", required=True, help="JSON file written at the end")
+    p.add_argument("--hostile-csv",
+                   help="a file whose name and rows hold markup: dry-run it, nothing of it "
+                        "may become an element of the page")
     p.add_argument("--chromium", default="/usr/lib/chromium/chromium")
     p.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     p.add_argument("--timeout", type=int, default=20, help="seconds for each page step")
@@ -183,6 +187,29 @@ def login(b, user, password):
     b.el("login-submit").click()
 
 
+# Markup in a file's name and rows is text on the page: the ids below must never exist.
+HOSTILE_IDS = "#pwned, #pwned-row"
+
+
+def hostile_dry_run(b, path):
+    name = os.path.basename(path)
+    b.el("file").send_keys(os.path.abspath(path))
+    b.el("dryrun-btn").click()
+    b.wait("the hostile file's dry run or refusal",
+           lambda: (b.text("job-kind") == "Dry run" and b.text("job-filename") == name)
+           or b.text("job-heading") == "File not accepted")
+    b.wait("the upload done", lambda: b.el("dryrun-btn").is_enabled())
+    shown = b.text("job-filename") if b.visible("job-facts") else ""
+    rows = [tr.text for tr in b.d.find_elements(By.CSS_SELECTOR, "#errors-table tbody tr")]
+    check(shown == name or any(name in r for r in rows),
+          f"the file's name is shown as text: {shown!r} {rows!r}")
+    check(any("<img" in r for r in rows) or "<img" in shown,
+          "the markup is shown as text, not dropped")
+    check(not b.d.find_elements(By.CSS_SELECTOR, HOSTILE_IDS),
+          "markup from the file became an element of the page")
+    b.shot("hostile-file")
+
+
 def english_run(args, password, want, result):
     b = Driver(args, "en-US", args.downloads)
     try:
@@ -290,6 +317,9 @@ def english_run(args, password, want, result):
             return dry_id in ids and result["import_id"] in ids
         b.wait("both jobs in the recent imports", listed)
         b.shot("downloaded-and-listed")
+
+        if args.hostile_csv:
+            hostile_dry_run(b, args.hostile_csv)
 
         # Phone width: everything fits, nothing scrolls sideways.
         b.d.set_window_size(390, 844)

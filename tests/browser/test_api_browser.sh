@@ -107,12 +107,17 @@ step "an export of three students"
 printf '%s\n' "record_uid,firstname,lastname,school,classes" \
     "WB1,Ada,Lovelace,Gym1,5a" "WB2,Alan,Turing,Gym1,5a" "WB3,Grace,Hopper,Gym1,5b" \
     >"$W/gym1-students.csv"
+# Markup in a file's name and in a cell: the page must show it as text (drive.py checks that
+# no element with these ids appears).
+HOSTILE="$W/<img src=x id=pwned>.csv"
+printf '%s\n' "record_uid,firstname,lastname,school,classes,email" \
+    "WX1,Eve,Evil,Gym1,5a,<img src=x id=pwned-row>" >"$HOSTILE"
 exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 | sed -n 's/^dn: //p') ]]; }
 
 step "drive the page in Chromium"
 run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
     --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
-    --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
+    --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
     --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
 printf '%s\n' "$OUT"
 case $RC in
