@@ -285,6 +285,7 @@ void config_defaults(struct config *cfg)
     cfg->api.connection_timeout_seconds = 30;
     cfg->api.token_lifetime_seconds = 900;
     cfg->api.login_failures = 5;
+    cfg->api.login_failures_per_address = 50;
     cfg->api.login_window_seconds = 300;
     cfg->output.log_format = xstrdup("kv");
     cfg->output.log_level = xstrdup("info");
@@ -810,6 +811,7 @@ static int load_api(struct cfg_ctx *c, const config_setting_t *root, struct api_
                                        "connection_timeout",
                                        "token_lifetime",
                                        "login_failures",
+                                       "login_failures_per_address",
                                        "login_window",
                                        NULL};
     const config_setting_t *g;
@@ -823,6 +825,8 @@ static int load_api(struct cfg_ctx *c, const config_setting_t *root, struct api_
         get_duration(c, g, "connection_timeout", &a->connection_timeout_seconds) < 0 ||
         get_duration(c, g, "token_lifetime", &a->token_lifetime_seconds) < 0 ||
         get_int32(c, g, "login_failures", 1, 1000000, &a->login_failures) < 0 ||
+        get_int32(c, g, "login_failures_per_address", 1, 1000000, &a->login_failures_per_address) <
+            0 ||
         get_duration(c, g, "login_window", &a->login_window_seconds) < 0)
         return -1;
     struct sockaddr_storage sa;

@@ -169,7 +169,8 @@ struct api_config {
     int per_ip_connection_limit;        /* default 16 */
     int64_t connection_timeout_seconds; /* an idle or slow connection is closed, default 30 s */
     int64_t token_lifetime_seconds;     /* default 15 min */
-    int login_failures;                 /* failed logins per address or account, default 5 */
+    int login_failures;                 /* failed logins per account, default 5 */
+    int login_failures_per_address;     /* failed logins per client address, default 50 */
     int64_t login_window_seconds;       /* ... within this time, then refused as long, 5 min */
 };
 

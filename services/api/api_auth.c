@@ -90,7 +90,8 @@ static int limited_for(struct api_auth *a, const char *key, time_t now)
 {
     const struct failures *f = strmap_get(a->failures, key);
     int64_t window = a->cfg->api.login_window_seconds;
-    if (!f || f->count < a->cfg->api.login_failures || now - f->since >= window)
+    int limit = key[0] == 'a' ? a->cfg->api.login_failures_per_address : a->cfg->api.login_failures;
+    if (!f || f->count < limit || now - f->since >= window)
         return 0;
     return (int)(window - (now - f->since)) + 1;
 }

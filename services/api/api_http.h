@@ -40,6 +40,14 @@ struct api_call {
     struct api_principal who;
     char token[API_TOKEN_LEN + 1]; /* the Bearer token used, if any */
     bool replied;
+    /* An upload refused before its body: the body is read and dropped (a client that is
+     * still sending would not see an early answer), then this is the answer. */
+    bool refused;
+    unsigned refused_status;
+    const char *refused_code;
+    char refused_message[256];
+    int refused_retry;
+    int64_t dropped;
 };
 
 /* Replies (each queues the response and returns MHD's result). body is copied. */

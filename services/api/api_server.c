@@ -116,12 +116,14 @@ enum MHD_Result api_reply_error(struct api_call *call, unsigned status, const ch
 
 /* ---- authentication ---- */
 
-bool api_authenticate(struct api_call *call, enum MHD_Result *ret)
+/* Who calls: true, or false with the answer to give in call->refused_*. */
+static bool check_login(struct api_call *call)
 {
-    if (call->authed)
-        return true;
     struct api *api = call->api;
     const char *h = MHD_lookup_connection_value(call->c, MHD_HEADER_KIND, "Authorization");
+    call->refused_status = MHD_HTTP_UNAUTHORIZED;
+    call->refused_code = "unauthorized";
+    call->refused_retry = 0;
     if (h && strncasecmp(h, "Bearer ", 7) == 0) {
         const char *t = h + 7;
         while (*t == ' ')
@@ -132,8 +134,8 @@ bool api_authenticate(struct api_call *call, enum MHD_Result *ret)
             call->authed = true;
             return true;
         }
-        *ret = api_reply_error(call, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                               "the token is unknown or has expired: log in again", 0);
+        snprintf(call->refused_message, sizeof(call->refused_message),
+                 "the token is unknown or has expired: log in again");
         return false;
     }
     char *pass = NULL;
@@ -143,10 +145,9 @@ bool api_authenticate(struct api_call *call, enum MHD_Result *ret)
     if (!user) {
         if (pass)
             MHD_free(pass);
-        *ret = api_reply_error(call, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                               "log in: HTTP Basic with your directory account, or a token from "
-                               "POST /api/v1/token",
-                               0);
+        snprintf(call->refused_message, sizeof(call->refused_message),
+                 "log in: HTTP Basic with your directory account, or a token from POST "
+                 "/api/v1/token");
         return false;
     }
     int retry = 0;
@@ -162,18 +163,40 @@ bool api_authenticate(struct api_call *call, enum MHD_Result *ret)
         call->authed = true;
         return true;
     case API_AUTH_LIMITED:
-        *ret = api_reply_error(call, MHD_HTTP_TOO_MANY_REQUESTS, "too_many",
-                               "too many failed logins: wait, then try again", retry);
+        call->refused_status = MHD_HTTP_TOO_MANY_REQUESTS;
+        call->refused_code = "too_many";
+        call->refused_retry = retry;
+        snprintf(call->refused_message, sizeof(call->refused_message),
+                 "too many failed logins: wait, then try again");
         return false;
     case API_AUTH_UNAVAILABLE:
-        *ret = api_reply_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                               "the directory cannot check logins right now", 30);
+        call->refused_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        call->refused_code = "unavailable";
+        call->refused_retry = 30;
+        snprintf(call->refused_message, sizeof(call->refused_message),
+                 "the directory cannot check logins right now");
         return false;
     default:
-        *ret = api_reply_error(call, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                               "wrong username or password", 0);
+        snprintf(call->refused_message, sizeof(call->refused_message),
+                 "wrong username or password");
         return false;
     }
+}
+
+static enum MHD_Result reply_refused(struct api_call *call)
+{
+    return api_reply_error(call, call->refused_status, call->refused_code, call->refused_message,
+                           call->refused_retry);
+}
+
+bool api_authenticate(struct api_call *call, enum MHD_Result *ret)
+{
+    if (call->authed)
+        return true;
+    if (check_login(call))
+        return true;
+    *ret = reply_refused(call);
+    return false;
 }
 
 /* ---- the upload ---- */
@@ -234,18 +257,28 @@ static bool is_upload_url(const char *method, const char *url)
 }
 
 /* The upload's headers: who, how big, and a private spool file. */
+static void refuse_too_large(struct api_call *call)
+{
+    call->refused = true;
+    call->refused_status = MHD_HTTP_CONTENT_TOO_LARGE;
+    call->refused_code = "too_large";
+    call->refused_retry = 0;
+    snprintf(call->refused_message, sizeof(call->refused_message),
+             "the upload is larger than the limit of %" PRId64 " bytes",
+             call->api->cfg->api.max_upload_bytes);
+}
+
 static enum MHD_Result upload_begin(struct api_call *call)
 {
-    enum MHD_Result ret;
-    if (!api_authenticate(call, &ret))
-        return ret;
+    if (!check_login(call)) {
+        call->refused = true;
+        return MHD_YES;
+    }
     const struct api_config *ac = &call->api->cfg->api;
     const char *cl = MHD_lookup_connection_value(call->c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoll(cl, NULL, 10) > ac->max_upload_bytes + POST_BUFFER) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "the upload is larger than the limit of %" PRId64 " bytes",
-                 ac->max_upload_bytes);
-        return api_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, 0);
+        refuse_too_large(call);
+        return MHD_YES;
     }
     call->pp = MHD_create_post_processor(call->c, POST_BUFFER, post_field, call);
     if (!call->pp)
@@ -308,8 +341,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         }
         return MHD_YES;
     }
-    if (call->replied) { /* refused before its body: the rest is not read */
+    if (call->replied) { /* answered already: the rest is not read */
         *upload_size = 0;
+        return MHD_YES;
+    }
+    if (call->refused) {
+        call->dropped += (int64_t)*upload_size;
+        bool done = *upload_size == 0;
+        *upload_size = 0;
+        /* Dropping what is sent lets the client read the answer; beyond a bound the answer
+         * goes at once and the connection is closed. */
+        if (done || call->dropped > 2 * call->api->cfg->api.max_upload_bytes + (1 << 20))
+            return reply_refused(call);
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -318,13 +361,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                 !call->write_failed)
                 call->bad_form = true;
             *upload_size = 0;
-            if (call->too_large) {
-                char msg[160];
-                snprintf(msg, sizeof(msg),
-                         "the upload is larger than the limit of %" PRId64 " bytes",
-                         call->api->cfg->api.max_upload_bytes);
-                return api_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, 0);
-            }
+            if (call->too_large)
+                refuse_too_large(call);
             return MHD_YES;
         }
         if (call->body_len + *upload_size > API_BODY_MAX) {
