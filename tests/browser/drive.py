@@ -28,7 +28,9 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError as e:  # the calling test reports it and fails
     print(f"drive.py: python3-selenium is missing: {e}", file=sys.stderr)
@@ -179,10 +181,18 @@ def job_status(b):
     return b.el("job-status").get_attribute("data-status") or ""
 
 
-def login(b, user, password):
+def login(b, user, password, keyboard=False):
     b.el("username").clear()
-    b.el("username").send_keys(user)
     b.el("password").clear()
+    if keyboard:
+        # As a keyboard user does: in the name field, Tab goes to the password, Enter
+        # submits.
+        b.el("username").click()
+        check(b.d.switch_to.active_element == b.el("username"),
+              "the user name field has the focus")
+        ActionChains(b.d).send_keys(user, Keys.TAB, password, Keys.ENTER).perform()
+        return
+    b.el("username").send_keys(user)
     b.el("password").send_keys(password)
     b.el("login-submit").click()
 
@@ -219,6 +229,8 @@ def english_run(args, password, want, result):
         check(b.d.execute_script("return document.documentElement.lang") == "en",
               "an English browser gets the English page")
         check(b.text("login-heading") == "Log in", "the login form's heading is English")
+        check(b.d.switch_to.active_element == b.el("username"),
+              "the user name field has the focus when the page opens")
 
         # A wrong password: an error, still the login form, no token anywhere.
         login(b, args.user, password + "-wrong")
@@ -231,8 +243,8 @@ def english_run(args, password, want, result):
         check(b.el("password").get_attribute("value") == "", "the wrong password is cleared")
         b.shot("wrong-password")
 
-        # Log in.
-        login(b, args.user, password)
+        # Log in, with the keyboard only.
+        login(b, args.user, password, keyboard=True)
         b.wait("the import form after logging in", lambda: b.visible("app-section"))
         check(not b.visible("login-section"), "the login form is gone")
         check(args.user in b.text("whoami"), f"the header names the user: {b.text('whoami')!r}")
