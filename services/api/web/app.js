@@ -482,7 +482,7 @@
     for (const r of (school && Array.isArray(school.roles)) ? school.roles : []) {
       const o = document.createElement('option');
       o.value = r;
-      o.textContent = t('r_' + r);
+      o.textContent = roleText(r);
       sel.appendChild(o);
     }
     if (keep && Array.from(sel.options).some((o) => o.value === keep)) sel.value = keep;
@@ -599,7 +599,13 @@
       { dateStyle: 'medium', timeStyle: 'short' }).format(d);
   }
 
-  function statusText(s) { return s ? t('s_' + s) : ''; }
+  // A name the page has no text for (a newer server's) is shown as the server spells it.
+  function known(prefix, v) {
+    return v && Object.prototype.hasOwnProperty.call(STRINGS.en, prefix + v) ? t(prefix + v)
+      : (v || '');
+  }
+  function statusText(s) { return known('s_', s); }
+  function roleText(r) { return known('r_', r); }
 
   function renderJob(job) {
     $('job-heading').textContent = job._rejected ? t('rejectedHeading')
@@ -611,7 +617,7 @@
     badge.setAttribute('data-status', job.status || '');
     badge.className = 'badge badge-' + (job.status || 'none');
     $('job-school').textContent = job.school || '';
-    $('job-role').textContent = job.user_role ? t('r_' + job.user_role) : '';
+    $('job-role').textContent = roleText(job.user_role);
     $('job-filename').textContent = job.filename || '';
     $('job-rows').textContent = job.rows !== undefined && job.rows !== null ? String(job.rows) : '–';
     $('job-kind').textContent = job.dryrun ? t('kindDry') : t('kindReal');
@@ -772,7 +778,7 @@
   function jobRow(job) {
     const tr = document.createElement('tr');
     tr.setAttribute('data-job-id', job.id || '');
-    const cells = [fmtDate(job.date_created), job.school, t('r_' + job.user_role),
+    const cells = [fmtDate(job.date_created), job.school, roleText(job.user_role),
       job.filename, job.dryrun ? t('kindDry') : t('kindReal')];
     for (const v of cells) {
       const td = document.createElement('td');
