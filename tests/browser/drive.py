@@ -8,11 +8,12 @@ a school's secretary uses it, and checks what the page shows at every step.
 
 Steps: a wrong password shows an error and keeps no token; log in; choose school and role;
 pick the CSV; dry run (the counts shown must equal --expect); start; wait for "finished" (the
-counts must equal --expect again); download the summary; the recent imports list both jobs;
-with --hostile-csv, a dry run of a file with markup in its name and rows shows it as text;
-the page at phone width; log out; a browser that prefers German shows the German page. A PNG
+counts must equal --expect again); download the summary (and with --passwords the first
+passwords); the recent imports list both jobs; with --hostile-csv, a dry run of a file with
+markup in its name and rows shows it as text; the page at phone width; log out; a browser
+that prefers German shows the German page. A PNG
 screenshot of every step goes to --artifacts (each path printed); --result gets a JSON object
-with the import ids and the downloaded file's path for the calling test to check further.
+with the import ids and the downloaded files' paths for the calling test to check further.
 Every wait is bounded. Exit 0 when every check holds, 1 when one fails, 2 when the browser
 cannot be started (the calling test fails then too: it never skips).
 """
@@ -59,6 +60,9 @@ def parse_args():
     p.add_argument("--artifacts", required=True, help="directory for the screenshots")
     p.add_argument("--downloads", required=True, help="directory the browser downloads to")
     p.add_argument("--result", required=True, help="JSON file written at the end")
+    p.add_argument("--passwords", action="store_true",
+                   help="the server generates first passwords: the finished import must offer "
+                        "passwords.csv, which is downloaded too")
     p.add_argument("--hostile-csv",
                    help="a file whose name and rows hold markup: dry-run it, nothing of it "
                         "may become an element of the page")
@@ -220,6 +224,23 @@ def hostile_dry_run(b, path):
     b.shot("hostile-file")
 
 
+def download(b, args, button, want_name):
+    """Clicks a download button; returns the path of the file the browser saved."""
+    before = set(os.listdir(args.downloads))
+    b.el(button).click()
+
+    def downloaded():
+        new = [f for f in set(os.listdir(args.downloads)) - before
+               if not f.endswith(".crdownload")]
+        return new[0] if new else None
+    name = b.wait(f"{want_name} downloaded", downloaded)
+    check(name == want_name, f"the downloaded file's name: {name!r}, not {want_name!r}")
+    path = os.path.join(args.downloads, name)
+    print(f"drive.py: downloaded {path}")
+    b.wait("the download announced", lambda: name in b.text("status"))
+    return path
+
+
 def english_run(args, password, want, result):
     b = Driver(args, "en-US", args.downloads)
     try:
@@ -306,21 +327,15 @@ def english_run(args, password, want, result):
         b.wait("the summary's button", lambda: b.visible("summary-btn"))
         b.shot("finished")
 
-        # Download the summary.
-        before = set(os.listdir(args.downloads))
-        b.el("summary-btn").click()
-
-        def downloaded():
-            new = [f for f in set(os.listdir(args.downloads)) - before
-                   if not f.endswith(".crdownload")]
-            return new[0] if new else None
-        name = b.wait("the summary downloaded", downloaded)
-        path = os.path.join(args.downloads, name)
-        check(name == f"summary-{result['import_id']}.csv",
-              f"the summary's file name: {name!r}")
-        result["summary"] = path
-        print(f"drive.py: downloaded {path}")
-        b.wait("the download announced", lambda: name in b.text("status"))
+        # Download the summary (and the first passwords when the server generates them).
+        result["summary"] = download(b, args, "summary-btn",
+                                     f"summary-{result['import_id']}.csv")
+        if args.passwords:
+            check(b.visible("passwords-btn"), "the job offers its first passwords")
+            result["passwords"] = download(b, args, "passwords-btn",
+                                           f"passwords-{result['import_id']}.csv")
+        else:
+            check(not b.visible("passwords-btn"), "no passwords offered without generated ones")
 
         # The recent imports list both jobs.
         def listed():

@@ -5,8 +5,9 @@
 # account in an import group for Gym1/student) logs in, dry-runs a three-row export, starts it,
 # waits for "finished" and downloads the summary; plus a wrong password, the phone width, log
 # out, and the German page. Here: the page's files are served as they are in the source, the
-# downloaded summary is the one `sisopi-audit report --csv` writes, the accounts are in the
-# directory, the dry run's job is a finished dry run.
+# downloaded summary is the one `sisopi-audit report --csv` writes, the downloaded first
+# passwords bind and are in no log, the accounts are in the directory, the dry run's job is a
+# finished dry run.
 # Screenshots of every step: $SISOPI_BUILD/test-artifacts/browser/ (paths printed).
 # Without Chromium, chromedriver or python3-selenium the test fails: it never skips.
 # shellcheck source=tests/integration/lib.sh
@@ -77,8 +78,10 @@ step "start a reconciler and sisopi-api"
 PIDS+=($!)
 # The api's own copy of the stack's configuration, with its state in the test's directory and
 # any free port (logged as api_listening).
+# It generates first passwords (import.initial_password), so the page offers passwords.csv.
 API_CFG=$W/api.cfg
-cp "$CFG" "$API_CFG"
+sed -e 's/^  tolerate_errors = 0;/&\n  initial_password = "generated";/' "$CFG" >"$API_CFG"
+grep -q 'initial_password = "generated"' "$API_CFG" || fail "could not write $API_CFG"
 if ! grep -q '^api[[:space:]]*[=:]' "$API_CFG"; then
     printf '\napi = {\n  state_dir = "%s";\n};\n' "$W/api" >>"$API_CFG"
 fi
@@ -117,7 +120,7 @@ exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 | sed -n
 step "drive the page in Chromium"
 run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
     --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
-    --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
+    --passwords --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
     --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
 printf '%s\n' "$OUT"
 case $RC in
@@ -142,6 +145,17 @@ for r in WB1 WB2 WB3; do
     assert_eq 1 "$(grep -c "^\"[0-9]*\",\"1\",\"0\",\"A\",\"student\",.*,\"$r\",\"\"" "$SUMMARY")" \
         "the summary's row of $r: line, success, action A (created), role student"
 done
+
+step "the downloaded first passwords bind and are in no log"
+PASSWORDS=$(jq -r '.passwords // empty' "$W/result.json")
+[[ -f $PASSWORDS ]] || fail "drive.py downloaded no passwords.csv"
+assert_eq 4 "$(wc -l <"$PASSWORDS")" "lines of passwords.csv (a header and three accounts)"
+IFS=, read -r pu pp _ < <(sed -n '2p' "$PASSWORDS" | tr -d '"\r')
+pdn=$(ldap_dns -b "$BASE" "(uid=$pu)")
+[[ -n $pdn && -n $pp ]] || fail "passwords.csv's first row names no account: $(sed -n 2p "$PASSWORDS")"
+printf '%s' "$pp" >"$W/first.pw"
+assert_ok "the first password of $pu binds" ldapwhoami -x -H "$STACK_URI" -D "$pdn" -y "$W/first.pw"
+assert_not_contains "$(cat "$W/api.log" "$W/reconciler.log")" "$pp" "a first password in a log"
 
 step "the dry run's job is a finished dry run of the same file"
 # The password goes to curl on stdin, never on a command line.
