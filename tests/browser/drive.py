@@ -9,7 +9,8 @@ a school's secretary uses it, and checks what the page shows at every step.
 Steps: a wrong password shows an error and keeps no token; log in; choose school and role;
 pick the CSV; dry run (the counts shown must equal --expect); start; wait for "finished" (the
 counts must equal --expect again); download the summary (and with --passwords the first
-passwords); the recent imports list both jobs; with --hostile-csv, a dry run of a file with
+passwords); the recent imports list both jobs; with --guard-csv, a dry run the deletion
+guard would hold shows its warning; with --hostile-csv, a dry run of a file with
 markup in its name and rows shows it as text; the page at phone width; log out; a browser
 that prefers German shows the German page. A PNG
 screenshot of every step goes to --artifacts (each path printed); --result gets a JSON object
@@ -63,6 +64,10 @@ def parse_args():
     p.add_argument("--passwords", action="store_true",
                    help="the server generates first passwords: the finished import must offer "
                         "passwords.csv, which is downloaded too")
+    p.add_argument("--guard-csv",
+                   help="after the import, a file whose dry run the deletion guard would hold")
+    p.add_argument("--guard-text", default="",
+                   help="what the guard's warning must say then, e.g. '1 of 3'")
     p.add_argument("--hostile-csv",
                    help="a file whose name and rows hold markup: dry-run it, nothing of it "
                         "may become an element of the page")
@@ -199,6 +204,23 @@ def login(b, user, password, keyboard=False):
     b.el("username").send_keys(user)
     b.el("password").send_keys(password)
     b.el("login-submit").click()
+
+
+def guard_dry_run(b, path, text):
+    name = os.path.basename(path)
+    b.el("file").send_keys(os.path.abspath(path))
+    b.el("dryrun-btn").click()
+    b.wait("the dry run the guard would hold",
+           lambda: b.text("job-kind") == "Dry run" and b.text("job-filename") == name
+           and job_status(b) == "finished")
+    b.wait("the upload done", lambda: b.el("dryrun-btn").is_enabled())
+    check(b.visible("guard-warning"), "the guard's warning is shown")
+    warning = b.text("guard-warning")
+    check("The deletion guard would hold this import." in warning and text in warning,
+          f"the guard's warning says so and says {text!r}: {warning!r}")
+    check(b.el("guard-warning").get_attribute("role") == "alert",
+          "the guard's warning is announced (role=alert)")
+    b.shot("guard-warning")
 
 
 # Markup in a file's name and rows is text on the page: the ids below must never exist.
@@ -345,6 +367,8 @@ def english_run(args, password, want, result):
         b.wait("both jobs in the recent imports", listed)
         b.shot("downloaded-and-listed")
 
+        if args.guard_csv:
+            guard_dry_run(b, args.guard_csv, args.guard_text)
         if args.hostile_csv:
             hostile_dry_run(b, args.hostile_csv)
 

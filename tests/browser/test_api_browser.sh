@@ -110,6 +110,8 @@ step "an export of three students"
 printf '%s\n' "record_uid,firstname,lastname,school,classes" \
     "WB1,Ada,Lovelace,Gym1,5a" "WB2,Alan,Turing,Gym1,5a" "WB3,Grace,Hopper,Gym1,5b" \
     >"$W/gym1-students.csv"
+# Two of the three: one of three would lose Gym1, more than the guard's 20 %.
+head -n 3 "$W/gym1-students.csv" >"$W/gym1-two.csv"
 # Markup in a file's name and in a cell: the page must show it as text (drive.py checks that
 # no element with these ids appears).
 HOSTILE="$W/<img src=x id=pwned>.csv"
@@ -120,7 +122,8 @@ exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 | sed -n
 step "drive the page in Chromium"
 run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
     --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
-    --passwords --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
+    --passwords --guard-csv "$W/gym1-two.csv" --guard-text "1 of 3" \
+    --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
     --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
 printf '%s\n' "$OUT"
 case $RC in
