@@ -7,9 +7,10 @@
 #   3. Schule2, her last school, drops her: limbo, deactivated, a purge date
 #   4. Schule3 lists her: the same account comes back
 #   5. Schule3 drops her again, the short grace period passes: the purge deletes her
+#   6. starts sisopi-api, the HTTP import, and prints its web page's address
 # The stack keeps running afterwards, for you to explore.
 #   scripts/demo.sh          run it
-#   scripts/demo.sh stop     stop the reconciler and the stack, saying what was stopped
+#   scripts/demo.sh stop     stop the reconciler, sisopi-api and the stack, saying what was stopped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${SISOPI_BUILD:-$PWD/build}
@@ -27,8 +28,19 @@ stop_reconciler() {
     fi
 }
 
+stop_api() {
+    local pid
+    pid=$(cat "$STACK/demo-api.pid" 2>/dev/null) || return 0
+    rm -f "$STACK/demo-api.pid"
+    if kill "$pid" 2>/dev/null; then
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        echo "demo: stopped sisopi-api (pid $pid)"
+    fi
+}
+
 if [ "${1:-}" = stop ]; then
     stop_reconciler
+    stop_api
     deploy/stack.sh stop --dir "$STACK"
     echo "demo: stopped the stack in $STACK (slapd and the dev broker)"
     exit 0
@@ -41,6 +53,7 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 
 echo "== local stack in $STACK"
 stop_reconciler
+stop_api
 deploy/stack.sh stop --dir "$STACK" >/dev/null 2>&1 || true
 deploy/stack.sh start --dir "$STACK" --build "$BUILD" --schools "Gym1 Schule2 Schule3"
 # The demo's own settings: a grace period of seconds, and a deletion guard that lets a school
@@ -142,14 +155,36 @@ echo "== what happened to her, from the topics (sisopi-audit history S-1003)"
 "$B/sisopi-audit" -c "$CFG" history S-1003 2>/dev/null |
     awk '/^20/ { $1 = substr($1, 12, 8) } { print "  " $0 }' | cut -c1-150
 
+# The HTTP import: an office account of Gym1 and Schule2 (its password in a file only), an
+# import group granting it students and teachers there, and sisopi-api on any free port.
+API_PW=$STACK/demo-api.password
+(umask 077 && od -An -tx1 -N9 /dev/urandom | tr -d ' \n' >"$API_PW")
+{
+    printf 'dn: uid=sekretariat,ou=Gym1,%s\nobjectClass: inetOrgPerson\nuid: sekretariat\n' "$BASE"
+    printf 'cn: Sekretariat\nsn: Sekretariat\nuserPassword: %s\n\n' "$(cat "$API_PW")"
+    printf 'dn: cn=import-office,ou=Gym1,%s\nobjectClass: groupOfNames\n' "$BASE"
+    printf 'objectClass: ucsschoolImportGroup\ncn: import-office\n'
+    printf 'member: uid=sekretariat,ou=Gym1,%s\nucsschoolImportSchool: Gym1\n' "$BASE"
+    printf 'ucsschoolImportSchool: Schule2\nucsschoolImportRole: student\nucsschoolImportRole: teacher\n'
+} | ldapadd -x -H "$URI" -D "cn=admin,$BASE" -y "$STACK/ldap.secret" >/dev/null
+printf 'api:\n{\n  listen = "127.0.0.1:0";\n  state_dir = "%s/api-state";\n};\n' "$STACK" >>"$CFG"
+"$B/sisopi-api" -c "$CFG" >"$STACK/demo-api.log" 2>&1 &
+echo $! >"$STACK/demo-api.pid"
+for _ in $(seq 1 100); do grep -q api_listening "$STACK/demo-api.log" && break; sleep 0.1; done
+API_PORT=$(sed -n 's/.*api_listening.* port=\([0-9]*\).*/\1/p' "$STACK/demo-api.log")
+
 cat <<EOM
 
-The stack and the reconciler keep running. To look further:
+The web page (the HTTP import): http://127.0.0.1:${API_PORT:-?}/
+  log in as sekretariat, password in $API_PW (Gym1 and Schule2: students and
+  teachers; upload examples/Gym1-student.csv, look at the dry run, start it)
+
+The stack, the reconciler and sisopi-api keep running. To look further:
   export SISOPI_CONFIG=$CFG
   $B/sisopi-audit imports             every import, its counts and state
   $B/sisopi-audit history S-2001      another person
   $B/sisopi-admin school list         the schools and their accounts
   $B/sisopi-ingest --school Gym1 --role student --dry-run examples/Gym1-student.csv
   man -l $BUILD/man/sisopi-ingest.1    the programs' manuals; README.md, docs/
-  scripts/demo.sh stop                stops the reconciler and the stack
+  scripts/demo.sh stop                stops the reconciler, sisopi-api and the stack
 EOM

@@ -53,7 +53,7 @@ _sisopi() {
         return
         ;;
     -b | --bootstrap | --timeout | --interval | --metrics | --source-uid | --idle-open | \
-        --brokers | --display-name | --offset | --partition)
+        --brokers | --display-name | --offset | --partition | -l | --listen)
         return # a value the shell cannot guess
         ;;
     esac
@@ -104,4 +104,4 @@ _sisopi() {
 }
 
 complete -F _sisopi sisopi-ingest sisopi-reconciler sisopi-scheduler sisopi-audit sisopi-admin \
-    sisopi-devbroker
+    sisopi-devbroker sisopi-api

@@ -36,7 +36,7 @@ ENTRY=$S/deploy/docker/ldap-entrypoint.sh
 TOPICS=$S/deploy/docker/create-topics.sh
 RULES=$S/deploy/prometheus/sisopi-rules.yml
 DASH=$S/deploy/grafana/sisopi-dashboard.json
-for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-admin sisopi-audit; do
+for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-admin sisopi-audit sisopi-api; do
     [[ -x $B/$p ]] || fail "$B/$p is not built"
 done
 W=$(mktemp -d "${TMPDIR:-/tmp}/sisopi-${TEST_NAME}.XXXXXX")
@@ -109,7 +109,7 @@ step "docker-compose.yml: services, health checks, depends_on, volumes, secrets,
 STATE_DIR=$(cfg_str state_dir)
 PARTITIONS=$(cfg_str partitions)
 export COMPOSE DCFG STATE_DIR PARTITIONS SISOPI_SRC
-export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_ACCOUNTS
+export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_M_API CFG_ACCOUNTS
 CFG_BASE=$(cfg_str base)
 CFG_LIMBO=$(cfg_str limbo_ou)
 # The image's rootdn: the operator's, never a program's.
@@ -119,7 +119,7 @@ grep -Eq '^  (bind_dn|password_file)[[:space:]]*=' "$DCFG" &&
 # cfg_account PROGRAM KEY: ldap.accounts.PROGRAM.KEY of the container config.
 cfg_account() { sed -n "/^ *$1: *{/,/};/s/.*$2 = \"\\([^\"]*\\)\";.*/\\1/p" "$DCFG"; }
 CFG_ACCOUNTS=""
-for p in reconciler scheduler ingest audit admin; do
+for p in reconciler scheduler ingest audit admin api; do
     assert_eq "cn=$p,cn=sisopi-accounts,$CFG_BASE" "$(cfg_account "$p" bind_dn)" \
         "$DCFG: ldap.accounts.$p.bind_dn"
     assert_eq "/run/secrets/ldap_${p}_password" "$(cfg_account "$p" password_file)" \
@@ -129,6 +129,7 @@ done
 CFG_M_RECONCILER=$(cfg_str reconciler)
 CFG_M_SCHEDULER=$(cfg_str scheduler)
 CFG_M_INGEST=$(cfg_str ingest)
+CFG_M_API=$(cfg_str listen) # the API serves /healthz on its own listener
 # The checks as a program, so that a broken copy of the file can show they fail.
 cat >"$W/check_compose.py" <<'PY'
 import os, re, sys
@@ -141,7 +142,7 @@ errors = []
 def err(msg): errors.append(msg)
 
 svcs = d.get("services") or {}
-want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "tools"}
+want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "api", "tools"}
 if set(svcs) != want:
     err("services are %s, expected %s" % (sorted(svcs), sorted(want)))
 # On demand only (a profile: `up` does not start them): the operator's tools.
@@ -181,11 +182,11 @@ for n, s in svcs.items():
     if "privileged" in s or "network_mode" in s:
         err("%s: privileged or network_mode" % n)
 
-sisopi = ["reconciler", "scheduler", "ingest"]
+sisopi = ["reconciler", "scheduler", "ingest", "api"]
 deps = {"reconciler": {"kafka", "topics", "openldap"}, "scheduler": {"kafka", "topics", "openldap"},
-        "ingest": {"kafka", "topics", "openldap"}}
+        "ingest": {"kafka", "topics", "openldap"}, "api": {"kafka", "topics", "openldap"}}
 ports = {"reconciler": os.environ["CFG_M_RECONCILER"], "scheduler": os.environ["CFG_M_SCHEDULER"],
-         "ingest": os.environ["CFG_M_INGEST"]}
+         "ingest": os.environ["CFG_M_INGEST"], "api": os.environ["CFG_M_API"]}
 images = set()
 for n in sisopi:
     s = svcs.get(n) or {}
@@ -240,6 +241,7 @@ for name in names:
         err("secret %s comes from %r" % (name, pw))
 want_secrets = {"openldap": set(names), "reconciler": {"ldap_reconciler_password"},
                 "scheduler": {"ldap_scheduler_password"}, "ingest": {"ldap_ingest_password"},
+                "api": {"ldap_api_password"},
                 "tools": {"ldap_audit_password", "ldap_admin_password"}}
 for n, s in svcs.items():
     got = set(s.get("secrets") or [])
@@ -424,7 +426,7 @@ done
 user=$(printf '%s\n' "$RUNTIME_STAGE" | sed -n 's/^USER //p' | tail -n 1)
 [[ -n $user && ${user%%:*} != root && ${user%%:*} != 0 ]] || fail "runtime stage runs as root ($user)"
 assert_contains "$RUNTIME_STAGE" "--uid 10001" "runtime user has the uid the docs name"
-for p in sisopi-reconciler sisopi-scheduler sisopi-ingest; do
+for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-api; do
     assert_contains "$RUNTIME_STAGE" "/opt/sisopi/bin/$p" "runtime image has $p"
 done
 assert_not_contains "$RUNTIME_STAGE" "-dev " "runtime stage installs a -dev package"
@@ -446,7 +448,7 @@ if command -v apt-cache >/dev/null && command -v dpkg-query >/dev/null && comman
     # Packages of a bookworm-slim image; the sanitizers' runtimes exist only in test builds.
     # Only the libraries a program names itself (NEEDED): apt brings their dependencies.
     base="libc6 libgcc-s1 libcrypt1"
-    for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-admin sisopi-audit; do
+    for p in sisopi-reconciler sisopi-scheduler sisopi-ingest sisopi-admin sisopi-audit sisopi-api; do
         needed=" $(readelf -d "$B/$p" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
         [[ $needed == *" librdkafka.so.1 "* ]] || fail "$p: readelf shows no librdkafka: $needed"
         while read -r lib _ path _; do
@@ -698,7 +700,7 @@ if command -v systemd-analyze >/dev/null; then
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
     for f in "$V"/*; do units+=("./$(basename "$f")"); done
-    ((${#units[@]} == 6)) || fail "expected 4 services, a timer and a target, found ${units[*]}"
+    ((${#units[@]} == 7)) || fail "expected 5 services, a timer and a target, found ${units[*]}"
     run verify "${units[@]}"
     if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC):"$'\n'"$OUT"; fi
     # systemd's own rating of the sandbox: exposure at most 2.0 of 10 ("OK") for each service.
@@ -717,8 +719,9 @@ fi
 step "deploy/systemd: hardening, credentials, state and watch directories"
 # ex_pw PROGRAM: ldap.accounts.PROGRAM.password_file of the example config.
 ex_pw() { sed -n "/^ *$1: *{/,/};/s/.*password_file = \"\\([^\"]*\\)\";.*/\\1/p" "$S/deploy/sisopi.cfg.example"; }
-EX_STATE=$(sed -n 's/^ *state_dir = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
-for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service; do
+EX_STATE=$(sed -n '/^reconciler:/,/^};/s/^ *state_dir = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
+for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service \
+    sisopi-api.service; do
     f=$UNITS/$u
     # Whole lines (an empty CapabilityBoundingSet= is the point: no capability at all).
     for k in User=sisopi ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
@@ -744,7 +747,7 @@ grep -qx 'Environment=SISOPI_METRICS=127.0.0.1:9470+%i' "$R" ||
     fail "reconciler: SISOPI_METRICS is not BASE+%i"
 # Each unit gets the password of its own program's account, and no other.
 for pu in reconciler:sisopi-reconciler@.service scheduler:sisopi-scheduler.service \
-    ingest:sisopi-ingest-watch.service audit:sisopi-verify.service; do
+    ingest:sisopi-ingest-watch.service audit:sisopi-verify.service api:sisopi-api.service; do
     p=${pu%%:*} u=${pu#*:}
     EX_PW=$(ex_pw "$p")
     [[ $EX_PW == /etc/sisopi/ldap-$p.secret ]] ||
