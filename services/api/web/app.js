@@ -667,13 +667,15 @@
   function renderErrors(errors) {
     const tbody = $('errors-table').tBodies[0];
     tbody.replaceChildren();
+    const labels = [t('e_file'), t('e_line'), t('e_column'), t('e_message')];
     for (const e of errors) {
       const tr = document.createElement('tr');
-      for (const v of [e.file, e.line, e.column, e.message]) {
+      [e.file, e.line, e.column, e.message].forEach((v, i) => {
         const td = document.createElement('td');
+        td.setAttribute('data-label', labels[i]); // the column's name on a phone (app.css)
         td.textContent = v === null || v === undefined ? '–' : String(v);
         tr.appendChild(td);
-      }
+      });
       tbody.appendChild(tr);
     }
     $('job-errors').hidden = errors.length === 0;
@@ -780,12 +782,15 @@
     tr.setAttribute('data-job-id', job.id || '');
     const cells = [fmtDate(job.date_created), job.school, roleText(job.user_role),
       job.filename, job.dryrun ? t('kindDry') : t('kindReal')];
-    for (const v of cells) {
+    const labels = [t('created'), t('school'), t('role'), t('fileName'), t('kind')];
+    cells.forEach((v, i) => {
       const td = document.createElement('td');
+      td.setAttribute('data-label', labels[i]);
       td.textContent = v || '–';
       tr.appendChild(td);
-    }
+    });
     const st = document.createElement('td');
+    st.setAttribute('data-label', t('status'));
     const badge = document.createElement('span');
     badge.className = 'badge badge-' + (job.status || 'none');
     badge.setAttribute('data-status', job.status || '');
