@@ -231,6 +231,56 @@ static void test_ldap_accounts(void **state)
                  "bad.cfg:2: ldap.accounts.ingest: must be a group");
 }
 
+/* The api group (sisopi-api): defaults, every key, and errors naming file, line and key. */
+static void test_api_section(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[CONFIG_ERRSTR_SIZE];
+    config_defaults(&cfg);
+    assert_string_equal(cfg.api.listen, "127.0.0.1:9480");
+    assert_null(cfg.api.tls_cert);
+    assert_int_equal(cfg.api.max_upload_bytes, 16 << 20);
+    assert_int_equal(cfg.api.max_jobs_per_school, 2);
+    assert_int_equal(cfg.api.token_lifetime_seconds, 900);
+    config_free(&cfg);
+    char *path = write_file("api.cfg", "api: {\n"
+                                       "  listen = \"[::1]:8443\";\n"
+                                       "  tls_cert = \"/etc/sisopi/api.crt\";\n"
+                                       "  tls_key = \"/etc/sisopi/api.key\";\n"
+                                       "  state_dir = \"/srv/api\";\n"
+                                       "  max_upload_bytes = 1048576;\n"
+                                       "  max_jobs_per_school = 3;\n"
+                                       "  connection_limit = 10;\n"
+                                       "  per_ip_connection_limit = 2;\n"
+                                       "  connection_timeout = \"10s\";\n"
+                                       "  token_lifetime = \"1h\";\n"
+                                       "  login_failures = 4;\n"
+                                       "  login_failures_per_address = 40;\n"
+                                       "  login_window = \"10m\";\n"
+                                       "};\n");
+    assert_int_equal(config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+    assert_string_equal(cfg.api.listen, "[::1]:8443");
+    assert_string_equal(cfg.api.tls_key, "/etc/sisopi/api.key");
+    assert_string_equal(cfg.api.state_dir, "/srv/api");
+    assert_int_equal(cfg.api.max_upload_bytes, 1048576);
+    assert_int_equal(cfg.api.max_jobs_per_school, 3);
+    assert_int_equal(cfg.api.per_ip_connection_limit, 2);
+    assert_int_equal(cfg.api.connection_timeout_seconds, 10);
+    assert_int_equal(cfg.api.token_lifetime_seconds, 3600);
+    assert_int_equal(cfg.api.login_failures_per_address, 40);
+    assert_int_equal(cfg.api.login_window_seconds, 600);
+    config_free(&cfg);
+    expect_error("api: {\n  listen = \"localhost:80\";\n};\n",
+                 "bad.cfg:2: api.listen: \"localhost\": the host must be a numeric");
+    expect_error("api: {\n  tls_cert = \"a.crt\";\n};\n",
+                 "bad.cfg:2: api.tls_key: must be set too");
+    expect_error("api: {\n\n  max_upload_bytes = 10;\n};\n", "bad.cfg:3: api.max_upload_bytes");
+    expect_error("api: {\n  token_lifetime = \"1s\";\n};\n",
+                 "bad.cfg:2: api.token_lifetime: must be from 1m to 24h");
+    expect_error("api: {\n  tls = true;\n};\n", "bad.cfg:2: api.tls: unknown setting");
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -418,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_bootstrap_override_order),
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_ldap_accounts),
+        cmocka_unit_test(test_api_section),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_ldap_timeouts),
