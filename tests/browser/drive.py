@@ -22,6 +22,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -105,7 +106,11 @@ class Driver:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service(executable_path=args.chromedriver,
                           log_path=os.path.join(args.artifacts, "chromedriver.log"))
-        self.d = webdriver.Chrome(service=service, options=opts)
+        try:
+            self.d = webdriver.Chrome(service=service, options=opts)
+        except WebDriverException:
+            shutil.rmtree(self.profile, ignore_errors=True)
+            raise
         self.d.set_page_load_timeout(args.timeout)
         self.d.execute_cdp_cmd("Browser.setDownloadBehavior",
                                {"behavior": "allow", "downloadPath": downloads})
@@ -116,6 +121,7 @@ class Driver:
             self.d.quit()
         except WebDriverException:
             pass
+        shutil.rmtree(self.profile, ignore_errors=True)
 
     def wait(self, what, cond, timeout=None):
         try:
@@ -412,6 +418,7 @@ def german_run(args):
         check(not csp, "no Content-Security-Policy violation: " + "; ".join(csp))
     finally:
         b.quit()
+        shutil.rmtree(dl, ignore_errors=True)
 
 
 def main():
