@@ -15,7 +15,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
 # that test requires for the Prometheus rules, and Apache Avro's Python library and
 # confluent-kafka for the integrators' examples (examples/producer, examples/consumer) that
 # test_examples runs, and Chromium with its chromedriver and Selenium for the web page's
-# browser test (tests/browser).
+# browser test (tests/browser), with a font so that its screenshots show text (Chromium only
+# recommends one).
 # --bench-tools: also what only tests/bench/bench_authority.sh uses: gnuplot (without X) for
 # its plot of throughput over time.
 # --coverage-tools: gcovr, for scripts/dev.sh coverage.
@@ -25,7 +26,7 @@ for opt in "$@"; do
     case $opt in
     --test-tools) PACKAGES+=(clang python3-yaml docker-compose shellcheck systemd prometheus
                              python3-avro python3-confluent-kafka
-                             chromium chromium-driver python3-selenium) ;;
+                             chromium chromium-driver python3-selenium fonts-dejavu-core) ;;
     --bench-tools) PACKAGES+=(gnuplot-nox) ;;
     --coverage-tools) PACKAGES+=(gcovr) ;;
     --package-tools) PACKAGES+=(debhelper lintian dpkg-dev fakeroot man-db) ;;
