@@ -311,6 +311,8 @@
     if (state.token && !opts.noAuth) headers.Authorization = 'Bearer ' + state.token;
     let res;
     try {
+      // credentials 'omit': the token is the only credential, and a 401 with
+      // WWW-Authenticate: Basic then never opens the browser's own login dialog.
       res = await fetch(path, { method, headers, body: opts.body, credentials: 'omit',
         cache: 'no-store' });
     } catch (e) {
@@ -329,6 +331,7 @@
         // The token expired or was revoked: back to the login form.
         dropSession();
         announce('sessionExpired');
+        showError($('login-error'), t('sessionExpired'));
       }
       throw err;
     }
@@ -369,6 +372,8 @@
   }
 
   function showLoggedIn() {
+    showError($('login-error'), '');
+    showError($('import-error'), ''); // anything a call of the last session left there
     $('login-section').hidden = true;
     $('app-section').hidden = false;
     $('logout').hidden = false;
