@@ -3,11 +3,12 @@
 # chromedriver by drive.py against the real sisopi-api on a real stack (slapd with our schema,
 # the devbroker) with a sisopi-reconciler applying the import. A secretary of Gym1 (a directory
 # account in an import group for Gym1/student) logs in, dry-runs a three-row export, starts it,
-# waits for "finished" and downloads the summary; plus a wrong password, the phone width, log
-# out, and the German page. Here: the page's files are served as they are in the source, the
-# downloaded summary is the one `sisopi-audit report --csv` writes, the downloaded first
-# passwords bind and are in no log, the accounts are in the directory, the dry run's job is a
-# finished dry run.
+# waits for "finished" and downloads the summary and the first passwords; plus a wrong
+# password, the deletion guard's warning on a dry run, markup in a file's name and cells, the
+# phone width, log out, and the German page (tests/browser/README.md lists every check). Here:
+# the page's files are served as they are in the source, the downloaded summary is the one
+# `sisopi-audit report --csv` writes, the downloaded first passwords bind and are in no log,
+# the accounts are in the directory, the dry run's job is a finished dry run.
 # Screenshots of every step: $SISOPI_BUILD/test-artifacts/browser/ (paths printed).
 # Without Chromium, chromedriver or python3-selenium the test fails: it never skips.
 # shellcheck source=tests/integration/lib.sh
@@ -31,7 +32,9 @@ CHROMIUM=/usr/lib/chromium/chromium
 [[ -x $CHROMIUM ]] || fail "no $CHROMIUM (deploy/install-deps.sh --test-tools installs chromium)"
 CHROMEDRIVER=$(command -v chromedriver) ||
     fail "no chromedriver (deploy/install-deps.sh --test-tools installs chromium-driver)"
-command -v curl >/dev/null || fail "curl is not installed"
+for t in curl jq openssl slappasswd ldapwhoami; do
+    command -v "$t" >/dev/null || fail "$t is not installed (deploy/install-deps.sh installs it)"
+done
 rm -rf "$ART"
 mkdir -p "$ART"
 
