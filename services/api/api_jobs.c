@@ -59,7 +59,7 @@ struct api_jobs {
     struct strmap *uploading; /* school -> (intptr_t) count */
     pthread_t follower;
     bool follower_started, stop, following;
-    char follow_error[256];
+    char follow_error[600];
 };
 
 const char *api_job_status_name(enum api_job_status s)

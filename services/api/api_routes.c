@@ -9,6 +9,7 @@
 
 #include "api_http.h"
 #include "api_import.h"
+#include "api_json.h"
 #include "api_passwords.h"
 #include "audit_report.h"
 #include "avro_codec.h"
@@ -77,98 +78,6 @@ static enum MHD_Result health(struct api_call *call, bool metrics)
 
 /* ---- logins ---- */
 
-/* A JSON string at *p (after its opening quote) decoded into out (max n-1 bytes). Returns the
- * position after its closing quote, or NULL. \u escapes of the BMP only. */
-static const char *json_string(const char *p, char *out, size_t n)
-{
-    size_t o = 0;
-    while (*p && *p != '"') {
-        unsigned c = (unsigned char)*p++;
-        if (c < 0x20)
-            return NULL;
-        if (c == '\\') {
-            char e = *p++;
-            const char *simple = strchr("\"\\/bfnrt", e);
-            if (e && simple) {
-                c = (unsigned char)"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
-            } else if (e == 'u') {
-                unsigned v;
-                if (sscanf(p, "%4x", &v) != 1)
-                    return NULL;
-                p += 4;
-                char u[4];
-                size_t k = 0;
-                if (v < 0x80) {
-                    u[k++] = (char)v;
-                } else if (v < 0x800) {
-                    u[k++] = (char)(0xc0 | v >> 6);
-                    u[k++] = (char)(0x80 | (v & 0x3f));
-                } else {
-                    u[k++] = (char)(0xe0 | v >> 12);
-                    u[k++] = (char)(0x80 | (v >> 6 & 0x3f));
-                    u[k++] = (char)(0x80 | (v & 0x3f));
-                }
-                if (o + k >= n)
-                    return NULL;
-                memcpy(out + o, u, k);
-                o += k;
-                continue;
-            } else {
-                return NULL;
-            }
-        }
-        if (o + 1 >= n)
-            return NULL;
-        out[o++] = (char)c;
-    }
-    if (*p != '"')
-        return NULL;
-    out[o] = '\0';
-    return p + 1;
-}
-
-static const char *skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* {"username": "...", "password": "..."}: strings only. 0 or -1. */
-static int parse_login(const char *body, char *user, size_t un, char *pass, size_t pn)
-{
-    const char *p = skip_ws(body);
-    if (*p++ != '{')
-        return -1;
-    user[0] = pass[0] = '\0';
-    p = skip_ws(p);
-    if (*p == '}')
-        return -1;
-    for (;;) {
-        char key[32], val[1024];
-        if (*p++ != '"' || !(p = json_string(p, key, sizeof(key))))
-            return -1;
-        p = skip_ws(p);
-        if (*p++ != ':')
-            return -1;
-        p = skip_ws(p);
-        if (*p++ != '"' || !(p = json_string(p, val, sizeof(val))))
-            return -1;
-        if (strcmp(key, "username") == 0)
-            snprintf(user, un, "%s", val);
-        else if (strcmp(key, "password") == 0)
-            snprintf(pass, pn, "%s", val);
-        explicit_bzero(val, sizeof(val));
-        p = skip_ws(p);
-        if (*p == '}')
-            break;
-        if (*p++ != ',')
-            return -1;
-        p = skip_ws(p);
-    }
-    return *skip_ws(p + 1) ? -1 : 0;
-}
-
 static enum MHD_Result token_reply(struct api_call *call)
 {
     char token[API_TOKEN_LEN + 1];
@@ -199,7 +108,7 @@ static enum MHD_Result token_new(struct api_call *call)
     if (!call->body_len || MHD_lookup_connection_value(call->c, MHD_HEADER_KIND, "Authorization"))
         return api_authenticate(call, &ret) ? token_reply(call) : ret;
     char user[300], pass[1024];
-    if (parse_login(call->body, user, sizeof(user), pass, sizeof(pass)) < 0 || !user[0]) {
+    if (api_json_login(call->body, user, sizeof(user), pass, sizeof(pass)) < 0 || !user[0]) {
         explicit_bzero(pass, sizeof(pass));
         return api_reply_error(call, MHD_HTTP_BAD_REQUEST, "bad_request",
                                "expected {\"username\": \"...\", \"password\": \"...\"}", 0);

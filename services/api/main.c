@@ -63,7 +63,7 @@ static void publish_metrics(struct api *api)
         metrics_set(api->metrics, "sisopi_api_responses_total", lab, (double)api->replies[s]);
     }
     pthread_mutex_unlock(&api->stats_lock);
-    char why[300];
+    char why[600];
     bool ok = api_jobs_following(api->jobs, why, sizeof(why));
     metrics_health(api->metrics, ok, ok ? "ok" : why);
     metrics_heartbeat(api->metrics);
