@@ -301,6 +301,11 @@ def english_run(args, password, want, result):
         b.wait("the schools are listed",
                lambda: any(o.get_attribute("value") == args.school
                            for o in Select(b.el("school")).options))
+        unlabelled = b.d.execute_script(
+            "return Array.from(document.querySelectorAll('input, select, button'))"
+            ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')"
+            " && !e.textContent.trim()).map(e => e.id || e.outerHTML);")
+        check(not unlabelled, f"every control has a label or a name: {unlabelled}")
         b.shot("logged-in")
 
         # Choose school and role, pick the file.
