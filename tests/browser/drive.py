@@ -9,10 +9,10 @@ a school's secretary uses it, and checks what the page shows at every step.
 Steps: a wrong password shows an error and keeps no token; log in; choose school and role;
 pick the CSV; dry run (the counts shown must equal --expect); start; wait for "finished" (the
 counts must equal --expect again); download the summary (and with --passwords the first
-passwords); the recent imports list both jobs; with --guard-csv, a dry run the deletion
-guard would hold shows its warning; with --hostile-csv, a dry run of a file with
-markup in its name and rows shows it as text; the page at phone width; log out; a browser
-that prefers German shows the German page. A PNG
+passwords); the recent imports list both jobs; with --guard-csv, a dry run the deletion guard
+would hold shows its warning (and with --guard-start, started, is shown held); with
+--hostile-csv, a dry run of a file with markup in its name and rows shows it as text; the
+page at phone width; log out; a browser that prefers German shows the German page. A PNG
 screenshot of every step goes to --artifacts (each path printed); --result gets a JSON object
 with the import ids and the downloaded files' paths for the calling test to check further.
 Every wait is bounded. Exit 0 when every check holds, 1 when one fails, 2 when the browser
@@ -69,6 +69,8 @@ def parse_args():
                    help="after the import, a file whose dry run the deletion guard would hold")
     p.add_argument("--guard-text", default="",
                    help="what the guard's warning must say then, e.g. '1 of 3'")
+    p.add_argument("--guard-start", action="store_true",
+                   help="then start that import too: the page must show it held")
     p.add_argument("--hostile-csv",
                    help="a file whose name and rows hold markup: dry-run it, nothing of it "
                         "may become an element of the page")
@@ -229,6 +231,22 @@ def guard_dry_run(b, path, text):
     b.shot("guard-warning")
 
 
+def guard_start(b, args):
+    dry_id = b.text("job-id")
+    b.wait("start is enabled after the dry run", lambda: b.el("start-btn").is_enabled())
+    b.el("start-btn").click()
+    b.wait("the held import's job", lambda: b.text("job-kind") == "Import"
+           and b.text("job-id") not in ("", "–", dry_id))
+    b.wait("a final status", lambda: job_status(b) in FINAL, args.import_timeout)
+    check(job_status(b) == "held", f"the import is held: {job_status(b)!r}")
+    warning = b.text("guard-warning")
+    check("holds this import" in warning and args.guard_text in warning,
+          f"the page says the guard holds it, and why: {warning!r}")
+    check("Held" in b.text("status"), f"the live region announced it: {b.text('status')!r}")
+    b.shot("held")
+    return b.text("job-id")
+
+
 # Markup in a file's name and rows is text on the page: the ids below must never exist.
 HOSTILE_IDS = "#pwned, #pwned-row"
 
@@ -380,6 +398,8 @@ def english_run(args, password, want, result):
 
         if args.guard_csv:
             guard_dry_run(b, args.guard_csv, args.guard_text)
+            if args.guard_start:
+                result["held_id"] = guard_start(b, args)
         if args.hostile_csv:
             hostile_dry_run(b, args.hostile_csv)
 

@@ -120,12 +120,11 @@ head -n 3 "$W/gym1-students.csv" >"$W/gym1-two.csv"
 HOSTILE="$W/<img src=x id=pwned>.csv"
 printf '%s\n' "record_uid,firstname,lastname,school,classes,email" \
     "WX1,Eve,Evil,Gym1,5a,<img src=x id=pwned-row>" >"$HOSTILE"
-exists() { [[ -n $(ldap_search -b "$BASE" "(ucsschoolRecordUID=$1)" 1.1 | sed -n 's/^dn: //p') ]]; }
 
 step "drive the page in Chromium"
 run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
     --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
-    --passwords --guard-csv "$W/gym1-two.csv" --guard-text "1 of 3" \
+    --passwords --guard-csv "$W/gym1-two.csv" --guard-text "1 of 3" --guard-start \
     --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
     --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
 printf '%s\n' "$OUT"
@@ -139,8 +138,12 @@ DRY=$(jq -r '.dry_run_id // empty' "$W/result.json")
 SUMMARY=$(jq -r '.summary // empty' "$W/result.json")
 [[ -n $IID && -n $DRY && -f $SUMMARY ]] || fail "drive.py's result is incomplete: $(cat "$W/result.json")"
 
-step "the accounts are in the directory"
-for r in WB1 WB2 WB3; do exists "$r" || fail "no account for $r after the import finished"; done
+step "the accounts are in Gym1; the held import took nobody away"
+[[ -n $(jq -r '.held_id // empty' "$W/result.json") ]] || fail "drive.py saw no held import"
+for r in WB1 WB2 WB3; do
+    [[ -n $(ldap_dns -b "ou=Gym1,$BASE" "(ucsschoolRecordUID=$r)") ]] ||
+        fail "no account for $r in ou=Gym1 after the import finished (and one was held)"
+done
 
 step "the downloaded summary is the audit's report of the import"
 "$B_/sisopi-audit" -c "$CFG" report "$IID" --csv >"$W/want.csv" 2>"$W/audit.err" ||

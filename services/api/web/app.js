@@ -52,7 +52,8 @@
       status: 'Status',
       guardTitle: 'The deletion guard would hold this import.',
       guardText: '{removals} of {members} accounts would lose this school. The import will be held until an administrator releases it.',
-      guardHeld: 'The deletion guard holds this import: {removals} of {members} accounts would lose this school. An administrator must release it.',
+      guardTitleHeld: 'The deletion guard holds this import.',
+      guardHeld: '{removals} of {members} accounts would lose this school. Nobody was removed; an administrator must release the import.',
       dryRunNote: 'This is a prediction from the directory as it is now. Nothing was changed.',
       incompleteNote: 'The import did not complete; nobody was removed. Please contact your administrator.',
       abortedNote: 'The import was aborted; nothing was removed.',
@@ -157,7 +158,8 @@
       status: 'Status',
       guardTitle: 'Die Löschsperre würde diesen Import anhalten.',
       guardText: '{removals} von {members} Konten würden diese Schule verlieren. Der Import wird angehalten, bis eine Administratorin oder ein Administrator ihn freigibt.',
-      guardHeld: 'Die Löschsperre hält diesen Import an: {removals} von {members} Konten würden diese Schule verlieren. Eine Administratorin oder ein Administrator muss ihn freigeben.',
+      guardTitleHeld: 'Die Löschsperre hält diesen Import an.',
+      guardHeld: '{removals} von {members} Konten würden diese Schule verlieren. Niemand wurde entfernt; eine Administratorin oder ein Administrator muss den Import freigeben.',
       dryRunNote: 'Dies ist eine Vorhersage aus dem aktuellen Verzeichnis. Es wurde nichts geändert.',
       incompleteNote: 'Der Import wurde nicht vollständig ausgeführt; niemand wurde entfernt. Bitte wenden Sie sich an Ihre Administration.',
       abortedNote: 'Der Import wurde abgebrochen; niemand wurde entfernt.',
@@ -637,6 +639,7 @@
     const guard = job.guard || {};
     const guardOn = !!guard.would_hold || job.status === 'held';
     $('guard-warning').hidden = !guardOn;
+    $('guard-title').textContent = t(job.status === 'held' ? 'guardTitleHeld' : 'guardTitle');
     $('guard-text').textContent = guardOn
       ? t(job.status === 'held' ? 'guardHeld' : 'guardText',
         { removals: guard.removals || 0, members: guard.members || 0 })
