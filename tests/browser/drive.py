@@ -11,6 +11,7 @@ pick the CSV; dry run (the counts shown must equal --expect); start; wait for "f
 counts must equal --expect again); download the summary (and with --passwords the first
 passwords); the recent imports list both jobs; with --guard-csv, a dry run the deletion guard
 would hold shows its warning (and with --guard-start, started, is shown held); with
+--restart-cmd, the server restarted ends the session and the page says so; with
 --hostile-csv, a dry run of a file with markup in its name and rows shows it as text; the
 page at phone width; log out; a browser that prefers German shows the German page. A PNG
 screenshot of every step goes to --artifacts (each path printed); --result gets a JSON object
@@ -23,6 +24,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +73,11 @@ def parse_args():
                    help="what the guard's warning must say then, e.g. '1 of 3'")
     p.add_argument("--guard-start", action="store_true",
                    help="then start that import too: the page must show it held")
+    p.add_argument("--restart-cmd",
+                   help="a command that restarts sisopi-api on the same address: every "
+                        "session ends (tokens live in the process only); the page must send "
+                        "the user back to the login form, and the jobs must still be listed "
+                        "after logging in again")
     p.add_argument("--hostile-csv",
                    help="a file whose name and rows hold markup: dry-run it, nothing of it "
                         "may become an element of the page")
@@ -247,6 +254,30 @@ def guard_start(b, args):
     return b.text("job-id")
 
 
+def listed_ids(b):
+    return [tr.get_attribute("data-job-id")
+            for tr in b.d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")]
+
+
+def session_ends(b, args, password, result):
+    try:
+        subprocess.run([args.restart_cmd], check=True, timeout=90)
+    except (subprocess.SubprocessError, OSError) as e:
+        raise CheckFailed(f"restarting the server ({args.restart_cmd}) failed: {e}") from None
+    b.el("jobs-refresh").click()
+    b.wait("the login form once the session has ended", lambda: b.visible("login-section"))
+    check("session has ended" in b.text("login-error"),
+          f"the login form says the session has ended: {b.text('login-error')!r}")
+    check(not b.visible("app-section"), "nothing of the old session is shown")
+    b.shot("session-ended")
+    login(b, args.user, password, keyboard=True)
+    b.wait("logged in again", lambda: b.visible("app-section"))
+    check(not b.visible("login-error") and not b.visible("import-error"),
+          "no error of the old session is left on the page")
+    b.wait("the jobs still listed after the restart",
+           lambda: result["import_id"] in listed_ids(b))
+
+
 # Markup in a file's name and rows is text on the page: the ids below must never exist.
 HOSTILE_IDS = "#pwned, #pwned-row"
 
@@ -390,8 +421,7 @@ def english_run(args, password, want, result):
 
         # The recent imports list both jobs.
         def listed():
-            ids = [tr.get_attribute("data-job-id")
-                   for tr in b.d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")]
+            ids = listed_ids(b)
             return dry_id in ids and result["import_id"] in ids
         b.wait("both jobs in the recent imports", listed)
         b.shot("downloaded-and-listed")
@@ -400,6 +430,8 @@ def english_run(args, password, want, result):
             guard_dry_run(b, args.guard_csv, args.guard_text)
             if args.guard_start:
                 result["held_id"] = guard_start(b, args)
+        if args.restart_cmd:
+            session_ends(b, args, password, result)
         if args.hostile_csv:
             hostile_dry_run(b, args.hostile_csv)
 

@@ -91,6 +91,10 @@ fi
 "$B_/sisopi-api" -c "$API_CFG" --listen 127.0.0.1:0 >"$W/api.log" 2>&1 &
 API_PID=$!
 PIDS+=("$API_PID")
+printf '%s\n' "$API_PID" >"$W/api.pid"
+# A restarted sisopi-api (restart-api.sh) is no child of this shell: stopped by its pid file.
+# shellcheck disable=SC2016 # expanded at exit, on purpose
+LIB_AT_EXIT+=('kill "$(cat "$W/api.pid")" 2>/dev/null; true')
 api_port() { sed -n 's/.*api_listening .*port=\([0-9]*\).*/\1/p' "$W/api.log" | tail -n 1; }
 has_api_port() { proc_alive "$API_PID" && [[ -n $(api_port) ]]; }
 wait_for 30 "sisopi-api logs its port" has_api_port
@@ -98,6 +102,27 @@ PORT=$(api_port)
 URL=http://127.0.0.1:$PORT/
 api_healthy() { [[ $(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "${URL}healthz") == 200 ]]; }
 wait_for 30 "sisopi-api healthy" api_healthy
+
+# restart-api.sh: what drive.py runs to end every session (tokens live in the process only):
+# sisopi-api stopped and started again on the same address, bounded waits both ways.
+cat >"$W/restart-api.sh" <<EOF
+#!/usr/bin/env bash
+set -euo pipefail
+old=\$(cat "$W/api.pid")
+kill -TERM "\$old"
+gone() { local s; s=\$(awk '{print \$3}' "/proc/\$old/stat" 2>/dev/null) || return 0; [[ \$s == Z ]]; }
+for _ in \$(seq 100); do gone && break; sleep 0.1; done
+gone || { echo "restart-api.sh: sisopi-api \$old did not stop" >&2; exit 1; }
+"$B_/sisopi-api" -c "$API_CFG" --listen 127.0.0.1:$PORT >>"$W/api.log" 2>&1 &
+echo \$! >"$W/api.pid"
+for _ in \$(seq 150); do
+    curl -fsS -o /dev/null --max-time 2 "${URL}healthz" && exit 0
+    sleep 0.2
+done
+echo "restart-api.sh: sisopi-api not healthy again on $URL" >&2
+exit 1
+EOF
+chmod +x "$W/restart-api.sh"
 
 step "the page and its assets as the browser gets them"
 headers=$(curl -sS --max-time 5 -D - -o "$W/index.html" "$URL")
@@ -125,6 +150,7 @@ step "drive the page in Chromium"
 run "$PY" "$HERE/drive.py" --url "$URL" --user anna --password-file "$W/anna.pw" \
     --school Gym1 --role student --csv "$W/gym1-students.csv" --expect created=3 \
     --passwords --guard-csv "$W/gym1-two.csv" --guard-text "1 of 3" --guard-start \
+    --restart-cmd "$W/restart-api.sh" \
     --hostile-csv "$HOSTILE" --artifacts "$ART" --downloads "$W/downloads" --result "$W/result.json" \
     --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --import-timeout 180
 printf '%s\n' "$OUT"

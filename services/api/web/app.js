@@ -332,8 +332,9 @@
       if (res.status === 401 && state.token && !opts.noAuth) {
         // The token expired or was revoked: back to the login form.
         dropSession();
-        announce('sessionExpired');
+        announce(null); // the alert beside the form says it, once
         showError($('login-error'), t('sessionExpired'));
+        ($('username').value ? $('password') : $('username')).focus();
       }
       throw err;
     }
