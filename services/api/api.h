@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api_auth.h"
@@ -23,7 +24,14 @@ struct api {
     pthread_mutex_t ingest_lock;
     struct metrics *metrics;
     pthread_mutex_t stats_lock;
-    int64_t replies[600]; /* by HTTP status */
+    int64_t replies[600];  /* by HTTP status */
+    int64_t logins[4];     /* by enum api_auth_rc */
+    int64_t imports[2][4]; /* [dry run][enum api_import_rc] */
 };
+
+/* Counters for /metrics (main.c publishes them). */
+void api_count_reply(struct api *api, unsigned status);
+void api_count_login(struct api *api, int rc);
+void api_count_import(struct api *api, bool dryrun, int rc);
 
 #endif

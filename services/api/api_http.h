@@ -71,7 +71,4 @@ enum MHD_Result api_route(struct api_call *call);
 /* The upload's own endpoint, also once the whole request is in. */
 enum MHD_Result api_route_upload(struct api_call *call);
 
-/* Counts one reply for /metrics. */
-void api_count_reply(struct api *api, unsigned status);
-
 #endif

@@ -440,6 +440,10 @@ static enum api_job_status job_status(const struct job *j)
         held += j->answers[p] == ANSWER_HELD;
         incomplete += j->answers[p] == ANSWER_INCOMPLETE;
     }
+    /* Its file says how it ended, and the topic no longer holds (or has not yet given
+     * again, while it is read at start) its answers. */
+    if (answered == 0 && (j->status == API_JOB_FINISHED || j->status == API_JOB_INCOMPLETE))
+        return j->status;
     if (held)
         return API_JOB_HELD;
     if (answered < j->partitions)
@@ -447,10 +451,18 @@ static enum api_job_status job_status(const struct job *j)
     return incomplete ? API_JOB_INCOMPLETE : API_JOB_FINISHED;
 }
 
+static bool answered_none(const struct job *j)
+{
+    for (int p = 0; p < j->partitions; p++)
+        if (j->answers[p] != ANSWER_NONE)
+            return false;
+    return true;
+}
+
 static struct api_counts job_counts(const struct job *j)
 {
-    if (j->dryrun || j->partitions == 0)
-        return j->counts;
+    if (j->dryrun || j->partitions == 0 || answered_none(j))
+        return j->counts; /* the prediction, or what the file kept of how it ended */
     struct api_counts c = {.reactivated = j->reactivated, .rejected = j->rejected};
     for (int p = 0; p < j->partitions; p++) {
         const struct import_counts *pc = &j->part_counts[p];
@@ -771,6 +783,15 @@ static void take_event(struct api_jobs *js, const struct event *e)
     j->answers[p] = a;
     if (e->has_counts)
         j->part_counts[p] = e->counts;
+    /* The end is written down, so that it outlives the topic's retention. */
+    enum api_job_status st = job_status(j);
+    if ((st == API_JOB_FINISHED || st == API_JOB_INCOMPLETE) && st != j->status) {
+        char err[512];
+        j->status = st;
+        j->counts = job_counts(j);
+        if (write_job_file(js, j, err, sizeof(err)) < 0)
+            log_kv(LEVEL_WARN, "job_unwritable", "import_id", j->id, "error", err, NULL);
+    }
 }
 
 struct follow {

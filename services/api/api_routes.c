@@ -117,6 +117,7 @@ static enum MHD_Result token_new(struct api_call *call)
     enum api_auth_rc rc =
         api_auth_login(call->api->auth, user, pass, call->address, &call->who, &retry);
     explicit_bzero(pass, sizeof(pass));
+    api_count_login(call->api, (int)rc);
     switch (rc) {
     case API_AUTH_OK:
         call->authed = true;
@@ -427,6 +428,7 @@ enum MHD_Result api_route_upload(struct api_call *call)
     api_jobs_uploading(jobs, call->school, +1);
     enum api_import_rc rc = api_import_run(call->api, &u, id, errs.f, err, sizeof(err));
     api_jobs_uploading(jobs, call->school, -1);
+    api_count_import(call->api, dryrun, (int)rc);
     fclose(errs.f);
     enum MHD_Result ret;
     if (rc == API_IMPORT_OK) {

@@ -158,6 +158,7 @@ static bool check_login(struct api_call *call)
         MHD_free(pass);
     }
     MHD_free(user);
+    api_count_login(api, (int)rc);
     switch (rc) {
     case API_AUTH_OK:
         call->authed = true;

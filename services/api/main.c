@@ -50,15 +50,45 @@ void api_count_reply(struct api *api, unsigned status)
     pthread_mutex_unlock(&api->stats_lock);
 }
 
+void api_count_login(struct api *api, int rc)
+{
+    pthread_mutex_lock(&api->stats_lock);
+    if (rc >= 0 && rc < 4)
+        api->logins[rc]++;
+    pthread_mutex_unlock(&api->stats_lock);
+}
+
+void api_count_import(struct api *api, bool dryrun, int rc)
+{
+    pthread_mutex_lock(&api->stats_lock);
+    if (rc >= 0 && rc < 4)
+        api->imports[dryrun][rc]++;
+    pthread_mutex_unlock(&api->stats_lock);
+}
+
 static void publish_metrics(struct api *api)
 {
-    char lab[64];
+    static const char *const login_results[] = {"ok", "denied", "limited", "unavailable"};
+    static const char *const import_results[] = {"ok", "invalid_file", "unavailable", "failed"};
+    char lab[128]; /* metrics_label appends: each set of labels starts empty */
     pthread_mutex_lock(&api->stats_lock);
+    for (int i = 0; i < 4; i++) {
+        lab[0] = '\0';
+        metrics_label(lab, sizeof(lab), "result", login_results[i]);
+        metrics_set(api->metrics, "sisopi_api_logins_total", lab, (double)api->logins[i]);
+        for (int d = 0; d < 2; d++) {
+            lab[0] = '\0';
+            metrics_label(lab, sizeof(lab), "dryrun", d ? "true" : "false");
+            metrics_label(lab, sizeof(lab), "result", import_results[i]);
+            metrics_set(api->metrics, "sisopi_api_uploads_total", lab, (double)api->imports[d][i]);
+        }
+    }
     for (unsigned s = 100; s < 600; s++) {
         if (!api->replies[s])
             continue;
         char code[8];
         snprintf(code, sizeof(code), "%u", s);
+        lab[0] = '\0';
         metrics_label(lab, sizeof(lab), "code", code);
         metrics_set(api->metrics, "sisopi_api_responses_total", lab, (double)api->replies[s]);
     }
@@ -150,6 +180,10 @@ int main(int argc, char **argv)
     api.metrics = metrics_new("api");
     metrics_declare(api.metrics, "sisopi_api_responses_total", METRICS_COUNTER,
                     "HTTP responses by status code");
+    metrics_declare(api.metrics, "sisopi_api_logins_total", METRICS_COUNTER,
+                    "logins (Basic or token requests) by result");
+    metrics_declare(api.metrics, "sisopi_api_uploads_total", METRICS_COUNTER,
+                    "uploads by dry run and result (ok: a job was made)");
     metrics_set_stale_after(api.metrics, 30);
     char err[512];
     rc = EXIT_FAILED;

@@ -391,7 +391,16 @@ TID=$(jq -r .id <<<"$BODY")
 reconcile
 wait_for 30 "teachers finished" status_is "$U" "$A" "$TID" finished
 
+step "metrics count logins and uploads"
+wait_for 10 "the counters published" bash -c "curl -s $U/metrics | grep -q 'sisopi_api_uploads_total{dryrun=\"true\",result=\"invalid_file\"}'"
+M=$(curl -s "$U/metrics")
+assert_contains "$M" 'sisopi_api_logins_total{result="denied"}' "failed logins counted"
+assert_contains "$M" 'sisopi_api_logins_total{result="limited"} 1' "the limited login counted"
+assert_contains "$M" 'sisopi_api_uploads_total{dryrun="false",result="unavailable"} 1' "the 503 upload counted"
+assert_contains "$M" 'sisopi_api_responses_total{code="413"} 2' "the 413s counted"
+
 step "jobs survive a restart"
+grep -qx 'status=finished' "$W/api-state/jobs/$ID1.job" || fail "the job's file does not keep how it ended"
 req -u "$A" "$U/api/v1/imports/users/$ID1"
 J1=$(jq -c 'del(.status)' <<<"$BODY")
 stop_api main
