@@ -92,9 +92,19 @@ fi
 API_PID=$!
 PIDS+=("$API_PID")
 printf '%s\n' "$API_PID" >"$W/api.pid"
-# A restarted sisopi-api (restart-api.sh) is no child of this shell: stopped by its pid file.
-# shellcheck disable=SC2016 # expanded at exit, on purpose
-LIB_AT_EXIT+=('kill "$(cat "$W/api.pid")" 2>/dev/null; true')
+# A restarted sisopi-api (restart-api.sh) is no child of this shell: stopped by its pid file,
+# and awaited (bounded) before the stack goes away.
+stop_restarted_api() {
+    local p i
+    p=$(cat "$W/api.pid") || return 0
+    kill -TERM "$p" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        proc_alive "$p" || return 0
+        sleep 0.1
+    done
+    printf '%s: sisopi-api %s still runs after 10 s\n' "$TEST_NAME" "$p" >&2
+}
+LIB_AT_EXIT+=(stop_restarted_api)
 api_port() { sed -n 's/.*api_listening .*port=\([0-9]*\).*/\1/p' "$W/api.log" | tail -n 1; }
 has_api_port() { proc_alive "$API_PID" && [[ -n $(api_port) ]]; }
 wait_for 30 "sisopi-api logs its port" has_api_port
