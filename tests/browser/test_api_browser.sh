@@ -23,11 +23,15 @@ ART=$SISOPI_BUILD/test-artifacts/browser
 step "the browser and the programs are there"
 [[ -x $B_/sisopi-api ]] || fail "$B_/sisopi-api is not built"
 [[ -x $B_/sisopi-reconciler ]] || fail "$B_/sisopi-reconciler is not built"
-# Debian's python3 has python3-selenium; a python3 earlier on PATH (a virtualenv) may not.
-PY=/usr/bin/python3
-[[ -x $PY ]] || PY=$(command -v python3) || fail "no python3"
-"$PY" -c 'import selenium' 2>/dev/null ||
-    fail "$PY cannot import selenium (deploy/install-deps.sh --test-tools installs python3-selenium)"
+# Debian's python3 has python3-selenium; a python3 earlier in PATH may not.
+PY=""
+for c in /usr/bin/python3 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import selenium' 2>/dev/null; then
+        PY=$(command -v "$c")
+        break
+    fi
+done
+[[ -n $PY ]] || fail "no python3 with selenium (deploy/install-deps.sh --test-tools installs python3-selenium)"
 CHROMIUM=/usr/lib/chromium/chromium
 [[ -x $CHROMIUM ]] || fail "no $CHROMIUM (deploy/install-deps.sh --test-tools installs chromium)"
 CHROMEDRIVER=$(command -v chromedriver) ||
