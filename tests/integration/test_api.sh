@@ -376,17 +376,27 @@ expect 201 "once they finished"
 step "the broker stopped during an upload: 503, no end marker"
 before_ends=$("$B_/sisopi-audit" -c "$CFG" dump --topic users 2>/dev/null | jq -c 'select(.message.type=="ImportEnd")' | wc -l)
 BPID=$(cat "$STACK_DIR/devbroker.pid")
-kill -STOP "$BPID"
 LIB_AT_EXIT+=("kill -CONT $BPID 2>/dev/null")
-upload "$U" -u "$A" -- Gym1 teacher false "$EX/Gym1-teacher.csv"
+# The upload trickles (about 4 s); the broker stops while it is on its way.
+{ head -n 1 "$EX/Gym1-student.csv"; for i in $(seq 1 1200); do printf 'T-%05d,Vorname,Nachname,Gym1,,,\n' "$i"; done; } >"$W/teachers.csv"
+(($(stat -c %s "$W/teachers.csv") < 65536)) || fail "teachers.csv is over the upload limit"
+(upload "$U" -u "$A" --limit-rate 8k -- Gym1 teacher false "$W/teachers.csv"
+    printf '%s\n' "$CODE" >"$W/slow.code"
+    printf '%s\n' "$BODY" >"$W/slow.body") &
+SLOW=$!
+wait_for 20 "the upload under way" bash -c "ls '$W/api-state/spool/' 2>/dev/null | grep -q upload-"
+kill -STOP "$BPID"
+wait "$SLOW"
 kill -CONT "$BPID"
+CODE=$(cat "$W/slow.code") BODY=$(cat "$W/slow.body")
+HDRS=$(tr -d '\r' <"$W/headers")
 expect 503 "the broker away"
 assert_contains "$HDRS" "Retry-After: " "503 says when"
 assert_eq unavailable "$(jq -r .error <<<"$BODY")" "503's code"
 after_ends=$("$B_/sisopi-audit" -c "$CFG" dump --topic users 2>/dev/null | jq -c 'select(.message.type=="ImportEnd")' | wc -l)
 assert_eq "$before_ends" "$after_ends" "no end marker was published"
 upload "$U" -u "$A" -- Gym1 teacher false "$EX/Gym1-teacher.csv"
-expect 201 "the broker back: the same upload goes through"
+expect 201 "the broker back: an upload goes through"
 TID=$(jq -r .id <<<"$BODY")
 reconcile
 wait_for 30 "teachers finished" status_is "$U" "$A" "$TID" finished
@@ -430,6 +440,7 @@ s, n = re.subn(r'mapping = \(.*?\);\s*allowed_missing_columns = \[[^]]*\];', m, 
 assert n == 1
 s = s.replace('source_uid = "sisopi-demo";', 'source_uid = "test-src";')
 s = re.sub(r'(api:\s*\{[^}]*state_dir = ")([^"]*)"', r'\1\2-corpus"', s)
+s = s.replace('max_jobs_per_school = 2;', 'max_jobs_per_school = 2;\n  connection_timeout = "2s";\n  per_ip_connection_limit = 3;')
 open(sys.argv[2], 'w').write(s)
 PY
 start_api corpus "$W/corpus.cfg"
@@ -449,6 +460,19 @@ done
 ((n > 40)) || fail "only $n files of the corpus were checked"
 assert_eq "$before" "$(users_msgs)" "the corpus published nothing"
 wait_for 10 "the corpus API still answers" bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' $UC/healthz) == 200 ]]"
+
+step "slow clients: an idle connection is closed, connections per address are bounded"
+CPORT=${UC##*:}
+exec 5<>"/dev/tcp/127.0.0.1/$CPORT" 6<>"/dev/tcp/127.0.0.1/$CPORT" 7<>"/dev/tcp/127.0.0.1/$CPORT"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&5 # never finishes its headers
+req --max-time 5 "$UC/healthz"
+[[ $CODE != 200 ]] || fail "a fourth connection from one address was served (limit 3)"
+# The server closes the idle connections (api.connection_timeout 2s): reading sees the end.
+run timeout 20 cat <&5
+((RC != 124)) || fail "an idle connection was not closed by the server"
+exec 5<&- 6<&- 7<&-
+wait_for 20 "served again once the idle connections are gone" \
+    bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' $UC/healthz) == 200 ]]"
 
 step "TLS: a self-signed certificate, HTTPS only"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
