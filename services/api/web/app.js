@@ -108,6 +108,7 @@
       err_too_large: 'The file is too large.',
       err_too_many: 'Too many requests. Please try again in {seconds} seconds.',
       err_too_many_nowait: 'Too many requests. Please try again later.',
+      err_too_many_imports: 'This school has as many imports in progress as allowed (held ones count until an administrator releases them). Please wait until one has finished.',
       err_unavailable: 'The service is not available right now. Please try again in {seconds} seconds.',
       err_unavailable_nowait: 'The service is not available right now. Please try again later.',
       err_network: 'The server cannot be reached. Please check your connection.',
@@ -214,6 +215,7 @@
       err_too_large: 'Die Datei ist zu groß.',
       err_too_many: 'Zu viele Anfragen. Bitte in {seconds} Sekunden erneut versuchen.',
       err_too_many_nowait: 'Zu viele Anfragen. Bitte später erneut versuchen.',
+      err_too_many_imports: 'Für diese Schule laufen so viele Importe wie erlaubt (angehaltene zählen mit, bis eine Administratorin oder ein Administrator sie freigibt). Bitte warten Sie, bis einer abgeschlossen ist.',
       err_unavailable: 'Der Dienst ist gerade nicht erreichbar. Bitte in {seconds} Sekunden erneut versuchen.',
       err_unavailable_nowait: 'Der Dienst ist gerade nicht erreichbar. Bitte später erneut versuchen.',
       err_network: 'Der Server ist nicht erreichbar. Bitte prüfen Sie die Verbindung.',
@@ -567,7 +569,8 @@
       } else {
         $('job-section').hidden = true;
       }
-      showError(errEl, errorText(err));
+      // An upload's 429 is the school's limit of imports in progress, not a rate limit.
+      showError(errEl, err.status === 429 ? t('err_too_many_imports') : errorText(err));
       announce(null);
     } finally {
       state.busy = false;
