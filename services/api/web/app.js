@@ -564,10 +564,10 @@
       showJob(job, true);
       loadJobs(1);
     } catch (err) {
+      // A refused file replaces the job shown; any other refusal (limits, the service away)
+      // leaves it, and its polling, as they were.
       if (err.code === 'invalid_file' || err.status === 422) {
         showRejectedFile(file.name, dryrun, err);
-      } else {
-        $('job-section').hidden = true;
       }
       // An upload's 429 is the school's limit of imports in progress, not a rate limit.
       showError(errEl, err.status === 429 ? t('err_too_many_imports') : errorText(err));
@@ -641,7 +641,9 @@
     $('job-progress-text').textContent = running ? t('polling', { status: statusText(job.status) }) : '';
 
     const guard = job.guard || {};
-    const guardOn = !!guard.would_hold || job.status === 'held';
+    // "Would hold" is a dry run's prediction; a real import shows the guard only while held
+    // (released, it goes on to its outcome).
+    const guardOn = job.status === 'held' || (!!job.dryrun && !!guard.would_hold);
     $('guard-warning').hidden = !guardOn;
     $('guard-title').textContent = t(job.status === 'held' ? 'guardTitleHeld' : 'guardTitle');
     $('guard-text').textContent = guardOn
