@@ -162,12 +162,13 @@ static int service_open(const struct config *cfg, LDAP **ld)
     return rc;
 }
 
-/* The DN of the person with this uid: 0, 1 (none, or not exactly one), or -1 (unavailable). */
-static int find_dn(LDAP *ld, const struct config *cfg, const char *username, char **dn)
+/* The DN of the person with this uid, and the uid as the directory spells it (uid matches
+ * case-insensitively): 0, 1 (none, or not exactly one), or -1 (unavailable). */
+static int find_dn(LDAP *ld, const struct config *cfg, const char *username, char **dn, char **uid)
 {
     char *v = dir_escape_filter_value(username);
     char *filter = xasprintf("(&(objectClass=inetOrgPerson)(uid=%s))", v);
-    char *attrs[] = {LDAP_NO_ATTRS, NULL};
+    char *attrs[] = {"uid", NULL};
     LDAPMessage *res = NULL;
     struct timeval tv = {.tv_sec = cfg->ldap.timeout_seconds};
     int rc = ldap_search_ext_s(ld, cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
@@ -177,11 +178,18 @@ static int find_dn(LDAP *ld, const struct config *cfg, const char *username, cha
     int out = 1;
     if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
         if (rc == LDAP_SUCCESS && ldap_count_entries(ld, res) == 1) {
-            char *d = ldap_get_dn(ld, ldap_first_entry(ld, res));
+            LDAPMessage *e = ldap_first_entry(ld, res);
+            char *d = ldap_get_dn(ld, e);
             if (d) {
                 *dn = xstrdup(d);
                 ldap_memfree(d);
                 out = 0;
+                struct berval **vals = ldap_get_values_len(ld, e, "uid");
+                for (size_t i = 0; vals && vals[i]; i++)
+                    if ((size_t)vals[i]->bv_len == strlen(username) &&
+                        strncasecmp(vals[i]->bv_val, username, vals[i]->bv_len) == 0)
+                        *uid = xstrndup(vals[i]->bv_val, vals[i]->bv_len);
+                ldap_value_free_len(vals);
             }
         }
     } else if (ldap_unavailable(rc) || rc == LDAP_NO_SUCH_OBJECT) {
@@ -304,13 +312,13 @@ enum api_auth_rc api_auth_login(struct api_auth *a, const char *username, const 
         rc = API_AUTH_UNAVAILABLE;
         goto out;
     }
-    char *dn = NULL;
-    int found = find_dn(ld, a->cfg, username, &dn);
+    char *dn = NULL, *uid = NULL;
+    int found = find_dn(ld, a->cfg, username, &dn, &uid);
     int bound = found == 0 ? user_bind(a->cfg, dn, password) : found;
     if (found < 0 || bound < 0) {
         rc = API_AUTH_UNAVAILABLE;
     } else if (bound == 0) {
-        out->username = xstrdup(username);
+        out->username = xstrdup(uid ? uid : username);
         out->dn = dn;
         dn = NULL;
         rc = read_grants(ld, a->cfg, out) == 0 ? API_AUTH_OK : API_AUTH_UNAVAILABLE;
@@ -318,6 +326,7 @@ enum api_auth_rc api_auth_login(struct api_auth *a, const char *username, const 
             api_principal_free(out);
     }
     free(dn);
+    free(uid);
     dir_session_close(ld);
     if (rc == API_AUTH_OK) {
         pthread_mutex_lock(&a->lock);

@@ -507,6 +507,19 @@ int api_jobs_in_flight(struct api_jobs *js, const char *school)
     return fc.n;
 }
 
+bool api_jobs_reserve(struct api_jobs *js, const char *school, int max)
+{
+    struct flight_count fc = {.school = school};
+    pthread_mutex_lock(&js->lock);
+    strmap_each(js->jobs, count_flight, &fc);
+    void **slot = strmap_slot(js->uploading, school, NULL);
+    bool ok = fc.n + (int)(intptr_t)*slot < max;
+    if (ok)
+        *slot = (void *)((intptr_t)*slot + 1);
+    pthread_mutex_unlock(&js->lock);
+    return ok;
+}
+
 void api_jobs_uploading(struct api_jobs *js, const char *school, int delta)
 {
     pthread_mutex_lock(&js->lock);

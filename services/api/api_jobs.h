@@ -85,6 +85,10 @@ void api_jobs_forget(struct api_jobs *j, const char *id);
 
 /* Jobs of school not yet at an end (started, held), imports in progress included. */
 int api_jobs_in_flight(struct api_jobs *j, const char *school);
+/* Reserves a place for an upload of school when fewer than max of its jobs are in flight
+ * (uploads being imported included): true, and the caller calls api_jobs_uploading(-1) when
+ * the import is done; false when the school is at its limit. */
+bool api_jobs_reserve(struct api_jobs *j, const char *school, int max);
 /* An upload of school is being imported (+1) or done (-1): counted by api_jobs_in_flight. */
 void api_jobs_uploading(struct api_jobs *j, const char *school, int delta);
 

@@ -297,7 +297,7 @@ static enum MHD_Result job_file(struct api_call *call, const char *id, bool pass
                                   "this import has no first passwords", 0);
             goto out;
         }
-        if (strcmp(f.principal, call->who.username) != 0) {
+        if (strcasecmp(f.principal, call->who.username) != 0) {
             ret = api_reply_error(call, MHD_HTTP_FORBIDDEN, "forbidden",
                                   "only who started the import may read its first passwords", 0);
             goto out;
@@ -398,7 +398,7 @@ enum MHD_Result api_route_upload(struct api_call *call)
         return api_reply_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                                "the server has no import.source_uid configured", 300);
     struct api_jobs *jobs = call->api->jobs;
-    if (api_jobs_in_flight(jobs, call->school) >= cfg->api.max_jobs_per_school)
+    if (!api_jobs_reserve(jobs, call->school, cfg->api.max_jobs_per_school))
         return api_reply_error(call, MHD_HTTP_TOO_MANY_REQUESTS, "too_many",
                                "this school has as many imports in progress as allowed: wait "
                                "until one has finished",
@@ -423,9 +423,10 @@ enum MHD_Result api_route_upload(struct api_call *call)
     };
     char id[IMPORT_ID_LEN + 1] = "";
     struct body errs;
-    if (!body_open(&errs))
+    if (!body_open(&errs)) {
+        api_jobs_uploading(jobs, call->school, -1);
         return MHD_NO;
-    api_jobs_uploading(jobs, call->school, +1);
+    }
     enum api_import_rc rc = api_import_run(call->api, &u, id, errs.f, err, sizeof(err));
     api_jobs_uploading(jobs, call->school, -1);
     api_count_import(call->api, dryrun, (int)rc);

@@ -295,6 +295,10 @@ pdn=$(ldap_dns -b "$BASE" "(uid=$pu)")
 assert_ok "the first password binds" ldapwhoami -x -H "$STACK_URI" -D "$pdn" -w "$pp"
 "$B_/sisopi-audit" -c "$CFG" dump --topic users >"$W/users.json" 2>/dev/null
 assert_not_contains "$(cat "$W/users.json" "$W/main.log")" "$pp" "a first password on the topic or in the log"
+req -u ANNA:anna-pw-1 "$U/api/v1/imports/users/$ID1/passwords.csv"
+expect 200 "the principal, whatever case she types her uid in"
+req -X POST -u ANNA:anna-pw-1 "$U/api/v1/token"
+assert_eq anna "$(jq -r .username <<<"$BODY")" "the uid as the directory spells it"
 req -u anke:anke-pw-1 "$U/api/v1/imports/users/$ID1/passwords.csv"
 expect 403 "another member of Gym1's import group"
 req -u anke:anke-pw-1 "$U/api/v1/imports/users/$ID1"
