@@ -8,6 +8,9 @@
 #     --build DIR    the build to use (default ./build of the repository; a release build
 #                    gives the figures that matter, a sanitizer build is several times slower)
 #     --keep         keep the temporary directory (files, logs, stack config)
+#     --passwords    import.initial_password = "generated": the API makes, hashes and keeps
+#                    a first password for every record it publishes (the command line leaves
+#                    them to the reconciler)
 #
 # Two schools get an export of N new students each: Gym1 through the API, Schule2 through
 # sisopi-ingest (record_uids differ, so both create N accounts). Printed, per path:
@@ -26,6 +29,7 @@ PROG=bench_api.sh
 ROWS=2000
 BUILD=$SRC/build
 KEEP=0
+PASSWORDS=0
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2
     exit 1
@@ -35,6 +39,7 @@ while (($#)); do
     --rows) ROWS=${2:?}; shift 2 ;;
     --build) BUILD=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --passwords) PASSWORDS=1; shift ;;
     -h | --help) sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
@@ -68,6 +73,10 @@ sed -e 's/deletion_grace_period = "90d";/&\n  deletion_guard: { max_ratio = 1.0;
     "$W/stack/sisopi.cfg" >"$W/sisopi.cfg"
 printf 'api:\n{\n  listen = "127.0.0.1:0";\n  state_dir = "%s/api";\n  max_upload_bytes = 104857600;\n};\n' "$W" >>"$W/sisopi.cfg"
 CFG=$W/sisopi.cfg
+if ((PASSWORDS)); then
+    sed -i 's/^  tolerate_errors = 0;/&\n  initial_password = "generated";/' "$CFG"
+    grep -q 'initial_password = "generated"' "$CFG" || die "could not set initial_password"
+fi
 PW=bench-$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')
 {
     printf 'dn: uid=office,ou=Gym1,%s\nobjectClass: inetOrgPerson\nuid: office\ncn: office\nsn: office\nuserPassword: %s\n\n' "$BASE" "$PW"
@@ -122,7 +131,8 @@ ingest() { # ARGS...: prints the wall time
     since "$t0"
 }
 
-printf '%s: %s rows per school, build %s\n' "$PROG" "$ROWS" "$BUILD"
+printf '%s: %s rows per school, build %s%s\n' "$PROG" "$ROWS" "$BUILD" \
+    "$( ((PASSWORDS)) && echo ', first passwords generated')"
 printf '%-28s %12s %12s\n' "step (seconds)" "sisopi-api" "ingest"
 for round in new unchanged; do
     read -r a_dry _ < <(api_upload true)
