@@ -1,8 +1,10 @@
 /*
  * api_jobs: the jobs in memory (a map by id), their files (one "key=value" text file each,
- * written once, atomically), and the follower of sisopi.events.
+ * written atomically when the job is made and again when it has ended), their status and
+ * JSON. The follower of sisopi.events is api_follow.c.
  */
 #include "api_jobs.h"
+#include "api_jobs_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,52 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "avro_codec.h"
 #include "json_out.h"
 #include "log.h"
 #include "strmap.h"
 #include "strutil.h"
-#include "topic_reader.h"
 
-#define PAGE_SIZE        20
-#define FOLLOW_RETRY_S   5
-#define FOLLOW_POLL_MS   500
-#define READ_ALL_TIMEOUT 120000
-#define MAX_PARTITIONS   10000
-
-enum answer { ANSWER_NONE = 0, ANSWER_COMPLETED, ANSWER_HELD, ANSWER_INCOMPLETE };
-
-struct job {
-    char id[IMPORT_ID_LEN + 1];
-    char *school, *principal, *filename;
-    enum role role;
-    bool dryrun, passwords;
-    bool hidden; /* expected (api_jobs_expect), not made yet: collects events only */
-    int64_t created_ms, rows;
-    int partitions;
-    enum api_job_status status; /* as made; with partitions, the answers decide */
-    struct api_row_error *errors;
-    size_t n_errors;
-    bool guard_held;
-    int64_t guard_removals, guard_members;
-    struct api_counts counts; /* a dry run's prediction; else from the answers */
-    /* From sisopi.events (not stored: re-read at start). */
-    enum answer *answers;              /* per partition, the latest */
-    struct import_counts *part_counts; /* per partition, the latest answer's */
-    int64_t reactivated, rejected;
-    struct strmap *created; /* record_uid -> username (malloc'd) */
-};
-
-struct api_jobs {
-    const struct config *cfg;
-    char *dir;
-    pthread_mutex_t lock;
-    struct strmap *jobs;      /* id -> struct job */
-    struct strmap *uploading; /* school -> (intptr_t) count */
-    pthread_t follower;
-    bool follower_started, stop, following;
-    char follow_error[600];
-};
+#define PAGE_SIZE 20
 
 const char *api_job_status_name(enum api_job_status s)
 {
@@ -127,7 +89,7 @@ static char *unescape(const char *s, size_t n)
     return out;
 }
 
-static int write_job_file(struct api_jobs *js, const struct job *j, char *err, size_t n)
+int api_job_write(struct api_jobs *js, const struct job *j, char *err, size_t n)
 {
     char *path = xasprintf("%s/%s.job", js->dir, j->id);
     char *tmp = xasprintf("%s.tmp", path);
@@ -240,7 +202,7 @@ static struct job *read_job_file(const char *path)
             j->rows = strtoll(v, NULL, 10);
         } else if (strcmp(k, "partitions") == 0) {
             long p = strtol(v, NULL, 10);
-            ok = p >= 0 && p <= MAX_PARTITIONS;
+            ok = p >= 0 && p <= API_JOBS_MAX_PARTITIONS;
             j->partitions = (int)p;
         } else if (strcmp(k, "status") == 0) {
             ok = status_parse(v, &j->status) == 0;
@@ -374,7 +336,7 @@ int api_jobs_add(struct api_jobs *js, const struct api_job_spec *s, char *err, s
     for (size_t i = 0; i < s->n_errors; i++)
         add_error(j, s->errors[i].line, s->errors[i].column, s->errors[i].message);
     job_events_init(j);
-    if (write_job_file(js, j, err, n) < 0) {
+    if (api_job_write(js, j, err, n) < 0) {
         free_job(j);
         return -1;
     }
@@ -430,7 +392,7 @@ void api_jobs_forget(struct api_jobs *js, const char *id)
 /* ---- status ---- */
 
 /* The status now: the answers decide once anything was published. Caller holds the lock. */
-static enum api_job_status job_status(const struct job *j)
+enum api_job_status api_job_status_now(const struct job *j)
 {
     if (j->dryrun || j->partitions == 0)
         return j->status;
@@ -459,7 +421,7 @@ static bool answered_none(const struct job *j)
     return true;
 }
 
-static struct api_counts job_counts(const struct job *j)
+struct api_counts api_job_counts(const struct job *j)
 {
     if (j->dryrun || j->partitions == 0 || answered_none(j))
         return j->counts; /* the prediction, or what the file kept of how it ended */
@@ -479,7 +441,7 @@ static bool in_flight(const struct job *j)
 {
     if (j->dryrun || j->hidden)
         return false;
-    enum api_job_status s = job_status(j);
+    enum api_job_status s = api_job_status_now(j);
     return s == API_JOB_NEW || s == API_JOB_SCHEDULED || s == API_JOB_STARTED || s == API_JOB_HELD;
 }
 
@@ -546,7 +508,7 @@ static void render_job(const struct job *j, struct json_out *o)
     json_out_key(o, "dryrun");
     json_out_bool(o, j->dryrun);
     json_out_key(o, "status");
-    json_out_string(o, api_job_status_name(job_status(j)));
+    json_out_string(o, api_job_status_name(api_job_status_now(j)));
     json_out_key(o, "principal");
     json_out_string(o, j->principal);
     time_t t = (time_t)(j->created_ms / 1000);
@@ -559,7 +521,7 @@ static void render_job(const struct job *j, struct json_out *o)
     json_out_string(o, j->filename);
     json_out_key(o, "rows");
     json_out_int(o, j->rows);
-    struct api_counts c = job_counts(j);
+    struct api_counts c = api_job_counts(j);
     json_out_key(o, "counts");
     json_out_begin_object(o);
     const char *names[] = {"created",  "modified",    "unchanged", "school_removed",
@@ -738,183 +700,4 @@ void api_job_facts_free(struct api_job_facts *f)
     }
     free(f->errors);
     memset(f, 0, sizeof(*f));
-}
-
-/* ---- the follower of sisopi.events ---- */
-
-/* The uid of a DN's first RDN ("uid=anna,cn=..." -> "anna"), malloc'd, or NULL. */
-static char *dn_uid(const char *dn)
-{
-    if (!dn || strncasecmp(dn, "uid=", 4) != 0)
-        return NULL;
-    const char *v = dn + 4;
-    size_t n = 0;
-    while (v[n] && v[n] != ',' && v[n] != '+')
-        n++;
-    return xstrndup(v, n);
-}
-
-/* One event: the job it names takes it. Caller holds the lock. */
-static void take_event(struct api_jobs *js, const struct event *e)
-{
-    if (!e->import_id || e->dry_run)
-        return;
-    struct job *j = strmap_get(js->jobs, e->import_id);
-    if (!j || j->partitions == 0)
-        return;
-    enum answer a = ANSWER_NONE;
-    switch (e->type) {
-    case EVENT_IMPORT_COMPLETED:
-    case EVENT_IMPORT_RELEASED:
-        a = ANSWER_COMPLETED;
-        break;
-    case EVENT_IMPORT_HELD:
-        a = ANSWER_HELD;
-        break;
-    case EVENT_IMPORT_INCOMPLETE:
-        a = ANSWER_INCOMPLETE;
-        break;
-    case EVENT_REACTIVATED:
-        j->reactivated++;
-        return;
-    case EVENT_REJECTED:
-        j->rejected++;
-        return;
-    case EVENT_CREATED:
-        if (e->record_uid) {
-            void **slot = strmap_slot(j->created, e->record_uid, NULL);
-            free(*slot);
-            *slot = dn_uid(e->dn_after);
-        }
-        return;
-    default:
-        return;
-    }
-    int32_t p = e->input_partition;
-    if (p < 0 || p >= j->partitions)
-        return;
-    j->answers[p] = a;
-    if (e->has_counts)
-        j->part_counts[p] = e->counts;
-    /* The end is written down, so that it outlives the topic's retention. */
-    enum api_job_status st = job_status(j);
-    if ((st == API_JOB_FINISHED || st == API_JOB_INCOMPLETE) && st != j->status) {
-        char err[512];
-        j->status = st;
-        j->counts = job_counts(j);
-        if (write_job_file(js, j, err, sizeof(err)) < 0)
-            log_kv(LEVEL_WARN, "job_unwritable", "import_id", j->id, "error", err, NULL);
-    }
-}
-
-struct follow {
-    struct api_jobs *js;
-    int64_t *last; /* per partition: the last offset taken */
-    int n;
-};
-
-static void follow_track(struct follow *fw, int32_t p)
-{
-    if (p >= fw->n) {
-        int n = p + 1;
-        fw->last = xrealloc(fw->last, (size_t)n * sizeof(int64_t));
-        for (int i = fw->n; i < n; i++)
-            fw->last[i] = -1;
-        fw->n = n;
-    }
-}
-
-static void follow_one(struct follow *fw, const rd_kafka_message_t *m)
-{
-    if (m->err || m->partition < 0 || m->partition >= MAX_PARTITIONS)
-        return;
-    follow_track(fw, m->partition);
-    if (m->offset <= fw->last[m->partition])
-        return; /* the catch-up read it already */
-    fw->last[m->partition] = m->offset;
-    struct event e;
-    char err[256];
-    if (event_decode(m->payload, m->len, &e, err, sizeof(err)) == 0) {
-        pthread_mutex_lock(&fw->js->lock);
-        take_event(fw->js, &e);
-        pthread_mutex_unlock(&fw->js->lock);
-    }
-    event_free(&e);
-}
-
-static int catch_up_cb(const rd_kafka_message_t *m, void *opaque)
-{
-    follow_one(opaque, m);
-    return 0;
-}
-
-static bool stopping(struct api_jobs *js)
-{
-    pthread_mutex_lock(&js->lock);
-    bool s = js->stop;
-    pthread_mutex_unlock(&js->lock);
-    return s;
-}
-
-static void set_following(struct api_jobs *js, bool ok, const char *why)
-{
-    pthread_mutex_lock(&js->lock);
-    js->following = ok;
-    snprintf(js->follow_error, sizeof(js->follow_error), "%s", why ? why : "");
-    pthread_mutex_unlock(&js->lock);
-}
-
-/* Opens a tail at the end, then reads everything before it: nothing is missed, and what both
- * see is taken once (by offset). */
-static void *follower_main(void *arg)
-{
-    struct api_jobs *js = arg;
-    const struct config *cfg = js->cfg;
-    struct follow fw = {.js = js};
-    char err[512];
-    while (!stopping(js)) {
-        struct topic_tail *tail =
-            topic_tail_open(cfg, cfg->kafka.topic_events, 10000, err, sizeof(err));
-        if (!tail || topic_read_all(cfg, cfg->kafka.topic_events, READ_ALL_TIMEOUT, catch_up_cb,
-                                    &fw, err, sizeof(err)) < 0) {
-            topic_tail_close(tail);
-            set_following(js, false, err);
-            log_kv(LEVEL_WARN, "events_unreadable", "error", err, "retry_s", "5", NULL);
-            for (int i = 0; i < FOLLOW_RETRY_S * 10 && !stopping(js); i++)
-                usleep(100000);
-            continue;
-        }
-        set_following(js, true, NULL);
-        log_kv(LEVEL_INFO, "events_followed", "topic", cfg->kafka.topic_events, NULL);
-        while (!stopping(js)) {
-            rd_kafka_message_t *m = topic_tail_poll(tail, FOLLOW_POLL_MS);
-            if (m) {
-                follow_one(&fw, m);
-                rd_kafka_message_destroy(m);
-            }
-        }
-        topic_tail_close(tail);
-    }
-    free(fw.last);
-    return NULL;
-}
-
-int api_jobs_follow_start(struct api_jobs *js, char *err, size_t n)
-{
-    int rc = pthread_create(&js->follower, NULL, follower_main, js);
-    if (rc != 0) {
-        snprintf(err, n, "cannot start the events follower: %s", strerror(rc));
-        return -1;
-    }
-    js->follower_started = true;
-    return 0;
-}
-
-bool api_jobs_following(struct api_jobs *js, char *why, size_t n)
-{
-    pthread_mutex_lock(&js->lock);
-    bool ok = js->following;
-    snprintf(why, n, "%s", ok ? "ok" : js->follow_error);
-    pthread_mutex_unlock(&js->lock);
-    return ok;
 }

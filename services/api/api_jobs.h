@@ -1,8 +1,9 @@
 /*
  * api_jobs: the API's import jobs. A job's metadata (school, role, principal, file name, time,
- * row errors, a dry run's prediction) is written once to a file of the state directory when the
+ * row errors, a dry run's prediction) is written to a file of the state directory when the
  * job is made, so it survives a restart; its status and counts come from sisopi.events, read
- * from the beginning at start and then followed (the reconcilers' answers per partition).
+ * from the beginning at start and then followed (the reconcilers' answers per partition), and
+ * how it ended is written to its file too.
  *
  * Threads: every function may be called from any thread (one mutex); the follower runs on a
  * thread of its own between api_jobs_follow_start and api_jobs_free.

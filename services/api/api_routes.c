@@ -367,6 +367,21 @@ static enum MHD_Result jobs(struct api_call *call, const char *rest)
 
 /* ---- the upload ---- */
 
+/* The file's own name, without any directory and control characters: metadata only, never
+ * a path. out holds API_FIELD_MAX + 1 bytes. */
+static const char *clean_filename(const char *given, char *out)
+{
+    const char *name = given;
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == '\\')
+            name = p + 1;
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && k < API_FIELD_MAX; p++)
+        out[k++] = *p < 0x20 || *p == 0x7f ? '_' : (char)*p;
+    out[k] = '\0';
+    return k ? out : "upload.csv";
+}
+
 enum MHD_Result api_route_upload(struct api_call *call)
 {
     if (call->write_failed)
@@ -403,19 +418,10 @@ enum MHD_Result api_route_upload(struct api_call *call)
                                "this school has as many imports in progress as allowed: wait "
                                "until one has finished",
                                30);
-    /* The file's own name, without any directory: metadata only. */
-    const char *name = call->filename;
-    for (const char *p = name; *p; p++)
-        if (*p == '/' || *p == '\\')
-            name = p + 1;
     char clean[API_FIELD_MAX + 1];
-    size_t k = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && k < API_FIELD_MAX; p++)
-        clean[k++] = *p < 0x20 || *p == 0x7f ? '_' : (char)*p;
-    clean[k] = '\0';
     struct api_upload u = {
         .spool_path = call->spool_path,
-        .filename = k ? clean : "upload.csv",
+        .filename = clean_filename(call->filename, clean),
         .school = call->school,
         .role = role,
         .dryrun = dryrun,
