@@ -30,6 +30,8 @@ static char *dn_uid(const char *dn)
     return xstrndup(v, n);
 }
 
+static void note_end(struct api_jobs *js, struct job *j);
+
 /* One event: the job it names takes it. Caller holds the lock. */
 static void take_event(struct api_jobs *js, const struct event *e)
 {
@@ -61,6 +63,7 @@ static void take_event(struct api_jobs *js, const struct event *e)
             void **slot = strmap_slot(j->created, e->record_uid, NULL);
             free(*slot);
             *slot = dn_uid(e->dn_after);
+            note_end(js, j);
         }
         return;
     default:
@@ -70,9 +73,17 @@ static void take_event(struct api_jobs *js, const struct event *e)
     if (p < 0 || p >= j->partitions)
         return;
     j->answers[p] = a;
+    j->last_answer_s = api_jobs_now_s();
     if (e->has_counts)
         j->part_counts[p] = e->counts;
-    /* The end is written down, so that it outlives the topic's retention. */
+    note_end(js, j);
+}
+
+/* The end is written down, so that it outlives the topic's retention. */
+static void note_end(struct api_jobs *js, struct job *j)
+{
+    if (j->hidden)
+        return; /* not made yet: it has no file */
     enum api_job_status st = api_job_status_now(j);
     if ((st == API_JOB_FINISHED || st == API_JOB_INCOMPLETE) && st != j->status) {
         char err[512];

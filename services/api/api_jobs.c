@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_out.h"
@@ -351,6 +352,7 @@ int api_jobs_add(struct api_jobs *js, const struct api_job_spec *s, char *err, s
         }
         j->reactivated = old->reactivated;
         j->rejected = old->rejected;
+        j->last_answer_s = old->last_answer_s;
         strmap_free(j->created, free);
         j->created = old->created;
         old->created = NULL;
@@ -410,7 +412,21 @@ enum api_job_status api_job_status_now(const struct job *j)
         return API_JOB_HELD;
     if (answered < j->partitions)
         return API_JOB_STARTED;
+    /* passwords.csv lists the created accounts: not finished before they are all known. */
+    int64_t created = 0;
+    for (int p = 0; p < j->partitions; p++)
+        created += j->part_counts[p].created;
+    if ((int64_t)strmap_count(j->created) < created &&
+        api_jobs_now_s() - j->last_answer_s < API_JOBS_SETTLE_S)
+        return API_JOB_STARTED;
     return incomplete ? API_JOB_INCOMPLETE : API_JOB_FINISHED;
+}
+
+int64_t api_jobs_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
 }
 
 static bool answered_none(const struct job *j)

@@ -13,6 +13,14 @@
 #include "strmap.h"
 
 #define API_JOBS_MAX_PARTITIONS 10000
+/* A person's events and its import's answers are in different partitions of sisopi.events
+ * (keyed by record_uid and import_id), so the answers may be read first: a job is finished
+ * once the Created events the answers count have been read too, or this long after its last
+ * answer (when fewer come: a replay, a retention that dropped some). */
+#define API_JOBS_SETTLE_S 10
+
+/* Monotonic seconds. */
+int64_t api_jobs_now_s(void);
 
 enum answer { ANSWER_NONE = 0, ANSWER_COMPLETED, ANSWER_HELD, ANSWER_INCOMPLETE };
 
@@ -35,6 +43,7 @@ struct job {
     struct import_counts *part_counts; /* per partition, the latest answer's */
     int64_t reactivated, rejected;
     struct strmap *created; /* record_uid -> username (malloc'd) */
+    int64_t last_answer_s;  /* monotonic seconds of the latest answer taken */
 };
 
 struct api_jobs {
