@@ -9,6 +9,7 @@
 
 #include "api_jobs.h"
 #include "api_jobs_int.h"
+#include "api_passwords.h"
 #include "avro_codec.h"
 #include "log.h"
 #include "strutil.h"
@@ -91,6 +92,8 @@ static void note_end(struct api_jobs *js, struct job *j)
         j->counts = api_job_counts(j);
         if (api_job_write(js, j, err, sizeof(err)) < 0)
             log_kv(LEVEL_WARN, "job_unwritable", "import_id", j->id, "error", err, NULL);
+        if (j->passwords && api_passwords_prune(js->cfg, j->id, j->created, err, sizeof(err)) < 0)
+            log_kv(LEVEL_WARN, "passwords_unpruned", "import_id", j->id, "error", err, NULL);
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include "csv_write.h"
 #include "password.h"
+#include "strmap.h"
 #include "strutil.h"
 
 struct api_passwords {
@@ -132,6 +133,55 @@ int api_passwords_close(struct api_passwords *pw, int discard, char *err, size_t
         unlink(pw->path);
     free(pw->path);
     free(pw);
+    return rc;
+}
+
+int api_passwords_prune(const struct config *cfg, const char *id, const struct strmap *created,
+                        char *err, size_t n)
+{
+    char *path = path_of(cfg, id);
+    char *tmp = xasprintf("%s.tmp", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = -1, fd = -1;
+    FILE *in = fopen(path, "r"), *out = NULL;
+    if (!in) {
+        snprintf(err, n, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(out = fdopen(fd, "w"))) {
+        snprintf(err, n, "%s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        const char *tab = strchr(line, '\t');
+        char *uid = take(line, tab ? (size_t)(tab - line) : (size_t)len);
+        if (strmap_get(created, uid))
+            fwrite(line, 1, (size_t)len, out);
+        free(uid);
+    }
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
+        snprintf(err, n, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (line)
+        explicit_bzero(line, cap);
+    free(line);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    free(path);
     return rc;
 }
 

@@ -27,6 +27,13 @@ int api_passwords_hook(struct user_record *r, void *opaque, char *err, size_t er
 /* Closes the file (kept: 0; discard: removed). 0 or -1 with err. */
 int api_passwords_close(struct api_passwords *pw, int discard, char *err, size_t errlen);
 
+/* Keeps in job id's file only the records in created (record_uid -> anything: the accounts
+ * the import created), once they are all known: the others' passwords are never shown, so
+ * they are not kept either. 0, or -1 with err (the file stays as it was). */
+struct strmap;
+int api_passwords_prune(const struct config *cfg, const char *id, const struct strmap *created,
+                        char *err, size_t errlen);
+
 /* passwords.csv of job id: the created accounts (facts) with their passwords, in file order.
  * 0, or -1 when the job has no password file. */
 int api_passwords_csv(const struct config *cfg, const char *id, const struct api_job_facts *facts,

@@ -329,6 +329,10 @@ for k in created modified unchanged school_removed to_limbo; do
     assert_eq "$(jq .counts.$k <<<"$HDRY")" "$(jq .counts.$k <<<"$BODY")" "held import: predicted $k"
 done
 assert_eq 4 "$(ldap_dns -b "ou=limbo,$BASE" '(ucsschoolRecordUID=*)' | wc -l)" "four in limbo"
+assert_eq 0 "$(wc -l <"$W/api-state/passwords/$HID")" "no first password kept for persons who existed"
+assert_eq 6 "$(wc -l <"$W/api-state/passwords/$ID1")" "the created accounts' first passwords kept"
+req -u "$A" "$U/api/v1/imports/users/$HID/passwords.csv"
+assert_eq 1 "$(wc -l <"$W/body")" "passwords.csv of an import that created nobody: the header only"
 
 step "a bad file: 422 with the rows sisopi-ingest --check reports"
 before=$(users_msgs)
