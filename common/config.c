@@ -470,8 +470,8 @@ static const char *const account_programs[] = CONFIG_ACCOUNT_PROGRAMS;
  * are required: a program's own DN with the shared password (or the reverse) is a mistake. */
 static int load_accounts(struct cfg_ctx *c, const config_setting_t *ldap, struct dir_config *l)
 {
-    static const char *const names[] = {"reconciler", "scheduler", "audit",
-                                        "ingest",     "admin",     NULL};
+    static const char *const names[] = {"reconciler", "scheduler", "audit", "ingest",
+                                        "admin",      "connector", NULL};
     static const char *const keys[] = {"bind_dn", "password_file", NULL};
     const config_setting_t *g, *a;
     if (get_group(c, ldap, "accounts", names, &g) < 0)
@@ -503,8 +503,8 @@ void config_use_account(struct config *cfg, const char *program)
 {
     /* Static storage: account_key outlives any caller's buffer. */
     static const char *const keys[] = {"ldap.accounts.reconciler", "ldap.accounts.scheduler",
-                                       "ldap.accounts.audit", "ldap.accounts.ingest",
-                                       "ldap.accounts.admin"};
+                                       "ldap.accounts.audit",      "ldap.accounts.ingest",
+                                       "ldap.accounts.admin",      "ldap.accounts.connector"};
     struct dir_config *l = &cfg->ldap;
     for (int i = 0; program && i < CONFIG_ACCOUNT_COUNT; i++) {
         if (strcmp(program, account_programs[i]) != 0 || !l->accounts[i].bind_dn)

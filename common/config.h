@@ -99,9 +99,9 @@ struct kafka_config {
  * names cli_load() passes to config_use_account(). */
 #define CONFIG_ACCOUNT_PROGRAMS                                                                    \
     {                                                                                              \
-        "reconciler", "scheduler", "audit", "ingest", "admin"                                      \
+        "reconciler", "scheduler", "audit", "ingest", "admin", "connector"                         \
     }
-enum { CONFIG_ACCOUNT_COUNT = 5 };
+enum { CONFIG_ACCOUNT_COUNT = 6 };
 
 /* ldap.accounts.NAME: one program's bind DN and password file (both set, or the entry is
  * absent: NULL). */
