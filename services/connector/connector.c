@@ -371,15 +371,21 @@ static bool caught_up(struct member *r)
     if (rd_kafka_assignment(r->rk, &as) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return false;
     bool done = as->cnt > 0;
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(as);
     rd_kafka_position(r->rk, as);
+    /* A partition nothing was read from in this run has no position: its committed offset
+     * is where it stands. */
+    if (done && rd_kafka_committed(r->rk, committed, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        done = false;
     for (int i = 0; done && i < as->cnt; i++) {
         rd_kafka_topic_partition_t *p = &as->elems[i];
-        int64_t lo = 0, hi = 0;
+        int64_t lo = 0, hi = 0, pos = p->offset >= 0 ? p->offset : committed->elems[i].offset;
         if (rd_kafka_query_watermark_offsets(r->rk, p->topic, p->partition, &lo, &hi, 5000) != 0)
             done = false;
-        else if (hi > lo && p->offset < hi)
+        else if (hi > lo && (pos < 0 ? lo : pos) < hi)
             done = false;
     }
+    rd_kafka_topic_partition_list_destroy(committed);
     rd_kafka_topic_partition_list_destroy(as);
     return done;
 }

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# sisopi-connector against three real slapds (the stack's central one and two school
+# authorities', nord and sued, each started with stack.sh --no-broker) and the devbroker.
+# One person per role goes through create, modify, a school at the other authority, a move
+# within nord, central limbo, a return within nord (same account: same entryUUID) and a purge;
+# a person whose school one authority lacks is rejected there (Rejected event, dead letter)
+# while the other gets it; a poison event does not block; verify finds a hand change that
+# resync undoes; nord's slapd killed while sued keeps up, then nord converges.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+B_=$SISOPI_BUILD/services
+have_devbroker || fail "sisopi-devbroker is not built in $SISOPI_BUILD"
+command -v kcat >/dev/null || fail "kcat is not installed (deploy/install-deps.sh installs it)"
+ROLES=(student teacher staff teacher_and_staff)
+PW="Sehr-Geheim-Passwort-42"
+
+step "start the central stack and two authority directories"
+start_stack --schools "Gym1 Gs2 Rs3 Both Extra"
+W=$STACK_DIR/work
+mkdir -p "$W"
+# Persons leave schools here on purpose: no deletion guard; the CSV's passwords are used.
+CFG0=$W/sisopi.cfg
+sed -e 's/deletion_grace_period = "90d";/deletion_grace_period = "1h";\n  deletion_guard: { max_ratio = 1.0; max_count = 1000; };/' \
+    -e 's/\[ "birthday", "birthday" \]/[ "birthday", "birthday" ],\n      [ "password", "password" ]/' \
+    -e 's/allowed_missing_columns = \[/allowed_missing_columns = [ "password", /' \
+    "$STACK_DIR/sisopi.cfg" >"$CFG0"
+grep -q 'max_ratio = 1.0' "$CFG0" || fail "could not write $CFG0"
+declare -A AURI=() ADN=() ABASE=() ADIR=()
+start_authority() { # NAME SCHOOLS
+    local name=$1 schools=$2 dir=$STACK_DIR/auth-$1 k v
+    run "$STACK_SH" start --dir "$dir" --no-broker --base "dc=$name,dc=org" --schools "$schools" \
+        --build "$SISOPI_BUILD"
+    ((RC == 0)) || fail "stack.sh start (authority $name) failed ($RC): $OUT"
+    declare -A st=()
+    while IFS='=' read -r k v; do st[$k]=$v; done <"$dir/stack.env"
+    AURI[$name]=${st[URI]}
+    ADN[$name]=${st[ROOTDN]}
+    ABASE[$name]=${st[BASE]}
+    ADIR[$name]=$dir
+}
+start_authority nord "Gym1 Gs2 Both"
+start_authority sued "Rs3" # Both is sued's too, but missing there: its persons are refused
+LIB_AT_EXIT+=('for a in nord sued; do "$STACK_SH" stop --dir "$STACK_DIR/auth-$a" || true; done')
+
+# The central config plus the connector section (school names in another case on purpose).
+CFG=$W/connector.cfg
+cat "$CFG0" - >"$CFG" <<CFGEOF
+connector = {
+  metrics = "";
+  authorities = (
+    { name = "nord"; uri = "${AURI[nord]}"; base = "${ABASE[nord]}";
+      bind_dn = "${ADN[nord]}"; password_file = "${ADIR[nord]}/ldap.secret";
+      passwords = true; },
+    { name = "sued"; uri = "${AURI[sued]}"; base = "${ABASE[sued]}";
+      bind_dn = "${ADN[sued]}"; password_file = "${ADIR[sued]}/ldap.secret";
+      attributes = { student = [ "givenName" ]; }; }
+  );
+  school_to_authority = ( [ "gym1", "nord" ], [ "GS2", "nord" ], [ "rs3", "sued" ],
+                          [ "Both", "nord", "sued" ] );
+};
+CFGEOF
+
+# ---- helpers ----
+aq() { # AUTH ARGS...: search an authority's directory as its rootdn
+    local a=$1
+    shift
+    ldapsearch -x -LLL -o ldif-wrap=no -H "${AURI[$a]}" -D "${ADN[$a]}" \
+        -y "${ADIR[$a]}/ldap.secret" -b "${ABASE[$a]}" "$@"
+}
+amod() { ldapmodify -x -H "${AURI[$1]}" -D "${ADN[$1]}" -y "${ADIR[$1]}/ldap.secret" >/dev/null; }
+a_dn() { aq "$1" "(ucsschoolRecordUID=$2)" 1.1 | sed -n 's/^dn: //p'; }
+a_val() { # AUTH RID ATTR: the values (base64 decoded), sorted, joined by |
+    local line
+    aq "$1" "(ucsschoolRecordUID=$2)" "$3" | while IFS= read -r line; do
+        case $line in
+        "$3:: "*) base64 -d <<<"${line#"$3":: }"; echo ;;
+        "$3: "*) echo "${line#"$3": }" ;;
+        esac
+    done | LC_ALL=C sort | paste -sd'|'
+}
+a_uuid() { aq "$1" "(ucsschoolRecordUID=$2)" entryUUID | sed -n 's/^entryUUID: //p'; }
+a_groups() { aq "$1" "(&(objectClass=sisopiGroup)(memberUid=$2))" cn | sed -n 's/^cn: //p' | LC_ALL=C sort | paste -sd'|'; }
+a_count() { aq "$1" "(ucsschoolRole=sisopi_connector:authority:$1)" 1.1 | grep -c '^dn:' || true; }
+
+ingest() { # SCHOOL ROLE FILE
+    run "$B_/sisopi-ingest" -c "$CFG0" -q --school "$1" --role "$2" "$3"
+    ((RC == 0)) || fail "ingest $1/$2 failed ($RC): $OUT"
+}
+reconcile() {
+    run timeout 180 "$B_/sisopi-reconciler" -c "$CFG0" --until-idle --idle-open 3
+    ((RC == 0)) || fail "reconciler failed ($RC): $OUT"
+}
+connect() { # AUTH: one run of the authority's connector until it is caught up
+    run timeout 180 "$B_/sisopi-connector" -c "$CFG" --authority "$1" --until-idle
+    printf '%s\n' "$OUT" >>"$W/conn-$1.log"
+    ((RC == 0)) || fail "connector $1 failed ($RC): $OUT"
+}
+# SCHOOL LAST WITH: the school's export of every role; the persons P-<role> when WITH=1.
+import_school() {
+    local school=$1 last=$2 with=$3 role f
+    for role in "${ROLES[@]}"; do
+        f=$W/$school-$role.csv
+        printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' \
+            "K-$role-$school,Anker,$school$role,$school,1x,$PW" >"$f"
+        ((with)) && printf '%s\n' "P-$role,Paula,$last,$school,1a,$PW" >>"$f"
+        ingest "$school" "$role" "$f"
+    done
+}
+sync_all() { reconcile; connect nord; connect sued; }
+
+step "create: every role at Gym1 (nord's) exists at nord only, under Gym1, with its groups"
+import_school Gym1 Alt 1
+sync_all
+for role in "${ROLES[@]}"; do
+    dn=$(a_dn nord "P-$role")
+    [[ ${dn,,} == uid=*,cn=*,cn=users,ou=gym1,dc=nord,dc=org ]] || fail "$role at nord: '$dn'"
+    assert_eq "Gym1" "$(a_val nord "P-$role" ucsschoolSchool)" "$role schools at nord"
+    assert_eq "" "$(a_dn sued "P-$role")" "$role not at sued"
+    assert_contains "$(a_groups nord "$(a_val nord "P-$role" uid)")" "Domain Users Gym1" "$role groups"
+    [[ -n $(a_val nord "P-$role" userPassword) ]] || fail "$role: the password hash travels to nord"
+done
+assert_contains "$(a_groups nord "$(a_val nord P-student uid)")" "Gym1-1a" "the student's class at nord"
+assert_eq "Paula" "$(a_val nord P-student givenName)" "givenName travels"
+UUID_NORD=$(a_uuid nord P-student)
+# The anchors too: every Gym1 person; nothing at sued.
+assert_eq 8 "$(a_count nord)" "nord holds Gym1's eight persons"
+assert_eq 0 "$(a_count sued)" "sued holds nobody"
+
+step "a replay changes nothing: a second group reads every event again"
+before=$(aq nord '(objectClass=*)' '*' '+' | grep -v -i '^\(modifyTimestamp\|entryCSN\|contextCSN\)' | md5sum)
+sed 's/connector = {/connector = { group_prefix = "replay-";/' "$CFG" >"$W/replay.cfg"
+run timeout 180 "$B_/sisopi-connector" -c "$W/replay.cfg" --authority nord --until-idle
+((RC == 0)) || fail "replay failed: $OUT"
+after=$(aq nord '(objectClass=*)' '*' '+' | grep -v -i '^\(modifyTimestamp\|entryCSN\|contextCSN\)' | md5sum)
+assert_eq "$before" "$after" "the directory is unchanged by the replay"
+
+step "modify: a new last name reaches nord"
+import_school Gym1 Neu 1
+sync_all
+assert_eq "Neu" "$(a_val nord P-teacher sn)" "sn at nord"
+
+step "a school of the other authority: the person exists at both with the right schools each"
+import_school Rs3 Neu 1
+sync_all
+for role in "${ROLES[@]}"; do
+    assert_eq "Gym1" "$(a_val nord "P-$role" ucsschoolSchool)" "$role schools at nord"
+    assert_eq "Rs3" "$(a_val sued "P-$role" ucsschoolSchool)" "$role schools at sued"
+    dn=$(a_dn sued "P-$role")
+    [[ ${dn,,} == *,ou=rs3,dc=sued,dc=org ]] || fail "$role at sued: primary Rs3 (the authority's), '$dn'"
+done
+assert_eq "" "$(a_val sued P-teacher mail)" "no mail set: none travels"
+assert_eq "" "$(a_val sued P-student userPassword)" "sued takes no password hashes"
+
+step "a move within nord: Gs2 added, Gym1 dropped: a rename, the same entry"
+import_school Gs2 Neu 1
+import_school Gym1 Neu 0
+sync_all
+for role in "${ROLES[@]}"; do
+    dn=$(a_dn nord "P-$role")
+    [[ ${dn,,} == *,ou=gs2,dc=nord,dc=org ]] || fail "$role moved to Gs2 at nord: '$dn'"
+    assert_eq "Gs2" "$(a_val nord "P-$role" ucsschoolSchool)" "$role schools at nord"
+    assert_not_contains "$(a_groups nord "$(a_val nord "P-$role" uid)")" "Gym1" "$role left Gym1's groups"
+done
+assert_eq "$UUID_NORD" "$(a_uuid nord P-student)" "same entryUUID after the move"
+
+step "central limbo: deactivated at both, kept"
+import_school Gs2 Neu 0
+import_school Rs3 Neu 0
+sync_all
+for role in "${ROLES[@]}"; do
+    for a in nord sued; do
+        dn=$(a_dn $a "P-$role")
+        [[ ${dn,,} == *,ou=limbo,dc=$a,dc=org ]] || fail "$role in $a's limbo: '$dn'"
+        assert_eq "1" "$(a_val $a "P-$role" shadowExpire)" "$role deactivated at $a"
+        assert_eq "" "$(a_groups $a "$(a_val $a "P-$role" uid)")" "$role in no group at $a"
+    done
+done
+assert_eq "$UUID_NORD" "$(a_uuid nord P-student)" "same entryUUID in limbo"
+
+step "a return within nord keeps the account; sued lets it go (leave = delete)"
+import_school Gym1 Neu 1
+sync_all
+for role in "${ROLES[@]}"; do
+    dn=$(a_dn nord "P-$role")
+    [[ ${dn,,} == *,ou=gym1,dc=nord,dc=org ]] || fail "$role back at Gym1 at nord: '$dn'"
+    assert_eq "" "$(a_val nord "P-$role" shadowExpire)" "$role active again"
+    assert_eq "" "$(a_dn sued "P-$role")" "$role deleted at sued"
+done
+assert_eq "$UUID_NORD" "$(a_uuid nord P-student)" "the same account at nord (entryUUID)"
+
+step "verify finds no drift"
+for a in nord sued; do
+    assert_rc 0 "verify $a" "$B_/sisopi-connector" -c "$CFG" verify --authority "$a"
+done
+
+step "a hand change at nord is found by verify and undone by resync"
+dn=$(a_dn nord P-teacher)
+uid=$(a_val nord P-teacher uid)
+printf 'dn: %s\nchangetype: modify\nreplace: sn\nsn: Falsch\n' "$dn" | amod nord
+printf 'dn: cn=Domain Users Gym1,cn=groups,ou=Gym1,%s\nchangetype: modify\ndelete: memberUid\nmemberUid: %s\n' \
+    "${ABASE[nord]}" "$uid" | amod nord
+assert_rc 2 "verify reports the drift" "$B_/sisopi-connector" -c "$CFG" verify --authority nord
+assert_contains "$OUT" "sn=Neu" "verify names the attribute"
+assert_contains "$OUT" "+memberUid=$uid" "verify names the lost membership"
+assert_rc 0 "resync --dry-run" "$B_/sisopi-connector" -c "$CFG" resync --authority nord --dry-run
+assert_eq "Falsch" "$(a_val nord P-teacher sn)" "a dry run changes nothing"
+assert_rc 0 "resync" "$B_/sisopi-connector" -c "$CFG" resync --authority nord --school gym1
+assert_eq "Neu" "$(a_val nord P-teacher sn)" "sn restored"
+assert_contains "$(a_groups nord "$uid")" "Domain Users Gym1" "membership restored"
+assert_rc 0 "verify after resync" "$B_/sisopi-connector" -c "$CFG" verify --authority nord
+
+step "rejected at sued (no school Both there) while nord gets it; a poison event does not block"
+f=$W/both.csv
+printf '%s\n' 'record_uid,firstname,lastname,school,classes' "B-1,Bea,Beide,Both,1a" >"$f"
+ingest Both student "$f"
+reconcile
+printf 'not avro at all' | kcat -P -b "$STACK_BOOTSTRAP" -t sisopi.events -k poison
+printf '%s\n' 'record_uid,firstname,lastname,school,classes' "E-1,Emil,Extra,Extra,1a" >"$W/extra.csv"
+ingest Extra student "$W/extra.csv"
+import_school Rs3 Spaet 1
+reconcile
+connect nord
+connect sued
+assert_eq "Both" "$(a_val nord B-1 ucsschoolSchool)" "B-1 at nord"
+assert_eq "" "$(a_dn sued B-1)" "B-1 refused at sued"
+assert_eq "Spaet" "$(a_val sued P-staff sn)" "the partition went on at sued after the refusal"
+assert_eq "" "$(a_dn nord E-1)$(a_dn sued E-1)" "a school of no authority goes nowhere"
+dlq=$(timeout 30 kcat -C -b "$STACK_BOOTSTRAP" -t sisopi.connector.dlq -e -q -f '%k %h\n' 2>&1) || true
+assert_contains "$dlq" "B-1 " "B-1's event is a dead letter"
+assert_contains "$dlq" "sisopi-authority=sued" "the dead letter names the authority"
+assert_contains "$dlq" "poison " "the poison event is a dead letter"
+rejected=$("$B_/sisopi-audit" -c "$CFG0" history B-1 2>&1) || true
+assert_contains "$rejected" "Rejected" "a Rejected event for B-1"
+assert_contains "$rejected" "connector:sued" "... caused by sued's connector"
+
+step "a purge at the centre purges everywhere (resync removes what the connector made)"
+cdn=$(ldap_dns -b "$STACK_BASE" "(ucsschoolRecordUID=B-1)")
+ldap_modify <<LDIF >/dev/null
+dn: cn=Domain Users Both,cn=groups,ou=Both,$STACK_BASE
+changetype: modify
+delete: uniqueMember
+uniqueMember: $cdn
+LDIF
+ldap_delete "$cdn"
+assert_rc 2 "verify sees B-1 to remove" "$B_/sisopi-connector" -c "$CFG" verify --authority nord
+assert_rc 0 "resync" "$B_/sisopi-connector" -c "$CFG" resync --authority nord
+assert_eq "" "$(a_dn nord B-1)" "B-1 gone at nord"
+assert_rc 0 "verify" "$B_/sisopi-connector" -c "$CFG" verify --authority nord
