@@ -41,6 +41,7 @@ start_authority() { # NAME SCHOOLS
 }
 start_authority nord "Gym1 Gs2 Both"
 start_authority sued "Rs3" # Both is sued's too, but missing there: its persons are refused
+# shellcheck disable=SC2016 # expanded at exit, on purpose
 LIB_AT_EXIT+=('for a in nord sued; do "$STACK_SH" stop --dir "$STACK_DIR/auth-$a" || true; done')
 
 # The central config plus the connector section (school names in another case on purpose).
@@ -236,6 +237,7 @@ assert_contains "$rejected" "connector:sued" "... caused by sued's connector"
 
 step "a purge at the centre purges everywhere (resync removes what the connector made)"
 cdn=$(ldap_dns -b "$STACK_BASE" "(ucsschoolRecordUID=B-1)")
+# shellcheck disable=SC2119 # ldap_modify takes no arguments here, the LDIF on stdin
 ldap_modify <<LDIF >/dev/null
 dn: cn=Domain Users Both,cn=groups,ou=Both,$STACK_BASE
 changetype: modify
