@@ -109,7 +109,7 @@ step "docker-compose.yml: services, health checks, depends_on, volumes, secrets,
 STATE_DIR=$(cfg_str state_dir)
 PARTITIONS=$(cfg_str partitions)
 export COMPOSE DCFG STATE_DIR PARTITIONS SISOPI_SRC
-export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_ACCOUNTS
+export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_M_CONNECTOR CFG_ACCOUNTS
 CFG_BASE=$(cfg_str base)
 CFG_LIMBO=$(cfg_str limbo_ou)
 # The image's rootdn: the operator's, never a program's.
@@ -119,7 +119,7 @@ grep -Eq '^  (bind_dn|password_file)[[:space:]]*=' "$DCFG" &&
 # cfg_account PROGRAM KEY: ldap.accounts.PROGRAM.KEY of the container config.
 cfg_account() { sed -n "/^ *$1: *{/,/};/s/.*$2 = \"\\([^\"]*\\)\";.*/\\1/p" "$DCFG"; }
 CFG_ACCOUNTS=""
-for p in reconciler scheduler ingest audit admin; do
+for p in reconciler scheduler ingest audit admin connector; do
     assert_eq "cn=$p,cn=sisopi-accounts,$CFG_BASE" "$(cfg_account "$p" bind_dn)" \
         "$DCFG: ldap.accounts.$p.bind_dn"
     assert_eq "/run/secrets/ldap_${p}_password" "$(cfg_account "$p" password_file)" \
@@ -129,6 +129,7 @@ done
 CFG_M_RECONCILER=$(cfg_str reconciler)
 CFG_M_SCHEDULER=$(cfg_str scheduler)
 CFG_M_INGEST=$(cfg_str ingest)
+CFG_M_CONNECTOR=$(sed -n '/^connector:/,/^};/s/^ *metrics = "\([^"]*\)";.*/\1/p' "$DCFG")
 # The checks as a program, so that a broken copy of the file can show they fail.
 cat >"$W/check_compose.py" <<'PY'
 import os, re, sys
@@ -141,7 +142,8 @@ errors = []
 def err(msg): errors.append(msg)
 
 svcs = d.get("services") or {}
-want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "tools"}
+want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "tools",
+        "authority-ldap", "connector"}
 if set(svcs) != want:
     err("services are %s, expected %s" % (sorted(svcs), sorted(want)))
 # On demand only (a profile: `up` does not start them): the operator's tools.
@@ -181,11 +183,12 @@ for n, s in svcs.items():
     if "privileged" in s or "network_mode" in s:
         err("%s: privileged or network_mode" % n)
 
-sisopi = ["reconciler", "scheduler", "ingest"]
+sisopi = ["reconciler", "scheduler", "ingest", "connector"]
 deps = {"reconciler": {"kafka", "topics", "openldap"}, "scheduler": {"kafka", "topics", "openldap"},
-        "ingest": {"kafka", "topics", "openldap"}}
+        "ingest": {"kafka", "topics", "openldap"},
+        "connector": {"kafka", "topics", "openldap", "authority-ldap"}}
 ports = {"reconciler": os.environ["CFG_M_RECONCILER"], "scheduler": os.environ["CFG_M_SCHEDULER"],
-         "ingest": os.environ["CFG_M_INGEST"]}
+         "ingest": os.environ["CFG_M_INGEST"], "connector": os.environ["CFG_M_CONNECTOR"]}
 images = set()
 for n in sisopi:
     s = svcs.get(n) or {}
@@ -240,9 +243,11 @@ for name in names:
         err("secret %s comes from %r" % (name, pw))
 want_secrets = {"openldap": set(names), "reconciler": {"ldap_reconciler_password"},
                 "scheduler": {"ldap_scheduler_password"}, "ingest": {"ldap_ingest_password"},
-                "tools": {"ldap_audit_password", "ldap_admin_password"}}
+                "tools": {"ldap_audit_password", "ldap_admin_password"},
+                "connector": {"ldap_connector_password", "authority_reconciler_password"},
+                "authority-ldap": {"authority_ldap_password", "authority_reconciler_password"}}
 for n, s in svcs.items():
-    got = set(s.get("secrets") or [])
+    got = {x if isinstance(x, str) else x.get("source") for x in s.get("secrets") or []}
     if got != want_secrets.get(n, set()):
         err("%s: secrets %s, expected %s" % (n, sorted(got), sorted(want_secrets.get(n, set()))))
 tools = svcs.get("tools") or {}
@@ -698,7 +703,7 @@ if command -v systemd-analyze >/dev/null; then
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
     for f in "$V"/*; do units+=("./$(basename "$f")"); done
-    ((${#units[@]} == 6)) || fail "expected 4 services, a timer and a target, found ${units[*]}"
+    ((${#units[@]} == 7)) || fail "expected 5 services, a timer and a target, found ${units[*]}"
     run verify "${units[@]}"
     if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC):"$'\n'"$OUT"; fi
     # systemd's own rating of the sandbox: exposure at most 2.0 of 10 ("OK") for each service.
@@ -718,7 +723,8 @@ step "deploy/systemd: hardening, credentials, state and watch directories"
 # ex_pw PROGRAM: ldap.accounts.PROGRAM.password_file of the example config.
 ex_pw() { sed -n "/^ *$1: *{/,/};/s/.*password_file = \"\\([^\"]*\\)\";.*/\\1/p" "$S/deploy/sisopi.cfg.example"; }
 EX_STATE=$(sed -n 's/^ *state_dir = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
-for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service; do
+for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service \
+    sisopi-connector@.service; do
     f=$UNITS/$u
     # Whole lines (an empty CapabilityBoundingSet= is the point: no capability at all).
     for k in User=sisopi ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \

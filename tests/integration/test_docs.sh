@@ -16,6 +16,7 @@ MAN_SRC=(
     "sisopi-audit:services/audit/sisopi-audit.1.scd"
     "sisopi-admin:services/admin/sisopi-admin.1.scd"
     "sisopi-devbroker:services/devbroker/sisopi-devbroker.1.scd"
+    "sisopi-connector:services/connector/sisopi-connector.1.scd"
 )
 
 step "every option of --help is in the program's man page"
@@ -46,14 +47,14 @@ for c in dump history imports report verify; do
     grep -qF "  $c" <<<"$("$B_/sisopi-audit" --help)" || fail "sisopi-audit --help lacks $c"
 done
 scdoc <"$SISOPI_SRC/deploy/sisopi.cfg.5.scd" >/dev/null || fail "scdoc refuses sisopi.cfg.5.scd"
-for g in kafka ldap import reconciler scheduler metrics output; do
+for g in kafka ldap import reconciler scheduler metrics output connector; do
     grep -q "^$g:" "$SISOPI_SRC/deploy/sisopi.cfg.example" || fail "the example has no group $g"
     grep -qF "*$g*" "$SISOPI_SRC/deploy/sisopi.cfg.5.scd" || fail "sisopi.cfg(5) lacks the group $g"
 done
 
 step "the build rendered the pages (roff with a NAME section)"
 for p in sisopi-ingest.1 sisopi-reconciler.1 sisopi-scheduler.1 sisopi-audit.1 sisopi-admin.1 \
-    sisopi.cfg.5; do
+    sisopi-connector.1 sisopi.cfg.5; do
     [[ -s $SISOPI_BUILD/man/$p ]] || fail "$SISOPI_BUILD/man/$p was not built"
     grep -q '^\.SH NAME' "$SISOPI_BUILD/man/$p" || fail "$p: no NAME section"
 done
@@ -79,6 +80,9 @@ assert_eq "--dry-run" "$(complete_words sisopi-admin dlq replay --offset 3 --d)"
     "dlq replay options after --offset N"
 assert_eq "events" "$(complete_words sisopi-audit dump --topic e)" "audit topics"
 assert_eq "--until-idle" "$(complete_words sisopi-reconciler --until)" "reconciler options"
+assert_eq "resync verify" "$(complete_words sisopi-connector -a nord "")" "connector commands"
+assert_eq "--dry-run" "$(complete_words sisopi-connector resync --authority nord --d)" \
+    "connector resync options"
 
 step "completion: the schools the directory has, without the limbo OU"
 start_stack --schools "Gym1 Schule2"
