@@ -100,7 +100,7 @@ static void set2(struct metrics *m, const char *name, const char *base, const ch
 static void update_lag(struct member *r)
 {
     rd_kafka_topic_partition_list_t *as = NULL;
-    if (rd_kafka_assignment(r->rk, &as) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (!r->rk || rd_kafka_assignment(r->rk, &as) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
     rd_kafka_position(r->rk, as);
     int64_t lag = 0;
@@ -463,8 +463,8 @@ int connector_run(const struct config *cfg, const struct connector_opts *o)
         r.retrying = true;
         snprintf(r.retry_why, sizeof(r.retry_why), "%s", err);
         log_kv(LEVEL_WARN, "directory_unavailable", "authority", r.a->name, "error", err, NULL);
-        metrics_health(r.metrics, false, err);
-        metrics_heartbeat(r.metrics);
+        r.next_metrics = 0;
+        publish(&r);
         pause_s(b);
         if (stop_requested) {
             rc = EXIT_OK;

@@ -5,13 +5,14 @@
 # within nord, central limbo, a return within nord (same account: same entryUUID) and a purge;
 # a person whose school one authority lacks is rejected there (Rejected event, dead letter)
 # while the other gets it; a poison event does not block; verify finds a hand change that
-# resync undoes; nord's slapd killed while sued keeps up, then nord converges.
+# resync undoes. (Outages and SIGKILL: tests/fault/test_connector_faults.sh.)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-B_=$SISOPI_BUILD/services
 have_devbroker || fail "sisopi-devbroker is not built in $SISOPI_BUILD"
 command -v kcat >/dev/null || fail "kcat is not installed (deploy/install-deps.sh installs it)"
+# shellcheck source=tests/integration/connector_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/connector_lib.sh"
 ROLES=(student teacher staff teacher_and_staff)
 PW="Sehr-Geheim-Passwort-42"
 
@@ -19,30 +20,10 @@ step "start the central stack and two authority directories"
 start_stack --schools "Gym1 Gs2 Rs3 Both Extra"
 W=$STACK_DIR/work
 mkdir -p "$W"
-# Persons leave schools here on purpose: no deletion guard; the CSV's passwords are used.
 CFG0=$W/sisopi.cfg
-sed -e 's/deletion_grace_period = "90d";/deletion_grace_period = "1h";\n  deletion_guard: { max_ratio = 1.0; max_count = 1000; };/' \
-    -e 's/\[ "birthday", "birthday" \]/[ "birthday", "birthday" ],\n      [ "password", "password" ]/' \
-    -e 's/allowed_missing_columns = \[/allowed_missing_columns = [ "password", /' \
-    "$STACK_DIR/sisopi.cfg" >"$CFG0"
-grep -q 'max_ratio = 1.0' "$CFG0" || fail "could not write $CFG0"
-declare -A AURI=() ADN=() ABASE=() ADIR=()
-start_authority() { # NAME SCHOOLS
-    local name=$1 schools=$2 dir=$STACK_DIR/auth-$1 k v
-    run "$STACK_SH" start --dir "$dir" --no-broker --base "dc=$name,dc=org" --schools "$schools" \
-        --build "$SISOPI_BUILD"
-    ((RC == 0)) || fail "stack.sh start (authority $name) failed ($RC): $OUT"
-    declare -A st=()
-    while IFS='=' read -r k v; do st[$k]=$v; done <"$dir/stack.env"
-    AURI[$name]=${st[URI]}
-    ADN[$name]=${st[ROOTDN]}
-    ABASE[$name]=${st[BASE]}
-    ADIR[$name]=$dir
-}
+sisopi_cfg_for_moves "$CFG0"
 start_authority nord "Gym1 Gs2 Both"
 start_authority sued "Rs3" # Both is sued's too, but missing there: its persons are refused
-# shellcheck disable=SC2016 # expanded at exit, on purpose
-LIB_AT_EXIT+=('for a in nord sued; do "$STACK_SH" stop --dir "$STACK_DIR/auth-$a" || true; done')
 
 # The central config plus the connector section (school names in another case on purpose).
 CFG=$W/connector.cfg
@@ -62,41 +43,6 @@ connector = {
 };
 CFGEOF
 
-# ---- helpers ----
-aq() { # AUTH ARGS...: search an authority's directory as its rootdn
-    local a=$1
-    shift
-    ldapsearch -x -LLL -o ldif-wrap=no -H "${AURI[$a]}" -D "${ADN[$a]}" \
-        -y "${ADIR[$a]}/ldap.secret" -b "${ABASE[$a]}" "$@"
-}
-amod() { ldapmodify -x -H "${AURI[$1]}" -D "${ADN[$1]}" -y "${ADIR[$1]}/ldap.secret" >/dev/null; }
-a_dn() { aq "$1" "(ucsschoolRecordUID=$2)" 1.1 | sed -n 's/^dn: //p'; }
-a_val() { # AUTH RID ATTR: the values (base64 decoded), sorted, joined by |
-    local line
-    aq "$1" "(ucsschoolRecordUID=$2)" "$3" | while IFS= read -r line; do
-        case $line in
-        "$3:: "*) base64 -d <<<"${line#"$3":: }"; echo ;;
-        "$3: "*) echo "${line#"$3": }" ;;
-        esac
-    done | LC_ALL=C sort | paste -sd'|'
-}
-a_uuid() { aq "$1" "(ucsschoolRecordUID=$2)" entryUUID | sed -n 's/^entryUUID: //p'; }
-a_groups() { aq "$1" "(&(objectClass=sisopiGroup)(memberUid=$2))" cn | sed -n 's/^cn: //p' | LC_ALL=C sort | paste -sd'|'; }
-a_count() { aq "$1" "(ucsschoolRole=sisopi_connector:authority:$1)" 1.1 | grep -c '^dn:' || true; }
-
-ingest() { # SCHOOL ROLE FILE
-    run "$B_/sisopi-ingest" -c "$CFG0" -q --school "$1" --role "$2" "$3"
-    ((RC == 0)) || fail "ingest $1/$2 failed ($RC): $OUT"
-}
-reconcile() {
-    run timeout 180 "$B_/sisopi-reconciler" -c "$CFG0" --until-idle --idle-open 3
-    ((RC == 0)) || fail "reconciler failed ($RC): $OUT"
-}
-connect() { # AUTH: one run of the authority's connector until it is caught up
-    run timeout 180 "$B_/sisopi-connector" -c "$CFG" --authority "$1" --until-idle
-    printf '%s\n' "$OUT" >>"$W/conn-$1.log"
-    ((RC == 0)) || fail "connector $1 failed ($RC): $OUT"
-}
 # SCHOOL LAST WITH: the school's export of every role; the persons P-<role> when WITH=1.
 import_school() {
     local school=$1 last=$2 with=$3 role f
@@ -105,10 +51,10 @@ import_school() {
         printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' \
             "K-$role-$school,Anker,$school$role,$school,1x,$PW" >"$f"
         ((with)) && printf '%s\n' "P-$role,Paula,$last,$school,1a,$PW" >>"$f"
-        ingest "$school" "$role" "$f"
+        ingest "$CFG0" "$school" "$role" "$f"
     done
 }
-sync_all() { reconcile; connect nord; connect sued; }
+sync_all() { reconcile "$CFG0"; connect "$CFG" nord; connect "$CFG" sued; }
 
 step "create: every role at Gym1 (nord's) exists at nord only, under Gym1, with its groups"
 import_school Gym1 Alt 1
@@ -214,15 +160,15 @@ assert_rc 0 "verify after resync" "$B_/sisopi-connector" -c "$CFG" verify --auth
 step "rejected at sued (no school Both there) while nord gets it; a poison event does not block"
 f=$W/both.csv
 printf '%s\n' 'record_uid,firstname,lastname,school,classes' "B-1,Bea,Beide,Both,1a" >"$f"
-ingest Both student "$f"
-reconcile
+ingest "$CFG0" Both student "$f"
+reconcile "$CFG0"
 printf 'not avro at all' | kcat -P -b "$STACK_BOOTSTRAP" -t sisopi.events -k poison
 printf '%s\n' 'record_uid,firstname,lastname,school,classes' "E-1,Emil,Extra,Extra,1a" >"$W/extra.csv"
-ingest Extra student "$W/extra.csv"
+ingest "$CFG0" Extra student "$W/extra.csv"
 import_school Rs3 Spaet 1
-reconcile
-connect nord
-connect sued
+reconcile "$CFG0"
+connect "$CFG" nord
+connect "$CFG" sued
 assert_eq "Both" "$(a_val nord B-1 ucsschoolSchool)" "B-1 at nord"
 assert_eq "" "$(a_dn sued B-1)" "B-1 refused at sued"
 assert_eq "Spaet" "$(a_val sued P-staff sn)" "the partition went on at sued after the refusal"
