@@ -109,9 +109,10 @@ static void update_lag(struct member *r)
         rd_kafka_topic_partition_t *p = &as->elems[i];
         if (rd_kafka_get_watermark_offsets(r->rk, p->topic, p->partition, &lo, &hi) != 0 || hi < 0)
             continue;
-        int64_t pos = p->offset >= 0 ? p->offset : lo;
-        if (hi > pos)
-            lag += hi - pos;
+        /* No position yet (nothing read from it since the start): unknown, not counted,
+         * rather than the whole partition; it shows once the first event is read. */
+        if (p->offset >= 0 && hi > p->offset)
+            lag += hi - p->offset;
     }
     r->lag = lag;
     rd_kafka_topic_partition_list_destroy(as);

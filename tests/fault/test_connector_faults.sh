@@ -110,7 +110,7 @@ for ((k = 1; k <= 6; k++)); do
     sleep "0.$(printf '%03d' "$RNG")"
     svc_kill9 connector
     have=$(a_count nord)
-    printf '%s: kill %d after %d.%03d s of work: %d entries at nord\n' "$TEST_NAME" "$k" 0 "$RNG" "$have"
+    printf '%s: kill %d, 0.%03d s after a new entry: %d entries at nord\n' "$TEST_NAME" "$k" "$RNG" "$have"
 done
 assert_eq "${KILLS[connector]}" 6 "six kills"
 ((have < N)) || fail "the kills did not interrupt the work ($have of $N entries made)"
