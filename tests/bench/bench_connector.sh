@@ -13,9 +13,9 @@
 #
 # What it does, on one central stack (slapd + devbroker) and two authority directories
 # (stack.sh --no-broker, the same slapd configuration), every wait bounded:
-#   1. raw: bench_raw_ldap adds N student-shaped entries to authority B (school OU Raw), with
-#      a window of 1 (one operation at a time, as the connector writes) and of 64; then
-#      modifies them (window 1);
+#   1. raw: bench_raw_ldap adds N student-shaped entries to authority B (school OU Raw) with
+#      a window of 1 (one operation at a time, as the connector writes), modifies them (window
+#      1), deletes them and adds them again with a window of 64;
 #   2. live: authority A's connector runs while N students of SchA are imported (ingest, then
 #      the reconciler): the time from the import's last ImportCompleted event (its CreateTime)
 #      to A holding all N;
@@ -127,7 +127,7 @@ CFG=$WORK/connector.cfg
 } >"$CFG"
 
 # ---- 1. raw ----
-note "raw: $PERSONS adds into authB (window 1, then 64 into a second OU), then modifies"
+note "raw: $PERSONS adds into authB (window 1), modifies (window 1), adds again (window 64)"
 RAWCFG=$WORK/authB/sisopi.cfg
 PARENT="cn=schueler,cn=users,ou=Raw,${BASE[authB]}"
 out=$(timeout "$(remaining)" "$RAW" -c "$RAWCFG" "$PARENT" "$PERSONS" 1 2>"$WORK/raw1.err") ||
@@ -136,8 +136,11 @@ RAW_ADD1=$(awk '{ print $6 }' <<<"$out")
 out=$(timeout "$(remaining)" "$RAW" -c "$RAWCFG" --modify "$PARENT" "$PERSONS" 1 2>"$WORK/rawm.err") ||
     die "bench_raw_ldap --modify failed: $out $(tail -n 3 "$WORK/rawm.err")"
 RAW_MOD1=$(awk '{ print $6 }' <<<"$out")
-PARENT64="cn=lehrer,cn=users,ou=Raw,${BASE[authB]}"
-out=$(timeout "$(remaining)" "$RAW" -c "$RAWCFG" "$PARENT64" "$PERSONS" 64 2>"$WORK/raw64.err") ||
+# The same uids again (the directory keeps uid unique): the first ones go first.
+seq 0 $((PERSONS - 1)) | sed "s/.*/uid=raw.user&,$PARENT/" |
+    ldapdelete -x -c -H "${URI[authB]}" -D "${RDN[authB]}" -y "$WORK/authB/ldap.secret" \
+        >"$WORK/rawdel.log" 2>&1 || die "could not delete the raw entries: $(tail -n 3 "$WORK/rawdel.log")"
+out=$(timeout "$(remaining)" "$RAW" -c "$RAWCFG" "$PARENT" "$PERSONS" 64 2>"$WORK/raw64.err") ||
     die "bench_raw_ldap (window 64) failed: $out $(tail -n 3 "$WORK/raw64.err")"
 RAW_ADD64=$(awk '{ print $6 }' <<<"$out")
 
@@ -162,7 +165,7 @@ UPTODATE_A=$(now_ms)
 # import_id; %T is the CreateTime the reconciler gave it.
 BS=$(cat "$WORK/central/bootstrap")
 LAST_IC=$(timeout 60 kcat -C -b "$BS" -t sisopi.events -e -q -f '%k %T\n' 2>/dev/null |
-    awk -v k="$IID" '$1 == k && $2 > m { m = $2 } END { print m + 0 }')
+    awk -v k="$IID" '$1 == k && $2 > m { m = $2 } END { printf "%.0f\n", m }')
 ((LAST_IC > 0)) || die "no ImportCompleted of $IID found on sisopi.events"
 
 # ---- 3. catch-up into authB ----
@@ -192,7 +195,7 @@ for v in authA authB; do
         die "verify $v after the bench: $(tail -n 5 <<<"$out")"
 done
 
-rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", ms > 0 ? n * 1000 / ms : 0 }'; }
+rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }'; }
 secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 printf '\nsisopi-connector benchmark: %s persons, build %s%s, %s\n' "$PERSONS" "${BTYPE:-?}" \
     "$([[ $SAN == ON ]] && echo ' (sanitizers)')" "$(date -u +%FT%TZ)"
