@@ -2,7 +2,9 @@
 # sisopi-connector against three real slapds (the stack's central one and two school
 # authorities', nord and sued, each started with stack.sh --no-broker) and the devbroker.
 # One person per role goes through create, modify, a school at the other authority, a move
-# within nord, central limbo, a return within nord (same account: same entryUUID) and a purge;
+# within nord, central limbo, a return within nord (same account: same entryUUID); a student
+# moves from sued to nord through limbo; a purge by the scheduler and the reconciler reaches
+# the authority;
 # a person whose school one authority lacks is rejected there (Rejected event, dead letter)
 # while the other gets it; a poison event does not block; verify finds a hand change that
 # resync undoes. (Outages and SIGKILL: tests/fault/test_connector_faults.sh.)
@@ -181,7 +183,55 @@ rejected=$("$B_/sisopi-audit" -c "$CFG0" history B-1 2>&1) || true
 assert_contains "$rejected" "Rejected" "a Rejected event for B-1"
 assert_contains "$rejected" "connector:sued" "... caused by sued's connector"
 
-step "a purge at the centre purges everywhere (resync removes what the connector made)"
+step "a move from sued's Rs3 to nord's Gym1 through limbo"
+rs3() { # WITH_M: Rs3's student export, with M-1 or without
+    printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' \
+        "K-student-Rs3,Anker,Rs3student,Rs3,1x,$PW" "P-student,Paula,Spaet,Rs3,1a,$PW" >"$W/rs3.csv"
+    (($1)) && printf '%s\n' "M-1,Max,Wandert,Rs3,2b,$PW" >>"$W/rs3.csv"
+    ingest "$CFG0" Rs3 student "$W/rs3.csv"
+}
+rs3 1
+sync_all
+[[ $(a_dn sued M-1) == *,ou=Rs3,* ]] || fail "M-1 at sued's Rs3: '$(a_dn sued M-1)'"
+rs3 0
+sync_all
+[[ $(a_dn sued M-1) == *,ou=limbo,* ]] || fail "M-1 in sued's limbo: '$(a_dn sued M-1)'"
+assert_eq "" "$(a_dn nord M-1)" "M-1 not at nord while in limbo"
+printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' \
+    "K-student-Gym1,Anker,Gym1student,Gym1,1x,$PW" "P-student,Paula,Neu,Gym1,1a,$PW" \
+    "M-1,Max,Wandert,Gym1,3c,$PW" >"$W/gym1.csv"
+ingest "$CFG0" Gym1 student "$W/gym1.csv"
+sync_all
+[[ $(a_dn nord M-1) == *,ou=Gym1,* ]] || fail "M-1 at nord's Gym1: '$(a_dn nord M-1)'"
+assert_eq "" "$(a_dn sued M-1)" "M-1 gone from sued"
+assert_contains "$(a_groups nord "$(a_val nord M-1 uid)")" "Gym1-3c" "M-1's new class at nord"
+
+step "a purge at the centre (scheduler, reconciler) purges at the authority too"
+# A grace period of one second, so that the purge is due at once.
+sed 's/deletion_grace_period = "1h";/deletion_grace_period = "1s";/' "$CFG0" >"$W/purge.cfg"
+grep -q 'deletion_grace_period = "1s"' "$W/purge.cfg" || fail "could not write $W/purge.cfg"
+f=$W/gs2-purge.csv
+printf '%s\n' 'record_uid,firstname,lastname,school,classes,password' \
+    "K-student-Gs2,Anker,Gs2student,Gs2,1x,$PW" "U-1,Ute,Weg,Gs2,1a,$PW" >"$f"
+ingest "$W/purge.cfg" Gs2 student "$f"
+reconcile "$W/purge.cfg"
+connect "$CFG" nord
+[[ -n $(a_dn nord U-1) ]] || fail "U-1 at nord"
+sed -i '/^U-1,/d' "$f"
+ingest "$W/purge.cfg" Gs2 student "$f"
+reconcile "$W/purge.cfg"
+connect "$CFG" nord
+[[ $(a_dn nord U-1) == *,ou=limbo,* ]] || fail "U-1 in nord's limbo: '$(a_dn nord U-1)'"
+[[ -n $(a_val nord U-1 ucsschoolPurgeTimestamp) ]] || fail "U-1's purge date travels"
+sleep 2
+run timeout 60 "$B_/sisopi-scheduler" -c "$W/purge.cfg" --once
+((RC == 0)) || fail "scheduler --once ($RC): $OUT"
+reconcile "$W/purge.cfg"
+assert_eq "" "$(ldap_dns -b "$STACK_BASE" "(ucsschoolRecordUID=U-1)")" "U-1 purged at the centre"
+connect "$CFG" nord
+assert_eq "" "$(a_dn nord U-1)" "U-1 purged at nord"
+
+step "resync removes what the connector made when the centre lost it without an event"
 cdn=$(ldap_dns -b "$STACK_BASE" "(ucsschoolRecordUID=B-1)")
 # shellcheck disable=SC2119 # ldap_modify takes no arguments here, the LDIF on stdin
 ldap_modify <<LDIF >/dev/null
