@@ -39,7 +39,7 @@ CFG=$W/connector.cfg
     printf '                          [ "Rs3", "sued" ] );\n};\n'
 } >"$CFG"
 PIDS=()
-LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true')
+LIB_AT_EXIT+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true' svc_stop_all)
 
 # school_file SCHOOL FIRST LAST [SUFFIX]: students FIRST..LAST (S-<n>, last name Name<n>SUFFIX).
 school_file() {
