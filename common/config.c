@@ -289,6 +289,9 @@ void config_defaults(struct config *cfg)
     cfg->api.login_window_seconds = 300;
     cfg->output.log_format = xstrdup("kv");
     cfg->output.log_level = xstrdup("info");
+    cfg->connector.group_prefix = xstrdup("sisopi-connector-");
+    cfg->connector.topic_dlq = xstrdup("sisopi.connector.dlq");
+    cfg->connector.metrics = xstrdup("127.0.0.1:9467");
 }
 
 int config_csv_target(const char *name)
@@ -478,8 +481,8 @@ static const char *const account_programs[] = CONFIG_ACCOUNT_PROGRAMS;
  * are required: a program's own DN with the shared password (or the reverse) is a mistake. */
 static int load_accounts(struct cfg_ctx *c, const config_setting_t *ldap, struct dir_config *l)
 {
-    static const char *const names[] = {"reconciler", "scheduler", "audit", "ingest",
-                                        "admin",      "api",       NULL};
+    static const char *const names[] = {"reconciler", "scheduler", "audit",     "ingest",
+                                        "admin",      "api",       "connector", NULL};
     static const char *const keys[] = {"bind_dn", "password_file", NULL};
     const config_setting_t *g, *a;
     if (get_group(c, ldap, "accounts", names, &g) < 0)
@@ -512,7 +515,8 @@ void config_use_account(struct config *cfg, const char *program)
     /* Static storage: account_key outlives any caller's buffer. */
     static const char *const keys[] = {"ldap.accounts.reconciler", "ldap.accounts.scheduler",
                                        "ldap.accounts.audit",      "ldap.accounts.ingest",
-                                       "ldap.accounts.admin",      "ldap.accounts.api"};
+                                       "ldap.accounts.admin",      "ldap.accounts.api",
+                                       "ldap.accounts.connector"};
     struct dir_config *l = &cfg->ldap;
     for (int i = 0; program && i < CONFIG_ACCOUNT_COUNT; i++) {
         if (strcmp(program, account_programs[i]) != 0 || !l->accounts[i].bind_dn)
@@ -895,13 +899,284 @@ static int load_services(struct cfg_ctx *c, const config_setting_t *root, struct
     return 0;
 }
 
+/* ---- connector: the school authorities' own directories (sisopi-connector) ---- */
+
+/* Attributes the connector always writes itself, which a mapping must not name. */
+static const char *const connector_reserved[] = {"objectClass",
+                                                 "uid",
+                                                 "cn",
+                                                 "sn",
+                                                 "userPassword",
+                                                 "ucsschoolSchool",
+                                                 "ucsschoolRole",
+                                                 "ucsschoolSourceUID",
+                                                 "ucsschoolRecordUID",
+                                                 "ucsschoolPurgeTimestamp",
+                                                 "shadowExpire",
+                                                 "pwdAccountLockedTime",
+                                                 "departmentNumber",
+                                                 NULL};
+
+static bool connector_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* attributes = { student = [ "givenName", ... ]; ... }: the role's list, or the default. */
+static int load_connector_attrs(struct cfg_ctx *c, const config_setting_t *a,
+                                struct connector_authority *au)
+{
+    static const char *const roles[] = {"student", "teacher", "staff", "teacher_and_staff", NULL};
+    static const char *const defaults[] = {"givenName", "displayName", "mail", "sisopiBirthday"};
+    const config_setting_t *g;
+    if (get_group(c, a, "attributes", roles, &g) < 0)
+        return -1;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        const config_setting_t *l = g ? config_setting_get_member(g, roles[r]) : NULL;
+        char path[256];
+        if (!l) {
+            size_t n = sizeof(defaults) / sizeof(defaults[0]);
+            au->attributes[r] = xcalloc(n + 1, sizeof(char *));
+            for (size_t i = 0; i < n; i++)
+                au->attributes[r][i] = xstrdup(defaults[i]);
+            au->n_attributes[r] = n;
+            continue;
+        }
+        path_of(l, path, sizeof(path));
+        if (!config_setting_is_array(l) && !config_setting_is_list(l))
+            return cfg_fail(c, l, path, "must be a list of attribute names [ \"...\" ]");
+        int n = config_setting_length(l);
+        au->attributes[r] = xcalloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n; i++) {
+            const char *s = config_setting_get_string_elem(l, (unsigned)i);
+            if (!s || !str_is_attr_name(s))
+                return cfg_fail(c, l, path, "element %d is not an attribute name", i + 1);
+            for (const char *const *rs = connector_reserved; *rs; rs++) {
+                if (strcasecmp(*rs, s) == 0)
+                    return cfg_fail(c, l, path,
+                                    "%s is written by the connector itself and cannot be mapped%s",
+                                    s,
+                                    strcasecmp(s, "userPassword") == 0
+                                        ? " (passwords = true makes password hashes travel)"
+                                        : "");
+            }
+            au->attributes[r][au->n_attributes[r]++] = xstrdup(s);
+        }
+    }
+    return 0;
+}
+
+static int load_connector_authority(struct cfg_ctx *c, const config_setting_t *a,
+                                    const struct config *cfg, struct connector_authority *au)
+{
+    static const char *const keys[] = {"name",          "uri",       "base",       "bind_dn",
+                                       "password_file", "starttls",  "ca_file",    "limbo_ou",
+                                       "leave",         "passwords", "attributes", NULL};
+    char path[256], *leave = NULL;
+    path_of(a, path, sizeof(path));
+    if (!config_setting_is_group(a))
+        return cfg_fail(c, a, "connector.authorities", "each element must be a group { ... }");
+    if (check_keys(c, a, keys) < 0 || get_str(c, a, "name", &au->name) < 0 ||
+        get_str(c, a, "uri", &au->uri) < 0 || get_str(c, a, "base", &au->base) < 0 ||
+        get_str(c, a, "bind_dn", &au->bind_dn) < 0 ||
+        get_str(c, a, "password_file", &au->password_file) < 0 ||
+        get_bool(c, a, "starttls", &au->starttls) < 0 ||
+        get_str(c, a, "ca_file", &au->ca_file) < 0 ||
+        get_str(c, a, "limbo_ou", &au->limbo_ou) < 0 || get_str(c, a, "leave", &leave) < 0 ||
+        get_bool(c, a, "passwords", &au->passwords) < 0 || load_connector_attrs(c, a, au) < 0) {
+        free(leave);
+        return -1;
+    }
+    const char *missing = !au->name ? "name" : !au->uri ? "uri" : !au->base ? "base" : NULL;
+    if (missing) {
+        free(leave);
+        return cfg_fail(c, a, "connector.authorities", "an authority without %s", missing);
+    }
+    if (!connector_name_ok(au->name)) {
+        free(leave);
+        return cfg_fail(c, config_setting_get_member(a, "name"), "connector.authorities.name",
+                        "\"%s\" must be 1 to 64 letters, digits, \"_\" or \"-\"", au->name);
+    }
+    int rc = 0;
+    if (leave && strcmp(leave, "limbo") == 0)
+        au->leave_limbo = true;
+    else if (leave && strcmp(leave, "delete") != 0)
+        rc = cfg_fail(c, config_setting_get_member(a, "leave"), "connector.authorities.leave",
+                      "\"%s\" is neither \"delete\" nor \"limbo\"", leave);
+    free(leave);
+    if (rc < 0)
+        return -1;
+    if (strncmp(au->uri, "ldap://", 7) != 0 && strncmp(au->uri, "ldaps://", 8) != 0 &&
+        strncmp(au->uri, "ldapi://", 8) != 0)
+        return cfg_fail(c, config_setting_get_member(a, "uri"), "connector.authorities.uri",
+                        "\"%s\" must start with ldap://, ldaps:// or ldapi://", au->uri);
+    if (!au->bind_dn != !au->password_file)
+        return cfg_fail(c, a, "connector.authorities.bind_dn",
+                        "authority %s: bind_dn and password_file go together", au->name);
+    if (!au->limbo_ou)
+        au->limbo_ou = xstrdup(cfg->import.limbo_ou);
+    if (!str_is_school_name(au->limbo_ou))
+        return cfg_fail(c, config_setting_get_member(a, "limbo_ou"),
+                        "connector.authorities.limbo_ou", "\"%s\" is not a valid OU name",
+                        au->limbo_ou);
+    return 0;
+}
+
+/* school_to_authority = ( [ "School", "authority", ... ], ... ) */
+static int load_connector_schools(struct cfg_ctx *c, const config_setting_t *g,
+                                  struct connector_config *cc)
+{
+    int n, lrc;
+    const config_setting_t *l = get_list(c, g, "school_to_authority", &n, &lrc);
+    if (lrc < 0)
+        return -1;
+    cc->schools = xcalloc((size_t)n + 1, sizeof(*cc->schools));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(l, (unsigned)i);
+        int m = config_setting_is_array(e) ? config_setting_length(e) : -1;
+        if (m < 2)
+            return cfg_fail(c, e, "connector.school_to_authority",
+                            "element %d must be [ \"school\", \"authority\", ... ]", i + 1);
+        struct connector_school *s = &cc->schools[cc->n_schools++];
+        s->authorities = xcalloc((size_t)m, sizeof(char *));
+        for (int j = 0; j < m; j++) {
+            const char *v = config_setting_get_string_elem(e, (unsigned)j);
+            if (!v)
+                return cfg_fail(c, e, "connector.school_to_authority",
+                                "element %d must hold strings only", i + 1);
+            if (j == 0) {
+                if (!str_is_school_name(v))
+                    return cfg_fail(c, e, "connector.school_to_authority",
+                                    "\"%s\" is not a school name", v);
+                for (size_t k = 0; k + 1 < cc->n_schools; k++) {
+                    if (strcasecmp(cc->schools[k].school, v) == 0)
+                        return cfg_fail(c, e, "connector.school_to_authority",
+                                        "school \"%s\" is listed twice (names compare without "
+                                        "case): list all its authorities in one element",
+                                        v);
+                }
+                s->school = xstrdup(v);
+                continue;
+            }
+            bool known = false;
+            for (size_t k = 0; k < cc->n_authorities && !known; k++)
+                known = strcmp(cc->authorities[k].name, v) == 0;
+            if (!known)
+                return cfg_fail(c, e, "connector.school_to_authority",
+                                "school \"%s\": \"%s\" is not in connector.authorities", s->school,
+                                v);
+            s->authorities[s->n_authorities++] = xstrdup(v);
+        }
+    }
+    return 0;
+}
+
+static int load_connector(struct cfg_ctx *c, const config_setting_t *root, struct config *cfg)
+{
+    static const char *const keys[] = {"group_prefix", "dead_letter_topic",   "metrics",
+                                       "authorities",  "school_to_authority", NULL};
+    struct connector_config *cc = &cfg->connector;
+    const config_setting_t *g;
+    if (get_group(c, root, "connector", keys, &g) < 0 ||
+        get_str(c, g, "group_prefix", &cc->group_prefix) < 0 ||
+        get_str(c, g, "dead_letter_topic", &cc->topic_dlq) < 0 ||
+        get_str(c, g, "metrics", &cc->metrics) < 0)
+        return -1;
+    struct sockaddr_storage sa;
+    size_t salen;
+    char why[160];
+    if (*cc->metrics && metrics_parse_listen(cc->metrics, &sa, &salen, why, sizeof(why)) < 0)
+        return cfg_fail(c, config_setting_get_member(g, "metrics"), "connector.metrics",
+                        "%s (\"\" turns it off)", why);
+    int n, lrc;
+    const config_setting_t *l = get_list(c, g, "authorities", &n, &lrc);
+    if (lrc < 0)
+        return -1;
+    cc->authorities = xcalloc((size_t)n + 1, sizeof(*cc->authorities));
+    for (int i = 0; i < n; i++) {
+        struct connector_authority *au = &cc->authorities[cc->n_authorities++];
+        if (load_connector_authority(c, config_setting_get_elem(l, (unsigned)i), cfg, au) < 0)
+            return -1;
+        for (size_t k = 0; k + 1 < cc->n_authorities; k++) {
+            if (strcmp(cc->authorities[k].name, au->name) == 0)
+                return cfg_fail(c, config_setting_get_elem(l, (unsigned)i),
+                                "connector.authorities.name", "authority \"%s\" is listed twice",
+                                au->name);
+        }
+    }
+    return load_connector_schools(c, g, cc);
+}
+
+static void connector_free(struct connector_config *cc)
+{
+    free(cc->group_prefix);
+    free(cc->topic_dlq);
+    free(cc->metrics);
+    for (size_t i = 0; i < cc->n_authorities; i++) {
+        struct connector_authority *a = &cc->authorities[i];
+        free(a->name);
+        free(a->uri);
+        free(a->base);
+        free(a->bind_dn);
+        free(a->password_file);
+        free(a->ca_file);
+        free(a->limbo_ou);
+        for (int r = 0; r < ROLE_COUNT; r++) {
+            for (size_t k = 0; k < a->n_attributes[r]; k++)
+                free(a->attributes[r][k]);
+            free(a->attributes[r]);
+        }
+    }
+    free(cc->authorities);
+    for (size_t i = 0; i < cc->n_schools; i++) {
+        free(cc->schools[i].school);
+        for (size_t k = 0; k < cc->schools[i].n_authorities; k++)
+            free(cc->schools[i].authorities[k]);
+        free(cc->schools[i].authorities);
+    }
+    free(cc->schools);
+}
+
+const struct connector_authority *config_connector_authority(const struct config *cfg,
+                                                             const char *name)
+{
+    for (size_t i = 0; name && i < cfg->connector.n_authorities; i++) {
+        if (strcmp(cfg->connector.authorities[i].name, name) == 0)
+            return &cfg->connector.authorities[i];
+    }
+    return NULL;
+}
+
+bool config_connector_school_of(const struct config *cfg, const char *school, const char *name)
+{
+    for (size_t i = 0; school && i < cfg->connector.n_schools; i++) {
+        const struct connector_school *s = &cfg->connector.schools[i];
+        if (strcasecmp(s->school, school) != 0)
+            continue;
+        for (size_t k = 0; k < s->n_authorities; k++) {
+            if (strcmp(s->authorities[k], name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 int config_load(struct config *cfg, const char *path, const char *bootstrap_override, char *errstr,
                 size_t errstr_size)
 {
     config_t lc;
     struct cfg_ctx c = {.file = path, .errstr = errstr, .errstr_size = errstr_size};
     static const char *const top[] = {"kafka",  "ldap",    "import", "reconciler", "scheduler",
-                                      "output", "metrics", "api",    NULL};
+                                      "output", "metrics", "api",    "connector",  NULL};
     int rc = -1;
 
     config_defaults(cfg);
@@ -920,6 +1195,8 @@ int config_load(struct config *cfg, const char *path, const char *bootstrap_over
     if (check_keys(&c, root, top) < 0 || load_kafka(&c, root, &cfg->kafka) < 0 ||
         load_ldap(&c, root, &cfg->ldap) < 0 || load_import(&c, root, &cfg->import) < 0 ||
         load_services(&c, root, cfg) < 0)
+        goto out;
+    if (load_connector(&c, root, cfg) < 0)
         goto out;
 
     const char *env = getenv(CONFIG_ENV_BOOTSTRAP);
@@ -997,6 +1274,7 @@ void config_free(struct config *cfg)
     free(cfg->api.tls_cert);
     free(cfg->api.tls_key);
     free(cfg->api.state_dir);
+    connector_free(&cfg->connector);
     memset(cfg, 0, sizeof(*cfg));
 }
 

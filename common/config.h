@@ -99,9 +99,9 @@ struct kafka_config {
  * names cli_load() passes to config_use_account(). */
 #define CONFIG_ACCOUNT_PROGRAMS                                                                    \
     {                                                                                              \
-        "reconciler", "scheduler", "audit", "ingest", "admin", "api"                               \
+        "reconciler", "scheduler", "audit", "ingest", "admin", "api", "connector"                  \
     }
-enum { CONFIG_ACCOUNT_COUNT = 6 };
+enum { CONFIG_ACCOUNT_COUNT = 7 };
 
 /* ldap.accounts.NAME: one program's bind DN and password file (both set, or the entry is
  * absent: NULL). */
@@ -174,6 +174,42 @@ struct api_config {
     int64_t login_window_seconds;       /* ... within this time, then refused as long, 5 min */
 };
 
+/* connector.authorities[i]: one school authority's own directory (sisopi-connector). */
+struct connector_authority {
+    char *name; /* [A-Za-z0-9_-]{1,64}; the consumer group is group_prefix + name */
+    char *uri;
+    char *base;
+    char *bind_dn;
+    char *password_file;
+    bool starttls;
+    char *ca_file;
+    char *limbo_ou; /* where persons wait deactivated at this authority; default import.limbo_ou */
+    bool leave_limbo; /* leave = "limbo": a person with no school here left is moved to the
+                         limbo OU and deactivated; "delete" (default): deleted */
+    bool passwords;   /* password hashes travel (all or nothing); default false */
+    /* Attributes that travel, per role (enum role order), besides the ones the connector always
+     * writes (ids, uid, cn, sn, schools, roles); NULL-terminated. */
+    char **attributes[ROLE_COUNT];
+    size_t n_attributes[ROLE_COUNT];
+};
+
+/* connector.school_to_authority: a school (compared case-insensitively) and its authorities. */
+struct connector_school {
+    char *school;
+    char **authorities; /* names of connector.authorities */
+    size_t n_authorities;
+};
+
+struct connector_config {
+    char *group_prefix; /* default "sisopi-connector-" */
+    char *topic_dlq;    /* default "sisopi.connector.dlq" */
+    char *metrics;      /* default "127.0.0.1:9467" */
+    struct connector_authority *authorities;
+    size_t n_authorities;
+    struct connector_school *schools;
+    size_t n_schools;
+};
+
 struct config {
     char *path;
     struct kafka_config kafka;
@@ -184,6 +220,7 @@ struct config {
     struct output_config output;
     struct metrics_config metrics;
     struct api_config api;
+    struct connector_config connector;
 };
 
 /* Fills *cfg with the built-in defaults (no file). */
@@ -218,5 +255,12 @@ char *config_read_password(const struct config *cfg, char *err, size_t errlen);
 /* Maps a mapping target name ("record_uid", "__ignore", ...) to its enum; CSV_T_EXTRA for
  * anything that looks like an LDAP attribute name, -1 for anything else. */
 int config_csv_target(const char *name);
+
+/* The authority called name, or NULL. */
+const struct connector_authority *config_connector_authority(const struct config *cfg,
+                                                             const char *name);
+
+/* Whether school (case-insensitively) belongs to the authority called name. */
+bool config_connector_school_of(const struct config *cfg, const char *school, const char *name);
 
 #endif

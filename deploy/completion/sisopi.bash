@@ -1,6 +1,6 @@
 # bash completion for sisopi's programs: options (read from each program's --help, so they
-# always agree), the commands of sisopi-admin and sisopi-audit, roles, topics, and school
-# names (asked of the directory with `sisopi-admin school list`, at most 5 s).
+# always agree), the commands of sisopi-admin, sisopi-audit and sisopi-connector, roles,
+# topics, and school names (asked of the directory with `sisopi-admin school list`, at most 5 s).
 # Installed once per program name under /usr/share/bash-completion/completions/.
 
 # The config given on the command line so far (-c FILE / --config FILE), if any.
@@ -53,7 +53,8 @@ _sisopi() {
         return
         ;;
     -b | --bootstrap | --timeout | --interval | --metrics | --source-uid | --idle-open | \
-        --brokers | --display-name | --offset | --partition | -l | --listen)
+        --brokers | --display-name | --offset | --partition | -l | --listen | -a | --authority | \
+        --record-uid)
         return # a value the shell cannot guess
         ;;
     esac
@@ -62,7 +63,8 @@ _sisopi() {
     local i words=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        -c | --config | -b | --bootstrap | --timeout | --offset | --partition) ((i++)) ;;
+        -c | --config | -b | --bootstrap | --timeout | --offset | --partition | -a | --authority | \
+            -s | --school | --record-uid | --metrics) ((i++)) ;;
         -*) ;;
         *) words+=("${COMP_WORDS[i]}") ;;
         esac
@@ -91,6 +93,13 @@ _sisopi() {
         report) list="--csv --output --json --timeout" ;;
         esac
         ;;
+    sisopi-connector)
+        case "${words[*]}" in
+        "") list="resync verify" ;;
+        resync) list="--authority --school --record-uid --dry-run" ;;
+        verify) list="--authority --school --record-uid" ;;
+        esac
+        ;;
     esac
     if [[ -n $list && $cur != -* ]] || [[ $list == --* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
@@ -104,4 +113,4 @@ _sisopi() {
 }
 
 complete -F _sisopi sisopi-ingest sisopi-reconciler sisopi-scheduler sisopi-audit sisopi-admin \
-    sisopi-devbroker sisopi-api
+    sisopi-devbroker sisopi-api sisopi-connector

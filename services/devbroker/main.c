@@ -67,7 +67,7 @@ out:
 static int create_topics(rd_kafka_mock_cluster_t *mc, const struct config *cfg, int brokers)
 {
     const char *topics[] = {cfg->kafka.topic_users, cfg->kafka.topic_events, cfg->kafka.topic_dlq,
-                            cfg->kafka.topic_journal};
+                            cfg->kafka.topic_journal, cfg->connector.topic_dlq};
     int repl = cfg->kafka.replication_factor < brokers ? cfg->kafka.replication_factor : brokers;
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         rd_kafka_resp_err_t err =

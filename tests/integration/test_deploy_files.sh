@@ -109,7 +109,8 @@ step "docker-compose.yml: services, health checks, depends_on, volumes, secrets,
 STATE_DIR=$(cfg_str state_dir)
 PARTITIONS=$(cfg_str partitions)
 export COMPOSE DCFG STATE_DIR PARTITIONS SISOPI_SRC
-export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_M_API CFG_ACCOUNTS
+export CFG_BASE CFG_LIMBO CFG_M_RECONCILER CFG_M_SCHEDULER CFG_M_INGEST CFG_M_API CFG_M_CONNECTOR
+export CFG_ACCOUNTS
 CFG_BASE=$(cfg_str base)
 CFG_LIMBO=$(cfg_str limbo_ou)
 # The image's rootdn: the operator's, never a program's.
@@ -119,7 +120,7 @@ grep -Eq '^  (bind_dn|password_file)[[:space:]]*=' "$DCFG" &&
 # cfg_account PROGRAM KEY: ldap.accounts.PROGRAM.KEY of the container config.
 cfg_account() { sed -n "/^ *$1: *{/,/};/s/.*$2 = \"\\([^\"]*\\)\";.*/\\1/p" "$DCFG"; }
 CFG_ACCOUNTS=""
-for p in reconciler scheduler ingest audit admin api; do
+for p in reconciler scheduler ingest audit admin api connector; do
     assert_eq "cn=$p,cn=sisopi-accounts,$CFG_BASE" "$(cfg_account "$p" bind_dn)" \
         "$DCFG: ldap.accounts.$p.bind_dn"
     assert_eq "/run/secrets/ldap_${p}_password" "$(cfg_account "$p" password_file)" \
@@ -130,6 +131,7 @@ CFG_M_RECONCILER=$(cfg_str reconciler)
 CFG_M_SCHEDULER=$(cfg_str scheduler)
 CFG_M_INGEST=$(cfg_str ingest)
 CFG_M_API=$(cfg_str listen) # the API serves /healthz on its own listener
+CFG_M_CONNECTOR=$(sed -n '/^connector:/,/^};/s/^ *metrics = "\([^"]*\)";.*/\1/p' "$DCFG")
 # The checks as a program, so that a broken copy of the file can show they fail.
 cat >"$W/check_compose.py" <<'PY'
 import os, re, sys
@@ -142,7 +144,8 @@ errors = []
 def err(msg): errors.append(msg)
 
 svcs = d.get("services") or {}
-want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "api", "tools"}
+want = {"kafka", "topics", "openldap", "reconciler", "scheduler", "ingest", "api", "tools",
+        "authority-ldap", "connector"}
 if set(svcs) != want:
     err("services are %s, expected %s" % (sorted(svcs), sorted(want)))
 # On demand only (a profile: `up` does not start them): the operator's tools.
@@ -182,11 +185,13 @@ for n, s in svcs.items():
     if "privileged" in s or "network_mode" in s:
         err("%s: privileged or network_mode" % n)
 
-sisopi = ["reconciler", "scheduler", "ingest", "api"]
+sisopi = ["reconciler", "scheduler", "ingest", "api", "connector"]
 deps = {"reconciler": {"kafka", "topics", "openldap"}, "scheduler": {"kafka", "topics", "openldap"},
-        "ingest": {"kafka", "topics", "openldap"}, "api": {"kafka", "topics", "openldap"}}
+        "ingest": {"kafka", "topics", "openldap"}, "api": {"kafka", "topics", "openldap"},
+        "connector": {"kafka", "topics", "openldap", "authority-ldap"}}
 ports = {"reconciler": os.environ["CFG_M_RECONCILER"], "scheduler": os.environ["CFG_M_SCHEDULER"],
-         "ingest": os.environ["CFG_M_INGEST"], "api": os.environ["CFG_M_API"]}
+         "ingest": os.environ["CFG_M_INGEST"], "api": os.environ["CFG_M_API"],
+         "connector": os.environ["CFG_M_CONNECTOR"]}
 images = set()
 for n in sisopi:
     s = svcs.get(n) or {}
@@ -242,9 +247,11 @@ for name in names:
 want_secrets = {"openldap": set(names), "reconciler": {"ldap_reconciler_password"},
                 "scheduler": {"ldap_scheduler_password"}, "ingest": {"ldap_ingest_password"},
                 "api": {"ldap_api_password"},
-                "tools": {"ldap_audit_password", "ldap_admin_password"}}
+                "tools": {"ldap_audit_password", "ldap_admin_password"},
+                "connector": {"ldap_connector_password", "authority_reconciler_password"},
+                "authority-ldap": {"authority_ldap_password", "authority_reconciler_password"}}
 for n, s in svcs.items():
-    got = set(s.get("secrets") or [])
+    got = {x if isinstance(x, str) else x.get("source") for x in s.get("secrets") or []}
     if got != want_secrets.get(n, set()):
         err("%s: secrets %s, expected %s" % (n, sorted(got), sorted(want_secrets.get(n, set()))))
 tools = svcs.get("tools") or {}
@@ -721,7 +728,7 @@ step "deploy/systemd: hardening, credentials, state and watch directories"
 ex_pw() { sed -n "/^ *$1: *{/,/};/s/.*password_file = \"\\([^\"]*\\)\";.*/\\1/p" "$S/deploy/sisopi.cfg.example"; }
 EX_STATE=$(sed -n '/^reconciler:/,/^};/s/^ *state_dir = "\(.*\)";.*/\1/p' "$S/deploy/sisopi.cfg.example")
 for u in sisopi-reconciler@.service sisopi-scheduler.service sisopi-ingest-watch.service \
-    sisopi-api.service; do
+    sisopi-api.service sisopi-connector@.service; do
     f=$UNITS/$u
     # Whole lines (an empty CapabilityBoundingSet= is the point: no capability at all).
     for k in User=sisopi ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \

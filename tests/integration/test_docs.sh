@@ -17,6 +17,7 @@ MAN_SRC=(
     "sisopi-admin:services/admin/sisopi-admin.1.scd"
     "sisopi-devbroker:services/devbroker/sisopi-devbroker.1.scd"
     "sisopi-api:services/api/sisopi-api.1.scd"
+    "sisopi-connector:services/connector/sisopi-connector.1.scd"
 )
 
 step "every option of --help is in the program's man page"
@@ -47,14 +48,14 @@ for c in dump history imports report verify; do
     grep -qF "  $c" <<<"$("$B_/sisopi-audit" --help)" || fail "sisopi-audit --help lacks $c"
 done
 scdoc <"$SISOPI_SRC/deploy/sisopi.cfg.5.scd" >/dev/null || fail "scdoc refuses sisopi.cfg.5.scd"
-for g in kafka ldap import reconciler scheduler metrics output api; do
+for g in kafka ldap import reconciler scheduler metrics output api connector; do
     grep -q "^$g:" "$SISOPI_SRC/deploy/sisopi.cfg.example" || fail "the example has no group $g"
     grep -qF "*$g*" "$SISOPI_SRC/deploy/sisopi.cfg.5.scd" || fail "sisopi.cfg(5) lacks the group $g"
 done
 
 step "the build rendered the pages (roff with a NAME section)"
 for p in sisopi-ingest.1 sisopi-reconciler.1 sisopi-scheduler.1 sisopi-audit.1 sisopi-admin.1 \
-    sisopi-api.1 sisopi.cfg.5; do
+    sisopi-api.1 sisopi-connector.1 sisopi.cfg.5; do
     [[ -s $SISOPI_BUILD/man/$p ]] || fail "$SISOPI_BUILD/man/$p was not built"
     grep -q '^\.SH NAME' "$SISOPI_BUILD/man/$p" || fail "$p: no NAME section"
 done
@@ -81,6 +82,9 @@ assert_eq "--dry-run" "$(complete_words sisopi-admin dlq replay --offset 3 --d)"
 assert_eq "events" "$(complete_words sisopi-audit dump --topic e)" "audit topics"
 assert_eq "--until-idle" "$(complete_words sisopi-reconciler --until)" "reconciler options"
 assert_eq "--listen" "$(complete_words sisopi-api --li)" "api options"
+assert_eq "resync verify" "$(complete_words sisopi-connector -a nord "")" "connector commands"
+assert_eq "--dry-run" "$(complete_words sisopi-connector resync --authority nord --d)" \
+    "connector resync options"
 
 step "completion: the schools the directory has, without the limbo OU"
 start_stack --schools "Gym1 Schule2"

@@ -205,6 +205,25 @@ assert_eq "3" "$(ldap_attr "$COUNTER" ucsschoolUsernameNextNumber)" "the counter
 assert_eq "Anna" "$(ldap_attr "$S1" givenName)" "S-1001 is unchanged"
 
 # ---------------------------------------------------------------------------------------------
+step "connector: reads what it copies to the authorities (hashes too), writes nothing"
+[[ -n $(attr_as connector "$S1" userPassword) ]] || fail "the connector cannot read a password hash"
+[[ -n $(attr_as connector "$S2" sisopiBirthday) ]] || fail "the connector cannot read a birthday"
+assert_eq "S-1001" "$(attr_as connector "$S1" ucsschoolRecordUID)" "the connector reads the ids"
+assert_contains "$(attr_as connector "$CLASS" uniqueMember)" "$S1" "the connector reads a class's members"
+refused connector "modify a person" "dn: $S1
+changetype: modify
+replace: givenName
+givenName: Changed"
+refused connector "change a password hash" "dn: $S1
+changetype: modify
+replace: userPassword
+userPassword: {SSHA}c2lzb3BpYWNsdGVzdHNhbHQ="
+refused connector "delete a person" "dn: $S1
+changetype: delete"
+[[ -z $(search_as connector -b "$(acct admin)" -s base '(objectClass=*)' dn 2>/dev/null) ]] ||
+    fail "the connector can see the admin account"
+
+# ---------------------------------------------------------------------------------------------
 step "admin: adds and deletes school OUs, reads accounts, changes none"
 allowed admin "add a school OU" "dn: ou=AclSchool,$BASE
 changetype: add
