@@ -323,12 +323,12 @@ if python3 -c 'import yaml' 2>/dev/null; then
 else
     # python3-yaml (Debian) would allow the full checks above; without it, what grep can tell.
     skip "full compose checks" "python3 with PyYAML (python3-yaml) not installed; grep checks only"
-    for n in kafka topics openldap reconciler scheduler ingest tools; do
+    for n in kafka topics openldap reconciler scheduler ingest api tools authority-ldap connector; do
         grep -q "^  $n:\$" "$COMPOSE" || fail "docker-compose.yml: no service $n"
     done
-    (($(grep -c '^    healthcheck:' "$COMPOSE") == 7)) || fail "docker-compose.yml: 7 healthcheck blocks expected"
+    (($(grep -c '^    healthcheck:' "$COMPOSE") == 10)) || fail "docker-compose.yml: 10 healthcheck blocks expected"
     (($(grep -c 'disable: true' "$COMPOSE") == 2)) || fail "only the topics job and the tools may disable their health check"
-    (($(grep -c 'condition: service_completed_successfully' "$COMPOSE") == 3)) ||
+    (($(grep -c 'condition: service_completed_successfully' "$COMPOSE") == 5)) ||
         fail "each sisopi service must wait for the topics job"
     ! grep -E '^ *- "[0-9]+:[0-9]+"' "$COMPOSE" || fail "a port published beyond loopback"
     USERS_RET=$(sed -n 's/^ *USERS_RETENTION_MS: "\([0-9-]*\)".*/\1/p' "$COMPOSE")
@@ -707,7 +707,7 @@ if command -v systemd-analyze >/dev/null; then
     verify() { (cd "$V" && systemd-analyze verify --man=no --generators=no "$@" 2>&1); }
     units=()
     for f in "$V"/*; do units+=("./$(basename "$f")"); done
-    ((${#units[@]} == 7)) || fail "expected 5 services, a timer and a target, found ${units[*]}"
+    ((${#units[@]} == 8)) || fail "expected 6 services, a timer and a target, found ${units[*]}"
     run verify "${units[@]}"
     if ((RC != 0)) || [[ -n $OUT ]]; then fail "systemd-analyze verify (exit $RC):"$'\n'"$OUT"; fi
     # systemd's own rating of the sandbox: exposure at most 2.0 of 10 ("OK") for each service.
