@@ -106,6 +106,19 @@ int64_t kafka_header_num(const rd_kafka_message_t *m, const char *name)
     return v;
 }
 
+int kafka_subscribe_topic(rd_kafka_t *rk, const char *topic, char *err, size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, t);
+    rd_kafka_topic_partition_list_destroy(t);
+    if (e) {
+        snprintf(err, errlen, "cannot subscribe to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
 void kafka_consumer_destroy(rd_kafka_t *rk)
 {
     if (!rk)

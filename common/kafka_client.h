@@ -33,6 +33,10 @@ char *kafka_header_text(const rd_kafka_message_t *m, const char *name);
  * partitions and offsets), or -1 when absent or anything else. */
 int64_t kafka_header_num(const rd_kafka_message_t *m, const char *name);
 
+/* Makes rk (a new group consumer, rd_kafka_poll_set_consumer already called) subscribe to
+ * topic alone. Returns 0, or -1 with err. */
+int kafka_subscribe_topic(rd_kafka_t *rk, const char *topic, char *err, size_t errlen);
+
 /* Closes a consumer that joined a group (or looked up its coordinator) and destroys it, in
  * the order librdkafka 2.0 survives. NULL is fine. */
 void kafka_consumer_destroy(rd_kafka_t *rk);

@@ -185,13 +185,7 @@ static rd_kafka_t *make_consumer(struct member *r, char *err, size_t n)
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, cfg->kafka.topic_events, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, t);
-    rd_kafka_topic_partition_list_destroy(t);
-    if (e) {
-        snprintf(err, n, "cannot subscribe to %s: %s", cfg->kafka.topic_events,
-                 rd_kafka_err2str(e));
+    if (kafka_subscribe_topic(rk, cfg->kafka.topic_events, err, n) < 0) {
         kafka_consumer_destroy(rk);
         return NULL;
     }

@@ -437,12 +437,7 @@ static rd_kafka_t *make_consumer(struct member *r, char *err, size_t n)
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, cfg->kafka.topic_users, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, t);
-    rd_kafka_topic_partition_list_destroy(t);
-    if (e) {
-        snprintf(err, n, "cannot subscribe to %s: %s", cfg->kafka.topic_users, rd_kafka_err2str(e));
+    if (kafka_subscribe_topic(rk, cfg->kafka.topic_users, err, n) < 0) {
         rd_kafka_destroy(rk);
         return NULL;
     }
