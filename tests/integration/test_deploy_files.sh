@@ -891,6 +891,26 @@ tests:
         alertname: SisopiSweepOverdue
         exp_alerts:
           - exp_labels: {severity: warning, instance: s1, job: scheduler}
+  # Authority nord: events wait from 10 min on and its connector handles none (its directory
+  # is away); authority sued: events wait too, but it keeps handling them.
+  - interval: 1m
+    input_series:
+      - series: 'sisopi_connector_lag{authority="nord",instance="c1",job="connector"}'
+        values: '0x10 5x60'
+      - series: 'sisopi_connector_events_total{authority="nord",result="synced",instance="c1",job="connector"}'
+        values: '0+1x10 10x60'
+      - series: 'sisopi_connector_lag{authority="sued",instance="c2",job="connector"}'
+        values: '5x70'
+      - series: 'sisopi_connector_events_total{authority="sued",result="synced",instance="c2",job="connector"}'
+        values: '0+1x70'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: SisopiConnectorStuck
+        exp_alerts: []
+      - eval_time: 50m
+        alertname: SisopiConnectorStuck
+        exp_alerts:
+          - exp_labels: {severity: critical, authority: nord}
   # Two reconcilers, one of which stops answering after 30 min; a scheduler unhealthy from
   # 20 min on; no ingest at all.
   - interval: 1m
