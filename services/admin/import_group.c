@@ -13,13 +13,13 @@
 
 #include "admin_ldap.h"
 #include "cli.h"
+#include "import_group_entry.h"
 #include "json_out.h"
 #include "log.h"
 #include "records.h"
 #include "strutil.h"
 
-#define PROG           "sisopi-admin import-group"
-#define NAME_MAX_BYTES 64
+#define PROG "sisopi-admin import-group"
 
 /* ---- the groups as the directory has them ---- */
 
@@ -284,20 +284,13 @@ static char *member_uid(struct dir_conn *c, const char *dn)
 
 /* ---- checks of the command line ---- */
 
-/* A group name: 1-64 bytes, no control characters, no space at either end (cn matching would
- * ignore it). Any other character is fine: it is escaped in the DN and in filters. */
 static int name_check(const char *name)
 {
-    size_t n = strlen(name);
-    bool ok = n > 0 && n <= NAME_MAX_BYTES && name[0] != ' ' && name[n - 1] != ' ';
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)name[i] >= 0x20 && name[i] != 0x7f;
-    if (!ok)
-        fprintf(stderr,
-                PROG ": \"%s\" is not an import group name (1-%d bytes, no control characters, "
-                     "no space at either end)\n",
-                name, NAME_MAX_BYTES);
-    return ok ? 0 : -1;
+    char err[256];
+    if (import_group_name_check(name, err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, PROG ": %s\n", err);
+    return -1;
 }
 
 /* The NAME argument and at least one more when more is true: optind at the first after NAME.
@@ -404,9 +397,7 @@ static int cmd_create(const struct config *cfg, int argc, char **argv)
         strv_add(&member_dns, pdn);
         free(pdn);
     }
-    char *rdn = dir_escape_dn_value(a.name);
-    dn = xasprintf("cn=%s,%s", rdn, ou_dns.v[0]);
-    free(rdn);
+    dn = import_group_dn(a.name, ou_dns.v[0]);
     struct dir_mods *m = dir_mods_new();
     static const char *const classes[] = {"groupOfNames", "ucsschoolImportGroup"};
     dir_mods_add(m, LDAP_MOD_ADD, "objectClass", classes, 2);
