@@ -54,7 +54,7 @@ _sisopi() {
         ;;
     -b | --bootstrap | --timeout | --interval | --metrics | --source-uid | --idle-open | \
         --brokers | --display-name | --offset | --partition | -l | --listen | -a | --authority | \
-        --record-uid)
+        --record-uid | --member)
         return # a value the shell cannot guess
         ;;
     esac
@@ -64,7 +64,7 @@ _sisopi() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
         -c | --config | -b | --bootstrap | --timeout | --offset | --partition | -a | --authority | \
-            -s | --school | --record-uid | --metrics) ((i++)) ;;
+            -s | --school | -r | --role | --member | --record-uid | --metrics) ((i++)) ;;
         -*) ;;
         *) words+=("${COMP_WORDS[i]}") ;;
         esac
@@ -73,7 +73,7 @@ _sisopi() {
     case $cmd in
     sisopi-admin)
         case "${words[*]}" in
-        "") list="release purge topics school dlq" ;;
+        "") list="release purge topics school import-group dlq" ;;
         dlq) list="replay" ;;
         "dlq replay") list="--offset --partition --all --dry-run --timeout" ;;
         purge) list="list" ;;
@@ -83,6 +83,9 @@ _sisopi() {
         "purge list") list="--due --json" ;;
         "school list") list="--json" ;;
         "topics check" | "topics create") list="--timeout" ;;
+        import-group) list="create add-member remove-member list delete" ;;
+        "import-group list") list="--school --json" ;;
+        "import-group create "*) list="--school --role --member" ;;
         esac
         ;;
     sisopi-audit)

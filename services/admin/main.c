@@ -1,6 +1,6 @@
 /*
- * sisopi-admin: what an operator does by hand: make and list schools, release a held import,
- * list the purges to come, check or create the topics, replay dead letters.
+ * sisopi-admin: what an operator does by hand: make and list schools and import groups, release
+ * a held import, list the purges to come, check or create the topics, replay dead letters.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "dlq.h"
+#include "import_group.h"
 #include "import_id.h"
 #include "kafka_client.h"
 #include "log.h"
@@ -60,6 +61,22 @@ static void usage(FILE *f)
             "  school delete NAME  removes a school's entries, deepest first; refused (saying\n"
             "                      how many) while it holds any account, class or other entry,\n"
             "                      or any account elsewhere still lists it\n"
+            "  import-group create NAME --school S... --role R... --member UID...\n"
+            "                      makes the import group cn=NAME,ou=<first school>,BASE:\n"
+            "                      its members may import the roles R for the schools S\n"
+            "                      through sisopi-api. Each school must exist and not be the\n"
+            "                      limbo OU; R: student, teacher, staff, teacher_and_staff;\n"
+            "                      each UID must name exactly one person (stored as its DN).\n"
+            "                      --school, --role, --member: each at least once, repeatable\n"
+            "  import-group add-member NAME UID...\n"
+            "  import-group remove-member NAME UID...\n"
+            "                      adds or removes members (the last one stays: delete the\n"
+            "                      group instead); a new login of the person sees the change\n"
+            "  import-group list [--school S] [--json]\n"
+            "                      every import group (granting S only, with --school): name,\n"
+            "                      schools, roles, members as uids\n"
+            "  import-group delete NAME\n"
+            "                      removes the import group\n"
             "  dlq replay (--offset N --partition P | --all [--partition P]) [--dry-run]\n"
             "                      [--timeout SEC]\n"
             "                      sends dead letters back once their cause is fixed: each\n"
@@ -78,8 +95,8 @@ static void usage(FILE *f)
     cli_print_global_options(f);
     fprintf(f, "\n"
                "Exit codes: 0 done; 1 failed or refused (the directory unreachable, a school that\n"
-               "does not exist or is not empty, a dead letter not replayed); 64 bad command line\n"
-               "or school name.\n");
+               "does not exist or is not empty, a dead letter not replayed, an import group\n"
+               "refused: what and why); 64 bad command line or school name.\n");
 }
 
 static int cmd_release(const struct config *cfg, const char *import_id)
@@ -136,11 +153,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[g.command];
     bool purge = strcmp(cmd, "purge") == 0, topics = strcmp(cmd, "topics") == 0;
     bool school = strcmp(cmd, "school") == 0, dlq = strcmp(cmd, "dlq") == 0;
-    if (strcmp(cmd, "release") != 0 && !purge && !topics && !school && !dlq) {
+    bool group = strcmp(cmd, "import-group") == 0;
+    if (strcmp(cmd, "release") != 0 && !purge && !topics && !school && !dlq && !group) {
         fprintf(stderr, "sisopi-admin: %s: unknown command (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    if (!purge && !topics && !school && !dlq && g.command + 2 != argc) {
+    if (!purge && !topics && !school && !dlq && !group && g.command + 2 != argc) {
         fprintf(stderr, "sisopi-admin: release takes exactly one IMPORT_ID\n");
         return EXIT_USAGE;
     }
@@ -151,6 +169,7 @@ int main(int argc, char **argv)
              : topics ? admin_topics(&cfg, argc - g.command, argv + g.command)
              : school ? admin_school(&cfg, argc - g.command, argv + g.command)
              : dlq    ? admin_dlq(&cfg, argc - g.command, argv + g.command)
+             : group  ? admin_import_group(&cfg, argc - g.command, argv + g.command)
                       : cmd_release(&cfg, argv[g.command + 1]);
     config_free(&cfg);
     return rc;

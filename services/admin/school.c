@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin_ldap.h"
 #include "cli.h"
 #include "dir_conn.h"
 #include "dir_layout.h"
@@ -20,68 +21,14 @@
 
 #define PROG "sisopi-admin"
 
-/* ---- one operation at a time: submit, then drain ---- */
-
-struct op {
-    int rc;
-    size_t entries;
-    char msg[256];
-};
-
-static void on_done(const struct dir_result *r, void *opaque)
-{
-    struct op *o = opaque;
-    o->rc = r->rc;
-    o->entries = r->entries;
-    snprintf(o->msg, sizeof(o->msg), "%s", r->message);
-}
-
-/* "Already exists (68): server message" for err lines. */
-static void op_error(const struct op *o, char *out, size_t n)
-{
-    if (o->msg[0])
-        snprintf(out, n, "%s (%d): %s", ldap_err2string(o->rc), o->rc, o->msg);
-    else
-        snprintf(out, n, "%s (%d)", ldap_err2string(o->rc), o->rc);
-}
-
-static int search(struct dir_conn *c, const char *base, int scope, const char *filter,
-                  const char *const *attrs, dir_conn_entry_cb cb, void *opaque, struct op *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->rc = dir_conn_search_wait(c, base, scope, filter, attrs, cb, opaque, &o->entries, o->msg,
-                                 sizeof(o->msg));
-    return o->rc;
-}
-
-static int add_entry(struct dir_conn *c, const struct school_entry *e, struct op *o)
+static int add_entry(struct dir_conn *c, const struct school_entry *e, struct admin_op *o)
 {
     struct dir_mods *m = dir_mods_new();
     for (size_t i = 0; i < e->n; i++)
         dir_mods_add1(m, LDAP_MOD_ADD, e->attrs[i], e->values[i]);
-    memset(o, 0, sizeof(*o));
-    if (dir_conn_add(c, e->dn, m, on_done, o) == LDAP_SUCCESS)
-        dir_conn_drain(c);
+    int rc = admin_ldap_add(c, e->dn, m, o);
     dir_mods_destroy(m);
-    return o->rc;
-}
-
-static int delete_entry(struct dir_conn *c, const char *dn, struct op *o)
-{
-    memset(o, 0, sizeof(*o));
-    if (dir_conn_delete(c, dn, on_done, o) == LDAP_SUCCESS)
-        dir_conn_drain(c);
-    return o->rc;
-}
-
-static int open_conn(const struct config *cfg, struct dir_conn **c)
-{
-    char err[512];
-    if (dir_conn_open(cfg, c, err, sizeof(err)) != LDAP_SUCCESS) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static int build_entries(const struct config *cfg, const char *name, const char *display,
@@ -138,13 +85,13 @@ static int find_ou(struct dir_conn *c, const struct config *cfg, const char *nam
     memset(i, 0, sizeof(*i));
     char *v = dir_escape_filter_value(name);
     char *filter = xasprintf("(&(objectClass=organizationalUnit)(ou=%s))", v);
-    struct op o;
-    int rc = search(c, cfg->ldap.base, LDAP_SCOPE_ONELEVEL, filter, attrs, on_ou, i, &o);
+    struct admin_op o;
+    int rc = admin_ldap_search(c, cfg->ldap.base, LDAP_SCOPE_ONELEVEL, filter, attrs, on_ou, i, &o);
     free(filter);
     free(v);
     if (rc != LDAP_SUCCESS) {
         char e[400];
-        op_error(&o, e, sizeof(e));
+        admin_op_error(&o, e, sizeof(e));
         fprintf(stderr, PROG ": searching the school OU %s below %s: %s\n", name, cfg->ldap.base,
                 e);
         ou_info_free(i);
@@ -246,23 +193,25 @@ static int read_rows(struct dir_conn *c, const struct config *cfg, const char *o
 {
     static const char *const ou_attrs[] = {"ou", "displayName", NULL};
     static const char *const acc_attrs[] = {"objectClass", "ucsschoolSchool", NULL};
-    struct op o;
+    struct admin_op o;
     char e[400];
     r->limbo = cfg->import.limbo_ou;
     char *v = only ? dir_escape_filter_value(only) : NULL;
     char *f = only ? xasprintf("(&(objectClass=ucsschoolOrganizationalUnit)(ou=%s))", v)
                    : xstrdup("(objectClass=ucsschoolOrganizationalUnit)");
-    int rc = search(c, cfg->ldap.base, LDAP_SCOPE_ONELEVEL, f, ou_attrs, on_school_ou, r, &o);
+    int rc =
+        admin_ldap_search(c, cfg->ldap.base, LDAP_SCOPE_ONELEVEL, f, ou_attrs, on_school_ou, r, &o);
     free(f);
     if (rc == LDAP_SUCCESS) {
         f = only ? xasprintf("(&%s(ucsschoolSchool=%s))", ACCOUNT_FILTER, v)
                  : xstrdup("(&" ACCOUNT_FILTER "(ucsschoolSchool=*))");
-        rc = search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, acc_attrs, on_account, r, &o);
+        rc = admin_ldap_search(c, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, acc_attrs, on_account, r,
+                               &o);
         free(f);
     }
     free(v);
     if (rc != LDAP_SUCCESS) {
-        op_error(&o, e, sizeof(e));
+        admin_op_error(&o, e, sizeof(e));
         fprintf(stderr, PROG ": reading the schools below %s: %s\n", cfg->ldap.base, e);
         return -1;
     }
@@ -338,7 +287,7 @@ static int create_one(struct dir_conn *c, const struct config *cfg, const char *
     int rc = EXIT_OK;
     size_t added = 0, there = 0;
     for (size_t i = 0; i < es.n; i++) {
-        struct op o;
+        struct admin_op o;
         int r = add_entry(c, &es.v[i], &o);
         if (r == LDAP_SUCCESS) {
             added++;
@@ -346,7 +295,7 @@ static int create_one(struct dir_conn *c, const struct config *cfg, const char *
             there++;
         } else {
             char e[400];
-            op_error(&o, e, sizeof(e));
+            admin_op_error(&o, e, sizeof(e));
             fprintf(stderr,
                     PROG ": school create %s: adding %s: %s\n" PROG ": %zu of %zu entries "
                          "are there now; the same command adds the rest once that is fixed\n",
@@ -417,7 +366,7 @@ static int cmd_create(const struct config *cfg, int argc, char **argv)
         }
     }
     struct dir_conn *lc;
-    if (open_conn(cfg, &lc) < 0)
+    if (admin_ldap_open(cfg, &lc) < 0)
         return EXIT_FAILED;
     int rc = EXIT_OK;
     for (int i = optind; i < argc && rc == EXIT_OK; i++)
@@ -443,7 +392,7 @@ static int cmd_list(const struct config *cfg, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct dir_conn *lc;
-    if (open_conn(cfg, &lc) < 0)
+    if (admin_ldap_open(cfg, &lc) < 0)
         return EXIT_FAILED;
     struct school_rows r = {0};
     int rc = read_rows(lc, cfg, NULL, &r);
@@ -510,11 +459,11 @@ static int read_contents(struct dir_conn *c, const char *ou_dn, struct contents 
 {
     static const char *const attrs[] = {"objectClass", "uid", NULL};
     ct->present = xcalloc(ct->es->n ? ct->es->n : 1, sizeof(bool));
-    struct op o;
-    if (search(c, ou_dn, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs, on_content, ct, &o) !=
-        LDAP_SUCCESS) {
+    struct admin_op o;
+    if (admin_ldap_search(c, ou_dn, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs, on_content, ct,
+                          &o) != LDAP_SUCCESS) {
         char e[400];
-        op_error(&o, e, sizeof(e));
+        admin_op_error(&o, e, sizeof(e));
         fprintf(stderr, PROG ": reading %s: %s\n", ou_dn, e);
         return -1;
     }
@@ -589,7 +538,7 @@ static const char *one_name(int argc, char **argv, const char *what, const char 
 static int open_school(const struct config *cfg, const char *verb, const char *name,
                        struct dir_conn **lc, struct ou_info *ou)
 {
-    if (open_conn(cfg, lc) < 0)
+    if (admin_ldap_open(cfg, lc) < 0)
         return EXIT_FAILED;
     int rc = school_ou(*lc, cfg, verb, name, ou);
     if (rc != EXIT_OK) {
@@ -667,13 +616,14 @@ static int cmd_delete(const struct config *cfg, int argc, char **argv)
     char *f = xasprintf("(&(|(objectClass=person)(objectClass=posixAccount)" ACCOUNT_FILTER
                         ")(ucsschoolSchool=%s))",
                         v);
-    struct op o;
-    int src = search(lc, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, none, on_elsewhere, &w, &o);
+    struct admin_op o;
+    int src =
+        admin_ldap_search(lc, cfg->ldap.base, LDAP_SCOPE_SUBTREE, f, none, on_elsewhere, &w, &o);
     free(f);
     free(v);
     if (src != LDAP_SUCCESS) {
         char e[400];
-        op_error(&o, e, sizeof(e));
+        admin_op_error(&o, e, sizeof(e));
         fprintf(stderr, PROG ": school delete %s: searching its accounts: %s\n", ou.ou, e);
         goto out;
     }
@@ -690,12 +640,12 @@ static int cmd_delete(const struct config *cfg, int argc, char **argv)
     /* Deepest first: the template lists parents before children. */
     size_t deleted = 0;
     for (size_t i = es.n; i-- > 0;) {
-        int r = delete_entry(lc, es.v[i].dn, &o);
+        int r = admin_ldap_delete(lc, es.v[i].dn, &o);
         if (r == LDAP_NO_SUCH_OBJECT)
             continue;
         if (r != LDAP_SUCCESS) {
             char e[400];
-            op_error(&o, e, sizeof(e));
+            admin_op_error(&o, e, sizeof(e));
             fprintf(stderr,
                     PROG ": school delete %s: deleting %s: %s; %zu entries were deleted, "
                          "the same command deletes the rest\n",

@@ -39,7 +39,8 @@ for ps in "${MAN_SRC[@]}"; do
     scdoc <"$src" >/dev/null || fail "$prog: scdoc refuses ${ps#*:}"
 done
 for c in release "purge list" "topics check" "topics create" "school create" "school list" \
-    "school show" "school delete" "dlq replay"; do
+    "school show" "school delete" "import-group create" "import-group add-member" \
+    "import-group remove-member" "import-group list" "import-group delete" "dlq replay"; do
     grep -qF "*$c*" "$SISOPI_SRC/services/admin/sisopi-admin.1.scd" || fail "sisopi-admin: $c"
     grep -qF "  $c" <<<"$("$B_/sisopi-admin" --help)" || fail "sisopi-admin --help lacks $c"
 done
@@ -77,6 +78,10 @@ assert_eq "release" "$(complete_words sisopi-admin rel)" "admin commands"
 assert_eq "create delete list show" "$(complete_words sisopi-admin school "")" "school commands"
 assert_eq "check create" "$(complete_words sisopi-admin -c x.cfg topics "")" "after -c FILE"
 assert_eq "replay" "$(complete_words sisopi-admin dlq "")" "dlq commands"
+assert_eq "add-member create delete list remove-member" \
+    "$(complete_words sisopi-admin import-group "")" "import-group commands"
+assert_eq "--member" "$(complete_words sisopi-admin import-group create x --school Gym1 --m)" \
+    "import-group create options after --school S"
 assert_eq "--dry-run" "$(complete_words sisopi-admin dlq replay --offset 3 --d)" \
     "dlq replay options after --offset N"
 assert_eq "events" "$(complete_words sisopi-audit dump --topic e)" "audit topics"

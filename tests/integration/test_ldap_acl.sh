@@ -224,7 +224,7 @@ changetype: delete"
     fail "the connector can see the admin account"
 
 # ---------------------------------------------------------------------------------------------
-step "admin: adds and deletes school OUs, reads accounts, changes none"
+step "admin: adds and deletes school OUs and import groups, reads accounts, changes none"
 allowed admin "add a school OU" "dn: ou=AclSchool,$BASE
 changetype: add
 objectClass: organizationalUnit
@@ -246,6 +246,46 @@ cn: Acl Admin
 sn: Admin"
 refused admin "delete a person" "dn: $S1
 changetype: delete"
+IG="cn=acl-import,ou=Gym1,$BASE"
+allowed admin "add an import group" "dn: $IG
+changetype: add
+objectClass: groupOfNames
+objectClass: ucsschoolImportGroup
+cn: acl-import
+member: $S1
+ucsschoolImportSchool: Gym1
+ucsschoolImportRole: student"
+allowed admin "add a member to an import group" "dn: $IG
+changetype: modify
+add: member
+member: $S2
+-
+add: ucsschoolImportRole
+ucsschoolImportRole: teacher"
+assert_eq "$(printf '%s\n' "$S1" "$S2" | sort)" "$(ldap_attr "$IG" member | sort)" "the members written"
+assert_eq "$(printf '%s\n' "$S1" "$S2" | sort)" "$(attr_as api "$IG" member | sort)" \
+    "the api reads an import group's members"
+assert_eq "$(printf '%s\n' student teacher)" "$(attr_as api "$IG" ucsschoolImportRole | sort)" \
+    "the api reads an import group's roles"
+out=$(search_as api -b "$BASE" "(&(objectClass=ucsschoolImportGroup)(member=$S1))" 1.1)
+assert_contains "$out" "dn: $IG" "the api finds a person's import groups (its login)"
+assert_eq "" "$(attr_as reconciler "$IG" member)" "the reconciler reads an import group"
+refused reconciler "change an import group" "dn: $IG
+changetype: modify
+add: ucsschoolImportSchool
+ucsschoolImportSchool: Schule2"
+refused api "change an import group" "dn: $IG
+changetype: modify
+add: ucsschoolImportSchool
+ucsschoolImportSchool: Schule2"
+assert_eq "Gym1" "$(ldap_attr "$IG" ucsschoolImportSchool)" "the refused writes left the group"
+refused admin "modify a person after writing an import group" "dn: $S1
+changetype: modify
+replace: givenName
+givenName: Changed"
+allowed admin "delete an import group" "dn: $IG
+changetype: delete"
+ldap_exists "$IG" && fail "$IG still exists after its delete"
 refused admin "delete a container of the limbo OU" "dn: cn=klassen,cn=schueler,cn=groups,ou=limbo,$BASE
 changetype: delete"
 refused admin "modify the base" "dn: $BASE
