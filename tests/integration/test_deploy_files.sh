@@ -1024,9 +1024,9 @@ assert_contains "$OUT" "datasource is not" "a panel on another datasource"
 step "deploy/prometheus, deploy/grafana: every metric they name is declared in the C sources"
 # What the services declare (metrics_declare) and what the registry renders itself (sample:
 # sisopi_up, sisopi_build_info, process_*); a histogram's series add _bucket, _sum, _count.
-declared=$(grep -rhoE '(metrics_declare\([a-z]+, |sample\(f, )"[a-z_]+"' "$S/services" "$S/common" |
+declared=$(grep -rhoE '(metrics_declare\([a-z_.>-]+, |sample\(f, )"[a-z_]+"' "$S/services" "$S/common" |
     sed -E 's/.*"([a-z_]+)"/\1/' | sort -u)
-histograms=$(grep -rhoE 'metrics_declare\([a-z]+, "[a-z_]+", METRICS_HISTOGRAM' "$S/services" "$S/common" |
+histograms=$(grep -rhoE 'metrics_declare\([a-z_.>-]+, "[a-z_]+", METRICS_HISTOGRAM' "$S/services" "$S/common" |
     sed -E 's/.*"([a-z_]+)".*/\1/' | sort -u)
 [[ $declared == *sisopi_consumer_lag* && $declared == *sisopi_up* && $declared == *process_open_fds* &&
     $histograms == sisopi_ldap_latency_seconds ]] ||
