@@ -5,6 +5,7 @@
  */
 #include "avro_codec.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -927,22 +928,45 @@ static int users_from_value(avro_value_t *root, struct users_msg *out, struct er
     return fail(er, "unknown body type %s", name);
 }
 
+/* The fingerprints of users.v1 and v2 (v2's is v1's if the registry has no v2), found once:
+ * the registry's look-up takes a lock and walks every schema, twice per message otherwise.
+ * Fingerprints, not entries, are kept: they stay right across a registry shutdown. */
+static uint64_t direct_fp1, direct_fp2;
+static bool direct_known;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+
+static void direct_find(void)
+{
+    const struct schema_entry *v1 = schema_registry_find("users", 1);
+    const struct schema_entry *v2 = schema_registry_find("users", 2);
+    if (!v1)
+        return;
+    direct_fp1 = v1->fingerprint;
+    direct_fp2 = v2 ? v2->fingerprint : v1->fingerprint;
+    direct_known = true;
+}
+
+static bool direct_fingerprints(uint64_t *fp1, uint64_t *fp2)
+{
+    pthread_once(&direct_once, direct_find);
+    *fp1 = direct_fp1;
+    *fp2 = direct_fp2;
+    return direct_known;
+}
+
 /* direct: UserRecords written with users.v1 or v2 (the same body bytes) are read by
  * users_wire; everything else, and anything that reader is not sure of, the generic way. */
 static int users_decode(const void *buf, size_t len, struct users_msg *out, char *errstr, size_t n,
                         bool direct)
 {
     struct err er = {errstr, n};
-    const struct schema_entry *v1 = schema_registry_find("users", 1);
-    const struct schema_entry *v2 = schema_registry_find("users", 2);
     avro_value_t root;
-    uint64_t fp;
+    uint64_t fp, fp1, fp2;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (direct && v1 && buf && len > AVRO_CODEC_HEADER_SIZE &&
-        avro_codec_peek_fingerprint(buf, len, &fp) == 0 &&
-        (fp == v1->fingerprint || (v2 && fp == v2->fingerprint)) &&
+    if (direct && direct_fingerprints(&fp1, &fp2) && buf && len > AVRO_CODEC_HEADER_SIZE &&
+        avro_codec_peek_fingerprint(buf, len, &fp) == 0 && (fp == fp1 || fp == fp2) &&
         users_wire_read_v1((const unsigned char *)buf + AVRO_CODEC_HEADER_SIZE,
                            len - AVRO_CODEC_HEADER_SIZE, out) == 0) {
         rc = 0;

@@ -75,6 +75,11 @@ static const char *check_str(const char *field, const char *v, enum str_rule rul
     }
     size_t len = strlen(v);
     for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)v[i];
+        if (c >= 0x20 && c < 0x7f) { /* printable ASCII, most of every record: no decoding */
+            i++;
+            continue;
+        }
         uint32_t cp;
         size_t k = text_norm_utf8_next(v + i, len - i, &cp);
         bool allowed = rule == STR_TEXT && (cp == '\t' || cp == '\n' || cp == '\r');

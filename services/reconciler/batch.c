@@ -136,6 +136,25 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
     if (rc < 0 || wave_add(b, r->record_uid, m->offset) < 0)
         return -1;
 
+    /* A record the person's stored state has seen change nothing: known by its digest, without
+     * decoding the person or planning (a night where little changed is mostly these). */
+    unsigned char digest[STATE_DIGEST_LEN];
+    bool suspect = reconcile_is_suspect(c, r->record_uid, m->offset) && !r->dry_run;
+    if (!suspect) {
+        record_digest(&c->digest, r, digest);
+        int h =
+            state_person_noop_check(b->txn, m->partition, r->record_uid, digest, err, sizeof(err));
+        if (h < 0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            return -1;
+        }
+        if (h == 1) {
+            c->unchanged++;
+            c->unchanged_by_digest++;
+            return imports_bump(b, m->partition, r->import_id, COUNT_UNCHANGED);
+        }
+    }
+
     struct person before;
     struct person_plan plan;
     bool rebase;
@@ -149,6 +168,13 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
         person_plan_free(&plan);
         if (g == 0)
             person_free(&before);
+        /* Seen to change nothing: the next time, the digest says so. */
+        if (g == 0 && !r->dry_run &&
+            state_person_noop_add(b->txn, m->partition, r->record_uid, digest, err, sizeof(err)) <
+                0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            return -1;
+        }
         return imports_bump(b, m->partition, r->import_id, COUNT_UNCHANGED);
     }
     struct item *it =
@@ -222,15 +248,63 @@ static int handle_purge(struct batch *b, const rd_kafka_message_t *m, struct use
 /* ---------------------------------------------------------------------------------------- */
 /* the batch                                                                                */
 
+/* The next offset the state expects in the message's partition: 0, or -1 (b->err). */
+static int next_offset(struct batch *b, int32_t part, int64_t *next)
+{
+    char err[256];
+    bool cached = part >= 0 && part < b->core->cfg->kafka.partitions;
+    if (cached && b->next_offset[part] >= 0) {
+        *next = b->next_offset[part];
+        return 0;
+    }
+    *next = 0;
+    if (state_offset_get(b->txn, part, next, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    if (cached)
+        b->next_offset[part] = *next;
+    return 0;
+}
+
+/* Records that the message at offset of part is applied (in the state when the batch ends). */
+static int offset_done(struct batch *b, int32_t part, int64_t offset)
+{
+    char err[256];
+    if (part >= 0 && part < b->core->cfg->kafka.partitions) {
+        b->next_offset[part] = offset + 1;
+        b->offset_dirty[part] = true;
+        return 0;
+    }
+    if (state_offset_put(b->txn, part, offset + 1, err, sizeof(err)) < 0) {
+        snprintf(b->err, sizeof(b->err), "state: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The batch's offsets into the state, once per partition. */
+static int offsets_flush(struct batch *b)
+{
+    char err[256];
+    for (int32_t p = 0; p < b->core->cfg->kafka.partitions; p++) {
+        if (b->offset_dirty[p] &&
+            state_offset_put(b->txn, p, b->next_offset[p], err, sizeof(err)) < 0) {
+            snprintf(b->err, sizeof(b->err), "state: %s", err);
+            return -1;
+        }
+        b->offset_dirty[p] = false;
+    }
+    return 0;
+}
+
 static int handle(struct batch *b, const rd_kafka_message_t *m)
 {
     struct reconcile_core *c = b->core;
     char err[256];
     int64_t next = 0;
-    if (state_offset_get(b->txn, m->partition, &next, err, sizeof(err)) < 0) {
-        snprintf(b->err, sizeof(b->err), "state: %s", err);
+    if (next_offset(b, m->partition, &next) < 0)
         return -1;
-    }
     if (m->offset < next)
         return 0; /* applied before a crash, Kafka's commit did not follow */
     /* Decoded messages live until the batch ends: wave items borrow their records. */
@@ -283,11 +357,7 @@ static int handle(struct batch *b, const rd_kafka_message_t *m)
             break;
         }
     }
-    if (rc == 0 && state_offset_put(b->txn, m->partition, m->offset + 1, err, sizeof(err)) < 0) {
-        snprintf(b->err, sizeof(b->err), "state: %s", err);
-        rc = -1;
-    }
-    return rc;
+    return rc == 0 ? offset_done(b, m->partition, m->offset) : rc;
 }
 
 static void batch_free(struct batch *b)
@@ -303,6 +373,8 @@ static void batch_free(struct batch *b)
         free(b->decoded[i]);
     }
     free(b->decoded);
+    free(b->next_offset);
+    free(b->offset_dirty);
     uid_set_free(b->in_wave);
     uid_set_free(b->touched);
     imports_cache_drop(b);
@@ -356,6 +428,11 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
     enum reconcile_rc rc = RECONCILE_OK;
     char e[256];
     b.topic = core->cfg->kafka.topic_users;
+    size_t np = (size_t)core->cfg->kafka.partitions;
+    b.next_offset = xmalloc(np * sizeof(*b.next_offset));
+    for (size_t p = 0; p < np; p++)
+        b.next_offset[p] = -1;
+    b.offset_dirty = xcalloc(np, sizeof(*b.offset_dirty));
     if (state_txn_begin(core->state, true, &b.txn, e, sizeof(e)) < 0) {
         snprintf(err, errn, "state: %s", e);
         batch_free(&b);
@@ -369,6 +446,8 @@ enum reconcile_rc reconcile_batch(struct reconcile_core *core, rd_kafka_message_
         hrc = wave_flush(&b);
     if (hrc == 0)
         hrc = imports_cache_flush(&b);
+    if (hrc == 0)
+        hrc = offsets_flush(&b);
     double t1 = clock_mono_s();
     if (hrc < 0) {
         /* Nothing is saved: every person the batch touched may be half-changed, and its

@@ -659,10 +659,11 @@ static enum reconcile_rc run_batch(struct member *r)
 
 static void log_summary(struct member *r)
 {
-    char m[24], dl[24], un[24], cr[24], mo[24], li[24], rj[24], de[24], ps[24];
+    char m[24], dl[24], un[24], ud[24], cr[24], mo[24], li[24], rj[24], de[24], ps[24];
     snprintf(m, sizeof(m), "%" PRId64, r->core.messages);
     snprintf(dl, sizeof(dl), "%" PRId64, r->core.dead_letters);
     snprintf(un, sizeof(un), "%" PRId64, r->core.unchanged);
+    snprintf(ud, sizeof(ud), "%" PRId64, r->core.unchanged_by_digest);
     snprintf(cr, sizeof(cr), "%" PRId64, r->core.totals[EVENT_CREATED]);
     snprintf(mo, sizeof(mo), "%" PRId64,
              r->core.totals[EVENT_MODIFIED] + r->core.totals[EVENT_SCHOOL_ADDED] +
@@ -672,8 +673,8 @@ static void log_summary(struct member *r)
     snprintf(de, sizeof(de), "%" PRId64, r->core.totals[EVENT_DELETED]);
     snprintf(ps, sizeof(ps), "%" PRId64, r->core.purges_skipped);
     log_kv(LEVEL_INFO, "summary", "messages", m, "created", cr, "modified", mo, "limbo", li,
-           "deleted", de, "purges_skipped", ps, "unchanged", un, "rejected", rj, "dead_letters", dl,
-           NULL);
+           "deleted", de, "purges_skipped", ps, "unchanged", un, "unchanged_by_digest", ud,
+           "rejected", rj, "dead_letters", dl, NULL);
     struct apply_stats a = applier_stats(r->core.applier);
     char ad[24], rn[24], md[24], dt[24], gm[24], ge[24];
     snprintf(ad, sizeof(ad), "%" PRId64, a.adds);

@@ -95,12 +95,16 @@ int reconcile_core_open(struct reconcile_core *core, const struct config *cfg, c
         reconcile_core_close(core);
         return -1;
     }
+    unsigned char key[STATE_DIGEST_LEN];
+    state_store_digest_key(core->state, key);
+    record_digest_init(&core->digest, cfg, key);
     return 0;
 }
 
 void reconcile_core_close(struct reconcile_core *core)
 {
     state_store_close(core->state);
+    record_digest_free(&core->digest);
     uid_set_free(core->suspects);
     uid_set_free(core->resolved);
     for (int32_t p = 0; core->journal && p < core->cfg->kafka.partitions; p++)

@@ -30,6 +30,7 @@
 #include "dir_conn.h"
 #include "event_sink.h"
 #include "journal.h"
+#include "record_digest.h"
 #include "state_store.h"
 #include "uid_set.h"
 
@@ -58,9 +59,11 @@ struct reconcile_core {
     int lock_fd;                      /* the state directory's lock, held while open */
     int64_t totals[EVENT_TYPE_COUNT]; /* events emitted, by type */
     int64_t unchanged, dead_letters, messages;
+    int64_t unchanged_by_digest; /* of unchanged: known by their no-op digest, not planned */
     int64_t purges_skipped; /* PurgeDue orders that deleted nothing (came back, not due, ...) */
     struct import_done *imports_done; /* by school and role, in the order first seen */
     size_t n_imports_done;
+    struct record_digest_ctx digest; /* no-op digests of records, keyed by the state store */
 };
 
 enum reconcile_rc {

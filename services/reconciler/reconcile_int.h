@@ -64,6 +64,10 @@ struct batch {
     struct users_msg **decoded; /* the batch's messages, alive until it ends */
     size_t n_decoded;
     struct uid_set *touched; /* every person a wave of this batch touched: 1 + first offset */
+    /* By partition (kafka.partitions of them): the next offset to apply, -1 not read yet. The
+     * state learns them once, when the batch ends, in the same transaction. */
+    int64_t *next_offset;
+    bool *offset_dirty;
     char err[512];
     const char *topic;
 };

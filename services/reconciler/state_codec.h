@@ -13,16 +13,25 @@
  * bytes); svarint = zig-zag LEB128. No checksum: LMDB's copy-on-write commits never expose a
  * torn value; decoding is strict (unknown version or flag, short data, trailing bytes, NUL
  * inside a string, absurd counts) so an older, newer or damaged value is an error, not a crash.
+ *
+ * A person value may carry the digests of records seen to change nothing (record_digest.h):
+ * u8 3, u8 n (1..STATE_CODEC_NOOP_MAX), n digests of 16 bytes, then the format 2 encoding. A
+ * new encoding of the person (any change) drops them: a digest vouches only for the state it
+ * was recorded with.
  */
 #ifndef SISOPI_STATE_CODEC_H
 #define SISOPI_STATE_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "state_store.h"
 
 #define STATE_CODEC_PERSON_VERSION 2 /* 2: personal attributes as attrs only */
 #define STATE_CODEC_IMPORT_VERSION 2 /* 2: counts */
+#define STATE_CODEC_PERSON_NOOP    3 /* the no-op digests' header */
+#define STATE_CODEC_NOOP_MAX       4 /* digests kept per person (a person listed by 4 schools) */
+#define STATE_CODEC_DIGEST_LEN     STATE_DIGEST_LEN
 
 /* A growable byte buffer, reused between encodes. Owned by whoever declared it. */
 struct state_buf {
@@ -39,6 +48,15 @@ void state_codec_person_encode(const struct person *p, struct state_buf *b);
 /* 0 and *out filled (free with person_free), or STATE_ERR_CORRUPT with *out zeroed. */
 int state_codec_person_decode(const void *data, size_t len, struct person *out, char *err,
                               size_t errlen);
+
+/* Whether the person value data[len] carries digest among its no-op digests. */
+bool state_codec_person_has_noop(const void *data, size_t len,
+                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN]);
+/* Replaces b's contents with the person value data[len] (which must not alias b) carrying
+ * digest first, then up to STATE_CODEC_NOOP_MAX - 1 of its digests so far. */
+void state_codec_person_add_noop(const void *data, size_t len,
+                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN],
+                                 struct state_buf *b);
 
 /* Replaces b's contents with the encoding of s. s must have an import_id. */
 void state_codec_import_encode(const struct import_state *s, struct state_buf *b);

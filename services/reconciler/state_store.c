@@ -267,8 +267,11 @@ static int open_dbs(struct state_store *s, char *err, size_t n)
     }
     MDB_val k = {.mv_size = 6, .mv_data = "format"}, v;
     unsigned char want[4] = {0, 0, 0, STATE_FORMAT_VERSION};
+    /* Format 2 is format 3 without the no-op digests: it is upgraded in place, and from then on
+     * a reconciler that knows only format 2 refuses the store rather than misread it. */
+    unsigned char older[4] = {0, 0, 0, 2};
     mrc = mdb_get(txn, s->meta, &k, &v);
-    if (mrc == MDB_NOTFOUND) {
+    if (mrc == MDB_NOTFOUND || (mrc == 0 && v.mv_size == 4 && memcmp(v.mv_data, older, 4) == 0)) {
         v = (MDB_val){.mv_size = 4, .mv_data = want};
         mrc = mdb_put(txn, s->meta, &k, &v, 0);
     } else if (mrc == 0 && (v.mv_size != 4 || memcmp(v.mv_data, want, 4) != 0)) {
@@ -308,6 +311,26 @@ static int open_dbs(struct state_store *s, char *err, size_t n)
     s->id = 0;
     for (int i = 0; i < 8; i++)
         s->id = s->id << 8 | id[i];
+    /* The key of the no-op digests (record_digest.h): secret to this store. */
+    k = (MDB_val){.mv_size = 10, .mv_data = "digest_key"};
+    mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        if (getrandom(s->digest_key, STATE_DIGEST_LEN, 0) != (ssize_t)STATE_DIGEST_LEN) {
+            mdb_txn_abort(txn);
+            return state_seterr(err, n, STATE_ERR, "state store: getrandom: %s", strerror(errno));
+        }
+        v = (MDB_val){.mv_size = STATE_DIGEST_LEN, .mv_data = s->digest_key};
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (mrc == 0 && v.mv_size == STATE_DIGEST_LEN) {
+        memcpy(s->digest_key, v.mv_data, STATE_DIGEST_LEN);
+    } else if (mrc == 0) {
+        mdb_txn_abort(txn);
+        return state_seterr(err, n, STATE_ERR_CORRUPT, "state store: digest key undecodable");
+    }
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return state_mdb_fail(s, err, n, mrc, "reading the digest key");
+    }
     if ((mrc = mdb_txn_commit(txn)) != 0)
         return state_mdb_fail(s, err, n, mrc, "committing the setup transaction");
     return 0;
@@ -364,6 +387,7 @@ void state_store_close(struct state_store *s)
     if (s->env)
         mdb_env_close(s->env);
     state_codec_buf_free(&s->enc);
+    state_codec_buf_free(&s->enc2);
     free(s);
 }
 
@@ -546,8 +570,63 @@ static int members_update(struct state_txn *t, int32_t part, const struct person
     return 0;
 }
 
+static int person_put(struct state_txn *t, int32_t partition, const struct person *p,
+                      const unsigned char *noop, char *err, size_t n);
+
 int state_person_put(struct state_txn *t, int32_t partition, const struct person *p, char *err,
                      size_t n)
+{
+    return person_put(t, partition, p, NULL, err, n);
+}
+
+int state_person_put_noop(struct state_txn *t, int32_t partition, const struct person *p,
+                          const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t n)
+{
+    return person_put(t, partition, p, digest, err, n);
+}
+
+int state_person_noop_check(struct state_txn *t, int32_t partition, const char *record_uid,
+                            const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t n)
+{
+    struct state_key k;
+    int rc = person_key(t, partition, record_uid, &k, err, n);
+    if (rc)
+        return rc;
+    MDB_val kv = state_kval(&k), v;
+    int mrc = mdb_get(t->txn, t->s->persons, &kv, &v);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc)
+        return state_mdb_fail(t->s, err, n, mrc, "reading a person");
+    return state_codec_person_has_noop(v.mv_data, v.mv_size, digest) ? 1 : 0;
+}
+
+int state_person_noop_add(struct state_txn *t, int32_t partition, const char *record_uid,
+                          const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t n)
+{
+    struct state_key k;
+    int rc = state_need_write(t, err, n);
+    if (rc || (rc = person_key(t, partition, record_uid, &k, err, n)) != 0)
+        return rc;
+    MDB_val kv = state_kval(&k), v;
+    int mrc = mdb_get(t->txn, t->s->persons, &kv, &v);
+    if (mrc == MDB_NOTFOUND)
+        return 1;
+    if (mrc)
+        return state_mdb_fail(t->s, err, n, mrc, "reading a person");
+    state_codec_person_add_noop(v.mv_data, v.mv_size, digest, &t->s->enc);
+    v = (MDB_val){.mv_size = t->s->enc.len, .mv_data = t->s->enc.p};
+    mrc = mdb_put(t->txn, t->s->persons, &kv, &v, 0);
+    return mrc ? state_mdb_fail(t->s, err, n, mrc, "writing a person") : 0;
+}
+
+void state_store_digest_key(const struct state_store *s, unsigned char key[STATE_DIGEST_LEN])
+{
+    memcpy(key, s->digest_key, STATE_DIGEST_LEN);
+}
+
+static int person_put(struct state_txn *t, int32_t partition, const struct person *p,
+                      const unsigned char *noop, char *err, size_t n)
 {
     struct person old;
     struct state_key k;
@@ -563,7 +642,12 @@ int state_person_put(struct state_txn *t, int32_t partition, const struct person
     if (rc)
         return rc;
     state_codec_person_encode(p, &t->s->enc);
-    MDB_val kv = state_kval(&k), v = {.mv_size = t->s->enc.len, .mv_data = t->s->enc.p};
+    struct state_buf *out = &t->s->enc;
+    if (noop) {
+        state_codec_person_add_noop(t->s->enc.p, t->s->enc.len, noop, &t->s->enc2);
+        out = &t->s->enc2;
+    }
+    MDB_val kv = state_kval(&k), v = {.mv_size = out->len, .mv_data = out->p};
     int mrc = mdb_put(t->txn, t->s->persons, &kv, &v, 0);
     return mrc ? state_mdb_fail(t->s, err, n, mrc, "writing a person") : 0;
 }

@@ -9,6 +9,7 @@
  *   meta        "format"                          -> u32 BE format version (STATE_FORMAT_VERSION)
  *               "epoch_seq"                       -> u64 BE last slice epoch handed out
  *               "store_id"                        -> u64 BE random id of this environment
+ *               "digest_key"                      -> 16 random bytes: the no-op digests' key
  *   partitions  P                                 -> 18 bytes: version, flags (1 complete,
  *                                                    2 has offset), u64 BE epoch, i64 BE offset
  *   persons     P lc(record_uid)                  -> person blob (state_codec.h)
@@ -55,7 +56,8 @@
 #include "person.h"
 #include "records.h"
 
-#define STATE_FORMAT_VERSION 2 /* 2: person v2, import v2 */
+#define STATE_FORMAT_VERSION 3 /* 2: person v2, import v2; 3: persons may carry no-op digests */
+#define STATE_DIGEST_LEN     16
 /* Default LMDB map size: 4 GiB of address space, a sparse file that grows as used. */
 #define STATE_STORE_DEFAULT_MAP_SIZE ((size_t)4 << 30)
 
@@ -130,6 +132,20 @@ int state_person_get(struct state_txn *t, int32_t partition, const char *record_
  * the difference between the old and the new (source_uid, school, role) sets. */
 int state_person_put(struct state_txn *t, int32_t partition, const struct person *p, char *err,
                      size_t errlen);
+/* state_person_put, the value carrying digest: a record seen to change nothing in p. */
+int state_person_put_noop(struct state_txn *t, int32_t partition, const struct person *p,
+                          const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t errlen);
+/* No-op digests (record_digest.h): 1 if the person's stored state carries digest (a record
+ * with that digest changes nothing in it), 0 if not or if there is no such person, < 0 error.
+ * Reads the value's header only: no decoding. */
+int state_person_noop_check(struct state_txn *t, int32_t partition, const char *record_uid,
+                            const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t errlen);
+/* Adds digest to the person's stored state (which does not change otherwise): 0, 1 no such
+ * person, < 0 error. Any later state_person_put drops the digests. */
+int state_person_noop_add(struct state_txn *t, int32_t partition, const char *record_uid,
+                          const unsigned char digest[STATE_DIGEST_LEN], char *err, size_t errlen);
+/* The store's key for the digests (random, made with the environment). */
+void state_store_digest_key(const struct state_store *s, unsigned char key[STATE_DIGEST_LEN]);
 /* Deletes the person and its members entries: 0 deleted, 1 not found, < 0 error. */
 int state_person_del(struct state_txn *t, int32_t partition, const char *record_uid, char *err,
                      size_t errlen);

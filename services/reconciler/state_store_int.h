@@ -20,9 +20,11 @@ struct state_store {
     MDB_dbi meta, parts, persons, members, imports, seen;
     size_t map_size;
     size_t max_key;
-    uint64_t id;          /* random, made when the environment was created */
-    bool in_write;        /* one write transaction at a time */
-    struct state_buf enc; /* encode buffer, used only by the write transaction */
+    uint64_t id;           /* random, made when the environment was created */
+    bool in_write;         /* one write transaction at a time */
+    struct state_buf enc;  /* encode buffer, used only by the write transaction */
+    struct state_buf enc2; /* a second one, for a value built from an encoding */
+    unsigned char digest_key[STATE_DIGEST_LEN]; /* random, made with the environment */
 };
 
 struct state_txn {

@@ -321,3 +321,36 @@ CFG=$W/fixed.cfg
 reconcile
 CFG=$CFG_MAIN
 [[ -n $(dn_of S15) ]] || fail "S15 not created with the corrected mapping"
+
+step "16. a record seen to change nothing is known by its digest; any other change forgets it"
+csv z1.csv "Z1,Zoe,Zed,SchB," "Z2,Zack,Zorn,SchB,"
+ingest SchB staff "$W/z1.csv"
+reconcile
+assert_eq "uid=Z.Zed,cn=mitarbeiter,cn=users,ou=SchB,$BASE" "$(dn_of Z1)" "Z1 created"
+csn=$(last_write)
+ingest SchB staff "$W/z1.csv"
+reconcile
+assert_contains "$ROUT" " unchanged=2 unchanged_by_digest=2 " "both records known unchanged by their digests"
+assert_eq "$csn" "$(last_write)" "no LDAP write for the known records"
+# Z1 dropped: the state changes, so the digest stored with the old state is gone with it.
+csv z2.csv "Z2,Zack,Zorn,SchB,"
+ingest SchB staff "$W/z2.csv"
+reconcile
+assert_eq "uid=Z.Zed,cn=mitarbeiter,cn=users,ou=limbo,$BASE" "$(dn_of Z1)" "Z1 in limbo"
+ingest SchB staff "$W/z1.csv"
+reconcile
+assert_eq "uid=Z.Zed,cn=mitarbeiter,cn=users,ou=SchB,$BASE" "$(dn_of Z1)" \
+    "Z1 back from limbo by the very record its digest once said changed nothing"
+assert_eq "" "$(attr Z1 shadowExpire)" "Z1 active again"
+assert_eq "Created MovedToLimbo Reactivated" "$(ev_types Z1)" "Z1 events"
+# A digest made under one configuration never vouches under another (here: the grace period).
+ingest SchB staff "$W/z1.csv"
+CFG=$W/short.cfg
+reconcile
+CFG=$CFG_MAIN
+assert_contains "$ROUT" " unchanged=2 unchanged_by_digest=0 " "another configuration plans every record"
+csv z3.csv "Z1,Zoe,Zet,SchB," "Z2,Zack,Zorn,SchB,"
+ingest SchB staff "$W/z3.csv"
+reconcile
+assert_eq "Zet" "$(attr Z1 sn)" "a changed record is applied"
+assert_contains "$ROUT" " unchanged=1 unchanged_by_digest=1 " "Z2 still known by its digest"

@@ -132,10 +132,73 @@ static void test_rejects_corrupt(void **state)
     person_free(&p);
 }
 
+/* No-op digests: carried in front of the encoding, found without decoding, the newest first,
+ * at most STATE_CODEC_NOOP_MAX; a damaged header is an error, not a crash. */
+static void test_person_noop_digests(void **state)
+{
+    (void)state;
+    struct person p, got;
+    struct state_buf enc = {0}, a = {0}, b = {0};
+    unsigned char d[6][STATE_CODEC_DIGEST_LEN];
+    for (int i = 0; i < 6; i++)
+        memset(d[i], 'a' + i, sizeof(d[i]));
+    full_person(&p);
+    state_codec_person_encode(&p, &enc);
+    assert_false(state_codec_person_has_noop(enc.p, enc.len, d[0]));
+
+    state_codec_person_add_noop(enc.p, enc.len, d[0], &a);
+    assert_int_equal(a.len, enc.len + 2 + STATE_CODEC_DIGEST_LEN);
+    assert_true(state_codec_person_has_noop(a.p, a.len, d[0]));
+    assert_false(state_codec_person_has_noop(a.p, a.len, d[1]));
+    assert_int_equal(state_codec_person_decode(a.p, a.len, &got, err, sizeof(err)), 0);
+    assert_true(person_equal(&p, &got));
+    person_free(&got);
+
+    /* Five more: the oldest ones go, the same digest twice is kept once. */
+    struct state_buf *cur = &a, *next = &b;
+    for (int i = 1; i < 6; i++) {
+        state_codec_person_add_noop(cur->p, cur->len, d[i], next);
+        struct state_buf *t = cur;
+        cur = next;
+        next = t;
+    }
+    state_codec_person_add_noop(cur->p, cur->len, d[5], next);
+    cur = next;
+    assert_int_equal(cur->len, enc.len + 2 + STATE_CODEC_NOOP_MAX * STATE_CODEC_DIGEST_LEN);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(state_codec_person_has_noop(cur->p, cur->len, d[i]),
+                         i >= 6 - STATE_CODEC_NOOP_MAX);
+    assert_int_equal(state_codec_person_decode(cur->p, cur->len, &got, err, sizeof(err)), 0);
+    assert_true(person_equal(&p, &got));
+    person_free(&got);
+
+    /* Damaged: a count of 0, a count above the maximum, a header longer than the value. */
+    unsigned char bad[2 + STATE_CODEC_DIGEST_LEN + 1] = {STATE_CODEC_PERSON_NOOP, 0};
+    assert_int_equal(state_codec_person_decode(bad, sizeof(bad), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    assert_non_null(strstr(err, "no-op digests"));
+    bad[1] = STATE_CODEC_NOOP_MAX + 1;
+    assert_int_equal(state_codec_person_decode(bad, sizeof(bad), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    bad[1] = 1;
+    assert_int_equal(
+        state_codec_person_decode(bad, 2 + STATE_CODEC_DIGEST_LEN, &got, err, sizeof(err)),
+        STATE_ERR_CORRUPT);
+    assert_false(state_codec_person_has_noop(bad, 2 + STATE_CODEC_DIGEST_LEN, bad + 2));
+    /* a header before something that is not a person */
+    assert_int_equal(state_codec_person_decode(bad, sizeof(bad), &got, err, sizeof(err)),
+                     STATE_ERR_CORRUPT);
+    person_free(&p);
+    state_codec_buf_free(&enc);
+    state_codec_buf_free(&a);
+    state_codec_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_person_roundtrip_copy_equal),
+        cmocka_unit_test(test_person_noop_digests),
         cmocka_unit_test(test_rejects_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -594,6 +594,17 @@ static void test_reopen_durable(void **state)
     state_txn_abort(t);
     state_store_close(s);
 
+    /* Format 2 (before the no-op digests) opens and becomes format 3; the digest key stays. */
+    unsigned char key1[STATE_DIGEST_LEN], key2[STATE_DIGEST_LEN];
+    assert_int_equal(state_store_open(dir, 0, true, &s, err, sizeof(err)), 0);
+    state_store_digest_key(s, key1);
+    state_store_close(s);
+    raw_put(dir, "meta", "format", 6, "\0\0\0\x02", 4);
+    assert_int_equal(state_store_open(dir, 0, true, &s, err, sizeof(err)), 0);
+    state_store_digest_key(s, key2);
+    assert_memory_equal(key1, key2, STATE_DIGEST_LEN);
+    state_store_close(s);
+
     /* A format this build does not know: a clear error, nothing opened. */
     raw_put(dir, "meta", "format", 6, "\0\0\0\x09", 4);
     assert_int_equal(state_store_open(dir, 0, true, &s, err, sizeof(err)), STATE_ERR_FORMAT);
@@ -758,10 +769,54 @@ static void test_many_and_import_end(void **state)
     state_txn_abort(t);
 }
 
+/* No-op digests: put with one, found by the header alone, added to a stored person, and gone
+ * with any later write of the person. */
+static void test_person_noop_digests(void **state)
+{
+    struct fixture *f = *state;
+    struct person p, got;
+    unsigned char d1[STATE_DIGEST_LEN], d2[STATE_DIGEST_LEN], key[STATE_DIGEST_LEN],
+        zero[STATE_DIGEST_LEN] = {0};
+    memset(d1, 1, sizeof(d1));
+    memset(d2, 2, sizeof(d2));
+    state_store_digest_key(f->s, key);
+    assert_memory_not_equal(key, zero, STATE_DIGEST_LEN); /* random, not left empty */
+    full_person(&p);
+    struct state_txn *t = wtxn(f);
+    assert_int_equal(state_person_put_noop(t, 0, &p, d1, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d1, err, sizeof(err)), 1);
+    assert_int_equal(state_person_noop_check(t, 0, "r-0001", d1, err, sizeof(err)), 1);
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d2, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_check(t, 1, "R-0001", d1, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_check(t, 0, "nobody", d1, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_add(t, 0, "R-0001", d2, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_add(t, 0, "nobody", d2, err, sizeof(err)), 1);
+    commit(t);
+
+    t = rtxn(f);
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d1, err, sizeof(err)), 1);
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d2, err, sizeof(err)), 1);
+    assert_int_equal(state_person_get(t, 0, "R-0001", &got, err, sizeof(err)), 0);
+    assert_true(person_equal(&p, &got));
+    person_free(&got);
+    /* a read transaction cannot add */
+    assert_int_equal(state_person_noop_add(t, 0, "R-0001", d1, err, sizeof(err)),
+                     STATE_ERR_INVALID);
+    state_txn_abort(t);
+
+    t = wtxn(f);
+    put(t, 0, &p); /* the same person written again: the digests go */
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d1, err, sizeof(err)), 0);
+    assert_int_equal(state_person_noop_check(t, 0, "R-0001", d2, err, sizeof(err)), 0);
+    commit(t);
+    person_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_person_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_person_noop_digests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_value_in_lmdb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_members_follow_schools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_case_insensitive_keys, setup, teardown),
