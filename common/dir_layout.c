@@ -1,5 +1,7 @@
 /*
  * dir_layout: DN construction and the fixed values of sisopi's directory layout.
+ * (A configuration value read here goes into the reconciler's record digests too:
+ * services/reconciler/record_digest.c.)
  */
 #include "dir_layout.h"
 

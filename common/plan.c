@@ -1,5 +1,9 @@
 /*
  * plan: the SiSoPi rules as state transitions, and the directory changes between two states.
+ *
+ * The reconciler recognises records that change nothing by a digest of the record and of the
+ * configuration values read here and in dir_layout.c (services/reconciler/record_digest.c):
+ * a rule that reads another record field or configuration value must be added there too.
  */
 #include "plan.h"
 
