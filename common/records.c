@@ -226,6 +226,15 @@ void user_record_free(struct user_record *r)
 {
     if (!r)
         return;
+    if (r->arena) { /* the strings live in it; only the arrays are apart */
+        free(r->arena);
+        free(r->classes);
+        for (size_t i = 0; i < r->n_extra; i++)
+            free(r->extra[i].values);
+        free(r->extra);
+        memset(r, 0, sizeof(*r));
+        return;
+    }
     free(r->import_id);
     free(r->source_uid);
     free(r->school);

@@ -57,6 +57,9 @@ struct user_record {
     size_t n_extra;
     int64_t line; /* line of the input file the record came from (1-based), 0 if none */
     bool dry_run;
+    /* NULL, or the one block holding every string above (the arrays are allocated apart):
+     * user_record_free frees it instead of each string. Set only by the wire reader. */
+    char *arena;
 };
 
 /* The end of one import, written once to every partition of sisopi.users. */

@@ -23,6 +23,8 @@ struct rd {
     size_t left;
     size_t items; /* array items the body may still announce (as the generic pre-check) */
     bool bad;
+    char *arena; /* the strings, one after the other: every byte is from the body, + a NUL */
+    size_t used, cap;
 };
 
 static int64_t rd_long(struct rd *r)
@@ -55,7 +57,16 @@ static char *rd_string(struct rd *r)
         r->bad = true;
         return NULL;
     }
-    char *s = xstrndup((const char *)r->p, (size_t)n);
+    /* A string takes its bytes and a NUL, and its bytes are the body's (after a length of at
+     * least one byte): the arena, twice the body's size, never runs out. */
+    if (r->used + (size_t)n + 1 > r->cap) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = r->arena + r->used;
+    memcpy(s, r->p, (size_t)n);
+    s[n] = '\0';
+    r->used += (size_t)n + 1;
     r->p += n;
     r->left -= (size_t)n;
     return s;
@@ -136,6 +147,9 @@ int users_wire_read_v1(const void *body, size_t len, struct users_msg *out)
     if (rd_long(&r) != 0 || r.bad) /* the body union: UserRecord is branch 0 */
         return 1;
     out->type = USERS_MSG_USER_RECORD;
+    /* One allocation for every string of the record, not one each (user_record_free). */
+    r.cap = 2 * len + 1;
+    r.arena = u->arena = xmalloc(r.cap);
     u->import_id = rd_string(&r);
     u->source_uid = rd_string(&r);
     u->school = rd_string(&r);

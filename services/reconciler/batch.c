@@ -133,27 +133,32 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
     is.last_offset = m->offset;
     int rc = imports_put(b, m->partition, &is);
     import_state_free(&is);
-    if (rc < 0 || wave_add(b, r->record_uid, m->offset) < 0)
+    if (rc < 0)
         return -1;
 
     /* A record the person's stored state has seen change nothing: known by its digest, without
-     * decoding the person or planning (a night where little changed is mostly these). */
-    unsigned char digest[STATE_DIGEST_LEN];
+     * decoding the person or planning (a night where little changed is mostly these). A person
+     * with a change in the current wave has a stored state that is not current yet: planned. */
+    unsigned char digest[STATE_DIGEST_LEN] = {0};
     bool suspect = reconcile_is_suspect(c, r->record_uid, m->offset) && !r->dry_run;
     if (!suspect) {
         record_digest(&c->digest, r, digest);
-        int h =
-            state_person_noop_check(b->txn, m->partition, r->record_uid, digest, err, sizeof(err));
+        int h = uid_set_has(b->in_wave, r->record_uid)
+                    ? 0
+                    : state_person_noop_check(b->txn, m->partition, r->record_uid, digest, err,
+                                              sizeof(err));
         if (h < 0) {
             snprintf(b->err, sizeof(b->err), "state: %s", err);
             return -1;
         }
-        if (h == 1) {
+        if (h == 1) { /* nothing written: not a person of the wave */
             c->unchanged++;
             c->unchanged_by_digest++;
             return imports_bump(b, m->partition, r->import_id, COUNT_UNCHANGED);
         }
     }
+    if (wave_add(b, r->record_uid, m->offset) < 0)
+        return -1;
 
     struct person before;
     struct person_plan plan;

@@ -247,6 +247,33 @@ static int mkdir_p(const char *dir, char *err, size_t n)
     return rc;
 }
 
+/* The meta value under name: len random bytes made the first time, read every time after.
+ * On failure the transaction is aborted. */
+static int meta_random(struct state_store *s, MDB_txn *txn, const char *name, unsigned char *out,
+                       size_t len, char *err, size_t n)
+{
+    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)name}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        if (getrandom(out, len, 0) != (ssize_t)len) {
+            mdb_txn_abort(txn);
+            return state_seterr(err, n, STATE_ERR, "state store: getrandom: %s", strerror(errno));
+        }
+        v = (MDB_val){.mv_size = len, .mv_data = out};
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (mrc == 0 && v.mv_size == len) {
+        memcpy(out, v.mv_data, len);
+    } else if (mrc == 0) {
+        mdb_txn_abort(txn);
+        return state_seterr(err, n, STATE_ERR_CORRUPT, "state store: meta %s undecodable", name);
+    }
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return state_mdb_fail(s, err, n, mrc, name);
+    }
+    return 0;
+}
+
 /* Opens the sub-databases and checks (or writes, on a new environment) the format version. */
 static int open_dbs(struct state_store *s, char *err, size_t n)
 {
@@ -288,49 +315,16 @@ static int open_dbs(struct state_store *s, char *err, size_t n)
         return state_mdb_fail(s, err, n, mrc, "checking the format version");
     }
     /* The store's own random id: it tells this store's slices from any other member's. */
-    k = (MDB_val){.mv_size = 8, .mv_data = "store_id"};
     unsigned char id[8];
-    mrc = mdb_get(txn, s->meta, &k, &v);
-    if (mrc == MDB_NOTFOUND) {
-        if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-            mdb_txn_abort(txn);
-            return state_seterr(err, n, STATE_ERR, "state store: getrandom: %s", strerror(errno));
-        }
-        v = (MDB_val){.mv_size = 8, .mv_data = id};
-        mrc = mdb_put(txn, s->meta, &k, &v, 0);
-    } else if (mrc == 0 && v.mv_size == 8) {
-        memcpy(id, v.mv_data, 8);
-    } else if (mrc == 0) {
-        mdb_txn_abort(txn);
-        return state_seterr(err, n, STATE_ERR_CORRUPT, "state store: store id undecodable");
-    }
-    if (mrc) {
-        mdb_txn_abort(txn);
-        return state_mdb_fail(s, err, n, mrc, "reading the store id");
-    }
+    int rc;
+    if ((rc = meta_random(s, txn, "store_id", id, sizeof(id), err, n)) != 0)
+        return rc;
     s->id = 0;
     for (int i = 0; i < 8; i++)
         s->id = s->id << 8 | id[i];
     /* The key of the no-op digests (record_digest.h): secret to this store. */
-    k = (MDB_val){.mv_size = 10, .mv_data = "digest_key"};
-    mrc = mdb_get(txn, s->meta, &k, &v);
-    if (mrc == MDB_NOTFOUND) {
-        if (getrandom(s->digest_key, STATE_DIGEST_LEN, 0) != (ssize_t)STATE_DIGEST_LEN) {
-            mdb_txn_abort(txn);
-            return state_seterr(err, n, STATE_ERR, "state store: getrandom: %s", strerror(errno));
-        }
-        v = (MDB_val){.mv_size = STATE_DIGEST_LEN, .mv_data = s->digest_key};
-        mrc = mdb_put(txn, s->meta, &k, &v, 0);
-    } else if (mrc == 0 && v.mv_size == STATE_DIGEST_LEN) {
-        memcpy(s->digest_key, v.mv_data, STATE_DIGEST_LEN);
-    } else if (mrc == 0) {
-        mdb_txn_abort(txn);
-        return state_seterr(err, n, STATE_ERR_CORRUPT, "state store: digest key undecodable");
-    }
-    if (mrc) {
-        mdb_txn_abort(txn);
-        return state_mdb_fail(s, err, n, mrc, "reading the digest key");
-    }
+    if ((rc = meta_random(s, txn, "digest_key", s->digest_key, STATE_DIGEST_LEN, err, n)) != 0)
+        return rc;
     if ((mrc = mdb_txn_commit(txn)) != 0)
         return state_mdb_fail(s, err, n, mrc, "committing the setup transaction");
     return 0;
