@@ -3,11 +3,23 @@
  * like sisopi's students (same object classes, about as many attributes), added with a window
  * of outstanding asynchronous operations into PARENT, as fast as slapd takes them; or N
  * modifications of those entries (a last-name change: sn, cn and displayName replaced), the
- * same way; or the same entries as LDIF, for slapadd.
+ * same way; or N moves of those entries to another parent and back (the reconciler's limbo
+ * move: a modrdn with newSuperior); or 2N group modifies that add, then delete, one member each
+ * (uniqueMember DN and memberUid, as the reconciler writes a group); or the same entries as
+ * LDIF, for slapadd.
  *
  *   bench_raw_ldap -c CFG PARENT N [WINDOW]            prints "adds N seconds S adds_per_s R ..."
  *   bench_raw_ldap -c CFG --modify PARENT N [WINDOW]   prints "modifies N seconds S
  *                                                      modifies_per_s R ..." (run the adds first)
+ *   bench_raw_ldap -c CFG --rename NEWPARENT PARENT N [WINDOW]
+ *                                                      moves each entry to NEWPARENT, then back:
+ *                                                      prints "renames 2N seconds S
+ *                                                      renames_per_s R ..."
+ *   bench_raw_ldap -c CFG --group-modify GROUPDN PARENT N [WINDOW]
+ *                                                      adds each entry to the group, one modify
+ *                                                      each, then deletes each: prints
+ *                                                      "group_modifies 2N seconds S
+ *                                                      group_modifies_per_s R ..."
  *   bench_raw_ldap --ldif PARENT N > entries.ldif      the entries the adds write, no server
  *
  * WINDOW defaults to reconciler.window of CFG, so the limit is measured as the reconciler
@@ -99,6 +111,31 @@ static void modify_one(struct dir_conn *c, const char *parent, long i)
     free(dn);
 }
 
+/* The reconciler's limbo move: the same RDN under another parent (modrdn with newSuperior). */
+static void rename_one(struct dir_conn *c, const char *from, const char *to, long i)
+{
+    char *dn = xasprintf("uid=raw.user%ld,%s", i, from);
+    char *rdn = xasprintf("uid=raw.user%ld", i);
+    dir_conn_rename(c, dn, rdn, to, 1, done, NULL);
+    free(rdn);
+    free(dn);
+}
+
+/* One membership as the reconciler writes it (submit_group_modify in apply.c): the member's
+ * DN in uniqueMember and its uid in memberUid, one modify of the group. */
+static void group_one(struct dir_conn *c, const char *group, const char *parent, long i, int op)
+{
+    char *uid = xasprintf("raw.user%ld", i);
+    char *dn = xasprintf("uid=%s,%s", uid, parent);
+    struct dir_mods *m = dir_mods_new();
+    dir_mods_add1(m, op, "uniqueMember", dn);
+    dir_mods_add1(m, op, "memberUid", uid);
+    dir_conn_modify(c, group, m, 0, NULL, done, NULL);
+    dir_mods_destroy(m);
+    free(dn);
+    free(uid);
+}
+
 static int write_ldif(const char *parent, long n)
 {
     for (long i = 0; i < n; i++) {
@@ -116,13 +153,18 @@ static int write_ldif(const char *parent, long n)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_raw_ldap -c CFG [--modify] PARENT N [WINDOW]\n"
+               "       bench_raw_ldap -c CFG --rename NEWPARENT PARENT N [WINDOW]\n"
+               "       bench_raw_ldap -c CFG --group-modify GROUPDN PARENT N [WINDOW]\n"
                "       bench_raw_ldap --ldif PARENT N > entries.ldif\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { MODE_ADD, MODE_MODIFY, MODE_LDIF } mode = MODE_ADD;
+    enum { MODE_ADD, MODE_MODIFY, MODE_RENAME, MODE_GROUP, MODE_LDIF } mode = MODE_ADD;
+    const char *target = NULL; /* --rename's new parent, --group-modify's group */
     static const struct option opts[] = {{"modify", no_argument, NULL, 'm'},
+                                         {"rename", required_argument, NULL, 'r'},
+                                         {"group-modify", required_argument, NULL, 'g'},
                                          {"ldif", no_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -138,6 +180,14 @@ int main(int argc, char **argv)
             break;
         case 'l':
             mode = MODE_LDIF;
+            break;
+        case 'r':
+            mode = MODE_RENAME;
+            target = optarg;
+            break;
+        case 'g':
+            mode = MODE_GROUP;
+            target = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -170,17 +220,39 @@ int main(int argc, char **argv)
     }
     dir_conn_set_window(c, window);
     double t0 = clock_mono_s();
-    for (long i = 0; i < n; i++) {
-        if (mode == MODE_ADD)
-            add_one(c, parent, i);
-        else
-            modify_one(c, parent, i);
+    long ops = n;
+    if (mode == MODE_RENAME) {
+        /* There and back: the second pass starts once the first is done (one entry's two
+         * moves must not overlap). */
+        for (long i = 0; i < n; i++)
+            rename_one(c, parent, target, i);
+        dir_conn_drain(c);
+        for (long i = 0; i < n; i++)
+            rename_one(c, target, parent, i);
+        ops = 2 * n;
+    } else if (mode == MODE_GROUP) {
+        for (long i = 0; i < n; i++)
+            group_one(c, target, parent, i, LDAP_MOD_ADD);
+        dir_conn_drain(c);
+        for (long i = 0; i < n; i++)
+            group_one(c, target, parent, i, LDAP_MOD_DELETE);
+        ops = 2 * n;
+    } else {
+        for (long i = 0; i < n; i++) {
+            if (mode == MODE_ADD)
+                add_one(c, parent, i);
+            else
+                modify_one(c, parent, i);
+        }
     }
     dir_conn_drain(c);
     double s = clock_mono_s() - t0;
-    const char *what = mode == MODE_ADD ? "adds" : "modifies";
-    printf("%s %ld seconds %.3f %s_per_s %.0f failed %ld window %d\n", what, n, s, what,
-           (double)n / s, failed, window);
+    const char *what = mode == MODE_ADD      ? "adds"
+                       : mode == MODE_MODIFY ? "modifies"
+                       : mode == MODE_RENAME ? "renames"
+                                             : "group_modifies";
+    printf("%s %ld seconds %.3f %s_per_s %.0f failed %ld window %d\n", what, ops, s, what,
+           (double)ops / s, failed, window);
     dir_conn_close(c);
     config_free(&cfg);
     return failed ? 1 : 0;
