@@ -99,7 +99,7 @@ while (($#)); do
     shift
 done
 [[ $PERSONS =~ ^[1-9][0-9]{2,6}$ ]] || die "--persons must be 100..9999999"
-[[ $SCHOOLS =~ ^[1-9][0-9]{0,2}$ ]] || die "--schools must be 1..999"
+[[ $SCHOOLS =~ ^[1-9][0-9]{0,3}$ ]] || die "--schools must be 1..9999"
 [[ $SEED =~ ^[0-9]+$ ]] || die "--seed must be a number"
 [[ $BUDGET =~ ^[1-9][0-9]*$ ]] || die "--budget must be a number of seconds"
 [[ $SCENARIOS =~ ^[abcd](,[abcd])*$ ]] || die "--scenarios: a comma-separated list of a, b, c, d"
