@@ -1115,6 +1115,9 @@ plot_mode() {
         "$SRC/tests/bench/plot_throughput.gp" >"$WORK/log/gnuplot-$MODE.log" 2>&1 ||
         die "gnuplot failed:"$'\n'"$(cat "$WORK/log/gnuplot-$MODE.log")"
     PLOTS+=("$out")
+    # The samples beside the JSON, so they outlive the work directory.
+    cp "$A_DIR/samples.txt" "${JSON%.json}-samples-$MODE.txt"
+    cp "$A_DIR/busy.txt" "${JSON%.json}-busy-$MODE.txt"
 }
 
 REBALANCED_ANY=0
@@ -1122,6 +1125,7 @@ PLOTS=()
 first_mode=1
 for m in ${MODES//,/ }; do
     run_mode "$m"
+    mkdir -p "$(dirname "$JSON")"
     report_mode >"$WORK/report-$m.txt"
     json_mode >"$WORK/json-$m.txt"
     if ((first_mode)); then
