@@ -17,6 +17,8 @@
 #     --brokers N        brokers of the mock cluster (default: the devbroker's)
 #     --no-broker        LDAP only
 #     --durable          synced LDAP commits, as in production (default: nosync, ~10x faster)
+#     --maxsize BYTES    slapd's mdb maxsize (default 4294967296; sparse: costs no disk until
+#                        used); a directory of more than about a million persons needs more
 #     --loglevel LEVEL   slapd -d level into DIR/slapd.log (default none; stats: every op)
 #   deploy/stack.sh stop   [--dir DIR]      SIGTERM (SIGKILL after 10 s); idempotent
 #   deploy/stack.sh status [--dir DIR]      exit 0 running, 1 not answering, 3 stopped
@@ -72,6 +74,7 @@ OPT_LIMBO="limbo"
 OPT_BROKERS=""
 OPT_NO_BROKER=0
 OPT_DURABLE=0
+OPT_MAXSIZE=4294967296
 OPT_LOGLEVEL="none"
 ARGS=()
 
@@ -88,6 +91,7 @@ parse_opts() {
         --brokers) OPT_BROKERS=${2:?--brokers needs a value}; shift ;;
         --no-broker) OPT_NO_BROKER=1 ;;
         --durable) OPT_DURABLE=1 ;;
+        --maxsize) OPT_MAXSIZE=${2:?--maxsize needs a value}; shift ;;
         --loglevel) OPT_LOGLEVEL=${2:?--loglevel needs a value}; shift ;;
         -h | --help) usage 0 ;;
         --) shift; ARGS+=("$@"); break ;;
@@ -116,6 +120,7 @@ validate_start_opts() {
         die "--schools \"$OPT_SCHOOLS\": school names are letters, digits, _ and -, separated by spaces"
     [[ $OPT_SOURCE_UID =~ ^[[:print:]]+$ ]] || die "--source-uid must be printable text"
     [[ $OPT_LOGLEVEL =~ ^[A-Za-z0-9,]+$ ]] || die "--loglevel: e.g. none, stats, stats,sync"
+    [[ $OPT_MAXSIZE =~ ^[1-9][0-9]{7,14}$ ]] || die "--maxsize must be a number of bytes, at least 10000000"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +352,7 @@ write_slapd_conf() {
     render "$LDAP_SRC/slapd.conf.in" \
         "BASE=$OPT_BASE" "ROOTDN=$ROOTDN" "ROOTPW=$hash" "DIR=$dir" \
         "SISOPI_SCHEMA=$LDAP_SRC/sisopi.schema" "UID=$(id -u)" "GID=$(id -g)" \
-        "ENVFLAGS=$envflags" "LIMBO=$OPT_LIMBO" >"$dir/slapd.conf"
+        "ENVFLAGS=$envflags" "LIMBO=$OPT_LIMBO" "MAXSIZE=$OPT_MAXSIZE" >"$dir/slapd.conf"
     chmod 600 "$dir/slapd.conf"
 }
 

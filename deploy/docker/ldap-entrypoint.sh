@@ -139,7 +139,7 @@ write_slapd_conf() {
     render "$SRC/slapd.conf.in" \
         "BASE=$BASE" "ROOTDN=$ROOTDN" "ROOTPW=$hash" "DIR=$DIR" \
         "SISOPI_SCHEMA=$SRC/sisopi.schema" "UID=$(id -u)" "GID=$(id -g)" \
-        "ENVFLAGS=$envflags" "LIMBO=$LIMBO" >"$DIR/slapd.conf.tmp"
+        "ENVFLAGS=$envflags" "LIMBO=$LIMBO" "MAXSIZE=4294967296" >"$DIR/slapd.conf.tmp"
     chmod 600 "$DIR/slapd.conf.tmp"
     mv -f "$DIR/slapd.conf.tmp" "$DIR/slapd.conf"
 }

@@ -1,42 +1,54 @@
 #!/usr/bin/env bash
 # bench_authority.sh: a whole school authority end to end (CSV -> sisopi-ingest -> devbroker ->
-# sisopi-reconciler -> slapd), each scenario from a clean stack, beside the directory's own
-# limit measured in the same run with the same slapd configuration. Prints a table, writes it
-# as JSON and plots scenario a's throughput over time. Asserts nothing about time; it checks
-# only that every scenario did what it should (exit 1 loudly if not).
+# sisopi-reconciler -> slapd), beside the directory's own limit measured several times in the
+# same run with the same slapd configuration. Prints a table, writes it as JSON and plots
+# scenario a's throughput and the processes' busy share over time. Asserts nothing about time;
+# it checks only that every scenario did what it should (exit 1 loudly if not).
 #
 #   tests/bench/bench_authority.sh [options]
 #     --persons N         persons of the authority (default 100000)
 #     --schools S         schools (default 100)
 #     --seed X            seed of bench_gen_authority (default 42)
-#     --scenarios LIST    any of a,b,c,d (default a,b,c,d)
+#     --scenarios LIST    any of a,b,c,d (default a,b,c,d); b brings b2
+#     --limit-rounds K    rounds of the raw limit per mode (default 2): one before the
+#                         scenarios, one after them, the others between scenario groups
+#     --durable           stacks with synced slapd commits, as in production (= --modes durable)
+#     --modes LIST        nosync, durable or nosync,durable (default nosync): each mode its own
+#                         limit rounds, stacks and table
 #     --build DIR         a release build (default ./build-bench of the repository: configured
 #                         RelWithDebInfo if missing, rebuilt incrementally; Debug and sanitizer
 #                         builds are refused)
 #     --json FILE         the figures as JSON (default BUILD/bench-authority.json)
-#     --plot FILE         PNG of scenario a's throughput over time (default
-#                         BUILD/bench-authority.png)
+#     --plot FILE         PNG of scenario a's throughput and busy shares over time (default
+#                         BUILD/bench-authority.png; a second mode's gets -MODE before .png)
 #     --budget SEC        hang guard for the whole run (default 2700); never compared with a
 #                         figure
-#     --keep              keep the work directory (files, every program's log, the stacks)
+#     --keep              keep the work directory (files, every program's log, the stacks, the
+#                         samples behind the plot)
 #
-# Scenarios (each on its own fresh stack: slapd + devbroker, the authority's schools):
-#   a  initial load of the whole authority into an empty directory
-#   b  the same files again: nothing changed, so no LDAP write at all
-#   c  the next night: 1 % changed, 0.5 % moved (old school imports first: through limbo,
-#      then out of it at the new school), 0.2 % gone
-#   d  a with 1, 2 and 4 reconcilers in one consumer group (each its own state_dir); d/1 is
-#      a itself when a runs too
-# b and c first load the authority as a does (not measured, but checked).
+# Scenarios (slapd + devbroker, the authority's schools):
+#   a   initial load of the whole authority into an empty directory; then on the same stack:
+#   b   the same files again: nothing changed, so no LDAP write at all
+#   b2  (with b) nothing changed again, the reconciler already running and caught up when
+#       the ingest starts: wall s from the ingest's start to the reconciler's last event
+#   c   the next night: 1 % changed, 0.5 % moved (old school imports first: through limbo,
+#       then out of it at the new school), 0.2 % gone
+#   d   a with 1, 2 and 4 reconcilers in one consumer group (each its own state_dir), each on
+#       a fresh stack; d/1 is a itself when a runs too
+# With a, scenarios b, b2 and c run after it on a's stack (b leaves the directory as a did).
+# Without a, b and c each run on their own stack after a load like a's (not measured, but
+# checked).
 #
 # How a scenario is measured: ONE `sisopi-ingest --watch DIR --once` imports every file in
 # the manifest's order ("ingest s"); then the reconcilers start together and join their group
 # ("join s": the mock broker makes the first join wait ~3 s), and "reconcile s" runs from the
 # first partition assignment to the last event they wrote to sisopi.events (its CreateTime:
 # events go out after each batch's LDAP writes). "wall s" = ingest s + reconcile s. The
-# limit: bench_raw_ldap adds N student-shaped entries asynchronously with the reconciler's
-# window, then modifies them, and slapadd -q loads the same N entries into a fresh database
-# of the same slapd.conf.
+# limit, each round on a fresh stack: bench_raw_ldap adds N student-shaped entries
+# asynchronously with the reconciler's window, modifies them, moves them to limbo and back,
+# adds each to one of 100 class groups and removes it again, and slapadd -q loads the same
+# N entries into a fresh database of the same slapd.conf. Every ratio is against the best
+# round; the table says how much each rate moved between rounds.
 set -Eeuo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -65,6 +77,8 @@ JSON=""
 PLOT=""
 BUDGET=2700
 KEEP=0
+LIMIT_ROUNDS=2
+MODES=nosync
 while (($#)); do
     case $1 in
     --persons) PERSONS=${2:?--persons needs a value}; shift ;;
@@ -76,17 +90,23 @@ while (($#)); do
     --plot) PLOT=${2:?--plot needs a value}; shift ;;
     --budget) BUDGET=${2:?--budget needs a value}; shift ;;
     --keep) KEEP=1 ;;
+    --limit-rounds) LIMIT_ROUNDS=${2:?--limit-rounds needs a value}; shift ;;
+    --durable) MODES=durable ;;
+    --modes) MODES=${2:?--modes needs a value}; shift ;;
     -h | --help) usage 0 ;;
     *) note "unknown argument $1"; usage 64 ;;
     esac
     shift
 done
 [[ $PERSONS =~ ^[1-9][0-9]{2,6}$ ]] || die "--persons must be 100..9999999"
-[[ $SCHOOLS =~ ^[1-9][0-9]{0,2}$ ]] || die "--schools must be 1..999"
+[[ $SCHOOLS =~ ^[1-9][0-9]{0,3}$ ]] || die "--schools must be 1..9999"
 [[ $SEED =~ ^[0-9]+$ ]] || die "--seed must be a number"
 [[ $BUDGET =~ ^[1-9][0-9]*$ ]] || die "--budget must be a number of seconds"
 [[ $SCENARIOS =~ ^[abcd](,[abcd])*$ ]] || die "--scenarios: a comma-separated list of a, b, c, d"
+[[ $LIMIT_ROUNDS =~ ^[1-9]$ ]] || die "--limit-rounds must be 1..9"
+[[ $MODES =~ ^(nosync|durable)(,(nosync|durable))?$ ]] || die "--modes: nosync, durable or both, comma-separated"
 want() { [[ ,$SCENARIOS, == *,$1,* ]]; }
+MODE=${MODES%%,*}
 [[ $BUILD == /* ]] || BUILD=$PWD/$BUILD
 JSON=${JSON:-$BUILD/bench-authority.json}
 PLOT=${PLOT:-$BUILD/bench-authority.png}
@@ -195,6 +215,10 @@ fi
 manifest() { awk -v k="$1" '$1 == k { print $2; exit }' "${2:-$LOAD}/manifest.txt"; }
 SCHOOL_LIST=$(awk '$1 == "import" { print $3 }' "$LOAD/manifest.txt" | uniq | tr '\n' ' ')
 RECORDS=$(manifest records)
+# slapd's map: about 3.5 KiB of database per person (measured at 5,000: see the growth
+# figures), so the default 4 GiB would be nearly full at a million; the benchmark gives it
+# 8 KiB per person, never less than the default (sparse: costs no disk until used).
+SLAPD_MAXSIZE=$((PERSONS * 8192 > 4294967296 ? PERSONS * 8192 : 4294967296))
 FILES=$(manifest files)
 
 # ---------------------------------------------------------------------------------------------
@@ -208,8 +232,10 @@ start_stack() {
     shift 2 || shift $#
     STACKS+=("$dir")
     mkdir -p "$(dirname "$dir")"
+    local durable=()
+    [[ $MODE != durable ]] || durable=(--durable)
     timeout "$(remaining)" "$SRC/deploy/stack.sh" start --dir "$dir" --build "$BUILD" \
-        --schools "$schools" "$@" >"$dir.start.log" 2>&1 ||
+        --schools "$schools" --maxsize "$SLAPD_MAXSIZE" "${durable[@]}" "$@" >"$dir.start.log" 2>&1 ||
         die "the stack did not start:"$'\n'"$(tail -n 20 "$dir.start.log")"
     local f
     for f in "$dir/slapd.pid" "$dir/devbroker.pid"; do
@@ -223,6 +249,8 @@ start_stack() {
     ST_BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$dir/stack.env")
     ST_PARTITIONS=$(sed -n 's/^ *partitions = \([0-9]*\);.*/\1/p' "$ST_CFG")
     [[ $ST_PARTITIONS =~ ^[0-9]+$ ]] || die "no kafka.partitions in $ST_CFG"
+    ST_LIMBO=$(sed -n 's/^ *limbo_ou = "\(.*\)";.*/\1/p' "$ST_CFG")
+    [[ -n $ST_LIMBO ]] || die "no import.limbo_ou in $ST_CFG"
     # The deletion guard runs with its defaults: the ingest decides it for the whole import,
     # and a night's few leavers per school pass it.
 }
@@ -249,27 +277,46 @@ reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || note "cannot reset th
 # The limit: raw async adds and modifies, slapadd -q, same slapd.conf, same N
 # ---------------------------------------------------------------------------------------------
 
-measure_limit() {
-    local dir=$WORK/limit out
+# One round of the limit on a fresh stack of the mode's configuration: N raw async adds, N
+# modifies, N moves to limbo and back (2N renames), 2N group modifies (add, then delete one
+# member each), then slapadd -q of the same N entries. Appends the round to RAW_ROUNDS;
+# limit_summary takes the best of the rounds. The group modifies go to RAW_GROUPS class
+# groups made for them, entry i to group i % RAW_GROUPS: each grows to N/100 members (a
+# school's groups at 100 schools), not to N (one group of N would make the cost grow with N).
+RAW_GROUPS=100
+RAW_ROUNDS=() # "round where add_s add_rate mod_s mod_rate ren_s ren_rate grp_s grp_rate slapadd_s slapadd_rate slapd_kib"
+limit_round() {
+    local where=$1 k=$((${#RAW_ROUNDS[@]} + 1))
+    local dir=$WORK/$MODE/limit-$k out
     mkdir -p "$dir"
     start_stack "$dir/stack" Raw --no-broker
     local parent="cn=schueler,cn=users,ou=Raw,$ST_BASE"
+    local limbo="cn=schueler,cn=users,ou=$ST_LIMBO,$ST_BASE"
+    local classes="cn=klassen,cn=schueler,cn=groups,ou=Raw,$ST_BASE"
     # The school's entries (sisopi-admin made them in the running slapd), for slapadd below.
     ldapsearch -x -LLL -o ldif-wrap=no -H "$ST_URI" -D "$ST_ROOTDN" -y "$ST_SECRET" \
         -b "ou=Raw,$ST_BASE" "(objectClass=*)" >"$dir/school.ldif" ||
         die "could not read the school Raw from the stack's slapd"
-    note "limit: $PERSONS raw async adds, then modifies, then slapadd -q"
-    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" "$parent" "$PERSONS" 2>"$dir/raw-add.err") ||
-        die "bench_raw_ldap (adds) failed: $out $(tail -n 5 "$dir/raw-add.err")"
-    RAW_ADD_S=$(awk '{ print $4 }' <<<"$out")
-    RAW_ADD_RATE=$(awk '{ print $6 }' <<<"$out")
-    RAW_WINDOW=$(awk '{ print $10 }' <<<"$out")
-    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" --modify "$parent" "$PERSONS" \
-        2>"$dir/raw-modify.err") ||
-        die "bench_raw_ldap --modify failed: $out $(tail -n 5 "$dir/raw-modify.err")"
-    RAW_MOD_S=$(awk '{ print $4 }' <<<"$out")
-    RAW_MOD_RATE=$(awk '{ print $6 }' <<<"$out")
-    RAW_SLAPD_KIB=$(hwm_kib "$(cat "$dir/stack/slapd.pid")")
+    grep -qixF "dn: $classes" "$dir/school.ldif" || die "no container $classes in the school Raw (has school.ldif.in changed?)"
+    (($(count_entries "$limbo" '(objectClass=*)') > 0)) ||
+        die "no limbo container $limbo (has base.ldif.in changed?)"
+    note "limit ($MODE, round $k, $where): $PERSONS raw async adds, modifies, renames, group modifies; slapadd -q"
+    local what f=() rate_s rate
+    for what in add modify rename group; do
+        local args=()
+        case $what in
+        modify) args=(--modify) ;;
+        rename) args=(--rename "$limbo") ;;
+        group) args=(--group-modify "$classes" --groups "$RAW_GROUPS") ;;
+        esac
+        out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" "${args[@]}" "$parent" "$PERSONS" \
+            2>"$dir/raw-$what.err") ||
+            die "bench_raw_ldap ${args[*]} failed: $out $(tail -n 5 "$dir/raw-$what.err")"
+        read -r _ _ _ rate_s _ rate _ _ _ RAW_WINDOW <<<"$out"
+        f+=("$rate_s" "$rate")
+    done
+    local slapd_kib
+    slapd_kib=$(hwm_kib "$(cat "$dir/stack/slapd.pid")")
     stop_stack "$dir/stack"
     # slapadd: the stack's own slapd.conf with only the database directory changed, the
     # stack's initial entries and the school's, then the same N entries the adds wrote.
@@ -279,15 +326,36 @@ measure_limit() {
         die "no directory line in $dir/stack/slapd.conf (has stack.sh changed?)"
     { cat "$dir/stack/init.ldif"; echo; cat "$dir/school.ldif"; echo; "$RAW" --ldif "$parent" "$PERSONS"; } \
         >"$dir/slapadd/all.ldif"
-    local init t0 t1
+    local init t0 t1 sa_s sa_rate
     init=$(cat "$dir/stack/init.ldif" "$dir/school.ldif" | grep -c '^dn:')
     t0=$(now_us)
     timeout "$(remaining)" slapadd -q -f "$dir/slapadd/slapd.conf" -l "$dir/slapadd/all.ldif" \
         >"$dir/slapadd.log" 2>&1 || die "slapadd failed:"$'\n'"$(tail -n 10 "$dir/slapadd.log")"
     t1=$(now_us)
-    SLAPADD_S=$(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.3f", us / 1e6 }')
-    SLAPADD_RATE=$(awk -v n=$((PERSONS + init)) -v s="$SLAPADD_S" 'BEGIN { printf "%.0f", n / s }')
+    sa_s=$(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.3f", us / 1e6 }')
+    sa_rate=$(awk -v n=$((PERSONS + init)) -v s="$sa_s" 'BEGIN { printf "%.0f", n / s }')
     rm -rf "$dir/slapadd/data" "$dir/slapadd/all.ldif"
+    RAW_ROUNDS+=("$k $where ${f[*]} $sa_s $sa_rate $slapd_kib")
+    note "limit ($MODE, round $k): adds ${f[1]}/s, modifies ${f[3]}/s, renames ${f[5]}/s, group modifies ${f[7]}/s, slapadd -q $sa_rate entries/s"
+}
+
+# limit_summary: over the rounds, per rate the best (the denominator of every ratio), the
+# lowest, and how much it moved ((best - lowest) / best); sets RAW_<KIND>_RATE (best) and
+# RAW_<KIND>_S (the best round's seconds), RAW_<KIND>_MIN, RAW_<KIND>_MOVED.
+limit_summary() {
+    local col kind best line
+    for kind in ADD:3 MOD:5 REN:7 GRP:9 SLAPADD:11; do
+        col=${kind#*:} kind=${kind%:*}
+        best=$(printf '%s\n' "${RAW_ROUNDS[@]}" | sort -k"$((col + 1))",$((col + 1))nr | head -n 1)
+        printf -v "RAW_${kind}_RATE" '%s' "$(awk -v c="$col" '{ print $(c + 1) }' <<<"$best")"
+        printf -v "RAW_${kind}_S" '%s' "$(awk -v c="$col" '{ print $c }' <<<"$best")"
+        line=$(printf '%s\n' "${RAW_ROUNDS[@]}" | awk -v c="$col" '
+            NR == 1 || $(c + 1) < lo { lo = $(c + 1) } NR == 1 || $(c + 1) > hi { hi = $(c + 1) }
+            END { printf "%d %.1f", lo, (hi > 0 ? 100 * (hi - lo) / hi : 0) }')
+        printf -v "RAW_${kind}_MIN" '%s' "${line% *}"
+        printf -v "RAW_${kind}_MOVED" '%s' "${line#* }"
+    done
+    RAW_SLAPD_KIB=$(printf '%s\n' "${RAW_ROUNDS[@]}" | awk '$13 > m { m = $13 } END { print m + 0 }')
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -324,12 +392,26 @@ held_partitions() {
         END { print held + 0 }' "$1"
 }
 
-# The sampler behind the plot: every 0.5 s, "epoch_ms consumed created writes searches lag".
+# CPU time (utime + stime, clock ticks) a process has used so far; 0 once it is gone. The
+# fields are counted after the command name's closing parenthesis.
+cpu_ticks() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return 0; }
+    awk '{ print $12 + $13 }' <<<"${st##*) }"
+}
+
+# The sampler behind the plot: every 0.5 s, "epoch_ms consumed created writes searches lag
+# slapd_ticks reconciler_ticks devbroker_ticks" (the CPU time of each, for the busy panel).
 sampler() {
-    local out=$1 stop=$2 i=0
+    local out=$1 stop=$2 slapd=$3 rec=$4 broker=$5 i=0 t0 left
     while [[ ! -e $stop ]] && ((i++ < 2 * BUDGET)); do
-        printf '%s %s\n' "$(now_ms)" "$(scrape | sum_metrics)" >>"$out"
-        sleep 0.5
+        t0=$(now_ms)
+        printf '%s %s %s %s %s\n' "$t0" "$(scrape | sum_metrics)" "$(cpu_ticks "$slapd")" \
+            "$(cpu_ticks "$rec")" "$(cpu_ticks "$broker")" >>"$out"
+        # Every 0.5 s from sample to sample: taking one costs a few tens of ms.
+        left=$((500 - ($(now_ms) - t0)))
+        ((left >= 50)) || left=50
+        sleep "0.$(printf '%03d' "$left")"
     done
 }
 
@@ -508,7 +590,7 @@ events_span() {
 # Sets PH_* for the caller; dies loudly if any check fails.
 run_phase() {
     local label=$1 gen=$2 stack=$3 nrec=$4 sample=$5 expect=$6
-    local dir=$WORK/$label t_rec0 k sampler_pid=""
+    local dir=$WORK/$MODE/$label t_rec0 k sampler_pid=""
     local expected=$(($(manifest records "$gen") + $(manifest files "$gen") * ST_PARTITIONS))
     mkdir -p "$dir"
     note "$label: $(manifest records "$gen") records in $(manifest files "$gen") files, then $nrec reconciler(s)"
@@ -525,7 +607,7 @@ run_phase() {
     start_reconcilers "$dir" "$stack" "$nrec"
     if ((sample)); then
         : >"$dir/samples.txt"
-        sampler "$dir/samples.txt" "$dir/sampler.stop" &
+        sampler "$dir/samples.txt" "$dir/sampler.stop" "$slapd_pid" "${REC_PIDS[0]}" "$broker_pid" &
         sampler_pid=$!
         BG_PIDS+=("$sampler_pid")
     fi
@@ -617,6 +699,101 @@ check_phase() {
     note "$label: checked: $PH_SUMMARY; $PH_LDAP_SUMMARY; directory $((total - limbo)) active, $limbo in limbo"
 }
 
+# run_live_phase LABEL GENDIR STACKDIR: nothing changed, as production runs it: one
+# reconciler is started first, joins its group and catches up (nothing to fetch: the previous
+# phase committed everything), and only then does the ingest publish the file set again, the
+# two side by side on the cores. PH_WALL_S runs from the ingest's start to the last event the
+# reconciler wrote (every import ends with its ImportCompleted); PH_RECONCILE_S is the part
+# after the ingest had ended. The checks are b's: every record unchanged, no LDAP write.
+run_live_phase() {
+    local label=$1 gen=$2 stack=$3
+    local dir=$WORK/$MODE/$label t_rec0 i consumed lag last_ms n
+    local expected=$(($(manifest records "$gen") + $(manifest files "$gen") * ST_PARTITIONS))
+    mkdir -p "$dir"
+    note "$label: a running reconciler, then $(manifest records "$gen") records in $(manifest files "$gen") files"
+    prepare_drop "$gen" "$dir/drop"
+    local slapd_pid broker_pid
+    slapd_pid=$(cat "$stack/slapd.pid")
+    broker_pid=$(cat "$stack/devbroker.pid")
+    t_rec0=$(now_ms)
+    start_reconcilers "$dir" "$stack" 1
+    wait_assigned "$label"
+    PH_JOIN_S=$(awk -v ms=$((T_ASSIGN_MS - t_rec0)) 'BEGIN { printf "%.2f", ms / 1000 }')
+    # Caught up: nothing consumed (the group's offsets are committed) and nothing to fetch, in
+    # two samples a second apart.
+    local quiet=0
+    for ((i = 0; i < 300 && quiet < 2; i++)); do # 60 s
+        read -r consumed _ _ _ lag <<<"$(scrape | sum_metrics)"
+        ((consumed == 0)) || die "$label: the reconciler consumed $consumed messages before the ingest started (offsets not committed by the previous phase?)"
+        if ((lag == 0 && i >= 5)); then
+            ((++quiet))
+            sleep 1
+        else
+            sleep 0.2
+        fi
+        reconcilers_alive "$label"
+    done
+    ((quiet >= 2)) || die "$label: the reconciler did not settle (lag $lag) in 60 s"
+    reset_hwm "$slapd_pid"
+    reset_hwm "$broker_pid"
+    T0_MS=$(now_ms)
+    ingest_all "$label" "$gen" "$dir/drop" "$dir"
+    wait_applied "$label" "$expected"
+    PH_REC_KIB=("$(hwm_kib "${REC_PIDS[0]}")")
+    PH_HELD="$(held_partitions "${REC_LOGS[0]}") "
+    PH_SLAPD_KIB=$(hwm_kib "$slapd_pid")
+    PH_BROKER_KIB=$(hwm_kib "$broker_pid")
+    stop_reconcilers "$label"
+    T_ASSIGN_MS=$T0_MS # events_span counts from the ingest's start here
+    events_span "$label" "$dir"
+    PH_WALL_S=$PH_RECONCILE_S
+    PH_RECONCILE_S=$(awk -v w="$PH_WALL_S" -v i="$PH_INGEST_S" 'BEGIN { printf "%.2f", w - i }')
+    check_phase "$label" "$gen" "$dir" 1 again "$expected"
+}
+
+# growth LABEL STACKDIR: after a load, what the state and the directory take per person, and
+# what a membership change of the biggest group costs beside that of a small class group
+# (GROWTH_K synchronous modifies each: window 1, half adding one member, half removing it;
+# the group ends as it was). Sets GROWTH (a JSON fragment) and GROWTH_TEXT.
+GROWTH_K=200
+growth() {
+    local label=$1 stack=$2 dir=$WORK/$MODE/$1-growth rec_kib db_kib
+    mkdir -p "$dir"
+    rec_kib=$(du -sk "$stack/rec-1" | awk '{ print $1 }')
+    db_kib=$(du -sk "$stack/data" | awk '{ print $1 }')
+    # Every group with its member count, biggest first.
+    timeout 300 ldapsearch -x -LLL -o ldif-wrap=no -H "$ST_URI" -D "$ST_ROOTDN" -y "$ST_SECRET" \
+        -b "$ST_BASE" '(uniqueMember=*)' uniqueMember >"$dir/groups.ldif" ||
+        die "$label: ldapsearch of the groups failed"
+    awk '/^dn: / { dn = substr($0, 5) } /^uniqueMember:/ { n[dn]++ } END { for (d in n) print n[d] "\t" d }' \
+        "$dir/groups.ldif" | sort -t$'\t' -k1,1nr >"$dir/groups.txt"
+    rm -f "$dir/groups.ldif"
+    local big_n big_dn small_n small_dn
+    IFS=$'\t' read -r big_n big_dn < <(head -n 1 "$dir/groups.txt")
+    IFS=$'\t' read -r small_n small_dn < <(grep -i ',cn=klassen,' "$dir/groups.txt" | tail -n 1)
+    [[ -n $big_dn && -n $small_dn ]] || die "$label: no groups with members found for the growth figures"
+    local out big_us small_us parent="cn=bench-growth,$ST_BASE"
+    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" --group-modify "$big_dn" "$parent" $((GROWTH_K / 2)) 1 \
+        2>"$dir/big.err") || die "$label: bench_raw_ldap --group-modify on $big_dn failed: $out $(tail -n 3 "$dir/big.err")"
+    big_us=$(awk '{ printf "%.0f", 1e6 / $6 }' <<<"$out")
+    out=$(timeout "$(remaining)" "$RAW" -c "$ST_CFG" --group-modify "$small_dn" "$parent" $((GROWTH_K / 2)) 1 \
+        2>"$dir/small.err") || die "$label: bench_raw_ldap --group-modify on $small_dn failed: $out $(tail -n 3 "$dir/small.err")"
+    small_us=$(awk '{ printf "%.0f", 1e6 / $6 }' <<<"$out")
+    local maxsize
+    maxsize=$(awk '$1 == "maxsize" { print $2 }' "$stack/slapd.conf")
+    GROWTH=$(awk -v n="$PERSONS" -v r="$rec_kib" -v d="$db_kib" -v bn="$big_n" -v bd="$big_dn" -v bu="$big_us" \
+        -v sn="$small_n" -v sd="$small_dn" -v su="$small_us" -v k="$GROWTH_K" -v mx="${maxsize:-0}" -v rmx=$((4 << 30)) 'BEGIN {
+        printf "{\"reconciler_state_kib\": %d, \"reconciler_state_bytes_per_person\": %.0f, \"slapd_db_kib\": %d, \"slapd_db_bytes_per_person\": %.0f,\n", r, r * 1024 / n, d, d * 1024 / n
+        printf "     \"slapd_maxsize\": %.0f, \"reconciler_map_size\": %.0f, \"slapd_db_at_1m_persons_bytes\": %.0f, \"reconciler_state_at_1m_persons_bytes\": %.0f,\n", mx, rmx, d * 1024 / n * 1e6, r * 1024 / n * 1e6
+        printf "     \"group_modifies\": %d, \"biggest_group\": {\"dn\": \"%s\", \"members\": %d, \"us_per_modify\": %d}, \"small_group\": {\"dn\": \"%s\", \"members\": %d, \"us_per_modify\": %d}}", k, bd, bn, bu, sd, sn, su }')
+    GROWTH_TEXT=$(awk -v n="$PERSONS" -v r="$rec_kib" -v d="$db_kib" -v bn="$big_n" -v bd="$big_dn" -v bu="$big_us" \
+        -v sn="$small_n" -v sd="$small_dn" -v su="$small_us" -v k="$GROWTH_K" -v mx="${maxsize:-0}" -v rmx=$((4 << 30)) 'BEGIN {
+        printf "  growth after the load (a): reconciler state %.1f MiB = %.0f bytes/person (at 1,000,000: %.2f GiB of its %.0f GiB map);\n", r / 1024, r * 1024 / n, r * 1024 / n * 1e6 / 2^30, rmx / 2^30
+        printf "    slapd database %.1f MiB = %.0f bytes/person (at 1,000,000: %.2f GiB; maxsize here %.2f GiB, at 1,000,000 persons the benchmark gives %.2f GiB)\n", d / 1024, d * 1024 / n, d * 1024 / n * 1e6 / 2^30, mx / 2^30, 8192e6 / 2^30
+        printf "  group modify, synchronous (%d each, add then remove one member): biggest group %d members %d us/modify; class group %d members %d us/modify\n    (%s; %s)\n", k, bn, bu, sn, su, bd, sd }')
+    note "$label: growth measured: state ${rec_kib} KiB, slapd db ${db_kib} KiB; group modify ${big_us} us ($big_n members), ${small_us} us ($small_n members)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
@@ -649,44 +826,91 @@ result() {
 # The run
 # ---------------------------------------------------------------------------------------------
 
-measure_limit
-note "limit: adds $RAW_ADD_RATE/s, modifies $RAW_MOD_RATE/s, slapadd -q $SLAPADD_RATE entries/s"
+# The scenarios of one mode, in groups with limit rounds between them.
+group_main() {
+    if want a; then
+        # a, then on the same stack b and b2 (nothing changed leaves the directory as a did)
+        # and c (the next night): the load is paid once.
+        local st=$WORK/$MODE/a/stack
+        start_stack "$st"
+        run_phase a "$LOAD" "$st" 1 1 load
+        record a 1 load
+        A_DIR=$WORK/$MODE/a A_T0_MS=$T_ASSIGN_MS
+        growth a "$st"
+        if want b; then
+            run_phase b "$LOAD" "$st" 1 0 again
+            record b 1 again
+            run_live_phase b2 "$LOAD" "$st"
+            record b2 1 live
+        fi
+        if want c; then
+            run_phase c "$NIGHT" "$st" 1 0 night
+            record c 1 night
+        fi
+        stop_stack "$st"
+        return 0
+    fi
+    if want b; then
+        start_stack "$WORK/$MODE/b/stack"
+        run_phase b-load "$LOAD" "$WORK/$MODE/b/stack" 1 0 load
+        run_phase b "$LOAD" "$WORK/$MODE/b/stack" 1 0 again
+        record b 1 again
+        run_live_phase b2 "$LOAD" "$WORK/$MODE/b/stack"
+        record b2 1 live
+        stop_stack "$WORK/$MODE/b/stack"
+    fi
+    if want c; then
+        start_stack "$WORK/$MODE/c/stack"
+        run_phase c-load "$LOAD" "$WORK/$MODE/c/stack" 1 0 load
+        run_phase c "$NIGHT" "$WORK/$MODE/c/stack" 1 0 night
+        record c 1 night
+        stop_stack "$WORK/$MODE/c/stack"
+    fi
+}
 
-A_DONE=0
-if want a; then
-    start_stack "$WORK/a/stack"
-    run_phase a "$LOAD" "$WORK/a/stack" 1 1 load
-    record a 1 load
-    A_DONE=1 A_DIR=$WORK/a A_T0_MS=$T_ASSIGN_MS
-    stop_stack "$WORK/a/stack"
-fi
-if want b; then
-    start_stack "$WORK/b/stack"
-    run_phase b-load "$LOAD" "$WORK/b/stack" 1 0 load
-    run_phase b "$LOAD" "$WORK/b/stack" 1 0 again
-    record b 1 again
-    stop_stack "$WORK/b/stack"
-fi
-if want c; then
-    start_stack "$WORK/c/stack"
-    run_phase c-load "$LOAD" "$WORK/c/stack" 1 0 load
-    run_phase c "$NIGHT" "$WORK/c/stack" 1 0 night
-    record c 1 night
-    stop_stack "$WORK/c/stack"
-fi
-if want d; then
+group_d() {
+    local n
     for n in 1 2 4; do
-        if ((n == 1 && A_DONE)); then
+        if ((n == 1)) && want a; then
             continue # d/1 is scenario a: the same files, one reconciler, a fresh stack
         fi
-        start_stack "$WORK/d$n/stack"
-        run_phase "d$n" "$LOAD" "$WORK/d$n/stack" "$n" $((n == 1)) load
+        start_stack "$WORK/$MODE/d$n/stack"
+        run_phase "d$n" "$LOAD" "$WORK/$MODE/d$n/stack" "$n" $((n == 1)) load
         record "d/$n" "$n" load
-        ((n != 1)) || A_DIR=$WORK/d1 A_T0_MS=$T_ASSIGN_MS
-        stop_stack "$WORK/d$n/stack"
+        ((n != 1)) || A_DIR=$WORK/$MODE/d1 A_T0_MS=$T_ASSIGN_MS
+        stop_stack "$WORK/$MODE/d$n/stack"
     done
-fi
-TOOK_S=$(awk -v us=$(($(now_us) - T_START)) 'BEGIN { printf "%.0f", us / 1e6 }')
+}
+
+# run_mode MODE: the limit rounds and every asked scenario on stacks of MODE (nosync or
+# durable). The first round runs before the scenarios, the last after them, the others
+# spread over the gaps between the scenario groups (at the end when there is no gap).
+run_mode() {
+    MODE=$1
+    RESULTS=() RAW_ROUNDS=() A_DIR="" GROWTH="" GROWTH_TEXT=""
+    local groups=() j done_mid=0 mid=$((LIMIT_ROUNDS - 2)) want_mid
+    if want a || want b || want c; then groups+=(group_main); fi
+    if want d; then groups+=(group_d); fi
+    ((mid >= 0)) || mid=0
+    limit_round before
+    for ((j = 0; j < ${#groups[@]}; j++)); do
+        "${groups[j]}"
+        if ((j + 1 < ${#groups[@]})); then
+            want_mid=$((mid * (j + 1) / (${#groups[@]} - 1)))
+            [[ ${#groups[@]} -gt 1 ]] || want_mid=0
+            while ((done_mid < want_mid)); do
+                limit_round between
+                done_mid=$((done_mid + 1))
+            done
+        fi
+    done
+    while ((done_mid < mid)); do
+        limit_round after
+        done_mid=$((done_mid + 1))
+    done
+    ((LIMIT_ROUNDS < 2)) || limit_round after
+    limit_summary
+}
 
 # ---------------------------------------------------------------------------------------------
 # Table, targets, JSON, plot
@@ -697,18 +921,24 @@ COMMIT=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 DUAL=$(manifest dual)
 
-REBALANCED_ANY=0
-report() {
+header() {
     printf 'sisopi authority benchmark: %d persons (%d records: %d listed by two schools) in %d schools, %d files; seed %s\n' \
         "$PERSONS" "$RECORDS" "$DUAL" "$SCHOOLS" "$FILES" "$SEED"
-    printf 'build: %s (%s) of %s; machine: %s cores, %s; %s partitions; raw window %s\n' \
-        "$BUILD" "$BUILD_TYPE" "$COMMIT" "$(nproc)" "$CPU" "${ST_PARTITIONS:-12}" "$RAW_WINDOW"
+    printf 'build: %s (%s) of %s; machine: %s cores, %s; %s partitions; raw window %s; limit rounds %d per mode\n' \
+        "$BUILD" "$BUILD_TYPE" "$COMMIT" "$(nproc)" "$CPU" "${ST_PARTITIONS:-12}" "$RAW_WINDOW" "$LIMIT_ROUNDS"
     printf '%s\n' "one ingest of every file, then the reconcilers: reconcile s from their first partition assignment"
     printf '%s\n' "to their last event; wall s = ingest s + reconcile s (the group join, join s, apart)"
-    printf '\n%-24s %7s %7s %7s %7s %9s %8s %8s %6s %6s | %s\n' "scenario (reconcilers)" persons \
+}
+
+# report_mode: the table of the mode just run, the limit's rounds and the targets.
+report_mode() {
+    local sync="slapd commits not synced (envflags nosync)"
+    [[ $MODE != durable ]] || sync="slapd commits synced, as in production"
+    printf '\nmode %s: %s; the reconciler'\''s state (LMDB) commits synced in both modes\n' "$MODE" "$sync"
+    printf '%-26s %7s %7s %7s %7s %9s %8s %8s %6s %6s | %s\n' "scenario (reconcilers)" persons \
         "ingest" "recon." "wall" persons/s "end2end" "LDAP/s" "vs raw" "join" \
         "peak RSS MiB: ingest reconciler devbroker slapd"
-    printf '%-24s %7s %7s %7s %7s %9s %8s %8s %6s %6s |\n' "" "" s s s "(recon.)" "/s" "(recon.)" "" s
+    printf '%-26s %7s %7s %7s %7s %9s %8s %8s %6s %6s |\n' "" "" s s s "(recon.)" "/s" "(recon.)" "" s
     local line name nrec kind ingest recon wall join writes ing_kib rec_kib br_kib sl_kib rebal
     for line in "${RESULTS[@]}"; do
         IFS='|' read -r name nrec kind ingest recon wall join _ writes _ ing_kib rec_kib _ br_kib sl_kib \
@@ -718,32 +948,49 @@ report() {
             -v wall="$wall" -v join="$join" -v writes="$writes" -v n="$PERSONS" -v rec="$RECORDS" \
             -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" -v ik="$ing_kib" -v rk="$rec_kib" \
             -v bk="$br_kib" -v sk="$sl_kib" 'BEGIN {
-            label = sprintf("%-4s %s (%d)", name, kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : "a night", nrec)
-            units = kind == "again" ? rec : n
-            rate = units / recon
-            ops = writes / recon
-            vs = kind == "load" ? sprintf("%6.2f", rate / add) : kind == "night" ? sprintf("%6.2f", ops / mod) : "     -"
-            printf "%-24s %7d %7.2f %7.2f %7.2f %9.0f %8.0f %8.0f %s %6.2f | %20.1f %10.1f %9.1f %5.1f\n", label, n, ingest,
+            label = sprintf("%-4s %s (%d)", name, kind == "load" ? "initial load" : kind == "again" ? "nothing changed" : kind == "live" ? "nothing ch., live" : "a night", nrec)
+            units = kind == "again" || kind == "live" ? rec : n
+            rate = kind == "live" ? "        -" : sprintf("%9.0f", units / recon)
+            ops = kind == "live" ? "       -" : sprintf("%8.0f", writes / recon)
+            vs = kind == "load" ? sprintf("%6.2f", units / recon / add) : kind == "night" ? sprintf("%6.2f", writes / recon / mod) : "     -"
+            printf "%-26s %7d %7.2f %7.2f %7.2f %s %8.0f %s %s %6.2f | %20.1f %10.1f %9.1f %5.1f\n", label, n, ingest,
                 recon, wall, rate, units / wall, ops, vs, join, ik / 1024, rk / 1024, bk / 1024, sk / 1024
         }'
     done
-    awk -v n="$PERSONS" -v s="$RAW_ADD_S" -v r="$RAW_ADD_RATE" -v k="$RAW_SLAPD_KIB" 'BEGIN {
-        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8.0f %6.2f %6s | %47.1f\n", "raw async add", n, "-", s, "-", r, "-", r, 1, "-", k / 1024 }'
-    awk -v n="$PERSONS" -v s="$RAW_MOD_S" -v r="$RAW_MOD_RATE" 'BEGIN {
-        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8.0f %6.2f %6s |\n", "raw async modify", n, "-", s, "-", r, "-", r, 1, "-" }'
-    awk -v n="$PERSONS" -v s="$SLAPADD_S" -v r="$SLAPADD_RATE" -v a="$RAW_ADD_RATE" 'BEGIN {
-        printf "%-24s %7d %7s %7.2f %7s %9.0f %8s %8s %6.2f %6s |\n", "slapadd -q (offline)", n, "-", s, "-", r, "-", "-", r / a, "-" }'
+    local kind label
+    for kind in ADD:"raw async add" MOD:"raw async modify" REN:"raw async rename (move)" GRP:"raw async group modify" SLAPADD:"slapadd -q (offline)"; do
+        label=${kind#*:} kind=${kind%%:*}
+        local rs=RAW_${kind}_S rr=RAW_${kind}_RATE rm=RAW_${kind}_MIN rv=RAW_${kind}_MOVED
+        awk -v label="$label" -v kind="$kind" -v n="$PERSONS" -v s="${!rs}" -v r="${!rr}" -v lo="${!rm}" \
+            -v mv="${!rv}" -v a="$RAW_ADD_RATE" -v k="$RAW_SLAPD_KIB" 'BEGIN {
+            ops = kind == "REN" || kind == "GRP" ? 2 * n : n
+            vs = kind == "SLAPADD" ? r / a : 1
+            printf "%-26s %7d %7s %7.2f %7s %9.0f %8s %8s %6.2f %6s |", label, ops, "-", s, "-", r, "-", kind == "SLAPADD" ? "-" : sprintf("%.0f", r), vs, "-"
+            if (kind == "ADD") printf " %47.1f", k / 1024
+            printf "   best of rounds; lowest %d, moved by %.1f %%\n", lo, mv }'
+    done
+    printf 'the limit'\''s rounds (%s): ' "$MODE"
+    local r
+    for r in "${RAW_ROUNDS[@]}"; do
+        awk '{ printf "#%d %s: adds %d, modifies %d, renames %d, group modifies %d, slapadd %d /s; ", $1, $2, $4, $6, $8, $10, $12 }' <<<"$r"
+    done
+    printf '\n'
+    awk -v a="$RAW_ADD_MOVED" -v m="$RAW_MOD_MOVED" -v r="$RAW_REN_MOVED" -v g="$RAW_GRP_MOVED" 'BEGIN {
+        printf "the limit moved during the run by: adds %.1f %%, modifies %.1f %%, renames %.1f %%, group modifies %.1f %%; every ratio is against the best round\n", a, m, r, g }'
     printf '%s\n' "persons/s (recon.): persons of the authority / reconcile s (nothing changed: records); end2end/s: the same"
     printf '%s\n' "/ wall s; LDAP/s: directory writes (adds, modifies incl. groups, renames, deletes, username counters)"
-    printf '%s\n' "/ reconcile s; vs raw: persons/s / raw add rate (initial load), LDAP/s / raw modify rate (night);"
-    printf '%s\n' "slapadd: entries/s / raw add rate"
+    printf '%s\n' "/ reconcile s; vs raw: persons/s / best raw add rate (initial load), LDAP/s / best raw modify rate (night);"
+    printf '%s\n' "slapadd: entries/s / raw add rate; raw renames and group modifies count 2 operations per person;"
+    printf '%s\n' "b2 (live): the reconciler running before the ingest starts; wall = ingest start to its last event, recon. = the part after the ingest"
     ((!REBALANCED_ANY)) || printf '%s\n' "*: the consumer group rebalanced during the load: the figures include the partitions' rebuild and the messages delivered again (JSON: redelivered)"
     targets
-    printf 'whole run: %s s\n' "$TOOK_S"
 }
 
+# summary_value TEXT KEY: KEY=n in a summary line.
+summary_value() { sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" <<<"$1"; }
+
 targets() {
-    printf '\ntargets (measured, not judged here):\n'
+    printf '\ntargets (%s; measured, not judged here):\n' "$MODE"
     local recon wall writes b line r rec=0
     if recon=$(result a reconcile); then
         awk -v n="$PERSONS" -v t="$recon" -v w="$(result a wall)" -v r="$RAW_ADD_RATE" 'BEGIN {
@@ -751,14 +998,30 @@ targets() {
     fi
     if wall=$(result b wall); then
         awk -v n="$RECORDS" -v w="$wall" -v i="$(result b ingest)" -v t="$(result b reconcile)" 'BEGIN {
-            printf "  nothing changed (b): %.0f records/s end to end (target: at least 100,000): ingest %.2f s, reconciler %.2f s (%.0f records/s)\n", n / w, i, t, n / t }'
+            printf "  nothing changed (b): %.0f records/s end to end (target: at least 100,000): ingest %.2f s, then the reconciler alone %.2f s (%.0f records/s)\n", n / w, i, t, n / t }'
+    fi
+    if wall=$(result b2 wall); then
+        awk -v n="$RECORDS" -v w="$wall" -v i="$(result b2 ingest)" -v t="$(result b2 reconcile)" 'BEGIN {
+            printf "  nothing changed, reconciler already running (b2): %.0f records/s end to end: ingest %.2f s, the reconciler finished %.2f s after it\n", n / w, i, t }'
     fi
     if wall=$(result c wall); then
+        local ls adds moves mods gmods other
         writes=$(result c writes)
+        ls=$(result c ldapsum)
+        adds=$(summary_value "$ls" adds) moves=$(summary_value "$ls" moves)
+        mods=$(summary_value "$ls" modifies) gmods=$(summary_value "$ls" group_modifies)
+        # Whatever the metrics count beyond the summary's kinds (username counters, class groups
+        # created, deletes) is costed as an entry modify.
+        other=$((writes - adds - moves - mods - gmods))
+        ((other >= 0)) || other=0
         if b=$(result b wall); then
-            awk -v w="$wall" -v ops="$writes" -v m="$RAW_MOD_RATE" -v b="$b" 'BEGIN {
-                bound = ops / m + b
-                printf "  a night (c): %d LDAP writes / %.0f raw modifies/s + %.2f s nothing changed (b) = bound %.2f s; c took %.2f s = %.2f x the bound (target: within 2x)\n", ops, m, b, bound, w, w / bound }'
+            awk -v w="$wall" -v ops="$writes" -v ad="$adds" -v mv="$moves" -v md="$mods" -v gm="$gmods" -v ot="$other" \
+                -v ra="$RAW_ADD_RATE" -v rr="$RAW_REN_RATE" -v rm="$RAW_MOD_RATE" -v rg="$RAW_GRP_RATE" -v b="$b" 'BEGIN {
+                ta = ad / ra; tm = mv / rr; td = md / rm; tg = gm / rg; to = ot / rm
+                bound = ta + tm + td + tg + to + b
+                printf "  a night (c): bound = %d adds / %.0f/s (%.2f s) + %d moves / %.0f renames/s (%.2f s) + %d modifies / %.0f/s (%.2f s)\n", ad, ra, ta, mv, rr, tm, md, rm, td
+                printf "    + %d group modifies / %.0f/s (%.2f s) + %d other writes / %.0f modifies/s (%.2f s) + %.2f s nothing changed (b)\n", gm, rg, tg, ot, rm, to, b
+                printf "    = %.2f s (%d LDAP writes); c took %.2f s = %.2f x the bound (target: within 2x)\n", bound, ops, w, w / bound }'
         else
             printf '  a night (c): took %s s with %s LDAP writes; the bound needs scenario b\n' "$wall" "$writes"
         fi
@@ -768,18 +1031,31 @@ targets() {
         ((r > rec)) && rec=$r
     done
     awk -v k="$rec" -v n="$PERSONS" 'BEGIN { printf "  reconciler peak RSS: %.1f MiB at most, over all scenarios, at %d persons (target: below 200 MB = %.1f MiB)\n", k / 1024, n, 200e6 / 1048576 }'
+    [[ -z $GROWTH_TEXT ]] || printf '%s\n' "$GROWTH_TEXT"
 }
 
-json() {
-    local line first=1
-    printf '{\n  "benchmark": "bench_authority",\n  "commit": "%s",\n  "build": "%s",\n  "build_type": "%s",\n' \
-        "$COMMIT" "$BUILD" "$BUILD_TYPE"
-    printf '  "machine": {"cores": %d, "cpu": "%s"},\n' "$(nproc)" "${CPU//\"/}"
-    printf '  "persons": %d, "schools": %d, "seed": %s, "records": %d, "dual": %d, "files": %d, "partitions": %d,\n' \
-        "$PERSONS" "$SCHOOLS" "$SEED" "$RECORDS" "$DUAL" "$FILES" "${ST_PARTITIONS:-12}"
-    printf '  "limit": {"window": %d, "raw_add_s": %s, "raw_adds_per_s": %s, "raw_modify_s": %s, "raw_modifies_per_s": %s, "slapadd_s": %s, "slapadd_entries_per_s": %s, "raw_slapd_peak_kib": %s},\n' \
-        "$RAW_WINDOW" "$RAW_ADD_S" "$RAW_ADD_RATE" "$RAW_MOD_S" "$RAW_MOD_RATE" "$SLAPADD_S" "$SLAPADD_RATE" "$RAW_SLAPD_KIB"
-    printf '  "scenarios": [\n'
+# json_mode: the mode's object in the JSON's "modes".
+json_mode() {
+    local line first=1 r
+    printf '    {"mode": "%s", "slapd_synced": %s, "reconciler_state_synced": true,\n' "$MODE" \
+        "$([[ $MODE == durable ]] && echo true || echo false)"
+    printf '     "limit": {"window": %d, "rounds": [' "$RAW_WINDOW"
+    for r in "${RAW_ROUNDS[@]}"; do
+        ((first)) || printf ','
+        first=0
+        awk '{ printf "\n       {\"round\": %d, \"when\": \"%s\", \"raw_add_s\": %s, \"raw_adds_per_s\": %s, \"raw_modify_s\": %s, \"raw_modifies_per_s\": %s, \"raw_rename_s\": %s, \"raw_renames_per_s\": %s, \"raw_group_modify_s\": %s, \"raw_group_modifies_per_s\": %s, \"slapadd_s\": %s, \"slapadd_entries_per_s\": %s, \"raw_slapd_peak_kib\": %s}", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }' <<<"$r"
+    done
+    printf '],\n'
+    local kind key
+    for kind in ADD:adds MOD:modifies REN:renames GRP:group_modifies SLAPADD:slapadd_entries; do
+        key=${kind#*:} kind=${kind%%:*}
+        local rr=RAW_${kind}_RATE rm=RAW_${kind}_MIN rv=RAW_${kind}_MOVED
+        printf '       "%s_per_s_best": %s, "%s_per_s_lowest": %s, "%s_moved_pct": %s,\n' "$key" "${!rr}" "$key" "${!rm}" "$key" "${!rv}"
+    done
+    printf '       "raw_slapd_peak_kib": %s},\n' "$RAW_SLAPD_KIB"
+    [[ -z $GROWTH ]] || printf '     "growth": %s,\n' "$GROWTH"
+    printf '     "scenarios": [\n'
+    first=1
     local name nrec kind ingest recon wall join firstev writes searches ing_kib rec_kib rec_all br_kib
     local sl_kib events summary ldapsum held redelivered rebal
     for line in "${RESULTS[@]}"; do
@@ -792,21 +1068,23 @@ json() {
             -v rk="$rec_kib" -v rall="$rec_all" -v bk="$br_kib" -v sk="$sl_kib" -v events="$events" \
             -v summary="$summary" -v ldapsum="$ldapsum" -v held="$held" -v redelivered="$redelivered" \
             -v rebal="$rebal" -v n="$PERSONS" -v rec="$RECORDS" -v add="$RAW_ADD_RATE" -v mod="$RAW_MOD_RATE" 'BEGIN {
-            units = kind == "again" ? rec : n
+            units = kind == "again" || kind == "live" ? rec : n
             vs = kind == "load" ? sprintf("%.3f", units / recon / add) : kind == "night" ? sprintf("%.3f", writes / recon / mod) : "null"
             gsub(/ +$/, "", rall); gsub(/ +/, ", ", rall); gsub(/ +$/, "", held); gsub(/ +/, ", ", held)
-            printf "    {\"name\": \"%s\", \"kind\": \"%s\", \"reconcilers\": %d, \"persons\": %d, \"records\": %d,\n", name, kind, nrec, n, rec
-            printf "     \"ingest_s\": %s, \"reconcile_s\": %s, \"wall_s\": %s, \"join_s\": %s, \"first_event_s\": %s, \"events\": %d,\n", ingest, recon, wall, join, firstev, events
-            printf "     \"persons_per_s\": %.1f, \"records_per_s\": %.1f, \"end_to_end_per_s\": %.1f, \"ldap_writes\": %d, \"ldap_searches\": %d, \"ldap_writes_per_s\": %.1f, \"vs_raw\": %s,\n", n / recon, rec / recon, units / wall, writes, searches, writes / recon, vs
-            printf "     \"peak_rss_kib\": {\"ingest\": %d, \"reconciler_max\": %d, \"reconcilers\": [%s], \"devbroker\": %d, \"slapd\": %d},\n", ik, rk, rall, bk, sk
-            printf "     \"partitions_held\": [%s], \"rebalanced_during_load\": %s, \"redelivered\": %d,\n", held, rebal ? "true" : "false", redelivered
-            printf "     \"summary\": \"%s\", \"ldap_summary\": \"%s\"}", summary, ldapsum
+            printf "      {\"name\": \"%s\", \"kind\": \"%s\", \"reconcilers\": %d, \"persons\": %d, \"records\": %d,\n", name, kind, nrec, n, rec
+            printf "       \"ingest_s\": %s, \"reconcile_s\": %s, \"wall_s\": %s, \"join_s\": %s, \"first_event_s\": %s, \"events\": %d,\n", ingest, recon, wall, join, firstev, events
+            printf "       \"persons_per_s\": %.1f, \"records_per_s\": %.1f, \"end_to_end_per_s\": %.1f, \"ldap_writes\": %d, \"ldap_searches\": %d, \"ldap_writes_per_s\": %.1f, \"vs_raw\": %s,\n", n / recon, rec / recon, units / wall, writes, searches, writes / recon, vs
+            printf "       \"peak_rss_kib\": {\"ingest\": %d, \"reconciler_max\": %d, \"reconcilers\": [%s], \"devbroker\": %d, \"slapd\": %d},\n", ik, rk, rall, bk, sk
+            printf "       \"partitions_held\": [%s], \"rebalanced_during_load\": %s, \"redelivered\": %d,\n", held, rebal ? "true" : "false", redelivered
+            printf "       \"summary\": \"%s\", \"ldap_summary\": \"%s\"}", summary, ldapsum
         }'
     done
-    printf '\n  ],\n  "took_s": %s\n}\n' "$TOOK_S"
+    printf '\n     ],\n     "work_dir": "%s"}' "$WORK/$MODE"
 }
 
-plot() {
+# plot_mode FILE: scenario a's (or d/1's) throughput and busy shares of the mode.
+plot_mode() {
+    local out=$1
     [[ -n ${A_DIR:-} && -s $A_DIR/samples.txt ]] || return 0
     # Records applied per second, batch by batch: a batch writes its events in one burst
     # (a few ms) after its LDAP writes, so the bursts of person events (keys are record_uids,
@@ -819,21 +1097,64 @@ plot() {
             if (!prev) prev = t0
             n++; last = $1 }
          END { if (n) printf "%.3f %.1f\n", (last - t0) / 1000, n * 1000 / (last - prev) }' \
-        "$A_DIR/events.txt" >"$WORK/rates-records-a.txt"
+        "$A_DIR/events.txt" >"$A_DIR/rates-records.txt"
     # LDAP writes per second from the /metrics samples: the reconciler refreshes its figures
     # at most once a second, between batches, so a rate is taken only between two samples
     # that saw the counters change (a fixed window would alias to zero and double).
     awk -v t0="$A_T0_MS" '{ $1 = ($1 - t0) / 1000 } $1 >= 0 && (!seen || $4 != w) {
             if (seen && $1 > t) printf "%.2f %.1f\n", $1, ($4 - w) / ($1 - t)
-            seen = 1; t = $1; w = $4 }' "$A_DIR/samples.txt" >"$WORK/rates-metrics-a.txt"
-    gnuplot -e "records='$WORK/rates-records-a.txt'; metrics='$WORK/rates-metrics-a.txt'; outfile='$PLOT'; rawadd=$RAW_ADD_RATE; subtitle='$PERSONS persons, $SCHOOLS schools, $COMMIT'" \
-        "$SRC/tests/bench/plot_throughput.gp" >"$WORK/log/gnuplot.log" 2>&1 ||
-        die "gnuplot failed:"$'\n'"$(cat "$WORK/log/gnuplot.log")"
+            seen = 1; t = $1; w = $4 }' "$A_DIR/samples.txt" >"$A_DIR/rates-metrics.txt"
+    # Busy share: CPU seconds per wall second of slapd, the reconciler and the devbroker
+    # between consecutive samples (1 = one core busy the whole time).
+    awk -v t0="$A_T0_MS" -v hz="$(getconf CLK_TCK)" '{ t = ($1 - t0) / 1000 }
+            NR > 1 && t > pt { printf "%.2f %.3f %.3f %.3f\n", t, ($7 - s) / hz / (t - pt), ($8 - r) / hz / (t - pt), ($9 - b) / hz / (t - pt) }
+            { pt = t; s = $7; r = $8; b = $9 }' "$A_DIR/samples.txt" >"$A_DIR/busy.txt"
+    local xmax
+    xmax=$(awk '{ m = $1 } END { printf "%.1f", (m > 1 ? m : 1) }' "$A_DIR/busy.txt")
+    gnuplot -e "records='$A_DIR/rates-records.txt'; metrics='$A_DIR/rates-metrics.txt'; busy='$A_DIR/busy.txt'; xmax=$xmax; outfile='$out'; rawadd=$RAW_ADD_RATE; subtitle='$PERSONS persons, $SCHOOLS schools, $MODE, $COMMIT'" \
+        "$SRC/tests/bench/plot_throughput.gp" >"$WORK/log/gnuplot-$MODE.log" 2>&1 ||
+        die "gnuplot failed:"$'\n'"$(cat "$WORK/log/gnuplot-$MODE.log")"
+    PLOTS+=("$out")
+    # The samples beside the JSON, so they outlive the work directory.
+    cp "$A_DIR/samples.txt" "${JSON%.json}-samples-$MODE.txt"
+    cp "$A_DIR/busy.txt" "${JSON%.json}-busy-$MODE.txt"
 }
 
-report
+REBALANCED_ANY=0
+PLOTS=()
+first_mode=1
+for m in ${MODES//,/ }; do
+    run_mode "$m"
+    mkdir -p "$(dirname "$JSON")"
+    report_mode >"$WORK/report-$m.txt"
+    json_mode >"$WORK/json-$m.txt"
+    if ((first_mode)); then
+        plot_mode "$PLOT"
+    else
+        plot_mode "${PLOT%.png}-$m.png"
+    fi
+    first_mode=0
+done
+TOOK_S=$(awk -v us=$(($(now_us) - T_START)) 'BEGIN { printf "%.0f", us / 1e6 }')
+
+header
+for m in ${MODES//,/ }; do cat "$WORK/report-$m.txt"; done
+printf 'whole run: %s s\n' "$TOOK_S"
 mkdir -p "$(dirname "$JSON")" "$(dirname "$PLOT")"
-json >"$JSON"
-plot
+{
+    printf '{\n  "benchmark": "bench_authority",\n  "commit": "%s",\n  "build": "%s",\n  "build_type": "%s",\n' \
+        "$COMMIT" "$BUILD" "$BUILD_TYPE"
+    printf '  "machine": {"cores": %d, "cpu": "%s"},\n' "$(nproc)" "${CPU//\"/}"
+    printf '  "persons": %d, "schools": %d, "seed": %s, "records": %d, "dual": %d, "files": %d, "partitions": %d, "limit_rounds": %d,\n' \
+        "$PERSONS" "$SCHOOLS" "$SEED" "$RECORDS" "$DUAL" "$FILES" "${ST_PARTITIONS:-12}" "$LIMIT_ROUNDS"
+    printf '  "modes": [\n'
+    first_mode=1
+    for m in ${MODES//,/ }; do
+        ((first_mode)) || printf ',\n'
+        first_mode=0
+        cat "$WORK/json-$m.txt"
+    done
+    printf '\n  ],\n  "took_s": %s\n}\n' "$TOOK_S"
+} >"$JSON"
 note "JSON: $JSON"
-[[ -z ${A_DIR:-} ]] || note "plot: $PLOT"
+for m in "${PLOTS[@]}"; do note "plot: $m"; done

@@ -576,7 +576,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_gen_authority [--persons N] [--schools S] [--seed X] [--night] "
                "OUTDIR\n"
-               "  N persons (default 100000) over S schools (default 100, at most 999), one\n"
+               "  N persons (default 100000) over S schools (default 100, at most 9999), one\n"
                "  CSV per school and role in OUTDIR/<school>/<role>.csv, and OUTDIR/manifest.txt.\n"
                "  --night: the same authority the next night (1 %% changed, 0.5 %% moved,\n"
                "  0.2 %% gone). Usernames are first initial + last name with a counter: beyond\n"
@@ -616,7 +616,7 @@ int main(int argc, char **argv)
             return 64;
         }
     }
-    if (optind != argc - 1 || n < 1 || n > 10000000 || n_schools < 1 || n_schools > 999) {
+    if (optind != argc - 1 || n < 1 || n > 10000000 || n_schools < 1 || n_schools > 9999) {
         usage(stderr);
         return 64;
     }
