@@ -456,9 +456,13 @@ $bsline
   partitions = $OPT_PARTITIONS;
   replication_factor = 1;   # the devbroker ignores it
   # The mock broker needs short group timeouts (docs/platform.md); production keeps its own.
+  # It also answers a fetch that found nothing only when fetch.wait.max.ms is over, even if
+  # messages arrive meanwhile (a real broker answers at once): 100 ms, not 500, keeps a
+  # running reconciler close behind the ingest.
   properties = (
     [ "session.timeout.ms", "6000" ],
-    [ "heartbeat.interval.ms", "500" ]
+    [ "heartbeat.interval.ms", "500" ],
+    [ "fetch.wait.max.ms", "100" ]
   );
 };
 

@@ -12,6 +12,9 @@
 #     --scenarios LIST    any of a,b,c,d (default a,b,c,d); b brings b2
 #     --limit-rounds K    rounds of the raw limit per mode (default 2): one before the
 #                         scenarios, one after them, the others between scenario groups
+#     --partitions P      partitions of the stacks' topics (default 12). The dev broker keeps
+#                         only the last ~5 MiB of each partition: past about 300,000 persons
+#                         a backlog of the whole authority needs more (48 at 1,000,000)
 #     --durable           stacks with synced slapd commits, as in production (= --modes durable)
 #     --modes LIST        nosync, durable or nosync,durable (default nosync): each mode its own
 #                         limit rounds, stacks and table
@@ -78,6 +81,7 @@ PLOT=""
 BUDGET=2700
 KEEP=0
 LIMIT_ROUNDS=2
+PARTITIONS=12
 MODES=nosync
 while (($#)); do
     case $1 in
@@ -91,6 +95,7 @@ while (($#)); do
     --budget) BUDGET=${2:?--budget needs a value}; shift ;;
     --keep) KEEP=1 ;;
     --limit-rounds) LIMIT_ROUNDS=${2:?--limit-rounds needs a value}; shift ;;
+    --partitions) PARTITIONS=${2:?--partitions needs a value}; shift ;;
     --durable) MODES=durable ;;
     --modes) MODES=${2:?--modes needs a value}; shift ;;
     -h | --help) usage 0 ;;
@@ -104,6 +109,7 @@ done
 [[ $BUDGET =~ ^[1-9][0-9]*$ ]] || die "--budget must be a number of seconds"
 [[ $SCENARIOS =~ ^[abcd](,[abcd])*$ ]] || die "--scenarios: a comma-separated list of a, b, c, d"
 [[ $LIMIT_ROUNDS =~ ^[1-9]$ ]] || die "--limit-rounds must be 1..9"
+[[ $PARTITIONS =~ ^[1-9][0-9]{0,2}$ ]] || die "--partitions must be 1..999"
 [[ $MODES =~ ^(nosync|durable)(,(nosync|durable))?$ ]] || die "--modes: nosync, durable or both, comma-separated"
 want() { [[ ,$SCENARIOS, == *,$1,* ]]; }
 MODE=${MODES%%,*}
@@ -235,7 +241,8 @@ start_stack() {
     local durable=()
     [[ $MODE != durable ]] || durable=(--durable)
     timeout "$(remaining)" "$SRC/deploy/stack.sh" start --dir "$dir" --build "$BUILD" \
-        --schools "$schools" --maxsize "$SLAPD_MAXSIZE" "${durable[@]}" "$@" >"$dir.start.log" 2>&1 ||
+        --schools "$schools" --maxsize "$SLAPD_MAXSIZE" --partitions "$PARTITIONS" "${durable[@]}" "$@" \
+        >"$dir.start.log" 2>&1 ||
         die "the stack did not start:"$'\n'"$(tail -n 20 "$dir.start.log")"
     local f
     for f in "$dir/slapd.pid" "$dir/devbroker.pid"; do
@@ -253,6 +260,14 @@ start_stack() {
     [[ -n $ST_LIMBO ]] || die "no import.limbo_ou in $ST_CFG"
     # The deletion guard runs with its defaults: the ingest decides it for the whole import,
     # and a night's few leavers per school pass it.
+    if ((PERSONS > 500000)); then
+        # Past about 500,000 persons the commonest names' username counters pass 999, and a
+        # student's name cut to 12 characters for a 3-digit counter no longer fits the
+        # default 15 (UsernameToLong, as the reference): a directory of that size needs
+        # longer usernames, and gets them here (the same for every role).
+        sed -i 's/^\( *limbo_ou = .*\)$/\1\n  username_max_length: { default = 20; student = 20; };/' "$ST_CFG"
+        grep -q 'student = 20;' "$ST_CFG" || die "could not set import.username_max_length in $ST_CFG"
+    fi
 }
 
 stop_stack() {
@@ -662,15 +677,24 @@ check_phase() {
         want_limbo=$(manifest expect_limbo "$gen") want_unch=$(manifest expect_unchanged "$gen") ;;
     again) want_cr=0 want_mod=0 want_limbo=0 want_unch=$(manifest records "$gen") ;;
     esac
-    # What a message delivered again finds is already applied: it counts as a message and,
-    # for a record, as unchanged; every other figure stays exact.
+    # A message delivered again after a rebalance counts as a message once more. What it finds
+    # already applied counts as unchanged, or, when the write-ahead journal names its person
+    # (the previous owner was in the middle of its batch), it is carried out again from the
+    # state it was planned from: the same change and the same event, counted once more as
+    # created, modified or limbo. So each of those may exceed the manifest by at most the
+    # messages delivered again, and all of them together by no more than that; the directory
+    # below is checked exactly.
     local again=$PH_REDELIVERED
     ((s_msg == expected + again)) || bad+=("messages=$s_msg, expected $expected + $again delivered again")
-    ((s_cr == want_cr)) || bad+=("created=$s_cr, expected $want_cr")
-    ((s_mod == want_mod)) || bad+=("modified=$s_mod, expected $want_mod")
-    ((s_limbo == want_limbo)) || bad+=("limbo=$s_limbo, expected $want_limbo")
+    ((s_cr >= want_cr && s_cr <= want_cr + again)) || bad+=("created=$s_cr, expected $want_cr (up to $again more delivered again)")
+    ((s_mod >= want_mod && s_mod <= want_mod + again)) || bad+=("modified=$s_mod, expected $want_mod (up to $again more delivered again)")
+    ((s_limbo >= want_limbo && s_limbo <= want_limbo + again)) || bad+=("limbo=$s_limbo, expected $want_limbo (up to $again more delivered again)")
     ((s_unch >= want_unch && s_unch <= want_unch + again)) ||
         bad+=("unchanged=$s_unch, expected $want_unch (up to $again more delivered again)")
+    ((s_cr + s_mod + s_limbo + s_unch <= want_cr + want_mod + want_limbo + want_unch + again)) ||
+        bad+=("created+modified+limbo+unchanged=$((s_cr + s_mod + s_limbo + s_unch)), more than the manifest's plus $again delivered again")
+    # Every account is added once, whatever was delivered again.
+    [[ $expect == again ]] || ((l_add == want_cr)) || bad+=("adds=$l_add, expected $want_cr (one per created person)")
     ((s_del == 0 && s_rej == 0 && s_dl == 0)) || bad+=("deleted=$s_del rejected=$s_rej dead_letters=$s_dl, expected 0")
     ((l_ge == 0)) || bad+=("group_errors=$l_ge, expected 0")
     if [[ $expect == again ]]; then
