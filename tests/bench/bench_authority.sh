@@ -119,7 +119,6 @@ LIMIT_SAMPLE=${LIMIT_SAMPLE:-$((PERSONS < 20000 ? PERSONS : 20000))}
 if [[ ! $LIMIT_SAMPLE =~ ^[1-9][0-9]*$ ]] || ((LIMIT_SAMPLE > PERSONS)); then
     die "--limit-sample must be 1..N"
 fi
-RAW_GROUPS=$((LIMIT_SAMPLE / 1000 > 0 ? LIMIT_SAMPLE / 1000 : 1))
 [[ $MODES =~ ^(nosync|durable)(,(nosync|durable))?$ ]] || die "--modes: nosync, durable or both, comma-separated"
 want() { [[ ,$SCENARIOS, == *,$1,* ]]; }
 MODE=${MODES%%,*}
@@ -310,7 +309,7 @@ reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || note "cannot reset th
 # i % RAW_GROUPS: each grows to 1,000 members (a school's groups), whatever N (one group of N
 # would make the cost grow with N), and the sample keeps the slow kinds of write from
 # taking most of a large run.
-RAW_GROUPS=1 # set from LIMIT_SAMPLE below
+RAW_GROUPS=$((LIMIT_SAMPLE / 1000 > 0 ? LIMIT_SAMPLE / 1000 : 1))
 RAW_ROUNDS=() # "round where add_s add_rate mod_s mod_rate ren_s ren_rate grp_s grp_rate slapadd_s slapadd_rate slapd_kib"
 limit_round() {
     local where=$1 k=$((${#RAW_ROUNDS[@]} + 1))
