@@ -16,6 +16,8 @@
 #include "log.h"
 #include "plan.h"
 
+_Static_assert(RECORD_DIGEST_LEN == STATE_DIGEST_LEN, "the store keeps record digests as they are");
+
 struct event *batch_new_event(struct batch *b, enum event_type t, int32_t partition, int64_t offset)
 {
     if (b->n_events == b->cap_events) {
@@ -185,6 +187,7 @@ static int handle_record(struct batch *b, const rd_kafka_message_t *m, struct us
     struct item *it =
         wave_item_new(b, ITEM_RECORD, m->partition, m->offset, r->import_id, r->dry_run);
     it->record = r;
+    memcpy(it->digest, digest, sizeof(it->digest));
     it->job.plan = plan;
     it->rebase = rebase;
     if (g == 0) {

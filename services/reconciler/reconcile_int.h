@@ -27,7 +27,8 @@ struct item {
     struct apply_job job;
     struct person before;
     bool has_before;
-    const struct user_record *record; /* ITEM_RECORD: borrowed from the batch's message */
+    const struct user_record *record;       /* ITEM_RECORD: borrowed from the batch's message */
+    unsigned char digest[STATE_DIGEST_LEN]; /* ITEM_RECORD, not a suspect: the record's digest */
     int32_t partition;
     int64_t offset;
     char *import_id;

@@ -1,6 +1,6 @@
 /*
  * record_digest: SipHash-2-4-128 over the fields of a record the rules read, length-prefixed,
- * after the configuration values they read.
+ * with a key made of the store's key and the configuration values the rules read.
  */
 #include "record_digest.h"
 

@@ -346,42 +346,41 @@ static long noop_header(const unsigned char *p, size_t len)
         return 0;
     if (len < 2 || p[1] < 1 || p[1] > STATE_CODEC_NOOP_MAX)
         return -1;
-    size_t h = 2 + (size_t)p[1] * STATE_CODEC_DIGEST_LEN;
+    size_t h = 2 + (size_t)p[1] * STATE_DIGEST_LEN;
     return h < len ? (long)h : -1;
 }
 
 bool state_codec_person_has_noop(const void *data, size_t len,
-                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN])
+                                 const unsigned char digest[STATE_DIGEST_LEN])
 {
     const unsigned char *p = data;
     if (noop_header(p, len) <= 0)
         return false;
     for (unsigned i = 0; i < p[1]; i++) {
-        if (memcmp(p + 2 + i * STATE_CODEC_DIGEST_LEN, digest, STATE_CODEC_DIGEST_LEN) == 0)
+        if (memcmp(p + 2 + i * STATE_DIGEST_LEN, digest, STATE_DIGEST_LEN) == 0)
             return true;
     }
     return false;
 }
 
 void state_codec_person_add_noop(const void *data, size_t len,
-                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN],
-                                 struct state_buf *b)
+                                 const unsigned char digest[STATE_DIGEST_LEN], struct state_buf *b)
 {
     const unsigned char *p = data;
     long h = noop_header(p, len);
     unsigned old = h > 0 ? p[1] : 0, keep = 0;
     size_t body = h > 0 ? (size_t)h : 0;
-    unsigned char hdr[2 + STATE_CODEC_NOOP_MAX * STATE_CODEC_DIGEST_LEN];
-    memcpy(hdr + 2, digest, STATE_CODEC_DIGEST_LEN);
+    unsigned char hdr[2 + STATE_CODEC_NOOP_MAX * STATE_DIGEST_LEN];
+    memcpy(hdr + 2, digest, STATE_DIGEST_LEN);
     for (unsigned i = 0; i < old && keep < STATE_CODEC_NOOP_MAX - 1; i++) {
-        const unsigned char *d = p + 2 + i * STATE_CODEC_DIGEST_LEN;
-        if (memcmp(d, digest, STATE_CODEC_DIGEST_LEN) != 0)
-            memcpy(hdr + 2 + ++keep * STATE_CODEC_DIGEST_LEN, d, STATE_CODEC_DIGEST_LEN);
+        const unsigned char *d = p + 2 + i * STATE_DIGEST_LEN;
+        if (memcmp(d, digest, STATE_DIGEST_LEN) != 0)
+            memcpy(hdr + 2 + ++keep * STATE_DIGEST_LEN, d, STATE_DIGEST_LEN);
     }
     hdr[0] = STATE_CODEC_PERSON_NOOP;
     hdr[1] = (unsigned char)(keep + 1);
     b->len = 0;
-    state_codec_buf_append(b, hdr, 2 + (keep + 1) * STATE_CODEC_DIGEST_LEN);
+    state_codec_buf_append(b, hdr, 2 + (keep + 1) * STATE_DIGEST_LEN);
     state_codec_buf_append(b, p + body, len - body);
 }
 

@@ -31,7 +31,6 @@
 #define STATE_CODEC_IMPORT_VERSION 2 /* 2: counts */
 #define STATE_CODEC_PERSON_NOOP    3 /* the no-op digests' header */
 #define STATE_CODEC_NOOP_MAX       4 /* digests kept per person (a person listed by 4 schools) */
-#define STATE_CODEC_DIGEST_LEN     STATE_DIGEST_LEN
 
 /* A growable byte buffer, reused between encodes. Owned by whoever declared it. */
 struct state_buf {
@@ -51,12 +50,11 @@ int state_codec_person_decode(const void *data, size_t len, struct person *out, 
 
 /* Whether the person value data[len] carries digest among its no-op digests. */
 bool state_codec_person_has_noop(const void *data, size_t len,
-                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN]);
+                                 const unsigned char digest[STATE_DIGEST_LEN]);
 /* Replaces b's contents with the person value data[len] (which must not alias b) carrying
  * digest first, then up to STATE_CODEC_NOOP_MAX - 1 of its digests so far. */
 void state_codec_person_add_noop(const void *data, size_t len,
-                                 const unsigned char digest[STATE_CODEC_DIGEST_LEN],
-                                 struct state_buf *b);
+                                 const unsigned char digest[STATE_DIGEST_LEN], struct state_buf *b);
 
 /* Replaces b's contents with the encoding of s. s must have an import_id. */
 void state_codec_import_encode(const struct import_state *s, struct state_buf *b);

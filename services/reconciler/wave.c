@@ -44,9 +44,10 @@ struct item *wave_item_new(struct batch *b, enum item_kind kind, int32_t partiti
 }
 
 /* Whether the record of an applied change changes nothing in the state it made (the rules
- * settle in one step, so it always should): then its digest goes with the state, and the
- * next night's same record is known without decoding the person. */
-static bool settled(struct batch *b, const struct item *it, unsigned char digest[STATE_DIGEST_LEN])
+ * settle in one step, so it always should): then its digest (it->digest, made when the record
+ * was handled) goes with the state, and the next night's same record is known without
+ * decoding the person. */
+static bool settled(struct batch *b, const struct item *it)
 {
     if (it->kind != ITEM_RECORD || !it->record || it->rebase || it->keep)
         return false;
@@ -54,8 +55,6 @@ static bool settled(struct batch *b, const struct item *it, unsigned char digest
     bool none =
         plan_user_record(b->core->cfg, &it->job.plan.after, it->record, &again) == PLAN_NONE;
     person_plan_free(&again);
-    if (none)
-        record_digest(&b->core->digest, it->record, digest);
     return none;
 }
 
@@ -63,11 +62,10 @@ static int save_item(struct batch *b, struct item *it)
 {
     char err[256];
     const struct person *after = &it->job.plan.after;
-    unsigned char digest[STATE_DIGEST_LEN];
     int rc = it->kind == ITEM_PURGE
                  ? state_person_del(b->txn, it->partition, it->before.record_uid, err, sizeof(err))
-             : settled(b, it, digest)
-                 ? state_person_put_noop(b->txn, it->partition, after, digest, err, sizeof(err))
+             : settled(b, it)
+                 ? state_person_put_noop(b->txn, it->partition, after, it->digest, err, sizeof(err))
                  : state_person_put(b->txn, it->partition, after, err, sizeof(err));
     if (rc < 0)
         snprintf(b->err, sizeof(b->err), "state: %s", err);
